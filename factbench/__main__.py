@@ -1,0 +1,3 @@
+from factbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Built-in factbench tasks (installed as the `factbench_tasks` package)."""

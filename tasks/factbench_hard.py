@@ -1,0 +1,38 @@
+"""FactBench (Bayat et al., 2024), Hard tier: 532 in-the-wild prompts from LMSYS-Chat-1M."""
+
+from __future__ import annotations
+
+from factbench.tasks import DataContext, Prompt, Task
+
+from ._hub import hub_rows, jsonl_rows
+
+HF_REPO = "launch/FactBench"
+REVISION = "67d807e76651f4649a971b3eeaeb95f72b6cba40"
+
+
+def load(ctx: DataContext) -> list[Prompt]:
+    path = ctx.local("factbench", "prompts_hard.jsonl")
+    if path is not None:
+        return [Prompt(id=r["id"], text=r["question"], meta={"topic_area": r.get("topic")}) for r in jsonl_rows(path)]
+    rows = hub_rows(ctx, HF_REPO, REVISION, "tier_1.csv", "<data-dir>/factbench/prompts_hard.jsonl")
+    return [
+        Prompt(id=f"fb_hard_{i:03d}", text=r["user_prompts"], meta={"topic_area": r.get("topic_description")})
+        for i, r in enumerate(rows)
+    ]
+
+
+TASKS = [
+    Task(
+        name="factbench-hard",
+        version="1",
+        loader=load,
+        description="FactBench Hard tier: real user prompts on which models hallucinate most.",
+        k=32,
+        default_evidence="serper",
+        source=f"hf:{HF_REPO} (tier_1.csv)",
+        revision=REVISION,
+        license="CC-BY-4.0",
+        tags=("core", "factbench", "in-the-wild"),
+        n_prompts=532,
+    )
+]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from factbench.scripted_server import ScriptedServer, ScriptedState
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own call cache; nothing touches the user's."""
+    monkeypatch.setenv("FACTBENCH_CACHE", str(tmp_path / "cache.sqlite"))
+    monkeypatch.delenv("SERPER_API_KEY", raising=False)
+    monkeypatch.delenv("FACTBENCH_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "longfact").is_dir():
+        pytest.skip(f"public benchmark data not present at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def server():
+    with ScriptedServer(ScriptedState()) as srv:
+        yield srv
+
+
+def role_args(url: str, model: bool = True) -> list[str]:
+    args = ["--judge", "openai/judge", "--judge-base-url", url, "--no-progress"]
+    if model:
+        args = ["--model", "openai/test-model", "--model-base-url", url] + args
+    return args
+
+
+def write_longfact_fixture(root: Path, n_topics: int = 2, per_topic: int = 3) -> Path:
+    """A tiny data directory in LongFact's published layout (for tests without shared data)."""
+    folder = root / "longfact" / "longfact-objects_gpt4_01-12-2024_noduplicates"
+    folder.mkdir(parents=True)
+    for t in range(n_topics):
+        lines = [f'{{"prompt": "What can you tell me about object {t}-{i}?", "canary": "x"}}' for i in range(per_topic)]
+        (folder / f"longfact-objects_topic{t}.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -1,0 +1,47 @@
+import asyncio
+
+from factbench.cache import CallCache
+from factbench.llm import LLMClient, RoleSpec
+
+
+def _client(server, cache, **kw):
+    spec = RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,), **kw)
+    return LLMClient(spec, cache)
+
+
+MSG = [{"role": "user", "content": "hello"}]
+
+
+def test_second_call_is_a_cache_hit(server, tmp_path):
+    cache = CallCache(tmp_path / "c.sqlite")
+    c = _client(server, cache, params={"temperature": 0.0})
+    first = asyncio.run(c.complete(MSG, template="t1"))
+    second = asyncio.run(c.complete(MSG, template="t1"))
+    assert not first.cached and second.cached and first.text == second.text
+    assert server.state.requests.total() == 1
+    assert c.stats.cache_hits == 1
+
+
+def test_key_includes_params_template_model_endpoint_but_not_transport(server, tmp_path):
+    cache = CallCache(tmp_path / "c.sqlite")
+    base = _client(server, cache, params={"temperature": 0.0}).key_for(MSG, "t1", None)
+    assert base != _client(server, cache, params={"temperature": 0.7}).key_for(MSG, "t1", None)
+    assert base != _client(server, cache, params={"temperature": 0.0}).key_for(MSG, "t2", None)
+    assert base != LLMClient(RoleSpec(role="verifier", model="openai/other", base_urls=(server.base_url,),
+                                      params={"temperature": 0.0}), cache).key_for(MSG, "t1", None)
+    assert base != LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=("http://127.0.0.1:1/v1",),
+                                      params={"temperature": 0.0}), cache).key_for(MSG, "t1", None)
+    same = _client(server, cache, params={"temperature": 0.0}, timeout_s=5, max_concurrency=1, max_retries=0)
+    assert base == same.key_for(MSG, "t1", None)
+
+
+def test_stats_and_clear(tmp_path):
+    cache = CallCache(tmp_path / "c.sqlite")
+    cache.put("k1", "llm:verifier", {"text": "x"})
+    cache.put("k2", "search:serper", [])
+    stats = cache.stats()
+    assert stats["entries"] == 2 and set(stats["by_namespace"]) == {"llm:verifier", "search:serper"}
+    assert cache.clear("search:serper") == 1
+    assert cache.get("k1") == {"text": "x"} and cache.get("k2") is None
+    conn_mode = cache._conn().execute("PRAGMA journal_mode").fetchone()[0]
+    assert conn_mode == "wal"
