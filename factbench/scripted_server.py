@@ -10,7 +10,7 @@ Behaviour, by the request's system prompt:
 - claim extraction: one claim per numbered sentence (the sentence itself); sentences with
   "I think" give none;
 - verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported;
-- relevance: the response containing "[reference]" loses; otherwise a tie.
+- relevance: the response that repeats more of the question's words wins; equal counts tie.
 
 Latency model (for benchmarks): a request waits for one of `max_seqs` sequence slots, then
 takes prefill_s_per_1k * input_tokens/1000 (minus a prefix-cache discount on the part of the
@@ -132,12 +132,10 @@ def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
                 verdicts.append({"id": int(m.group(1)), "label": label})
         return json.dumps({"verdicts": verdicts})
     if kind == "relevance":
-        a, b = _block(user, "response_a"), _block(user, "response_b")
-        winner = "tie"
-        if "[reference]" in a and "[reference]" not in b:
-            winner = "B"
-        elif "[reference]" in b and "[reference]" not in a:
-            winner = "A"
+        words = set(re.findall(r"[a-z]{4,}", _block(user, "question").lower()))
+        score_a = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_a").lower())))
+        score_b = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_b").lower())))
+        winner = "A" if score_a > score_b else "B" if score_b > score_a else "tie"
         return json.dumps({"winner": winner})
     return scripted_answer(user, state.answer_sentences)
 
