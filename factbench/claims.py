@@ -11,6 +11,7 @@ prefix keeps the remaining calls cheap on a prefix-caching server.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import lru_cache
 
@@ -66,10 +67,10 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def is_abstention(answer: str) -> bool:
+def is_abstention(answer: str, sentences: list[str] | None = None) -> bool:
     """An answer that declines to answer: the abstention appears in its first two sentences."""
-    head = " ".join(split_sentences(answer)[:2]) if answer.strip() else ""
-    return bool(_ABSTAIN.search(head))
+    sentences = split_sentences(answer) if sentences is None else sentences
+    return bool(_ABSTAIN.search(" ".join(sentences[:2])))
 
 
 def _normalise(text: str) -> str:
@@ -108,22 +109,28 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
                          sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL) -> ClaimsRecord:
     """Claims of one answer. An abstention yields no call and no claim."""
     sentences = split_sentences(answer)
-    if not sentences or is_abstention(answer):
+    if not sentences or is_abstention(answer, sentences):
         return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
                             claims=[], extractor=EXTRACT.id)
-    found: list[Claim] = []
-    errors: list[str] = []
-    raw: list[str] = []
-    for span in chunks(len(sentences), max(1, sentences_per_call)):
+    spans = chunks(len(sentences), max(1, sentences_per_call))
+
+    async def one(span: range):
         numbered = [(i + 1, sentences[i]) for i in span]
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(extraction_messages(question, before, numbered, after),
                                            template=EXTRACT.id, schema=EXTRACT.schema, schema_name="claims")
-        raw.append(completion.text)
         per_sentence, errs = parse_sentence_claims(completion.text, [n for n, _ in numbered])
         if completion.finish_reason == "length" and errs:
             errs = ["truncated_output" if e == "invalid_json" else e for e in errs]
+        return numbered, completion.text, per_sentence, errs
+
+    found: list[Claim] = []
+    errors: list[str] = []
+    raw: list[str] = []
+    # Chunks are independent: their calls go out together, results are kept in sentence order.
+    for numbered, text, per_sentence, errs in await asyncio.gather(*(one(span) for span in spans)):
+        raw.append(text)
         errors.extend(errs)
         for n, _ in numbered:
             found.extend(Claim(text=c, sentence=n - 1) for c in per_sentence.get(n, []))

@@ -214,6 +214,12 @@ class ScriptedServer:
                       "total_tokens": input_tokens + output_tokens},
         })
 
+    async def _stats(self, request: web.Request) -> web.Response:
+        st = self.state
+        return web.json_response({"requests": dict(st.requests), "work_seconds": st.work_seconds,
+                                  "input_tokens": st.input_tokens, "cached_tokens": st.cached_tokens,
+                                  "output_tokens": st.output_tokens, "max_seqs": st.latency.max_seqs})
+
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
@@ -222,6 +228,7 @@ class ScriptedServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._models)
+        app.router.add_get("/stats", self._stats)
         self._sem = asyncio.Semaphore(self.state.latency.max_seqs)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -269,8 +276,17 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--answer-sentences", type=int, default=6)
+    parser.add_argument("--prefill-s-per-1k", type=float, default=0.0)
+    parser.add_argument("--decode-s-per-token", type=float, default=0.0)
+    parser.add_argument("--max-seqs", type=int, default=256)
+    parser.add_argument("--no-prefix-cache", action="store_true")
+    parser.add_argument("--speed", type=float, default=1.0)
     args = parser.parse_args()
-    server = ScriptedServer(port=args.port).start()
+    latency = LatencyModel(args.prefill_s_per_1k, args.decode_s_per_token, args.max_seqs,
+                           not args.no_prefix_cache, args.speed)
+    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False)
+    server = ScriptedServer(state, port=args.port).start()
     print(f"scripted server on {server.base_url} (test double)", flush=True)
     try:
         while True:

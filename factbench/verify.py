@@ -8,6 +8,8 @@ counted error kind; it is never scored.
 
 from __future__ import annotations
 
+import asyncio
+
 from factbench.llm import LLMClient
 from factbench.parsing import parse_verdicts
 from factbench.prompts import verification_messages, verify_template
@@ -54,25 +56,29 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
                         evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS) -> VerdictsRecord:
     template = verify_template(mode, uses_evidence)
     texts = [c.text for c in claims.claims]
-    labels: list[str | None] = []
-    errors: list[str | None] = []
-    raw: list[str] = []
-    for start in range(0, len(texts), max(1, claims_per_call)):
-        batch = texts[start:start + claims_per_call]
+    size = max(1, claims_per_call)
+
+    async def one(start: int):
+        batch = texts[start:start + size]
         pooled: list[tuple[str, str]] = []
         if uses_evidence and evidence is not None:
-            pooled = pool_evidence(evidence.per_claim[start:start + claims_per_call], evidence.passages,
-                                   evidence_tokens)
+            pooled = pool_evidence(evidence.per_claim[start:start + size], evidence.passages, evidence_tokens)
         if uses_evidence and not pooled:
-            # Nothing was retrieved for these claims: the evidence template would be asked to judge
-            # against an empty block, so say so explicitly instead.
+            # Nothing was retrieved for these claims: say so rather than show an empty block.
             pooled = [("", "(no evidence was found for these claims)")]
         completion = await client.complete(verification_messages(template, pooled, batch),
                                            template=template.id, schema=template.schema, schema_name="verdicts")
-        raw.append(completion.text)
         got, errs = parse_verdicts(completion.text, len(batch), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
+        return completion.text, got, errs
+
+    labels: list[str | None] = []
+    errors: list[str | None] = []
+    raw: list[str] = []
+    # Batches are independent: their calls go out together, results are kept in claim order.
+    for text, got, errs in await asyncio.gather(*(one(s) for s in range(0, len(texts), size))):
+        raw.append(text)
         labels.extend(got)
         errors.extend(errs)
     backend = evidence.backend if evidence is not None else "none"

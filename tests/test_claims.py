@@ -37,7 +37,8 @@ def test_extraction_chunks_sentences_keeps_indices_and_context(server):
     assert server.state.requests["extract"] == 3  # 8 sentences, 3 per call
     assert [c.sentence for c in rec.claims] == list(range(7))  # the opinion yields no claim
     assert rec.errors == []
-    second_call = server.state.log[1]["messages"][1]["content"]
+    second_call = next(b["messages"][1]["content"] for b in server.state.log
+                       if "[4] Fact number 4" in b["messages"][1]["content"])
     assert "Fact number 3 is about topic 3." in second_call.split("Sentences:")[0]  # context before
     assert "[4] Fact number 4" in second_call
 
