@@ -58,6 +58,7 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
                    help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print summary.json instead of the table")
+    p.add_argument("--label", default="", help="a note shown with this run on the leaderboard (e.g. demo-quality)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="re-score an existing run's answers, or replay human labels")
     score.add_argument("run_dir", nargs="?", help="run directory whose answers to score")
     score.add_argument("--labels", metavar="FILE", help="FActScore-format human-labelled claims to aggregate")
+    score.add_argument("--labels-task", default="bio", help="task name for a label replay run directory")
+    score.add_argument("--labels-model", help="model name for a label replay run (default: the file name)")
     _add_scoring_args(score)
 
     ls = sub.add_parser("list", help="list tasks")
@@ -96,6 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True)
     build.add_argument("--passage-words", type=int, default=256)
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
+    lb = sub.add_parser("leaderboard", help="build the static leaderboard from run directories")
+    lbsub = lb.add_subparsers(dest="leaderboard_command", required=True)
+    lbb = lbsub.add_parser("build", help="write index.html, leaderboard.md/.csv, pareto.svg and drill-downs")
+    lbb.add_argument("runs", nargs="+", help="run directories")
+    lbb.add_argument("--out", default="leaderboard")
+
+    cmp_ = sub.add_parser("compare", help="regression gate: candidate run against a baseline run")
+    cmp_.add_argument("base")
+    cmp_.add_argument("candidate")
+    cmp_.add_argument("--metric", default="precision")
+    cmp_.add_argument("--max-drop", type=float, default=1.0,
+                      help="allowed drop (percentage points for rates, units otherwise)")
+    cmp_.add_argument("--alpha", type=float, default=0.05)
+    cmp_.add_argument("--min-pairs", type=int, default=10)
+    cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
+    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--json", action="store_true")
+
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
     search.add_argument("query")
@@ -165,7 +186,7 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
-        select_from_run=select_from_run)
+        select_from_run=select_from_run, label=args.label)
 
 
 def _open_cache(args: argparse.Namespace):
@@ -253,6 +274,11 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.metrics import aggregate
     from factbench.report import summary_table
 
+    if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.labels import write_replay_run
+
+        write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
+                         model=args.labels_model, seed=args.seed)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
     summary = {"tasks": {Path(args.labels).stem: agg}, "overall": agg}
@@ -320,7 +346,33 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus}
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from factbench.leaderboard import build
+
+    info = build([Path(r) for r in args.runs], Path(args.out))
+    print(f"leaderboard: {info['rows']} runs, tasks {', '.join(info['tasks'])} -> {args.out}/index.html")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from factbench.compare import CompareError, compare, gate, markdown_report
+
+    try:
+        deltas, meta = compare(args.base, args.candidate, args.metric, args.max_drop, args.alpha,
+                               args.min_pairs, args.seed)
+    except CompareError as exc:
+        print(f"factbench compare: {exc}", file=sys.stderr)
+        return exc.code
+    failed = gate(deltas, args.per_task)
+    if args.json:
+        print(json.dumps({**meta, "failed": failed, "deltas": [d.__dict__ for d in deltas]}, indent=2))
+    else:
+        print(markdown_report(deltas, meta, failed))
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
+            "leaderboard": cmd_leaderboard, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

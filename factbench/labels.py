@@ -60,3 +60,51 @@ def labelled_records(path: str | Path) -> list[tuple[ClaimsRecord, VerdictsRecor
 
 def replay(path: str | Path, k: int = 32) -> list[AnswerScore]:
     return [score_answer(c, v, None, k) for c, v in labelled_records(path)]
+
+
+def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "bio", k: int = 32,
+                     model: str | None = None, seed: int = 0) -> dict:
+    """A run directory for a human-label replay (run.json, summary.json, scores.jsonl): a
+    human-judged row for the leaderboard. Claim texts are not copied; the source file is named."""
+    import datetime as dt
+    import hashlib
+
+    from factbench import __version__
+    from factbench.metrics import aggregate, as_rows
+    from factbench.store import RunStore
+
+    labels_path = Path(labels_path)
+    scores = replay(labels_path, k)
+    for s in scores:
+        s.task = task
+    agg = aggregate(scores, seed)
+    agg.update({"n_prompts": len(scores), "k": k, "version": "human-labels", "evidence": "human annotators"})
+    digest = hashlib.sha256(labels_path.read_bytes()).hexdigest()[:16]
+    model = model or labels_path.stem
+    run_id = Path(run_dir).name
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    spec = {
+        "run_id": run_id, "factbench_version": __version__, "kind": "human-label-replay",
+        "label": "human-judged (FActScore annotation replay)",
+        "identity": {"answers": f"labels:{labels_path.name}@{digest}",
+                     "judges": {"verifier": {"model": "human annotators", "endpoints": [], "params": {}}},
+                     "tasks": {task: {"name": task, "version": "human-labels", "k": k, "evidence": "human annotators"}}},
+        "roles": {"model": {"model": model, "endpoints": []},
+                  "verifier": {"model": "human annotators", "endpoints": []}},
+        "tasks": {task: {"name": task, "version": "human-labels", "k": k, "evidence": "human annotators",
+                         "n_prompts": len(scores), "prompt_ids": [s.id for s in scores]}},
+        "source": {"file": labels_path.name, "sha256_16": digest,
+                   "conventions": "S supported; NS, IR and facts of irrelevant sentences unsupported; null = abstention"},
+        "started_at": now, "finished_at": now,
+    }
+    summary = {"schema_version": 1, "run_id": run_id, "factbench_version": __version__, "wall_seconds": 0.0,
+               "tasks": {task: agg}, "overall": agg,
+               "errors": {"failed_samples": 0, "failed_sample_rate": 0.0, "stage_failures": {},
+                          "extraction_parse_errors": {}, "verification_parse_errors": {}},
+               "calls": {}, "cache": {"hits": 0, "calls": 0}, "notes": []}
+    store = RunStore(run_dir)
+    store.dir.mkdir(parents=True, exist_ok=True)
+    store.write_json("run.json", spec)
+    store.write_json("summary.json", summary)
+    store.write_scores(as_rows(scores))
+    return summary

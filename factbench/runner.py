@@ -36,7 +36,7 @@ from factbench.generate import (
 )
 from factbench.hashing import sha256_hex
 from factbench.llm import LLMClient, LLMError, RoleSpec, redact
-from factbench.metrics import AnswerScore, aggregate, score_answer
+from factbench.metrics import AnswerScore, aggregate, as_rows, score_answer
 from factbench.prompts import EXTRACT, RELEVANCE, verify_template
 from factbench.records import ErrorRecord, Record, sample_key
 from factbench.relevance import judge_relevance
@@ -71,6 +71,7 @@ class RunSettings(BaseModel):
     cache_path: str | None = None
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
+    label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"
 
     @property
     def run_dir(self) -> Path:
@@ -217,6 +218,7 @@ class Runner:
                     "Differences:\n  " + "\n  ".join(diffs[:20]))
         spec = {
             "run_id": self.settings.run_id,
+            "label": self.settings.label,
             "factbench_version": __version__,
             "identity": identity,
             "identity_sha": sha256_hex(identity, 16),
@@ -351,15 +353,17 @@ class Runner:
                 asyncio.run(self._run_all(work))
             finally:
                 self.progress.close()
-            summary = self.summarise(time.monotonic() - started)
+            scores = collect_scores(self.store, {pt.task.name: pt for pt in self.plan.tasks}, self.settings)
+            summary = self.summarise(scores, time.monotonic() - started)
+            self.store.write_scores(as_rows(scores))
             spec = self.store.read_json("run.json") or {}
             spec["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             self.store.write_json("run.json", spec)
             self.store.write_json("summary.json", summary)
         return summary
 
-    def summarise(self, wall_s: float) -> dict[str, Any]:
-        return build_summary(self.store, {pt.task.name: pt for pt in self.plan.tasks}, self.settings,
+    def summarise(self, scores: list[AnswerScore], wall_s: float) -> dict[str, Any]:
+        return build_summary(self.store, scores, {pt.task.name: pt for pt in self.plan.tasks}, self.settings,
                              {r: c.stats.to_dict() for r, c in self.clients.items()}, wall_s, self.notes)
 
 
@@ -383,9 +387,9 @@ def collect_scores(store: RunStore, planned: dict[str, PlannedTask], settings: R
     return scores
 
 
-def build_summary(store: RunStore, planned: dict[str, PlannedTask], settings: RunSettings,
-                  role_stats: dict[str, dict], wall_s: float, notes: list[str]) -> dict[str, Any]:
-    scores = collect_scores(store, planned, settings)
+def build_summary(store: RunStore, scores: list[AnswerScore], planned: dict[str, PlannedTask],
+                  settings: RunSettings, role_stats: dict[str, dict], wall_s: float,
+                  notes: list[str]) -> dict[str, Any]:
     per_task = {}
     for name, pt in planned.items():
         agg = aggregate([s for s in scores if s.task == name], settings.seed)

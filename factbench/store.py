@@ -105,6 +105,20 @@ class RunStore:
         path = self.dir / name
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
+    def write_scores(self, rows: list[dict[str, Any]]) -> None:
+        """Per-answer metrics (a derived report, rewritten whole at the end of each invocation)."""
+        tmp = self.dir / ".scores.jsonl.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(tmp, self.dir / "scores.jsonl")
+
+    def read_scores(self) -> list[dict[str, Any]]:
+        path = self.dir / "scores.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         tmp = self.dir / f".{name}.tmp"
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
