@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True)
     build.add_argument("--passage-words", type=int, default=256)
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
+    judge = sub.add_parser("judge", help="serve a judge model (vLLM on GPU, llama.cpp on CPU)")
+    jsub = judge.add_subparsers(dest="judge_command", required=True)
+    serve = jsub.add_parser("serve", help="start an OpenAI-compatible judge server and wait until it is ready")
+    serve.add_argument("--model", required=True, help="HF id or local path (a .gguf file for llama-cpp)")
+    serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm")
+    serve.add_argument("--tensor-parallel", type=int, default=1)
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--max-num-seqs", type=int, default=256)
+    serve.add_argument("--served-name", help="model name clients use (default: --model)")
+    serve.add_argument("--ready-timeout", type=float, default=1800.0)
+    serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
+
     lb = sub.add_parser("leaderboard", help="build the static leaderboard from run directories")
     lbsub = lb.add_subparsers(dest="leaderboard_command", required=True)
     lbb = lbsub.add_parser("build", help="write index.html, leaderboard.md/.csv, pareto.svg and drill-downs")
@@ -346,6 +359,36 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    from factbench import serve
+
+    name = args.served_name or (Path(args.model).stem if args.backend == "llama-cpp" else args.model)
+    if args.backend == "vllm":
+        cmd = serve.vllm_command(args.model, port=args.port, host=args.host, tensor_parallel=args.tensor_parallel,
+                                 max_num_seqs=args.max_num_seqs, served_name=name)
+    else:
+        cmd = serve.llama_cpp_command(args.model, port=args.port, host=args.host, served_name=name)
+    if args.dry_run:
+        print(" ".join(cmd))
+        return EXIT_OK
+    missing = serve.backend_available(args.backend)
+    if missing:
+        raise UsageError(missing)
+    url = f"http://{args.host}:{args.port}/v1"
+    print(f"starting: {' '.join(cmd)}", file=sys.stderr)
+    try:
+        served = serve.start(cmd, url, name, timeout_s=args.ready_timeout)
+    except serve.ServeError as exc:
+        print(f"factbench judge serve: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"ready: --judge openai/{name} --judge-base-url {url}", flush=True)
+    try:
+        return served.proc.wait()
+    except KeyboardInterrupt:
+        served.stop()
+        return EXIT_OK
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from factbench.leaderboard import build
 
@@ -372,7 +415,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
-            "leaderboard": cmd_leaderboard, "compare": cmd_compare}
+            "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge}
 
 
 def main(argv: list[str] | None = None) -> int:

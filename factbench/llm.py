@@ -209,7 +209,10 @@ class LLMClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self._pool: EndpointPool | None = None
-        self._structured = spec.structured_output
+        # Structured output, best first: OpenAI/vLLM json_schema, then llama.cpp-style json_object
+        # with a schema, then none (the tolerant parser still applies). A backend that rejects a
+        # form moves the client down one step, once.
+        self._formats = ["json_schema", "json_object", None] if spec.structured_output else [None]
         self._api_key = self._resolve_key()
 
     def _resolve_key(self) -> str | None:
@@ -267,9 +270,8 @@ class LLMClient:
                 raise
             except Exception as exc:  # the client libraries raise many types; classify them
                 last_kind, last_detail = classify_error(exc), redact(str(exc))[:300]
-                if last_kind == "bad_request" and self._structured and schema is not None and (
-                        "response_format" in last_detail or "json_schema" in last_detail):
-                    self._structured = False  # this backend does not take a schema: use the tolerant parser
+                if schema is not None and self._formats[0] and "response_format" in last_detail:
+                    self._formats.pop(0)  # this backend does not take that form of structured output
                     failed = False
                     self.stats.errors["schema_unsupported"] += 1
                     continue
@@ -288,9 +290,11 @@ class LLMClient:
     async def _call_once(self, url, messages, schema, schema_name) -> Completion:
         litellm = _litellm()
         kwargs: dict[str, Any] = dict(self.spec.params)
-        if schema is not None and self._structured:
+        if schema is not None and self._formats[0] == "json_schema":
             kwargs["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
+        elif schema is not None and self._formats[0] == "json_object":
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         response = await litellm.acompletion(
             model=self.spec.model, messages=messages, api_base=url, api_key=self._api_key,
             timeout=self.spec.timeout_s, num_retries=0, max_retries=0, **kwargs,

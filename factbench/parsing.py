@@ -47,6 +47,23 @@ def extract_json(text: str) -> Any:
     raise ParseError("invalid_json", text[:80])
 
 
+def salvage_items(text: str) -> list[dict[str, Any]]:
+    """Complete `{"id": ...}` objects from an output that is not valid JSON as a whole (for
+    example cut off by the token limit): what was finished is kept, the rest stays missing."""
+    decoder = json.JSONDecoder()
+    items, pos = [], text.find("{", 1)
+    while pos != -1:
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            pos = text.find("{", pos + 1)
+            continue
+        if isinstance(obj, dict) and "id" in obj:
+            items.append(obj)
+        pos = text.find("{", end)
+    return items
+
+
 def normalise_label(word: Any, mode: str = "ternary") -> str | None:
     """Map a judge's label word to ours; None for a word we do not know."""
     if not isinstance(word, str):
@@ -94,7 +111,9 @@ def parse_sentence_claims(text: str, expected_ids: list[int]) -> tuple[dict[int,
                 continue
             found[sid] = [c.strip() for c in claims if isinstance(c, str) and c.strip()]
     except ParseError as exc:
-        found = _parse_claim_lines(text)
+        salvaged = [i for i in salvage_items(text) if _as_int(i.get("id")) is not None and isinstance(i.get("claims"), list)]
+        found = {_as_int(i["id"]): [c.strip() for c in i["claims"] if isinstance(c, str) and c.strip()]
+                 for i in salvaged} or _parse_claim_lines(text)
         if not found:
             return {}, [exc.kind]
     expected = set(expected_ids)
@@ -140,6 +159,9 @@ def parse_verdicts(text: str, n_claims: int, mode: str = "ternary") -> tuple[lis
             if isinstance(item, dict) and _as_int(item.get("id")) is not None:
                 raw.setdefault(_as_int(item.get("id")), item.get("label"))
     except ParseError as exc:
+        for item in salvage_items(text):
+            if _as_int(item.get("id")) is not None:
+                raw.setdefault(_as_int(item.get("id")), item.get("label"))
         for line in text.splitlines():
             m = _VERDICT_LINE.match(line)
             if m:

@@ -415,6 +415,9 @@ def build_summary(store: RunStore, scores: list[AnswerScore], planned: dict[str,
     verdict_errors: Counter[str] = Counter()
     for rec in store.load_latest("verdicts").values():
         verdict_errors.update(e for e in rec.errors if e)
+    relevance_errors: Counter[str] = Counter()
+    for rec in store.load_latest("relevance").values():
+        relevance_errors.update(rec.errors)
     failed_samples = len({key for (stage, key) in latest_failures if key not in done.get(stage, set())})
     return {
         "schema_version": 1,
@@ -429,6 +432,7 @@ def build_summary(store: RunStore, scores: list[AnswerScore], planned: dict[str,
             "stage_failures": errors_by_stage,
             "extraction_parse_errors": dict(claim_errors),
             "verification_parse_errors": dict(verdict_errors),
+            "relevance_parse_errors": dict(relevance_errors),
         },
         "calls": role_stats,
         "cache": {"hits": sum(s["cache_hits"] for s in role_stats.values()),

@@ -60,6 +60,15 @@ def test_truncated_json_is_an_error():
     assert labels == [None, None] and all(errors)
 
 
+def test_truncated_json_keeps_the_finished_items_only():
+    text = '{"verdicts": [{"id": 1, "label": "supported"}, {"id": 2, "label": "unsupported"}, {"id": 3, "lab'
+    labels, errors = parse_verdicts(text, 3)
+    assert labels == ["supported", "unsupported", None]
+    assert errors == [None, None, "missing_label"]
+    found, errs = parse_sentence_claims('{"sentences": [{"id": "1", "claims": ["A is B."]}, {"id": 2, "claims": ["C', [1, 2])
+    assert found == {1: ["A is B."]} and errs == ["missing_sentence"]
+
+
 def test_sentence_claims_json_and_missing_sentence():
     text = '{"sentences": [{"id": 1, "claims": ["A is B.", " "]}, {"id": 2, "claims": []}]}'
     found, errors = parse_sentence_claims(text, [1, 2, 3])
