@@ -16,6 +16,7 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FACTBENCH_CACHE", str(tmp_path / "cache.sqlite"))
     monkeypatch.delenv("SERPER_API_KEY", raising=False)
     monkeypatch.delenv("FACTBENCH_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the test machine has no Hub access: fail fast
 
 
 @pytest.fixture
