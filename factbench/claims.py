@@ -23,6 +23,9 @@ from factbench.records import Claim, ClaimsRecord
 CONTEXT_BEFORE = 3
 CONTEXT_AFTER = 1
 DEFAULT_SENTENCES_PER_CALL = 10
+# Longer answers are decomposed up to this many sentences (a counted `answer_truncated` error):
+# a 100,000-word answer would otherwise cost hundreds of judge calls for one sample.
+MAX_SENTENCES = 400
 NEAR_DUPLICATE_JACCARD = 0.8
 
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)])\s+")
@@ -109,6 +112,8 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
                          sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL) -> ClaimsRecord:
     """Claims of one answer. An abstention yields no call and no claim."""
     sentences = split_sentences(answer)
+    truncated = len(sentences) > MAX_SENTENCES
+    sentences = sentences[:MAX_SENTENCES]
     if not sentences or is_abstention(answer, sentences):
         return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
                             claims=[], extractor=EXTRACT.id)
@@ -126,7 +131,7 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         return numbered, completion.text, per_sentence, errs
 
     found: list[Claim] = []
-    errors: list[str] = []
+    errors: list[str] = ["answer_truncated"] if truncated else []
     raw: list[str] = []
     # Chunks are independent: their calls go out together, results are kept in sentence order.
     for numbered, text, per_sentence, errs in await asyncio.gather(*(one(span) for span in spans)):

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--labels-model", help="model name for a label replay run (default: the file name)")
     _add_scoring_args(score)
 
+    cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
+    cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
+    cal.add_argument("--mode", choices=("binary", "ternary"), default="binary")
+    _add_scoring_args(cal)
+
     ls = sub.add_parser("list", help="list tasks")
     ls.add_argument("what", choices=("tasks",))
     ls.add_argument("--data-dir")
@@ -306,6 +311,30 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from factbench.calibrate import calibrate
+    from factbench.evidence import open_backend
+    from factbench.llm import LLMClient
+
+    roles = role_specs(args, with_model=False)
+    cache = _open_cache(args)
+    evidence = "none" if args.evidence == "auto" else args.evidence
+    result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
+                       limit=args.limit, seed=args.seed, mode=args.mode, claims_per_call=args.claims_per_call,
+                       evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        fmt = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+        print(f"judge {result['judge']} (evidence {result['evidence']}, {result['mode']}) on {result['answers']} "
+              f"answers, {result['claims_compared']} claims:")
+        print(f"  claim agreement {fmt(result['agreement'])}, Cohen's kappa {fmt(result['cohens_kappa'])}")
+        print(f"  precision: judge {fmt(result['judge_precision'], 1)} vs human {fmt(result['human_precision'], 1)} "
+              f"(error {fmt(result['aggregate_error'], 1)} points)")
+        print(f"  unlabelled claims {result['claims_unlabelled']}, failed answers {result['answers_failed'] or 0}")
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from factbench.tasks import DataContext, TaskDataUnavailable, discover_tasks
 
@@ -415,7 +444,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
-            "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge}
+            "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
+            "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -55,13 +56,21 @@ def iter_documents(source: str | Path, separator: str = FACTSCORE_SEPARATOR) -> 
         raise InputFileError(f"{src}: no such file or folder")
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 OR-query of the content words of `text` (each quoted, so no syntax can leak in)."""
+MAX_QUERY_TERMS = 8
+COMMON_TERM_SHARE = 0.05  # terms in more than 5% of passages carry little BM25 weight and cost the most
+
+
+def content_words(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for tok in _TOKEN.findall(text.lower()):
         if len(tok) > 1 and tok not in _STOPWORDS:
             seen.setdefault(tok, None)
-    return " OR ".join(f'"{t}"' for t in seen)
+    return list(seen)
+
+
+def fts_query(words: list[str]) -> str:
+    """An FTS5 OR-query of `words` (each quoted, so no query syntax can leak in)."""
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
 class PassageStore:
@@ -72,8 +81,23 @@ class PassageStore:
         self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         try:
             self.conn.execute("SELECT 1 FROM passages_fts LIMIT 1")
-        except sqlite3.DatabaseError as exc:
-            raise InputFileError(f"{self.path}: not a factbench passage store ({exc})") from exc
+            self.n_passages = int(self.conn.execute("SELECT value FROM meta WHERE key = 'passages'").fetchone()[0])
+        except (sqlite3.DatabaseError, TypeError) as exc:
+            raise InputFileError(f"{self.path}: not a factbench passage store ({exc}); rebuild it with "
+                                 "`factbench corpus build`") from exc
+
+    def query_terms(self, text: str) -> list[str]:
+        """The claim's rarest content words present in the corpus, at most MAX_QUERY_TERMS; very
+        common words are dropped unless nothing else is left. Ranking is still BM25 over these."""
+        words = content_words(text)
+        if not words:
+            return []
+        marks = ",".join("?" * len(words))
+        df = dict(self.conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", words).fetchall())
+        present = sorted((df[w], w) for w in words if w in df)
+        rare = [w for d, w in present if d <= max(50, COMMON_TERM_SHARE * self.n_passages)]
+        chosen = rare or [w for _, w in present[:3]]
+        return chosen[:MAX_QUERY_TERMS]
 
     @staticmethod
     def build(out: str | Path, documents: Iterable[tuple[str, list[str]]],
@@ -89,16 +113,22 @@ class PassageStore:
             "CREATE INDEX passages_title ON passages(title);"
             "CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='passages', content_rowid='id',"
             " tokenize='porter unicode61');"
+            "CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         )
         n_docs = n_passages = 0
+        df: Counter[str] = Counter()
         with conn:
             for title, parts in documents:
                 n_docs += 1
                 for part in parts:
                     for passage in chunk_words(part, passage_words):
                         conn.execute("INSERT INTO passages (title, text) VALUES (?, ?)", (title, passage))
+                        df.update(set(_TOKEN.findall(passage.lower())))
                         n_passages += 1
             conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
+            conn.executemany("INSERT INTO term_df VALUES (?, ?)", df.items())
+            conn.execute("INSERT INTO meta VALUES ('passages', ?)", (str(n_passages),))
         conn.execute("VACUUM")
         conn.close()
         tmp.replace(out)
@@ -106,7 +136,7 @@ class PassageStore:
 
     def search(self, query_text: str, k: int = 5, title: str | None = None) -> list[Passage]:
         """Top-k passages by BM25; with `title`, only that document's passages (filled in page order)."""
-        query = fts_query(query_text)
+        query = fts_query(self.query_terms(query_text))
         rows: list[tuple] = []
         if title is None:
             if query:
@@ -115,13 +145,15 @@ class PassageStore:
                     "JOIN passages p ON p.id = passages_fts.rowid WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
                     (query, k)).fetchall()
         else:
-            if query:
-                phrase = '"' + title.replace('"', '""') + '"'
+            # A document's passages are stored together: restrict the full-text match to its rowid
+            # range (cheap for FTS5), then to the exact title.
+            lo, hi = self.conn.execute("SELECT MIN(id), MAX(id) FROM passages WHERE title = ?", (title,)).fetchone()
+            if query and lo is not None:
                 rows = self.conn.execute(
                     "SELECT p.title, p.text, bm25(passages_fts) AS s FROM passages_fts "
                     "JOIN passages p ON p.id = passages_fts.rowid "
-                    "WHERE passages_fts MATCH ? AND p.title = ? ORDER BY s LIMIT ?",
-                    (f"title : {phrase} AND ({query})", title, k)).fetchall()
+                    "WHERE passages_fts MATCH ? AND passages_fts.rowid BETWEEN ? AND ? AND p.title = ? "
+                    "ORDER BY s LIMIT ?", (query, lo, hi, title, k)).fetchall()
             if len(rows) < k:  # the topic's page, in order, when few passages match the words
                 have = {r[1] for r in rows}
                 for t, text in self.conn.execute(

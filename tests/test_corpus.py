@@ -2,7 +2,7 @@ import json
 import sqlite3
 import time
 
-from factbench.corpus import FACTSCORE_SEPARATOR, PassageStore, fts_query, iter_documents
+from factbench.corpus import FACTSCORE_SEPARATOR, PassageStore, content_words, fts_query, iter_documents
 
 
 def _docs():
@@ -34,7 +34,18 @@ def test_topic_restriction_and_page_fill(tmp_path):
 
 
 def test_query_is_quoted_so_fts_syntax_cannot_leak():
-    assert fts_query('NEAR(a b) AND "x" OR title:evil -') == '"near" OR "title" OR "evil"'
+    words = content_words('NEAR(a b) AND "x" OR title:evil -')
+    assert words == ["near", "title", "evil"]
+    assert fts_query(['ev"il']) == '"ev""il"'
+
+
+def test_query_keeps_the_rarest_words(tmp_path):
+    docs = [(f"D{i}", [f"common filler text number{i} " + ("rareword " if i == 7 else "")]) for i in range(200)]
+    PassageStore.build(tmp_path / "c.db", docs)
+    store = PassageStore(tmp_path / "c.db")
+    assert store.query_terms("common rareword unknownword") == ["rareword"]  # 'common' is in every passage
+    assert store.query_terms("common filler") == ["common", "filler"]  # nothing rarer: keep the best few
+    assert store.search("common rareword", k=1)[0].title == "D7"
 
 
 def test_sources_jsonl_folder_and_factscore_db(tmp_path):
