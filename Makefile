@@ -31,6 +31,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/retrieval.py
 
 demo: install-local
 	$(BIN)/python -m factbench.demo

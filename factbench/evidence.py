@@ -23,6 +23,7 @@ from factbench.records import EvidenceRecord, Passage, sample_key
 from factbench.tasks import Prompt
 
 SERPER_URL = "https://google.serper.dev/search"
+SERPER_URL_ENV = "FACTBENCH_SERPER_URL"  # a Serper-compatible endpoint (proxies, test stand-ins)
 SERPER_KEY_ENV = "SERPER_API_KEY"
 DEFAULT_K = 5
 
@@ -72,6 +73,7 @@ class SerperEvidence:
         if not self.key:
             raise EvidenceUnavailable(f"web search needs the environment variable {SERPER_KEY_ENV}")
         self.cache, self.k, self.timeout_s = cache, k, timeout_s
+        self.url = os.environ.get(SERPER_URL_ENV, SERPER_URL)
         self.name = f"serper?k={k}"
         self._sem: asyncio.Semaphore | None = None
         self._max = max_concurrency
@@ -90,7 +92,7 @@ class SerperEvidence:
         async with self._sem:
             for attempt in range(4):
                 try:
-                    resp = await self._client.post(SERPER_URL, json={"q": query, "num": self.k},
+                    resp = await self._client.post(self.url, json={"q": query, "num": self.k},
                                                    headers={"X-API-KEY": self.key})
                     if resp.status_code == 429 or resp.status_code >= 500:
                         await asyncio.sleep(0.5 * 2**attempt)

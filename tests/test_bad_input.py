@@ -70,7 +70,8 @@ def test_duplicate_ids_are_refused(tmp_path, capsys, server):
 
 def test_empty_and_huge_answers_and_missing_responses(tmp_path, server):
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=3)
-    huge = " ".join(f"Object {i} is documented in source {i}." for i in range(MAX_SENTENCES + 50))
+    huge = " ".join(f"Object {i} is documented in source {i} of the archives." for i in range(10_000))
+    assert len(huge.split()) == 100_000
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({"id": "topic0-00", "response": ""}) + "\n" +
                     json.dumps({"id": "topic0-01", "response": huge}) + "\n")
@@ -97,6 +98,17 @@ def test_judge_answering_for_the_wrong_number_of_claims(tmp_path, server):
     assert verdicts["errors"][1] == "unknown_label" and set(verdicts["errors"][2:]) == {"missing_label"}
     summary = json.loads((tmp_path / "w" / "summary.json").read_text())
     assert summary["overall"]["labels"]["supported"] == 1 and summary["overall"]["judge_errors"] == 5
+
+
+def test_truncated_judge_output_is_counted_as_such(tmp_path, server):
+    data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=1)
+    server.state.faults = [Fault('length:{"verdicts": [{"id": 1, "label": "supported"}, {"id": 2, "la',
+                                 when=lambda b: request_kind(b) == "verify")]
+    assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+                 "--run-id", "t"] + role_args(server.base_url)) == 0
+    verdicts = json.loads((tmp_path / "t" / "verdicts.jsonl").read_text())
+    assert verdicts["labels"][0] == "supported" and verdicts["labels"][1:] == [None] * (len(verdicts["labels"]) - 1)
+    assert set(verdicts["errors"][1:]) == {"truncated_output"}
 
 
 def test_rate_limit_without_retry_after_and_connection_reset(tmp_path, server):

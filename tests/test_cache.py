@@ -45,3 +45,28 @@ def test_stats_and_clear(tmp_path):
     assert cache.get("k1") == {"text": "x"} and cache.get("k2") is None
     conn_mode = cache._conn().execute("PRAGMA journal_mode").fetchone()[0]
     assert conn_mode == "wal"
+
+
+def _writer(path: str, start: int, n: int) -> None:
+    cache = CallCache(path)
+    for i in range(start, start + n):
+        cache.put(f"k{i}", "llm:verifier", {"text": f"v{i}"})
+        cache.get(f"k{i - 1}")
+
+
+def test_concurrent_writer_processes_keep_the_cache_consistent(tmp_path):
+    import multiprocessing as mp
+
+    path = str(tmp_path / "shared.sqlite")
+    CallCache(path)  # create the schema once
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, w * 300 - 100 * w, 300)) for w in range(3)]  # overlapping keys
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    cache = CallCache(path)
+    assert cache.stats()["entries"] == 700  # keys k0 .. k699, overlaps written twice, stored once
+    assert all(cache.get(f"k{i}") == {"text": f"v{i}"} for i in range(700))
+    assert cache._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

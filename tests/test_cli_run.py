@@ -217,3 +217,21 @@ def test_list_tasks_and_cache_stats(shared_data, capsys, tmp_path):
     assert rows["longfact-objects"]["prompts"] == 1140 and rows["bio"]["license"] == "MIT"
     assert main(["cache", "stats"]) == 0
     assert "entries" in json.loads(capsys.readouterr().out)
+
+
+def test_tasks_all_runs_present_tasks_and_reports_skipped(shared_data, tmp_path, server, capsys):
+    rc = main(["run", "--tasks", "all", "--limit", "2", "--data-dir", str(shared_data), "--results-dir", str(tmp_path),
+               "--run-id", "all"] + role_args(server.base_url))
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "resolved --tasks 'all': " in err
+    spec = json.loads((tmp_path / "all" / "run.json").read_text())
+    ran = set(spec["tasks"])
+    assert ran == {"longfact-objects", "longfact-concepts", "bio", "alpacafact", "factbench-hard"}
+    assert set(spec["skipped_tasks"]) == {"fava", "factory", "factory-hard"}
+    for name in spec["skipped_tasks"]:
+        assert f"{name}: skipped" in err
+    summary = json.loads((tmp_path / "all" / "summary.json").read_text())
+    assert all(summary["tasks"][t]["n_answers"] == 2 for t in ran)
+    assert spec["tasks"]["alpacafact"]["version"].endswith("alpacafact-rule-1")
+    assert len(spec["tasks"]["alpacafact"]["prompt_ids"]) == 2  # the selected ids are recorded

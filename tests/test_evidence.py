@@ -1,7 +1,9 @@
 import asyncio
 import json
+import threading
 
 import pytest
+from aiohttp import web
 from conftest import role_args, write_longfact_fixture
 
 from factbench.cli import main
@@ -83,3 +85,65 @@ def test_knowledge_only_verification_is_marked(tmp_path, server):
     assert verdict["evidence_backend"] == "none" and "knowledge" in verdict["verifier"]
     summary = json.loads((tmp_path / "k" / "summary.json").read_text())
     assert summary["tasks"]["longfact-objects"]["evidence"] == "none"
+
+
+class _SearchStandIn:
+    """A local Serper-compatible endpoint: POST /search -> three organic results per query."""
+
+    def __init__(self):
+        self.seen: list[tuple[str | None, str]] = []
+        self.loop = asyncio.new_event_loop()
+        self.port: int | None = None
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        ready.wait(10)
+
+    async def _search(self, request):
+        body = await request.json()
+        self.seen.append((request.headers.get("X-API-KEY"), body["q"]))
+        return web.json_response({"organic": [
+            {"title": f"Result {i}", "snippet": f"{body['q']} (snippet {i})", "link": f"https://example.org/{i}"}
+            for i in range(3)]})
+
+    def _serve(self, ready):
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_post("/search", self._search)
+        self.runner = web.AppRunner(app)
+
+        async def go():
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+            ready.set()
+
+        self.loop.run_until_complete(go())
+        self.loop.run_forever()
+
+    def close(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_serper_backend_is_async_cached_and_snapshotted(tmp_path, server, monkeypatch):
+    search = _SearchStandIn()
+    try:
+        monkeypatch.setenv("SERPER_API_KEY", "test-serper-key-000")
+        monkeypatch.setenv("FACTBENCH_SERPER_URL", f"http://127.0.0.1:{search.port}/search")
+        data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
+        args = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+                "--evidence", "serper?k=2"] + role_args(server.base_url)
+        assert main(args + ["--run-id", "web"]) == 0
+        n_claims = sum(len(json.loads(x)["claims"]) for x in (tmp_path / "web" / "claims.jsonl").read_text().splitlines())
+        assert len(search.seen) == n_claims > 0
+        assert all(key == "test-serper-key-000" for key, _ in search.seen)
+        ev = [json.loads(x) for x in (tmp_path / "web" / "evidence.jsonl").read_text().splitlines()]
+        assert all(r["backend"] == "serper?k=2" and all(len(ids) == 2 for ids in r["per_claim"]) for r in ev)
+        assert all(p["source"].startswith("https://example.org/") for r in ev for p in r["passages"])
+        assert main(args + ["--run-id", "web2"]) == 0
+        assert len(search.seen) == n_claims  # the second run's searches all came from the cache
+        for path in (tmp_path / "web").iterdir():
+            assert b"test-serper-key-000" not in path.read_bytes()
+    finally:
+        search.close()
