@@ -74,23 +74,14 @@ def _warm_up() -> None:
     split_sentences("Warm up the sentencizer. Twice.")
 
 
-def _free_port() -> int:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, quiet: bool = True) -> dict:
     from factbench.cache import CallCache
     from factbench.llm import RoleSpec
     from factbench.runner import Runner, RunSettings
+    from factbench.serve import free_port
     from factbench.tasks import Prompt, Task
 
-    port = _free_port()
+    port = free_port()
     server = mp.get_context("spawn").Process(target=_serve, args=(port, latency), daemon=True)
     server.start()
     url = f"http://127.0.0.1:{port}/v1"

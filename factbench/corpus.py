@@ -56,8 +56,8 @@ def iter_documents(source: str | Path, separator: str = FACTSCORE_SEPARATOR) -> 
         raise InputFileError(f"{src}: no such file or folder")
 
 
-MAX_QUERY_TERMS = 8
-COMMON_TERM_SHARE = 0.05  # terms in more than 5% of passages carry little BM25 weight and cost the most
+MAX_QUERY_TERMS = 6
+COMMON_TERM_SHARE = 0.01  # terms in more than 1% of passages carry little BM25 weight and cost the most
 
 
 def content_words(text: str) -> list[str]:

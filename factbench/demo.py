@@ -9,25 +9,23 @@ Its numbers are DEMO-QUALITY: a 135M model's verdicts say nothing about factuali
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
 from factbench.cli import main as cli
-from factbench.serve import ServeError, backend_available, bundled_smollm2, llama_cpp_command, start
+from factbench.serve import (
+    ServeError,
+    backend_available,
+    bundled_smollm2,
+    free_port,
+    llama_cpp_command,
+    start,
+)
 from factbench.tasks import DataContext, TaskDataUnavailable, resolve_tasks
 
 RUN_ID = "demo-smollm2-135m"
 LABEL = "demo-quality: SmolLM2-135M (llama.cpp, CPU) is both the model and the judge"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def available_tasks(data_dir: Path | None) -> list[str]:
@@ -52,7 +50,7 @@ def main() -> int:
     results = Path(os.environ.get("FACTBENCH_DEMO_RESULTS", "results/published"))
     results.mkdir(parents=True, exist_ok=True)
     model_path = bundled_smollm2()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     print(f"demo: serving {model_path.name} with llama.cpp on {url} (log: {results / 'demo-server.log'})", file=sys.stderr)
     try:

@@ -47,10 +47,3 @@ def read_json(path: str | Path) -> Any:
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{file}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
 
-
-def require_str(obj: dict[str, Any], key: str, where: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        got = "missing" if key not in obj else type(value).__name__
-        raise InputFileError(f"{where}: field {key!r} must be a string ({got})")
-    return value

@@ -25,8 +25,6 @@ from factbench.cache import CallCache, cache_key
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
-ROLES = ("model", "extractor", "verifier", "relevance")
-JUDGE_ROLES = ("extractor", "verifier", "relevance")
 TRANSIENT = {"rate_limit", "server_error", "timeout", "connection", "empty_response"}
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 

@@ -9,7 +9,6 @@ comes last, inside tagged blocks. Text from answers, passages and questions is d
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -216,15 +215,3 @@ def relevance_messages(question: str, response_a: str, response_b: str) -> list[
                         "Response B:\n" + quote("response_b", response_b), "Which response is more relevant?"])
     return [{"role": "system", "content": RELEVANCE.system}, {"role": "user", "content": user}]
 
-
-def template_hashes(verify_mode: str) -> dict[str, str]:
-    """Every template id a run may use, for run.json."""
-    out = {EXTRACT.name: EXTRACT.id, RELEVANCE.name: RELEVANCE.id}
-    for with_evidence in (True, False):
-        t = verify_template(verify_mode, with_evidence)
-        out[t.name] = t.id
-    return out
-
-
-def schema_text(template: JudgeTemplate) -> str:
-    return json.dumps(template.schema, sort_keys=True)

@@ -5,8 +5,6 @@ Every record carries `task` and `id` (the prompt id); (task, id) is the sample k
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 STAGES = ("answers", "claims", "evidence", "verdicts", "relevance")
@@ -91,7 +89,3 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "answers": AnswerRecord, "claims": ClaimsRecord, "evidence": EvidenceRecord,
     "verdicts": VerdictsRecord, "relevance": RelevanceRecord, "errors": ErrorRecord,
 }
-
-
-def dump(record: Record) -> dict[str, Any]:
-    return record.model_dump(mode="json")

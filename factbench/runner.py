@@ -38,13 +38,11 @@ from factbench.hashing import sha256_hex
 from factbench.llm import LLMClient, LLMError, RoleSpec, redact
 from factbench.metrics import AnswerScore, aggregate, as_rows, score_answer
 from factbench.prompts import EXTRACT, RELEVANCE, verify_template
-from factbench.records import ErrorRecord, Record, sample_key
+from factbench.records import STAGES, ErrorRecord, Record, sample_key
 from factbench.relevance import judge_relevance
 from factbench.store import RunMismatch, RunStore
 from factbench.tasks import DataContext, Prompt, Task, TaskDataUnavailable, sample_prompts
 from factbench.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verify_claims
-
-PROGRESS_STAGES = ("answers", "claims", "evidence", "verdicts", "relevance")
 
 
 class RunSettings(BaseModel):
@@ -342,9 +340,9 @@ class Runner:
             raise TaskDataUnavailable("no selected task has data here:\n  " + "\n  ".join(self.notes))
         with self.store:
             self._write_spec()
-            self.existing = {s: self.store.load_latest(s) for s in PROGRESS_STAGES}
+            self.existing = {s: self.store.load_latest(s) for s in STAGES}
             work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
-            stages = [s for s in PROGRESS_STAGES if s != "relevance" or any(self._wants_relevance(pt) for pt in self.plan.tasks)]
+            stages = [s for s in STAGES if s != "relevance" or any(self._wants_relevance(pt) for pt in self.plan.tasks)]
             self.progress = Progress(len(work), stages, self.settings.progress, self.clients)
             for stage in stages:  # samples finished in an earlier attempt count as done
                 self.progress.bars[stage].update(sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[stage]))
@@ -404,7 +402,7 @@ def build_summary(store: RunStore, scores: list[AnswerScore], planned: dict[str,
     latest_failures = {}
     for rec in store.iter_records("errors"):
         latest_failures[(rec.stage, rec.key)] = rec.kind
-    done = {s: set(store.load_latest(s)) for s in ("answers", "claims", "evidence", "verdicts", "relevance")}
+    done = {s: set(store.load_latest(s)) for s in STAGES}
     for (stage, key), kind in latest_failures.items():
         if key not in done.get(stage, set()):  # still failing (not fixed by a later resume)
             errors_by_stage.setdefault(stage, {}).setdefault(kind, 0)

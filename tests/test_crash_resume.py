@@ -15,7 +15,6 @@ import pytest
 from conftest import role_args, write_longfact_fixture
 
 from factbench.cli import main
-from factbench.records import STAGES
 from factbench.scripted_server import Fault
 from factbench.store import RunLocked, RunStore
 
@@ -64,7 +63,6 @@ def _trials(tmp_path: Path, server, n_trials: int, topics: int, per_topic: int) 
             assert len(keys) == len(set(keys)) == n, f"trial {trial}: {stage} lost or duplicated records"
         # Completed calls are not repeated: at most the calls in flight at the kill are sent twice.
         assert server.state.requests.total() - before <= n0 + PARALLEL
-    assert set(STAGES) >= {"answers", "claims", "evidence", "verdicts"}
 
 
 def test_sigkill_and_resume_default_tier(tmp_path, server):

@@ -1,11 +1,11 @@
 import asyncio
-import socket
 import time
 
 import pytest
 
 from factbench.llm import LLMClient, LLMError, RoleSpec, redact
 from factbench.scripted_server import Fault, ScriptedServer, ScriptedState
+from factbench.serve import free_port
 
 MSG = [{"role": "user", "content": "Tell me about Paris."}]
 
@@ -74,11 +74,7 @@ def test_structured_output_is_requested(server):
 
 
 def _dead_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 def test_failover_to_healthy_replica(server):

@@ -1,4 +1,3 @@
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -6,17 +5,9 @@ from pathlib import Path
 import pytest
 
 from factbench.cli import main
-from factbench.serve import ServeError, llama_cpp_command, start, vllm_command, wait_ready
+from factbench.serve import ServeError, free_port, llama_cpp_command, start, vllm_command, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_vllm_command_has_judging_settings():
@@ -43,7 +34,7 @@ def test_judge_serve_dry_run_prints_the_command(capsys):
 
 
 def test_start_waits_for_a_local_stand_in_and_stops_it():
-    port = _port()
+    port = free_port()
     cmd = [sys.executable, "-m", "factbench.scripted_server", "--port", str(port)]
     with start(cmd, f"http://127.0.0.1:{port}/v1", "scripted", timeout_s=60) as served:
         assert served.proc.poll() is None
@@ -54,12 +45,12 @@ def test_start_waits_for_a_local_stand_in_and_stops_it():
 def test_readiness_fails_fast_when_the_server_dies():
     proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
     with pytest.raises(ServeError, match="exited with code 3"):
-        wait_ready(f"http://127.0.0.1:{_port()}/v1", proc, timeout_s=30, interval_s=0.05)
+        wait_ready(f"http://127.0.0.1:{free_port()}/v1", proc, timeout_s=30, interval_s=0.05)
 
 
-def test_readiness_times_out_on_a_silent_port():
+def test_readiness_times_out_on_a_silentfree_port():
     with pytest.raises(ServeError, match="not ready after"):
-        wait_ready(f"http://127.0.0.1:{_port()}/v1", None, timeout_s=0.3, interval_s=0.05)
+        wait_ready(f"http://127.0.0.1:{free_port()}/v1", None, timeout_s=0.3, interval_s=0.05)
 
 
 def test_make_leaderboard_builds_from_committed_runs(tmp_path):
