@@ -229,6 +229,10 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     cache = _open_cache(args)
     runner = Runner(settings, roles, tasks, cache)
     print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
+    from factbench.tasks import DataContext
+
+    data = DataContext.from_env(settings.data_dir).data_dir
+    print(f"task data: {data if data else 'none local (Hub downloads where a task has them)'}", file=sys.stderr)
     print(f"tasks: {', '.join(f'{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name})' for pt in runner.plan.tasks) or 'none'}",
           file=sys.stderr)
     for note in runner.notes:
@@ -240,6 +244,9 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     else:
         print(summary_table(summary))
         cache_line = f"cache hits: {summary['cache']['hits']}/{summary['cache']['calls']} calls"
+        if any(summary["resumed"].values()):
+            done = ", ".join(f"{stage} {n}" for stage, n in summary["resumed"].items())
+            cache_line += f"; already done before this invocation: {done}"
         print(f"\n{cache_line}; wall {summary['wall_seconds']:.1f}s; results in {settings.run_dir}")
     errors = summary["errors"]
     failed = errors["failed_samples"]

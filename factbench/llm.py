@@ -95,10 +95,13 @@ class RoleStats:
                 "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors)}
 
 
+_KEY_VARIABLES: set[str] = set()  # variables named by --ROLE-api-key-env, whatever their names
+
+
 def redact(text: str) -> str:
-    """Remove the value of every secret-looking environment variable from `text`."""
+    """Remove the value of every API-key variable in use, and of every secret-looking variable."""
     for name, value in os.environ.items():
-        if value and len(value) >= 8 and _SECRET_NAME.search(name) and value in text:
+        if value and len(value) >= 8 and (name in _KEY_VARIABLES or _SECRET_NAME.search(name)) and value in text:
             text = text.replace(value, f"<{name}>")
     return text
 
@@ -219,6 +222,7 @@ class LLMClient:
             value = os.environ.get(env)
             if not value:
                 raise LLMError("auth", f"role {self.spec.role}: environment variable {env} is not set")
+            _KEY_VARIABLES.add(env)
             return value
         # An OpenAI-compatible server without auth still needs a non-empty key in the client.
         return "EMPTY" if self.spec.base_urls else None

@@ -344,8 +344,10 @@ class Runner:
             work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
             stages = [s for s in STAGES if s != "relevance" or any(self._wants_relevance(pt) for pt in self.plan.tasks)]
             self.progress = Progress(len(work), stages, self.settings.progress, self.clients)
+            self.resumed = {stage: sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[stage])
+                            for stage in stages}
             for stage in stages:  # samples finished in an earlier attempt count as done
-                self.progress.bars[stage].update(sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[stage]))
+                self.progress.bars[stage].update(self.resumed[stage])
             started = time.monotonic()
             try:
                 asyncio.run(self._run_all(work))
@@ -353,6 +355,7 @@ class Runner:
                 self.progress.close()
             scores = collect_scores(self.store, {pt.task.name: pt for pt in self.plan.tasks}, self.settings)
             summary = self.summarise(scores, time.monotonic() - started)
+            summary["resumed"] = self.resumed
             self.store.write_scores(as_rows(scores))
             spec = self.store.read_json("run.json") or {}
             spec["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

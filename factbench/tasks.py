@@ -22,6 +22,7 @@ from factbench.hashing import sha256_hex
 
 ENTRY_POINT_GROUP = "factbench.tasks"
 DATA_DIR_ENV = "FACTBENCH_DATA_DIR"
+DEFAULT_DATA_DIRS = ("data", "../shared/data")  # looked for, in order, when neither flag nor variable is set
 PROMPT_SLOT = "{prompt}"
 ALL_TAG = "core"  # `--tasks all` = the built-in long-form factuality benchmarks
 
@@ -54,7 +55,10 @@ class DataContext:
 
     @classmethod
     def from_env(cls, data_dir: str | os.PathLike[str] | None = None) -> DataContext:
+        """--data-dir, else $FACTBENCH_DATA_DIR, else ./data or ../shared/data when present."""
         chosen = data_dir or os.environ.get(DATA_DIR_ENV)
+        if not chosen:
+            chosen = next((str(p) for p in DEFAULT_DATA_DIRS if Path(p).is_dir()), None)
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         return cls(Path(chosen).expanduser() if chosen else None, offline)
 

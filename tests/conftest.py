@@ -17,6 +17,7 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("SERPER_API_KEY", raising=False)
     monkeypatch.delenv("FACTBENCH_DATA_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the test machine has no Hub access: fail fast
+    monkeypatch.chdir(tmp_path)  # no ./data or ../shared/data is picked up by default
 
 
 @pytest.fixture

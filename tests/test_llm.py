@@ -136,3 +136,6 @@ def test_missing_key_variable_is_a_clear_error(monkeypatch):
 def test_redact_removes_secret_values(monkeypatch):
     monkeypatch.setenv("MY_API_KEY", "sk-canary-1234567890")
     assert redact("failed with sk-canary-1234567890 in url") == "failed with <MY_API_KEY> in url"
+    monkeypatch.setenv("JUDGE_CRED", "cred-canary-0987654321")  # a name that does not look secret
+    LLMClient(RoleSpec(role="verifier", model="openai/j", api_key_env="JUDGE_CRED"), None)
+    assert redact("oops cred-canary-0987654321") == "oops <JUDGE_CRED>"
