@@ -156,11 +156,11 @@ def _diff(old: Any, new: Any, path: str = "") -> list[str]:
 class Progress:
     """One tqdm bar per stage with done/errors/cache-hit counts."""
 
-    def __init__(self, total: int, stages: list[str], enabled: bool, clients: dict[str, LLMClient]):
+    def __init__(self, totals: dict[str, int], enabled: bool, clients: dict[str, LLMClient]):
         self.clients = clients
         self.errors: Counter[str] = Counter()
-        self.bars = {s: tqdm(total=total, desc=f"{s:<9}", position=i, leave=True, disable=not enabled,
-                             file=sys.stderr, dynamic_ncols=True) for i, s in enumerate(stages)}
+        self.bars = {s: tqdm(total=n, desc=f"{s:<9}", position=i, leave=True, disable=not enabled,
+                             file=sys.stderr, dynamic_ncols=True) for i, (s, n) in enumerate(totals.items())}
 
     def done(self, stage: str) -> None:
         bar = self.bars.get(stage)
@@ -342,8 +342,12 @@ class Runner:
             self._write_spec()
             self.existing = {s: self.store.load_latest(s) for s in STAGES}
             work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
-            stages = [s for s in STAGES if s != "relevance" or any(self._wants_relevance(pt) for pt in self.plan.tasks)]
-            self.progress = Progress(len(work), stages, self.settings.progress, self.clients)
+            totals = {s: len(work) for s in STAGES if s != "relevance"}
+            with_relevance = sum(len(pt.prompts) for pt in self.plan.tasks if self._wants_relevance(pt))
+            if with_relevance:
+                totals["relevance"] = with_relevance  # abstentions have nothing to judge: the bar may stop short
+            stages = list(totals)
+            self.progress = Progress(totals, self.settings.progress, self.clients)
             self.resumed = {stage: sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[stage])
                             for stage in stages}
             for stage in stages:  # samples finished in an earlier attempt count as done

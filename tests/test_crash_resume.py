@@ -92,3 +92,20 @@ def test_torn_last_line_is_dropped_on_reopen(tmp_path):
     with RunStore(run) as store:
         assert [r.id for r in store.iter_records("errors")] == ["a"]
     assert (run / "errors.jsonl").read_text() == good
+
+
+def test_second_cli_run_on_a_busy_run_directory_is_refused(tmp_path, server, capsys):
+    data = write_longfact_fixture(tmp_path / "data", n_topics=2, per_topic=5)
+    server.state.faults = [Fault("sleep:0.3", times=10**6)]
+    args = _args(data, tmp_path, "busy", tmp_path / "c.sqlite", server.base_url)
+    proc = subprocess.Popen([sys.executable, "-m", "factbench"] + args,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "busy" / "run.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert main(args) == 2
+        assert "in use by another factbench process" in capsys.readouterr().err
+    finally:
+        proc.kill()
+        proc.wait()
