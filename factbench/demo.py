@@ -9,6 +9,8 @@ Its numbers are DEMO-QUALITY: a 135M model's verdicts say nothing about factuali
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -26,6 +28,16 @@ from factbench.tasks import DataContext, TaskDataUnavailable, resolve_tasks
 RUN_ID = "demo-smollm2-135m"
 LABEL = "demo-quality: SmolLM2-135M (llama.cpp, CPU) is both the model and the judge"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def available_tasks(data_dir: Path | None) -> list[str]:
@@ -50,7 +62,11 @@ def main() -> int:
     results = Path(os.environ.get("FACTBENCH_DEMO_RESULTS", "results/published"))
     results.mkdir(parents=True, exist_ok=True)
     model_path = bundled_smollm2()
-    port = free_port()
+    # A fixed port keeps the endpoint (part of every cache key and of the run's identity) stable,
+    # so a second `make demo` is answered from the cache.
+    port = int(os.environ.get("FACTBENCH_DEMO_PORT", "8765"))
+    if not _port_free(port):
+        port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     print(f"demo: serving {model_path.name} with llama.cpp on {url} (log: {results / 'demo-server.log'})", file=sys.stderr)
     try:
@@ -62,6 +78,7 @@ def main() -> int:
         return 1
     with server:
         tasks = available_tasks(data_dir)
+        shutil.rmtree(results / RUN_ID, ignore_errors=True)  # the demo run is rewritten each time
         args = ["run", "--tasks", ",".join(tasks), "--limit", os.environ.get("FACTBENCH_DEMO_LIMIT", "2"),
                 "--model", "openai/smollm2-135m", "--model-base-url", url, "--model-concurrency", "1",
                 "--judge", "openai/smollm2-135m", "--judge-base-url", url, "--judge-concurrency", "1",
