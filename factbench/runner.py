@@ -360,6 +360,10 @@ class Runner:
             scores = collect_scores(self.store, {pt.task.name: pt for pt in self.plan.tasks}, self.settings)
             summary = self.summarise(scores, time.monotonic() - started)
             summary["resumed"] = self.resumed
+            identity = run_identity(self.settings, self.roles, self.plan, self.source)
+            # Who judged, with which templates: in every summary, not only in run.json.
+            summary["judges"] = {**identity["judges"], "templates": identity["templates"]}
+            summary["answers_from"] = identity["model"] or identity["answers"]
             self.store.write_scores(as_rows(scores))
             spec = self.store.read_json("run.json") or {}
             spec["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

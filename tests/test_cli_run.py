@@ -55,6 +55,9 @@ def test_run_longfact_writes_complete_run_directory(shared_data, server, tmp_pat
     assert precision["ci95"][0] <= precision["mean"] <= precision["ci95"][1]
     assert task["metrics"]["hallucination_rate"]["mean"] == pytest.approx(1 - precision["mean"])
     assert summary["overall"]["n_answers"] == 4
+    assert summary["judges"]["verifier"]["model"] == "openai/judge"
+    assert summary["judges"]["templates"]["claims"] == spec["identity"]["templates"]["claims"]
+    assert summary["answers_from"]["model"] == "openai/test-model"
     out = capsys.readouterr().out
     assert "longfact-objects" in out and "precision" in out and "cache hits: 0/" in out
 
