@@ -198,13 +198,13 @@ class Runner:
             self.source = f"responses:{Path(settings.responses).name}@{digest}"
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
         self.store = RunStore(settings.run_dir)
-        self.failures: Counter[tuple[str, str]] = Counter()
+        self.identity = run_identity(settings, roles, self.plan, self.source)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
-        identity = run_identity(self.settings, self.roles, self.plan, self.source)
+        identity = self.identity
         old = self.store.read_json("run.json")
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         if old is not None:
@@ -251,7 +251,6 @@ class Runner:
         return record
 
     def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str) -> None:
-        self.failures[(stage, kind)] += 1
         self.store.append("errors", ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500]))
         self.progress.failed(stage)
 
@@ -357,13 +356,16 @@ class Runner:
                 asyncio.run(self._run_all(work))
             finally:
                 self.progress.close()
-            scores = collect_scores(self.store, {pt.task.name: pt for pt in self.plan.tasks}, self.settings)
-            summary = self.summarise(scores, time.monotonic() - started)
+            latest = {s: self.store.load_latest(s) for s in STAGES}  # read each stage file once
+            planned = {pt.task.name: pt for pt in self.plan.tasks}
+            scores = collect_scores(latest, planned, self.settings)
+            summary = build_summary(self.store, latest, scores, planned, self.settings,
+                                    {r: c.stats.to_dict() for r, c in self.clients.items()},
+                                    time.monotonic() - started, self.notes)
             summary["resumed"] = self.resumed
-            identity = run_identity(self.settings, self.roles, self.plan, self.source)
             # Who judged, with which templates: in every summary, not only in run.json.
-            summary["judges"] = {**identity["judges"], "templates": identity["templates"]}
-            summary["answers_from"] = identity["model"] or identity["answers"]
+            summary["judges"] = {**self.identity["judges"], "templates": self.identity["templates"]}
+            summary["answers_from"] = self.identity["model"] or self.identity["answers"]
             self.store.write_scores(as_rows(scores))
             spec = self.store.read_json("run.json") or {}
             spec["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -371,19 +373,16 @@ class Runner:
             self.store.write_json("summary.json", summary)
         return summary
 
-    def summarise(self, scores: list[AnswerScore], wall_s: float) -> dict[str, Any]:
-        return build_summary(self.store, scores, {pt.task.name: pt for pt in self.plan.tasks}, self.settings,
-                             {r: c.stats.to_dict() for r, c in self.clients.items()}, wall_s, self.notes)
-
 
 async def _ready(value):
     return value
 
 
-def collect_scores(store: RunStore, planned: dict[str, PlannedTask], settings: RunSettings) -> list[AnswerScore]:
-    claims = store.load_latest("claims")
-    verdicts = store.load_latest("verdicts")
-    relevance = store.load_latest("relevance")
+Latest = dict[str, dict[str, Record]]  # stage -> sample key -> its last record
+
+
+def collect_scores(latest: Latest, planned: dict[str, PlannedTask], settings: RunSettings) -> list[AnswerScore]:
+    claims, verdicts, relevance = latest["claims"], latest["verdicts"], latest["relevance"]
     scores = []
     for pt in planned.values():
         for p in pt.prompts:
@@ -396,7 +395,7 @@ def collect_scores(store: RunStore, planned: dict[str, PlannedTask], settings: R
     return scores
 
 
-def build_summary(store: RunStore, scores: list[AnswerScore], planned: dict[str, PlannedTask],
+def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
                   settings: RunSettings, role_stats: dict[str, dict], wall_s: float,
                   notes: list[str]) -> dict[str, Any]:
     per_task = {}
@@ -413,19 +412,19 @@ def build_summary(store: RunStore, scores: list[AnswerScore], planned: dict[str,
     latest_failures = {}
     for rec in store.iter_records("errors"):
         latest_failures[(rec.stage, rec.key)] = rec.kind
-    done = {s: set(store.load_latest(s)) for s in STAGES}
+    done = {s: set(records) for s, records in latest.items()}
     for (stage, key), kind in latest_failures.items():
         if key not in done.get(stage, set()):  # still failing (not fixed by a later resume)
             errors_by_stage.setdefault(stage, {}).setdefault(kind, 0)
             errors_by_stage[stage][kind] += 1
     claim_errors: Counter[str] = Counter()
-    for rec in store.load_latest("claims").values():
+    for rec in latest["claims"].values():
         claim_errors.update(rec.errors)
     verdict_errors: Counter[str] = Counter()
-    for rec in store.load_latest("verdicts").values():
+    for rec in latest["verdicts"].values():
         verdict_errors.update(e for e in rec.errors if e)
     relevance_errors: Counter[str] = Counter()
-    for rec in store.load_latest("relevance").values():
+    for rec in latest["relevance"].values():
         relevance_errors.update(rec.errors)
     failed_samples = len({key for (stage, key) in latest_failures if key not in done.get(stage, set())})
     return {
