@@ -27,14 +27,14 @@ test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
 lint: install
-	$(BIN)/ruff check factbench tasks tests bench
+	$(BIN)/ruff check factbench factbench_tasks tests bench scripts
 
 bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/retrieval.py
 
 demo: install-local
-	$(BIN)/python -m factbench.demo
+	$(BIN)/python scripts/demo.py
 
 leaderboard: install
 	$(BIN)/factbench leaderboard build results/published/* --out leaderboard/

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from factbench.corpus import PassageStore
+from factbench.evidence.corpus import PassageStore
 
 
 def _vocabulary(n: int, rng: random.Random) -> list[str]:

@@ -1,7 +1,7 @@
 """factbench: how factual are long-form LLM answers?
 
 Pipeline: prompt -> answer -> claims -> evidence -> verdicts -> metrics -> tables.
-The stage order lives in :mod:`factbench.runner`; each stage is its own module.
+The stage order lives in :mod:`factbench.pipeline.runner`; each stage is its own module.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,0 +1,121 @@
+"""`list`, `cache`, `corpus`, `judge serve`, `leaderboard build` and `compare`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from factbench.tasks import DataContext, TaskDataUnavailable, discover_tasks
+
+    ctx = DataContext.from_env(args.data_dir)
+    rows = []
+    for task in sorted(discover_tasks().values(), key=lambda t: t.name):
+        count: Any = task.n_prompts
+        if ctx.data_dir is not None:
+            try:
+                count = len(task.load(ctx.__class__(ctx.data_dir, offline=True)))
+            except TaskDataUnavailable:
+                pass
+        rows.append({"name": task.name, "version": task.version, "prompts": count, "k": task.k,
+                     "evidence": task.default_evidence, "source": task.source, "revision": task.revision,
+                     "license": task.license, "tags": list(task.tags)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    header = ["name", "version", "prompts", "source", "license", "tags"]
+    table = [[r["name"], r["version"], "?" if r["prompts"] is None else str(r["prompts"]), r["source"],
+              r["license"], ",".join(r["tags"])] for r in rows]
+    widths = [max(len(x[i]) for x in [header] + table) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    return EXIT_OK
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from factbench.llm.cache import CallCache, default_cache_path
+
+    cache = CallCache(args.cache or default_cache_path())
+    if args.action == "stats":
+        print(json.dumps(cache.stats(), indent=2))
+    else:
+        print(f"removed {cache.clear(args.namespace)} entries from {cache.path}")
+    return EXIT_OK
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from factbench.evidence.corpus import FACTSCORE_SEPARATOR, PassageStore, iter_documents
+
+    if args.corpus_command == "build":
+        counts = PassageStore.build(args.out, iter_documents(args.source, args.separator or FACTSCORE_SEPARATOR),
+                                    args.passage_words)
+        print(f"built {args.out}: {counts['documents']} documents, {counts['passages']} passages")
+        return EXIT_OK
+    store = PassageStore(args.store)
+    for p in store.search(args.query, args.k, args.topic):
+        print(f"[{p.score}] {p.title}: {p.text[:200]}")
+    return EXIT_OK
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from factbench.serving import judge_server as serve
+
+    name = args.served_name or (Path(args.model).stem if args.backend == "llama-cpp" else args.model)
+    if args.backend == "vllm":
+        cmd = serve.vllm_command(args.model, port=args.port, host=args.host, tensor_parallel=args.tensor_parallel,
+                                 max_num_seqs=args.max_num_seqs, served_name=name)
+    else:
+        cmd = serve.llama_cpp_command(args.model, port=args.port, host=args.host, served_name=name)
+    if args.dry_run:
+        print(" ".join(cmd))
+        return EXIT_OK
+    missing = serve.backend_available(args.backend)
+    if missing:
+        raise UsageError(missing)
+    url = f"http://{args.host}:{args.port}/v1"
+    print(f"starting: {' '.join(cmd)}", file=sys.stderr)
+    try:
+        served = serve.start(cmd, url, name, timeout_s=args.ready_timeout)
+    except serve.ServeError as exc:
+        print(f"factbench judge serve: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"ready: --judge openai/{name} --judge-base-url {url}", flush=True)
+    try:
+        return served.proc.wait()
+    except KeyboardInterrupt:
+        served.stop()
+        return EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from factbench.reports.leaderboard import build
+
+    info = build([Path(r) for r in args.runs], Path(args.out))
+    print(f"leaderboard: {info['rows']} runs, tasks {', '.join(info['tasks'])} -> {args.out}/index.html")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from factbench.reports.compare import CompareError, compare, gate, markdown_report
+
+    try:
+        deltas, meta = compare(args.base, args.candidate, args.metric, args.max_drop, args.alpha,
+                               args.min_pairs, args.seed)
+    except CompareError as exc:
+        print(f"factbench compare: {exc}", file=sys.stderr)
+        return exc.code
+    failed = gate(deltas, args.per_task)
+    if args.json:
+        print(json.dumps({**meta, "failed": failed, "deltas": [d.__dict__ for d in deltas]}, indent=2))
+    else:
+        print(markdown_report(deltas, meta, failed))
+    return EXIT_ERRORS if failed else EXIT_OK
+
+

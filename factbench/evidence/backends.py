@@ -1,0 +1,184 @@
+"""Evidence backends, named by `--evidence SPEC`.
+
+    none                      the judge's own knowledge (marked as such in every result)
+    corpus:PATH[#topic]       local passage store; `#topic` restricts to the prompt's topic document
+    serper                    web search through Serper (SERPER_API_KEY), cached
+    snapshot:RUN_DIR          the evidence an earlier run stored: no network, drift made visible
+    auto                      each task's default, or `none` when that default is unavailable here
+Options follow `?`: `corpus:wiki.db#topic?k=5`, `serper?k=5`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Protocol
+
+from factbench.evidence.corpus import PassageStore
+from factbench.llm.cache import CallCache, cache_key
+from factbench.llm.client import redact
+from factbench.store.jsonl import InputFileError
+from factbench.store.records import Passage, sample_key
+from factbench.tasks import Prompt
+
+SERPER_URL = "https://google.serper.dev/search"
+SERPER_URL_ENV = "FACTBENCH_SERPER_URL"  # a Serper-compatible endpoint (proxies, test stand-ins)
+SERPER_KEY_ENV = "SERPER_API_KEY"
+DEFAULT_K = 5
+
+
+class EvidenceUnavailable(Exception):
+    """The backend cannot be used here (missing file, key, or snapshot)."""
+
+
+class EvidenceBackend(Protocol):
+    name: str  # recorded in results, e.g. "corpus:wiki.db#topic?k=5"
+
+    async def retrieve(self, claims: list[str], prompt: Prompt, task: str) -> tuple[list[list[Passage]], list[str]]:
+        """Passages per claim, and error kinds."""
+
+
+class NoEvidence:
+    name = "none"
+    uses_evidence = False
+
+    async def retrieve(self, claims, prompt, task):
+        return [[] for _ in claims], []
+
+
+class CorpusEvidence:
+    uses_evidence = True
+
+    def __init__(self, path: str, topic: bool, k: int):
+        try:
+            self.store = PassageStore(path)
+        except (FileNotFoundError, InputFileError) as exc:
+            raise EvidenceUnavailable(str(exc)) from exc
+        self.topic, self.k = topic, k
+        self.name = f"corpus:{Path(path).name}{'#topic' if topic else ''}?k={k}"
+
+    async def retrieve(self, claims, prompt, task):
+        if self.topic and not prompt.topic:
+            return [[] for _ in claims], ["no_topic"] * len(claims)
+        title = prompt.topic if self.topic else None
+        return [self.store.search(c, self.k, title) for c in claims], []
+
+
+class SerperEvidence:
+    uses_evidence = True
+
+    def __init__(self, cache: CallCache | None, k: int, max_concurrency: int = 8, timeout_s: float = 30.0):
+        self.key = os.environ.get(SERPER_KEY_ENV)
+        if not self.key:
+            raise EvidenceUnavailable(f"web search needs the environment variable {SERPER_KEY_ENV}")
+        self.cache, self.k, self.timeout_s = cache, k, timeout_s
+        self.url = os.environ.get(SERPER_URL_ENV, SERPER_URL)
+        self.name = f"serper?k={k}"
+        self._sem: asyncio.Semaphore | None = None
+        self._max = max_concurrency
+        self._client = None
+
+    async def _search(self, query: str) -> tuple[list[Passage], str | None]:
+        import httpx
+
+        ckey = cache_key("search", {"engine": "serper", "q": query, "k": self.k})
+        hit = self.cache.get(ckey) if self.cache else None
+        if hit is not None:
+            return [Passage(**p) for p in hit], None
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self._max)
+            self._client = httpx.AsyncClient(timeout=self.timeout_s)
+        async with self._sem:
+            for attempt in range(4):
+                try:
+                    resp = await self._client.post(self.url, json={"q": query, "num": self.k},
+                                                   headers={"X-API-KEY": self.key})
+                    if resp.status_code == 429 or resp.status_code >= 500:
+                        await asyncio.sleep(0.5 * 2**attempt)
+                        continue
+                    resp.raise_for_status()
+                    data = resp.json()
+                    break
+                except Exception as exc:  # network failures are counted, not fatal
+                    if attempt == 3:
+                        return [], f"search_failed: {redact(str(exc))[:120]}"
+                    await asyncio.sleep(0.5 * 2**attempt)
+            else:
+                return [], "search_failed"
+        passages = []
+        for box in ("answerBox", "knowledgeGraph"):
+            item = data.get(box) or {}
+            text = item.get("snippet") or item.get("answer") or item.get("description")
+            if text:
+                passages.append(Passage(title=item.get("title", box), text=text, source=item.get("link", "")))
+        for item in data.get("organic", [])[: self.k]:
+            if item.get("snippet"):
+                passages.append(Passage(title=item.get("title", ""), text=item["snippet"], source=item.get("link", "")))
+        passages = passages[: self.k]
+        if self.cache:
+            self.cache.put(ckey, "search:serper", [p.model_dump() for p in passages])
+        return passages, None
+
+    async def retrieve(self, claims, prompt, task):
+        results = await asyncio.gather(*(self._search(c) for c in claims))
+        return [r[0] for r in results], [r[1] for r in results if r[1]]
+
+
+class SnapshotEvidence:
+    """Evidence stored by an earlier run, looked up by (task, id, claim text)."""
+
+    uses_evidence = True
+
+    def __init__(self, run_dir: str):
+        from factbench.store.run_dir import RunStore
+
+        store = RunStore(run_dir)
+        if not store.path("evidence").exists():
+            raise EvidenceUnavailable(f"{run_dir} has no evidence.jsonl to replay")
+        claims = store.load_latest("claims")
+        self.table: dict[tuple[str, str], list[Passage]] = {}
+        backends = set()
+        for key, ev in store.load_latest("evidence").items():
+            rec = claims.get(key)
+            if rec is None:
+                continue
+            backends.add(ev.backend)
+            for claim, idx in zip(rec.claims, ev.per_claim):
+                self.table[(key, claim.text)] = [ev.passages[i] for i in idx]
+        self.name = f"snapshot:{Path(run_dir).name}({','.join(sorted(backends))})"
+
+    async def retrieve(self, claims, prompt, task):
+        key = sample_key(task, prompt.id)
+        out, errors = [], []
+        for c in claims:
+            found = self.table.get((key, c))
+            if found is None:
+                errors.append("not_in_snapshot")
+            out.append(found or [])
+        return out, errors
+
+
+def _options(spec: str) -> tuple[str, dict[str, str]]:
+    base, _, query = spec.partition("?")
+    opts = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    return base, opts
+
+
+def open_backend(spec: str, cache: CallCache | None) -> EvidenceBackend:
+    """Open the backend a spec names; raises EvidenceUnavailable with the reason when it cannot."""
+    base, opts = _options(spec.strip())
+    k = int(opts.get("k", DEFAULT_K))
+    if base == "none":
+        return NoEvidence()
+    if base == "serper":
+        return SerperEvidence(cache, k)
+    if base.startswith("corpus:"):
+        path, _, frag = base[len("corpus:"):].partition("#")
+        expanded = os.path.expandvars(path)
+        if "$" in expanded or not expanded:
+            raise EvidenceUnavailable(f"{spec}: the variable in {path!r} is not set")
+        return CorpusEvidence(expanded, topic=(frag == "topic"), k=k)
+    if base.startswith("snapshot:"):
+        return SnapshotEvidence(base[len("snapshot:"):])
+    raise EvidenceUnavailable(f"unknown evidence backend {spec!r} (use none, corpus:PATH[#topic], serper, snapshot:RUN_DIR)")
