@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from factbench import __version__
+from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, whole
 from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args
 from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
 from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
@@ -18,9 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="generate (or read) answers and score them")
     _add_role(run, "model", "the model under test", 16)
-    run.add_argument("--temperature", type=float, default=0.0)
-    run.add_argument("--max-tokens", type=int, default=2048)
-    run.add_argument("--model-timeout", type=float, default=300.0)
+    run.add_argument("--temperature", type=number(0), default=0.0)
+    run.add_argument("--max-tokens", type=POSITIVE, default=2048)
+    run.add_argument("--model-timeout", type=SECONDS, default=300.0,
+                     help="most seconds one request to the model may take (see docs/reliability.md)")
     run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
     _add_scoring_args(run)
@@ -52,19 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, or a FActScore DB")
     build.add_argument("source")
     build.add_argument("--out", required=True)
-    build.add_argument("--passage-words", type=int, default=256)
+    build.add_argument("--passage-words", type=POSITIVE, default=256)
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
     judge = sub.add_parser("judge", help="serve a judge model (vLLM on GPU, llama.cpp on CPU)")
     jsub = judge.add_subparsers(dest="judge_command", required=True)
     serve = jsub.add_parser("serve", help="start an OpenAI-compatible judge server and wait until it is ready")
     serve.add_argument("--model", required=True, help="HF id or local path (a .gguf file for llama-cpp)")
     serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm")
-    serve.add_argument("--tensor-parallel", type=int, default=1)
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--tensor-parallel", type=POSITIVE, default=1)
+    serve.add_argument("--port", type=whole(1, 65535), default=8000)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--max-num-seqs", type=int, default=256)
+    serve.add_argument("--max-num-seqs", type=POSITIVE, default=256)
     serve.add_argument("--served-name", help="model name clients use (default: --model)")
-    serve.add_argument("--ready-timeout", type=float, default=1800.0)
+    serve.add_argument("--ready-timeout", type=SECONDS, default=1800.0)
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
 
     lb = sub.add_parser("leaderboard", help="build the static leaderboard from run directories")
@@ -77,18 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("base")
     cmp_.add_argument("candidate")
     cmp_.add_argument("--metric", default="precision")
-    cmp_.add_argument("--max-drop", type=float, default=1.0,
+    cmp_.add_argument("--max-drop", type=number(0), default=1.0,
                       help="allowed drop (percentage points for rates, units otherwise)")
-    cmp_.add_argument("--alpha", type=float, default=0.05)
-    cmp_.add_argument("--min-pairs", type=int, default=10)
+    cmp_.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05)
+    cmp_.add_argument("--min-pairs", type=POSITIVE, default=10)
     cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
-    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--seed", type=NON_NEGATIVE, default=0)
     cmp_.add_argument("--json", action="store_true")
 
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
     search.add_argument("query")
-    search.add_argument("-k", type=int, default=5)
+    search.add_argument("-k", type=POSITIVE, default=5)
     search.add_argument("--topic")
     return parser
 
@@ -99,26 +103,56 @@ COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_c
 
 
 def main(argv: list[str] | None = None) -> int:
+    from factbench.errors import RunAborted
     from factbench.evidence.backends import EvidenceUnavailable
     from factbench.llm.client import LLMError
+    from factbench.llm.redact import redact
+    from factbench.pipeline.interrupt import Interrupted, raise_on_sigterm, restore_sigterm
     from factbench.store.jsonl import InputFileError
     from factbench.store.run_dir import RunLocked, RunMismatch
     from factbench.tasks import TaskDataUnavailable, TaskError
 
     args = build_parser().parse_args(argv)
+    previous = raise_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
             TaskDataUnavailable, FileNotFoundError) as exc:
-        print(f"factbench: error: {exc}", file=sys.stderr)
+        print(f"factbench: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except LLMError as exc:  # raised before any work (e.g. a missing API key variable)
-        print(f"factbench: error: {exc}", file=sys.stderr)
+        print(f"factbench: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except RunAborted as exc:  # the whole run stopped (disk full, judge gone): resumable
+        print(f"factbench: error: {redact(str(exc))}{_resume_hint(args)}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
-        print("factbench: interrupted; re-run with the same --run-id to resume", file=sys.stderr)
-        return 130
+        print(f"factbench: interrupted{_resume_hint(args)}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Interrupted as exc:
+        print(f"factbench: {exc}{_resume_hint(args)}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        restore_sigterm(previous)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    run_id = getattr(args, "run_id", None)
+    if args.command not in ("run", "score"):
+        return ""
+    return f"; re-run with --run-id {run_id} to resume" if run_id else "; re-run with the same --run-id to resume"
+
+
+def entry() -> None:
+    """The console command: main(), but an interrupted run leaves at once, skipping the
+    interpreter's teardown (over a second with litellm loaded); every record is already on disk."""
+    code = main()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -6,6 +6,8 @@ import argparse
 import time
 from typing import Any
 
+from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id, whole
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
@@ -23,7 +25,7 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
     g.add_argument(f"--{flag}-base-url", metavar="URL[,URL...]",
                    help="OpenAI-compatible endpoint(s); several URLs are replicas of one model")
     g.add_argument(f"--{flag}-api-key-env", metavar="VAR", help="environment variable holding the API key")
-    g.add_argument(f"--{flag}-concurrency", type=int, default=None, metavar="N",
+    g.add_argument(f"--{flag}-concurrency", type=POSITIVE, default=None, metavar="N",
                    help=f"max concurrent requests per endpoint (default {concurrency})")
 
 
@@ -32,29 +34,30 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     for flag, _ in JUDGE_ROLE_FLAGS:
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", 32)
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none", 16)
-    p.add_argument("--judge-max-tokens", type=int, default=2048)
-    p.add_argument("--judge-timeout", type=float, default=180.0, help="seconds per judge request")
-    p.add_argument("--max-retries", type=int, default=6, help="bounded retries on 429/5xx/timeouts")
+    p.add_argument("--judge-max-tokens", type=POSITIVE, default=2048)
+    p.add_argument("--judge-timeout", type=SECONDS, default=180.0,
+                   help="most seconds one judge request may take; below that the limit adapts (docs/reliability.md)")
+    p.add_argument("--max-retries", type=whole(0, 100), default=6, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
     p.add_argument("--evidence", default="auto",
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none)")
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
-    p.add_argument("--sentences-per-call", type=int, default=10)
-    p.add_argument("--claims-per-call", type=int, default=10)
-    p.add_argument("--evidence-tokens", type=int, default=3000, help="evidence budget per verification call")
+    p.add_argument("--sentences-per-call", type=POSITIVE, default=10)
+    p.add_argument("--claims-per-call", type=POSITIVE, default=10)
+    p.add_argument("--evidence-tokens", type=POSITIVE, default=3000, help="evidence budget per verification call")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=0.1)
-    p.add_argument("--reward-mu", type=float, default=1.0)
-    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
+    p.add_argument("--reward-lambda", type=number(0), default=0.1)
+    p.add_argument("--reward-mu", type=number(0), default=1.0)
+    p.add_argument("--run-id", type=run_id, help="name of the run directory; re-use it to resume")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
-    p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parallel", type=int, default=0, help="samples in flight (default: from judge concurrency)")
-    p.add_argument("--fail-on-error", type=float, default=0.05,
+    p.add_argument("--limit", type=POSITIVE, help="seeded sample of N prompts per task")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--parallel", type=NON_NEGATIVE, default=0, help="samples in flight (default: from judge concurrency)")
+    p.add_argument("--fail-on-error", type=number(0), default=0.05,
                    help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print summary.json instead of the table")
@@ -126,7 +129,7 @@ def _open_cache(args: argparse.Namespace):
 
 
 def _default_run_id(label: str) -> str:
-    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
+    slug = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
 
 

@@ -24,6 +24,7 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     from factbench.pipeline.runner import Runner
     from factbench.reports.console import summary_table
 
+    args.run_id = run_id  # named in the resume hint if the run is interrupted
     settings = _settings(args, run_id, responses, select_from_run)
     cache = _open_cache(args)
     runner = Runner(settings, roles, tasks, cache)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,12 +20,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
+from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
+from factbench.llm.redact import redact, register_key_variable, register_url_credentials, strip_userinfo
+from factbench.llm.timeouts import AdaptiveTimeout
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 TRANSIENT = {"rate_limit", "server_error", "timeout", "connection", "empty_response"}
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 
 
 class RoleSpec(BaseModel):
@@ -44,9 +45,14 @@ class RoleSpec(BaseModel):
     structured_output: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def public_urls(self) -> list[str]:
+        """The endpoints as they may be written or printed: without credentials (user:KEY@)."""
+        return sorted(strip_userinfo(u) for u in self.base_urls)
+
     def identity(self) -> dict[str, Any]:
         """What changes this role's outputs (keys the cache and appears in results)."""
-        return {"model": self.model, "endpoints": sorted(self.base_urls), "params": self.params}
+        return {"model": self.model, "endpoints": self.public_urls, "params": self.params}
 
     def public(self) -> dict[str, Any]:
         """For run.json: identity plus transport settings; never the key itself."""
@@ -95,17 +101,6 @@ class RoleStats:
                 "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors)}
 
 
-_KEY_VARIABLES: set[str] = set()  # variables named by --ROLE-api-key-env, whatever their names
-
-
-def redact(text: str) -> str:
-    """Remove the value of every API-key variable in use, and of every secret-looking variable."""
-    for name, value in os.environ.items():
-        if value and len(value) >= 8 and (name in _KEY_VARIABLES or _SECRET_NAME.search(name)) and value in text:
-            text = text.replace(value, f"<{name}>")
-    return text
-
-
 def _litellm():
     import litellm  # imported lazily: ~3 s, and only runs that call models need it
 
@@ -152,53 +147,6 @@ def retry_after_seconds(exc: BaseException) -> float | None:
         return None
 
 
-class _Endpoint:
-    def __init__(self, url: str | None):
-        self.url = url
-        self.in_flight = 0
-        self.failures = 0
-        self.cool_until = 0.0
-
-
-class EndpointPool:
-    """Least-outstanding-requests routing over replicas, with a cap per endpoint and failover."""
-
-    def __init__(self, urls: tuple[str, ...], cap: int):
-        self.endpoints = [_Endpoint(u) for u in urls] or [_Endpoint(None)]
-        self.cap = max(1, cap)
-        self._cond = asyncio.Condition()
-
-    async def acquire(self) -> _Endpoint:
-        async with self._cond:
-            while True:
-                now = time.monotonic()
-                free = [e for e in self.endpoints if e.in_flight < self.cap]
-                healthy = [e for e in free if e.cool_until <= now]
-                # When every endpoint is cooling down, use the one that recovers first rather than stall.
-                pick = healthy or ([min(free, key=lambda e: e.cool_until)]
-                                   if free and all(e.cool_until > now for e in self.endpoints) else [])
-                if pick:
-                    chosen = min(pick, key=lambda e: (e.in_flight, e.failures))
-                    chosen.in_flight += 1
-                    return chosen
-                try:
-                    await asyncio.wait_for(self._cond.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
-                    pass
-
-    async def release(self, endpoint: _Endpoint, failed: bool) -> None:
-        async with self._cond:
-            endpoint.in_flight -= 1
-            if failed:
-                endpoint.failures += 1
-                if len(self.endpoints) > 1:
-                    endpoint.cool_until = time.monotonic() + min(30.0, 0.5 * 2 ** min(endpoint.failures, 6))
-            else:
-                endpoint.failures = 0
-                endpoint.cool_until = 0.0
-            self._cond.notify_all()
-
-
 class LLMClient:
     """Calls one role's model. Every successful call is cached; failures raise LLMError."""
 
@@ -210,6 +158,9 @@ class LLMClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self._pool: EndpointPool | None = None
+        self.timeouts = AdaptiveTimeout(spec.timeout_s, spec.params.get("max_tokens"))
+        for url in spec.base_urls:
+            register_url_credentials(url)
         # Structured output, best first: OpenAI/vLLM json_schema, then llama.cpp-style json_object
         # with a schema, then none (the tolerant parser still applies). A backend that rejects a
         # form moves the client down one step, once.
@@ -222,7 +173,7 @@ class LLMClient:
             value = os.environ.get(env)
             if not value:
                 raise LLMError("auth", f"role {self.spec.role}: environment variable {env} is not set")
-            _KEY_VARIABLES.add(env)
+            register_key_variable(env)
             return value
         # An OpenAI-compatible server without auth still needs a non-empty key in the client.
         return "EMPTY" if self.spec.base_urls else None
@@ -230,7 +181,7 @@ class LLMClient:
     @property
     def pool(self) -> EndpointPool:
         if self._pool is None:  # created inside the running event loop
-            self._pool = EndpointPool(self.spec.base_urls, self.spec.max_concurrency)
+            self._pool = EndpointPool(self.spec.base_urls, self.spec.max_concurrency, self.spec.role)
         return self._pool
 
     def key_for(self, messages: list[dict[str, str]], template: str, schema: dict[str, Any] | None) -> str:
@@ -255,32 +206,33 @@ class LLMClient:
 
     async def _call_with_retries(self, messages, schema, schema_name) -> Completion:
         last_kind, last_detail = "other", ""
+        timeouts = 0  # timed-out attempts of this call so far: each one doubles the next limit
         for attempt in range(self.spec.max_retries + 1):
             endpoint = await self.pool.acquire()
-            failed = True
-            wait: float | None = None
+            outcome, wait = NEUTRAL, None
             try:
-                completion = await self._call_once(endpoint.url, messages, schema, schema_name)
-                failed = False
+                completion = await self._attempt(endpoint.url, messages, schema, schema_name, timeouts)
+                outcome = OK
                 self.stats.calls += 1
                 self.stats.prompt_tokens += completion.prompt_tokens
                 self.stats.completion_tokens += completion.completion_tokens
                 return completion
-            except LLMError as exc:  # raised by _call_once for an empty answer
+            except LLMError as exc:  # raised by _call_once for an empty answer, or by _attempt on a timeout
                 last_kind, last_detail = exc.kind, exc.detail
-            except asyncio.CancelledError:
-                raise
+                outcome = UNREACHABLE if exc.kind == "timeout" else FAILED
             except Exception as exc:  # the client libraries raise many types; classify them
                 last_kind, last_detail = classify_error(exc), redact(str(exc))[:300]
                 if schema is not None and self._formats[0] and "response_format" in last_detail:
                     self._formats.pop(0)  # this backend does not take that form of structured output
-                    failed = False
                     self.stats.errors["schema_unsupported"] += 1
                     continue
+                outcome = UNREACHABLE if last_kind in ("connection", "timeout") else FAILED
                 wait = retry_after_seconds(exc)
-            finally:
-                await self.pool.release(endpoint, failed)
+            finally:  # a cancelled attempt leaves the endpoint's record as it was (NEUTRAL)
+                self.pool.release(endpoint, outcome, last_detail)
+            timeouts += last_kind == "timeout"
             self.stats.errors[last_kind] += 1
+            self.pool.check()  # the role's endpoints are all down: stop the run, not this sample
             if last_kind not in TRANSIENT or attempt == self.spec.max_retries:
                 break
             self.stats.retries += 1
@@ -288,6 +240,26 @@ class LLMClient:
                 wait = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.5)
             await asyncio.sleep(wait)
         raise LLMError(last_kind, f"role {self.spec.role} ({self.spec.model}): {last_detail}")
+
+    async def _attempt(self, url, messages, schema, schema_name, timeouts_before: int) -> Completion:
+        """One request, abandoned when it runs past the role's current time limit (llm/timeouts.py)."""
+        started = time.monotonic()
+        request = asyncio.ensure_future(self._call_once(url, messages, schema, schema_name))
+        try:
+            while True:
+                limit = self.timeouts.limit(timeouts_before)
+                remaining = started + limit - time.monotonic()
+                if remaining <= 0:
+                    raise LLMError("timeout", f"no answer within {limit:.1f}s from {strip_userinfo(url or 'default')}")
+                done, _ = await asyncio.wait({request}, timeout=min(remaining, 1.0))
+                if done:
+                    completion = request.result()
+                    self.timeouts.observe(time.monotonic() - started)
+                    return completion
+        finally:
+            if not request.done():
+                request.cancel()
+                request.add_done_callback(_consume)
 
     async def _call_once(self, url, messages, schema, schema_name) -> Completion:
         litellm = _litellm()
@@ -314,3 +286,9 @@ class LLMClient:
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             cached=False, endpoint=url,
         )
+
+
+def _consume(task: asyncio.Future) -> None:
+    """Retrieve an abandoned request's outcome, so that it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()

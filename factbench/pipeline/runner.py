@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from factbench import __version__
+from factbench.errors import RunAborted
 from factbench.hashing import sha256_hex
 from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, LLMError, RoleSpec, redact
 from factbench.pipeline.identity import diff, run_identity
+from factbench.pipeline.interrupt import Stop, gather_or_stop, run_interruptible
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
@@ -102,9 +104,11 @@ class Runner:
         except LLMError as exc:
             self._fail(stage, task, sid, exc.kind, exc.detail)
             return None
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RunAborted):
             raise
         except Exception as exc:  # a bug or a bad input for this one sample: recorded, the run goes on
+            if self.stop.requested:
+                raise  # raised while the run is being stopped: not this sample's fault
             self._fail(stage, task, sid, "internal", f"{type(exc).__name__}: {exc}")
             return None
         self.store.append(stage, record)
@@ -193,7 +197,7 @@ class Runner:
                     return
                 await self._process(pt, prompt)
 
-        await asyncio.gather(*(worker() for _ in range(min(self._parallelism(), max(1, len(work))))))
+        await gather_or_stop(self.stop, [worker() for _ in range(min(self._parallelism(), max(1, len(work))))])
 
     def run(self) -> dict[str, Any]:
         if not self.plan.tasks:
@@ -213,8 +217,9 @@ class Runner:
             for stage in stages:  # samples finished in an earlier attempt count as done
                 self.progress.bars[stage].update(self.resumed[stage])
             started = time.monotonic()
+            self.stop = Stop()
             try:
-                asyncio.run(self._run_all(work))
+                run_interruptible(self._run_all(work), self.stop)
             finally:
                 self.progress.close()
             latest = {s: self.store.load_latest(s) for s in STAGES}  # read each stage file once
