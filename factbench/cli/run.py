@@ -80,6 +80,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     spec = source.read_json("run.json")
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
+    if not isinstance(spec.get("tasks"), dict):
+        raise UsageError(f"{source.dir / 'run.json'} names no tasks; it is not a run's spec")
     registry = discover_tasks()
     tasks = []
     for name in spec["tasks"]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from factbench.errors import RunAborted
 from factbench.hashing import sha256_hex
-from factbench.store.files import WriteFailed
+from factbench.store.files import WriteFailed, disk_is_full
 
 DEFAULT_CACHE_ENV = "FACTBENCH_CACHE"
 
@@ -172,7 +172,7 @@ class _Guard:
         if not isinstance(exc, sqlite3.DatabaseError):
             return
         message = str(exc)
-        if "full" in message:  # SQLITE_FULL: "database or disk is full"
+        if "full" in message or disk_is_full(self.path):  # SQLITE_FULL, or an I/O error on a full disk
             raise WriteFailed(self.path, OSError(errno.ENOSPC, message)) from None
         raise CacheUnusable(f"the call cache {self.path} failed on {self.what}: {message}; re-run (a damaged "
                             "cache is then moved aside) or use --no-cache") from None

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
 from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
-from factbench.llm.redact import redact, register_key_variable, register_url_credentials, strip_userinfo
+from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
 from factbench.llm.timeouts import AdaptiveTimeout
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
@@ -159,8 +159,8 @@ class LLMClient:
         self.backoff_cap_s = backoff_cap_s
         self._pool: EndpointPool | None = None
         self.timeouts = AdaptiveTimeout(spec.timeout_s, spec.params.get("max_tokens"))
-        for url in spec.base_urls:
-            register_url_credentials(url)
+        # Credentials written into a base URL travel as a header, never inside the URL (llm/redact.py).
+        self._transport = {url: split_credentials(url) for url in spec.base_urls}
         # Structured output, best first: OpenAI/vLLM json_schema, then llama.cpp-style json_object
         # with a schema, then none (the tolerant parser still applies). A backend that rejects a
         # form moves the client down one step, once.
@@ -257,7 +257,9 @@ class LLMClient:
                     self.timeouts.observe(time.monotonic() - started)
                     return completion
         finally:
-            if not request.done():
+            if request.done():
+                _consume(request)
+            else:
                 request.cancel()
                 request.add_done_callback(_consume)
 
@@ -269,8 +271,11 @@ class LLMClient:
                                          "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
         elif schema is not None and self._formats[0] == "json_object":
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        api_base, auth = self._transport.get(url, (url, {})) if url else (None, {})
+        if auth:
+            kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **auth}
         response = await litellm.acompletion(
-            model=self.spec.model, messages=messages, api_base=url, api_key=self._api_key,
+            model=self.spec.model, messages=messages, api_base=api_base, api_key=self._api_key,
             timeout=self.spec.timeout_s, num_retries=0, max_retries=0, **kwargs,
         )
         choice = response.choices[0]

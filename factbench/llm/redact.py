@@ -4,11 +4,13 @@ Three kinds of secret are removed from text: the value of every variable named b
 `--ROLE-api-key-env` (whatever its length), the value of any variable whose name looks
 secret (KEY, TOKEN, SECRET, PASSWORD; 8 characters or more, so that `TOKENIZERS_PARALLELISM=true`
 does not blank out every "true"), and credentials written into a URL (`http://user:KEY@host`).
-URLs lose their userinfo part wherever they appear.
+URLs lose their userinfo part wherever they appear; requests to such a URL go to the URL without
+it, with the user name and password sent as HTTP basic auth instead.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from urllib.parse import unquote, urlsplit
@@ -31,15 +33,22 @@ def strip_userinfo(url: str) -> str:
     return _USERINFO.sub(r"\g<scheme>", url)
 
 
-def register_url_credentials(url: str) -> None:
-    """Remember the user name and password inside `url` (raw and percent-decoded) as secrets."""
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """(url without userinfo, headers for HTTP basic auth with it); the user name and password
+    (raw and percent-decoded) become secrets that `redact` removes."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return
-    for value in (parts.username, parts.password):
+        return url, {}
+    if parts.username is None and parts.password is None:
+        return url, {}
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    for value in (parts.username, parts.password, user, password):
         if value:
-            _SECRETS.update({value, unquote(value)})
+            _SECRETS.add(value)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    _SECRETS.add(token)
+    return strip_userinfo(url), {"Authorization": f"Basic {token}"}
 
 
 def _secret_values() -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 from factbench.errors import RunAborted
@@ -26,10 +27,19 @@ class WriteFailed(RunAborted):
         self.path = str(path)
         self.errno = exc.errno
         if exc.errno in _FULL:
-            message = f"no space left on device: {path} (free some space, then re-run to resume)"
+            message = f"no space left on device: {path}"
         else:
             message = f"cannot write {path}: {exc.strerror or exc}"
         super().__init__(message)
+
+
+def disk_is_full(path: str | Path) -> bool:
+    """Whether the file system holding `path` has (almost) no room left: to explain errors, such as
+    SQLite's "disk I/O error", that do not say so themselves."""
+    try:
+        return shutil.disk_usage(Path(path).parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 def write_all(fd: int, data: bytes, path: str | Path) -> None:

@@ -86,8 +86,8 @@ def _move_aside(path: Path, good: list[bytes], bad: list[tuple[int, bytes, str]]
     aside = path.with_name(path.name + ".corrupt")
     append_bytes(aside, b"".join(b"%d\t%s\n" % (lineno, raw) for lineno, raw, _ in bad))
     replace_file(path, b"".join(line + b"\n" for line in good))
+    redo = "" if path.name == "errors.jsonl" else ", the sample's stage will be redone"
     for lineno, _, why in bad[:MAX_WARNINGS]:
-        print(f"warning: {path}:{lineno}: {why}; moved to {aside}, the sample's stage will be redone",
-              file=sys.stderr)
+        print(f"warning: {path}:{lineno}: {why}; moved to {aside}{redo}", file=sys.stderr)
     if len(bad) > MAX_WARNINGS:
         print(f"warning: {path}: {len(bad) - MAX_WARNINGS} more lines moved to {aside}", file=sys.stderr)
