@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from factbench import __version__
+from factbench.cli.hacks import add_hacks_parser, cmd_hacks
 from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args
 from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
 from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--seed", type=int, default=0)
     cmp_.add_argument("--json", action="store_true")
 
+    add_hacks_parser(sub)
+
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
     search.add_argument("query")
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "hacks": cmd_hacks}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,8 @@ class UsageError(Exception):
 
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
-JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"))
+JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"),
+                    ("weighting-judge", "weighting"))
 
 
 def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int) -> None:
@@ -27,7 +28,8 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
                    help=f"max concurrent requests per endpoint (default {concurrency})")
 
 
-def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+def _add_judge_args(p: argparse.ArgumentParser) -> None:
+    """The judge roles and how they are called (run, score, hacks)."""
     _add_role(p, "judge", "default model for every judge role", 32)
     for flag, _ in JUDGE_ROLE_FLAGS:
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", 32)
@@ -37,20 +39,30 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-retries", type=int, default=6, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
+    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
+    p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
+
+
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    _add_judge_args(p)
     p.add_argument("--evidence", default="auto",
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none)")
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
     p.add_argument("--sentences-per-call", type=int, default=10)
     p.add_argument("--claims-per-call", type=int, default=10)
     p.add_argument("--evidence-tokens", type=int, default=3000, help="evidence budget per verification call")
-    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=0.1)
-    p.add_argument("--reward-mu", type=float, default=1.0)
+    p.add_argument("--no-weighting", action="store_true",
+                   help="skip the informativeness judge (the reward then uses the plain design)")
+    p.add_argument("--claims-per-weight-call", type=int, default=25)
+    p.add_argument("--reward-design", choices=("informative", "plain"), default="informative",
+                   help="informative: weighted precision and detail (default); plain: unweighted (docs/metrics.md)")
+    p.add_argument("--reward-lambda", type=float, default=0.1, help="weight of the detail term log(1 + D)")
+    p.add_argument("--reward-mu", type=float, default=0.0,
+                   help="weight of pairwise relevance (0.5 where a task has no reference)")
     p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
     p.add_argument("--results-dir", default="results")
-    p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
     p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--parallel", type=int, default=0, help="samples in flight (default: from judge concurrency)")
@@ -101,6 +113,8 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
             params={"temperature": 0.0, "max_tokens": 2048})
     if args.no_relevance:
         roles.pop("relevance", None)
+    if getattr(args, "no_weighting", False):
+        roles.pop("weighting", None)
     return roles
 
 
@@ -111,7 +125,9 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         run_id=run_id, results_dir=args.results_dir, limit=args.limit, seed=args.seed, evidence=args.evidence,
         verify_mode=args.verify_mode, sentences_per_call=args.sentences_per_call,
         claims_per_call=args.claims_per_call, evidence_tokens=args.evidence_tokens,
-        relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
+        relevance=not args.no_relevance, weighting=not args.no_weighting,
+        claims_per_weight_call=args.claims_per_weight_call, reward_design=args.reward_design,
+        reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
         select_from_run=select_from_run, label=args.label)

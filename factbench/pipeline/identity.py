@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from factbench.hashing import sha256_hex
+from factbench.judges.informativeness import INFORMATIVENESS
 from factbench.judges.templates import EXTRACT, RELEVANCE, verify_template
 from factbench.llm.client import RoleSpec
 from factbench.pipeline.plan import Plan
@@ -14,13 +15,15 @@ from factbench.pipeline.settings import RunSettings
 def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, source: str) -> dict[str, Any]:
     """Everything that changes scores. A resume with a different identity is refused."""
     judges = {}
-    for role in ("extractor", "verifier", "relevance"):
+    for role in ("extractor", "verifier", "relevance", "weighting"):
         if role in roles:
             judges[role] = roles[role].identity()
     templates = {"claims": EXTRACT.id, "relevance": RELEVANCE.id}
     for pt in plan.tasks:
         t = verify_template(settings.verify_mode, pt.evidence.uses_evidence)
         templates[t.name] = t.id
+    if settings.weighting:
+        templates[INFORMATIVENESS.name] = INFORMATIVENESS.id
     return {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
@@ -32,7 +35,8 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
                   for pt in plan.tasks},
         "scoring": {"verify_mode": settings.verify_mode, "sentences_per_call": settings.sentences_per_call,
                     "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-                    "relevance": settings.relevance},
+                    "relevance": settings.relevance, "weighting": settings.weighting,
+                    **({"claims_per_weight_call": settings.claims_per_weight_call} if settings.weighting else {})},
     }
 
 

@@ -1,6 +1,7 @@
 """The orchestrator: the only place that knows the order of stages.
 
     prompt -> answer -> claims -> evidence -> verdicts (-> relevance) -> metrics
+                     claims -> weights (claim informativeness, beside evidence and verdicts)
 
 Samples stream through the stages on a pool of asyncio workers: one answer's claims are
 being verified while others are still generating; there is no barrier between stages.
@@ -38,6 +39,7 @@ from factbench.stages.generate import (
 )
 from factbench.stages.relevance import judge_relevance
 from factbench.stages.verify import verify_claims
+from factbench.stages.weights import weigh_claims
 from factbench.store.records import STAGES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import Prompt, Task, TaskDataUnavailable
@@ -49,6 +51,8 @@ class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
                  cache: CallCache | None):
         self.settings = settings
+        if settings.weighting and "weighting" not in roles and "verifier" in roles:
+            roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
         self.roles = roles
         self.cache = cache
         self.plan = plan_tasks(tasks, settings, cache)
@@ -62,6 +66,8 @@ class Runner:
         self.identity = run_identity(settings, roles, self.plan, self.source)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
+        if settings.reward.design != settings.reward_design:
+            self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
@@ -136,24 +142,42 @@ class Runner:
                 self.clients["extractor"], task, sid, prompt.text, answer.answer, self.settings.sentences_per_call))
             if claims is None:
                 return
-        evidence = self.existing["evidence"].get(key)
-        if evidence is None:
-            evidence = await self._stage("evidence", task, sid, retrieve_evidence(
-                pt.evidence, task, prompt, [c.text for c in claims.claims]))
-            if evidence is None:
-                return
-        if key not in self.existing["verdicts"]:
-            verdicts = await self._stage("verdicts", task, sid, verify_claims(
-                self.clients["verifier"], claims, evidence, mode=self.settings.verify_mode,
-                uses_evidence=pt.evidence.uses_evidence, claims_per_call=self.settings.claims_per_call,
-                evidence_tokens=self.settings.evidence_tokens))
-            if verdicts is None:
-                return
+        judged, weighed = await asyncio.gather(self._judge(pt, prompt, claims), self._weigh(task, prompt, claims))
+        if not (judged and weighed):
+            return
         if self._wants_relevance(pt) and key not in self.existing["relevance"] and not claims.abstained:
             reference, ref_source = await self._reference(pt, prompt)
             if reference is not None:
                 await self._stage("relevance", task, sid, judge_relevance(
                     self.clients["relevance"], task, sid, prompt.text, answer.answer, reference, ref_source))
+
+    async def _judge(self, pt: PlannedTask, prompt: Prompt, claims) -> bool:
+        """Evidence, then verdicts; False when a stage failed."""
+        key = sample_key(pt.task.name, prompt.id)
+        evidence = self.existing["evidence"].get(key)
+        if evidence is None:
+            evidence = await self._stage("evidence", pt.task.name, prompt.id, retrieve_evidence(
+                pt.evidence, pt.task.name, prompt, [c.text for c in claims.claims]))
+            if evidence is None:
+                return False
+        if key not in self.existing["verdicts"]:
+            verdicts = await self._stage("verdicts", pt.task.name, prompt.id, verify_claims(
+                self.clients["verifier"], claims, evidence, mode=self.settings.verify_mode,
+                uses_evidence=pt.evidence.uses_evidence, claims_per_call=self.settings.claims_per_call,
+                evidence_tokens=self.settings.evidence_tokens))
+            if verdicts is None:
+                return False
+        return True
+
+    async def _weigh(self, task: str, prompt: Prompt, claims) -> bool:
+        """Claim weights (beside evidence and verdicts); False when the stage failed."""
+        if not self._wants_weights() or sample_key(task, prompt.id) in self.existing["weights"]:
+            return True
+        return await self._stage("weights", task, prompt.id, weigh_claims(
+            self.clients["weighting"], prompt.text, claims, self.settings.claims_per_weight_call)) is not None
+
+    def _wants_weights(self) -> bool:
+        return self.settings.weighting and "weighting" in self.clients
 
     def _wants_relevance(self, pt: PlannedTask) -> bool:
         return self.settings.relevance and "relevance" in self.clients and (
@@ -202,7 +226,7 @@ class Runner:
             self._write_spec()
             self.existing = {s: self.store.load_latest(s) for s in STAGES}
             work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
-            totals = {s: len(work) for s in STAGES if s != "relevance"}
+            totals = {s: len(work) for s in STAGES if s != "relevance" and (s != "weights" or self._wants_weights())}
             with_relevance = sum(len(pt.prompts) for pt in self.plan.tasks if self._wants_relevance(pt))
             if with_relevance:
                 totals["relevance"] = with_relevance  # abstentions have nothing to judge: the bar may stop short

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
+from factbench.stages.weights import DEFAULT_CLAIMS_PER_WEIGHT_CALL
 
 
 class RunSettings(BaseModel):
@@ -25,8 +27,11 @@ class RunSettings(BaseModel):
     claims_per_call: int = DEFAULT_CLAIMS_PER_CALL
     evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS
     relevance: bool = True
-    reward_lambda: float = 0.1
-    reward_mu: float = 1.0
+    weighting: bool = True  # the informativeness judge weighs every claim
+    claims_per_weight_call: int = DEFAULT_CLAIMS_PER_WEIGHT_CALL
+    reward_design: str = DEFAULT_DESIGN
+    reward_lambda: float = DEFAULT_LAMBDA
+    reward_mu: float = DEFAULT_MU
     responses: str | None = None
     max_parallel_samples: int = 0  # 0: derived from the judges' concurrency
     fail_on_error: float = 0.05
@@ -35,6 +40,12 @@ class RunSettings(BaseModel):
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
     label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"
+
+    @property
+    def reward(self) -> RewardSpec:
+        """The reward actually composed: without claim weights the informative design cannot be used."""
+        design = self.reward_design if self.weighting else "plain"
+        return RewardSpec(design, self.reward_lambda, self.reward_mu)
 
     @property
     def run_dir(self) -> Path:
