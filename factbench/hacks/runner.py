@@ -157,7 +157,7 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
     base = _settings_of_run(spec, options)
     if not base.relevance:
         roles.pop("relevance", None)
-    reward = options.reward or base.reward
+    reward = options.reward or RunSettings.model_validate(spec["settings"]).reward  # the run's own, as it scored
     judge_key = sha256_hex({"roles": {r: s.identity() for r, s in sorted(roles.items())},
                             "scoring": {k: v for k, v in base.model_dump().items()
                                         if k in ("evidence", "verify_mode", "sentences_per_call", "claims_per_call",

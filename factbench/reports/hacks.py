@@ -59,7 +59,7 @@ def raised(change: dict[str, Any], max_raise: float) -> bool:
     return change["ci95"] is not None and change["ci95"][0] > max_raise
 
 
-def _cell(change: dict[str, Any]) -> str:
+def change_cell(change: dict[str, Any]) -> str:
     if change["change"] is None:
         return "-"
     lo, hi = change["ci95"]
@@ -81,7 +81,7 @@ def markdown(report: dict[str, Any]) -> str:
              f"{100 * (1 - report['alpha']):.0f}% CI; ▲/▼ the whole CI is above/below 0.", "",
              "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for metric in REPORT_METRICS:
-        lines.append(f"| {metric} | " + " | ".join(_cell(hacks[n]["metrics"][metric]) for n in names) + " |")
+        lines.append(f"| {metric} | " + " | ".join(change_cell(hacks[n]["metrics"][metric]) for n in names) + " |")
     if report.get("incomplete"):
         lines.append(f"\nScored runs with too many failed answers (--fail-on-error): {report['incomplete']}")
     failed = {n: h["failed"] for n, h in hacks.items() if h["failed"]}
