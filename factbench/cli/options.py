@@ -114,7 +114,8 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
-        select_from_run=select_from_run, label=args.label)
+        select_from_run=select_from_run, label=args.label,
+        step=getattr(args, "step", None))
 
 
 def _open_cache(args: argparse.Namespace):

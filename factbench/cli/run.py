@@ -21,9 +21,11 @@ from factbench.cli.options import (
 
 def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
              select_from_run: str | None = None) -> int:
+    from factbench.cli.views import check_tracker, log_finished_run
     from factbench.pipeline.runner import Runner
     from factbench.reports.console import summary_table
 
+    check_tracker(args)
     settings = _settings(args, run_id, responses, select_from_run)
     cache = _open_cache(args)
     runner = Runner(settings, roles, tasks, cache)
@@ -52,6 +54,7 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     if failed:
         print(f"{failed} sample(s) failed a stage: {errors['stage_failures']} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
+    log_finished_run(args, settings.run_dir)
     limit = args.fail_on_error
     too_many = failed > limit if limit >= 1 else errors["failed_sample_rate"] > limit
     return EXIT_ERRORS if too_many else EXIT_OK
@@ -99,10 +102,13 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.scoring.metrics import aggregate
 
     if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.cli.views import check_tracker, log_finished_run
         from factbench.scoring.human_labels import write_replay_run
 
+        check_tracker(args)
         write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
                          model=args.labels_model, seed=args.seed)
+        log_finished_run(args, Path(args.results_dir) / args.run_id)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
     summary = {"tasks": {Path(args.labels).stem: agg}, "overall": agg}
