@@ -34,7 +34,7 @@ from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, load_res
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
-from factbench.store.records import ErrorRecord, Record, sample_key
+from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import Prompt, Task, TaskDataUnavailable
 
@@ -182,7 +182,7 @@ class Runner:
                 asyncio.run(self._run_all(work))
             finally:
                 self.progress.close()
-            latest = {s.name: self.store.load_latest(s.name) for s in self.stages}  # each stage file read once
+            latest = {name: self.store.load_latest(name) for name in STAGE_FILES}  # each stage file read once
             planned = {pt.task.name: pt for pt in self.plan.tasks}
             scores = collect_scores(latest, planned, self.settings)
             summary = build_summary(
