@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from factbench.scoring.metrics import METRIC_INFO
+
 
 @dataclass(frozen=True)
 class MetricFormat:
@@ -16,14 +18,14 @@ class MetricFormat:
     unit: str = ""
 
 
-SHOWN_METRICS = (
-    MetricFormat("precision", "Precision", 100, 1, "%"),
-    MetricFormat("hallucination_rate", "Halluc.", 100, 1, "%"),
-    MetricFormat("supported", "Supported", 1, 1),
-    MetricFormat("f1_at_k", "F1@K", 100, 1, "%"),
-    MetricFormat("relevance", "Relevance", 100, 1, "%"),
-    MetricFormat("reward", "reward", 1, 3),
-)
+def _shown(key: str, decimals: int) -> MetricFormat:
+    info = METRIC_INFO[key]  # names, units and direction come from the one metric table
+    return MetricFormat(key, info.label[:1].upper() + info.label[1:], 100 if info.percent else 1, decimals,
+                        "%" if info.percent else "")
+
+
+SHOWN_METRICS = tuple(_shown(k, d) for k, d in (("precision", 1), ("hallucination_rate", 1), ("supported", 1),
+                                                ("f1_at_k", 1), ("relevance", 1), ("reward", 3)))
 BY_KEY = {m.key: m for m in SHOWN_METRICS}
 HEADLINE = "precision"  # the metric the leaderboard ranks by
 REWARD_FORMULA = "reward = precision + λ·ln(1 + S) + μ·relevance (S = supported claims; the relevance term only where relevance was judged)"

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from factbench.reports.run_info import UnreadableRun, _load_json
+from factbench.reports.run_info import UnreadableRun, load_documents
+from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.records import (
     AnswerRecord,
     ClaimsRecord,
@@ -24,8 +25,8 @@ from factbench.store.run_dir import RunStore
 @dataclass
 class RunData:
     dir: Path
-    spec: dict[str, Any]
-    summary: dict[str, Any]
+    spec: RunSpec
+    summary: RunSummary
     answers: dict[str, AnswerRecord] = field(default_factory=dict)
     claims: dict[str, ClaimsRecord] = field(default_factory=dict)
     evidence: dict[str, EvidenceRecord] = field(default_factory=dict)
@@ -36,7 +37,7 @@ class RunData:
 
     @property
     def run_id(self) -> str:
-        return str(self.spec.get("run_id") or self.dir.name)
+        return self.spec.run_id
 
     @property
     def has_claims(self) -> bool:
@@ -79,7 +80,7 @@ def load_run_data(run_dir: str | Path) -> RunData:
     """Read a run directory; raises UnreadableRun naming the file that cannot be read."""
     run_dir = Path(run_dir)
     store = RunStore(run_dir)
-    data = RunData(run_dir, _load_json(run_dir / "run.json"), _load_json(run_dir / "summary.json"))
+    data = RunData(run_dir, *load_documents(run_dir))
     data.answers = _latest(store, "answers")
     data.claims = _latest(store, "claims")
     data.evidence = _latest(store, "evidence")

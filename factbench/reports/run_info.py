@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from factbench.hashing import sha256_hex
+from factbench.store.artefacts import Aggregate, RunSpec, RunSummary, TaskEntry
 
 DEMO_MARK = "demo-quality"
 _STEP_IN_LABEL = re.compile(r"\b(?:step|ckpt|checkpoint|iter)[\s=:_#-]*(\d+)\b", re.IGNORECASE)
@@ -48,7 +51,7 @@ class RunInfo:
     run_id: str
     model: str
     label: str
-    kind: str  # "pipeline" or "human-label-replay"
+    kind: str  # "run" or "human-label-replay"
     judge: str  # the verifier's model
     judge_hosting: str  # "human", "provider API", "local server", "self-hosted server"
     judge_identity: dict[str, Any]  # what changes verdicts; endpoints left out
@@ -91,28 +94,15 @@ def endpoint_kind(endpoints: list[str]) -> str:
     return "self-hosted server"
 
 
-def _metric(m: Any) -> dict[str, Any]:
-    if not isinstance(m, dict):
-        return {"mean": None, "ci95": None, "n": 0}
-    return {"mean": m.get("mean"), "ci95": m.get("ci95"), "n": m.get("n", 0)}
-
-
-def task_result(name: str, agg: dict[str, Any], spec: dict[str, Any]) -> TaskResult:
+def task_result(agg: Aggregate, entry: TaskEntry | None) -> TaskResult:
     """The one reader of per-task summary fields, with fallbacks for summaries that lack them."""
-    metrics = {k: _metric(v) for k, v in (agg.get("metrics") or {}).items()}
-    task_spec = (spec.get("tasks") or {}).get(name) or {}
-    n_scored = agg.get("n_scored")
-    if n_scored is None:  # older summaries: the precision mean's n is the number of scored answers
+    metrics = {k: {"mean": v.mean, "ci95": v.ci95, "n": v.n} for k, v in agg.metrics.items()}
+    n_scored = agg.n_scored
+    if not n_scored and "n_scored" not in agg.model_fields_set:  # older summaries: the precision mean's n
         n_scored = metrics.get("precision", {}).get("n", 0)
-    return TaskResult(
-        n_answers=int(agg.get("n_answers", 0) or 0),
-        n_scored=int(n_scored or 0),
-        n_claims=int(agg.get("n_claims", 0) or 0),
-        judge_errors=int(agg.get("judge_errors", 0) or 0),
-        evidence=str(agg.get("evidence") or task_spec.get("evidence") or "?"),
-        version=str(agg.get("version") or task_spec.get("version") or "?"),
-        metrics=metrics,
-    )
+    return TaskResult(n_answers=agg.n_answers, n_scored=n_scored, n_claims=agg.n_claims, judge_errors=agg.judge_errors,
+                      evidence=str(agg.evidence or (entry.evidence if entry else None) or "?"),
+                      version=str(agg.version or (entry.version if entry else None) or "?"), metrics=metrics)
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -129,8 +119,22 @@ def _load_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _step(spec: dict[str, Any], label: str) -> int | None:
-    for value in (spec.get("step"), (spec.get("settings") or {}).get("step")):
+def load_documents(run_dir: Path) -> tuple[RunSpec, RunSummary]:
+    """run.json and summary.json as their typed models; UnreadableRun names the file that fails."""
+    docs = []
+    for name, model in (("run.json", RunSpec), ("summary.json", RunSummary)):
+        path = run_dir / name
+        try:
+            docs.append(model.model_validate(_load_json(path)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            raise UnreadableRun(f"{path}: not a valid {name} ({where}: {first.get('msg')})") from None
+    return docs[0], docs[1]
+
+
+def _step(spec: RunSpec, label: str) -> int | None:
+    for value in (getattr(spec, "step", None), spec.settings.get("step")):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     m = _STEP_IN_LABEL.search(label)
@@ -140,29 +144,23 @@ def _step(spec: dict[str, Any], label: str) -> int | None:
 def read_run(run_dir: str | Path) -> RunInfo:
     """A finished run's RunInfo; raises UnreadableRun naming the file when it cannot be read."""
     run_dir = Path(run_dir)
-    spec, summary = _load_json(run_dir / "run.json"), _load_json(run_dir / "summary.json")
+    spec, summary = load_documents(run_dir)
     try:
-        roles = spec.get("roles") or {}
-        ident = spec.get("identity") or {}
-        verifier = roles.get("verifier") or {}
-        answers = ident.get("answers")
-        model = (roles.get("model") or {}).get("model") or (answers if isinstance(answers, str) else None) or "?"
-        kind = spec.get("kind") or "pipeline"
-        label = str(spec.get("label") or "")
-        tasks = {name: task_result(name, agg, spec) for name, agg in (summary.get("tasks") or {}).items()}
-        overall = dict(summary.get("overall") or {})
-        tasks["overall"] = task_result("overall", overall, spec)
-        tasks["overall"].evidence = ", ".join(sorted({t.evidence for t in tasks.values() if t is not tasks["overall"]}))
-        tasks["overall"].version = ""
-        settings = spec.get("settings") or {}
+        verifier = spec.roles.get("verifier") or {}
+        tasks = {name: task_result(agg, spec.tasks.get(name)) for name, agg in summary.tasks.items()}
+        overall = task_result(summary.overall, None)
+        overall.evidence = ", ".join(sorted({t.evidence for t in tasks.values()}))
+        overall.version = ""
+        tasks["overall"] = overall
+        human = spec.kind == "human-label-replay"
         return RunInfo(
-            run_dir=run_dir, run_id=str(spec.get("run_id") or run_dir.name), model=str(model), label=label,
-            kind=kind, judge=str(verifier.get("model", "?")),
-            judge_hosting="human" if kind == "human-label-replay" else endpoint_kind(verifier.get("endpoints") or []),
-            judge_identity=judge_identity(spec),
-            date=str(spec.get("finished_at") or spec.get("started_at") or "")[:10],
-            factbench_version=str(spec.get("factbench_version", "?")), step=_step(spec, label), tasks=tasks,
-            reward_params=(float(settings.get("reward_lambda", 0.1)), float(settings.get("reward_mu", 1.0))))
+            run_dir=run_dir, run_id=spec.run_id, model=spec.model_name(), label=spec.label, kind=spec.kind,
+            judge=str(verifier.get("model", "?")),
+            judge_hosting="human" if human else endpoint_kind(verifier.get("endpoints") or []),
+            judge_identity=judge_identity({"identity": spec.identity}),
+            date=str(spec.finished_at or spec.started_at or "")[:10], factbench_version=spec.factbench_version,
+            step=_step(spec, spec.label), tasks=tasks,
+            reward_params=(float(spec.settings.get("reward_lambda", 0.1)), float(spec.settings.get("reward_mu", 1.0))))
     except (AttributeError, TypeError, ValueError) as exc:
         raise UnreadableRun(f"{run_dir}: run.json or summary.json has an unexpected shape ({exc})") from None
 

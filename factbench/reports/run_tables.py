@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from factbench.reports.run_data import RunData, load_run_data
+from factbench.store.artefacts import RunSpec, RunSummary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,8 +32,8 @@ FORMATS = ("parquet", "jsonl", "csv")
 class RunTables:
     claims: pd.DataFrame  # one row per claim (CLAIM_COLUMNS)
     answers: pd.DataFrame  # one row per answer (ANSWER_COLUMNS)
-    summary: dict[str, Any]  # summary.json
-    spec: dict[str, Any]  # run.json
+    summary: RunSummary  # summary.json
+    spec: RunSpec  # run.json
 
 
 def _claim_error(data: RunData, key: str, i: int) -> str | None:

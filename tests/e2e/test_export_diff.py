@@ -74,7 +74,7 @@ def test_export_has_one_row_per_claim_and_load_run_round_trips(tmp_path, server)
     assert table["run_id"].eq("r").all() and table["verifier_template"].dropna().str.startswith("verify-").all()
 
     loaded = factbench.load_run(run)
-    assert len(loaded.claims) == n_claims and loaded.summary["run_id"] == "r"
+    assert len(loaded.claims) == n_claims and loaded.summary.run_id == "r" and loaded.spec.run_id == "r"
     pd.testing.assert_frame_equal(loaded.claims.reset_index(drop=True), table, check_dtype=False)
     assert len(loaded.answers) == 60
     assert loaded.answers.set_index("id").loc["topic0-07", "stage_error"] == "verdicts:server_error"
