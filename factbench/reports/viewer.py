@@ -70,7 +70,8 @@ def _detail(data: RunData, key: str) -> dict[str, Any]:
               ("" if v and i < len(v.labels) and v.labels[i] else
                (data.failures.get(key, {}).get("verdicts") or "not verified")) for i in range(len(c.claims) if c else 0)]
     return {
-        "prompt": _cap(a.prompt if a else "", ANSWER_CHARS), "answer": _cap(a.answer if a else "", ANSWER_CHARS),
+        "prompt": _cap(a.prompt if a else "", ANSWER_CHARS),
+        "answer": "" if c is not None and c.sentences else _cap(a.answer if a else "", ANSWER_CHARS),  # sentences carry it
         "finish": (a.finish_reason if a else None) or "", "sentences": list(c.sentences) if c else [],
         "cs": [cl.sentence for cl in c.claims] if c else [], "err": errors, "ev": per_claim, "passages": passages,
         "backend": ev.backend if ev else "", "verifier": v.verifier if v else "", "extractor": c.extractor if c else "",
