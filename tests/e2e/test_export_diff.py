@@ -53,7 +53,8 @@ def test_export_has_one_row_per_claim_and_load_run_round_trips(tmp_path, server)
     # one answer's verification fails for good: its claims are exported without a label, with the error kind
     server.state.faults = [Fault("status:500", when=lambda b: request_kind(b) == "verify" and "Object 7 " in str(b),
                                  times=100)]
-    run = _run(tmp_path, server, "r", _answers(bad={1, 2}), "--max-retries", "0", "--fail-on-error", "5")
+    run = _run(tmp_path, server, "r", _answers(bad={1, 2}), "--max-retries", "0", "--fail-on-error", "5",
+               "--step", "7")
     for stage in ("answers", "claims", "evidence", "verdicts", "relevance", "errors"):
         assert (run / f"{stage}.jsonl").is_file(), stage  # created even when empty
     assert (run / "relevance.jsonl").read_text() == ""
@@ -75,6 +76,7 @@ def test_export_has_one_row_per_claim_and_load_run_round_trips(tmp_path, server)
 
     loaded = factbench.load_run(run)
     assert len(loaded.claims) == n_claims and loaded.summary.run_id == "r" and loaded.spec.run_id == "r"
+    assert loaded.spec.settings["step"] == 7  # --step: the leaderboard's trend view reads it
     pd.testing.assert_frame_equal(loaded.claims.reset_index(drop=True), table, check_dtype=False)
     assert len(loaded.answers) == 60
     assert loaded.answers.set_index("id").loc["topic0-07", "stage_error"] == "verdicts:server_error"
