@@ -7,14 +7,27 @@ import json
 import sys
 from pathlib import Path
 
-from factbench.cli.options import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    JUDGE_ROLE_FLAGS,
-    UsageError,
-    _add_judge_args,
-    _open_cache,
-)
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, JUDGE_ROLE_FLAGS, UsageError, _add_role, _open_cache
+from factbench.pipeline.settings import ROLE_DEFAULTS
+
+
+def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
+    """Judges for rescoring (default: the run's own, from run.json), and how they are called."""
+    d = ROLE_DEFAULTS
+    _add_role(p, "judge", "default model for every judge role (default: the run's judges)", d.judge_concurrency)
+    for flag, _ in JUDGE_ROLE_FLAGS:
+        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
+              d.reference_concurrency)
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens)
+    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
+    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
+    p.add_argument("--no-structured-output", action="store_true",
+                   help="do not request JSON-schema output (the tolerant parser is always used)")
+    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
+    p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--data-dir", help="local task data (default: the run's, else $FACTBENCH_DATA_DIR)")
 
 
 def add_hacks_parser(sub) -> None:
@@ -37,13 +50,14 @@ def add_hacks_parser(sub) -> None:
     hk.add_argument("--show", action="store_true", help="print the run's stored report; score nothing")
     hk.add_argument("--json", action="store_true", help="print the report as JSON")
     hk.add_argument("--no-progress", action="store_true")
-    _add_judge_args(hk)
+    _add_rescoring_judges(hk)
 
 
 def cmd_hacks(args: argparse.Namespace) -> int:
     from factbench.hacks.runner import HackError, HackOptions, run_hacks
-    from factbench.reports.hacks import REPORT_FILE, markdown
+    from factbench.reports.hacks import markdown
     from factbench.scoring.reward import RewardSpec
+    from factbench.store.hacks_file import REPORT_FILE
 
     if not 0 < args.alpha < 1:
         raise UsageError("--alpha must be between 0 and 1")

@@ -31,8 +31,9 @@ from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, RoleSpec
 from factbench.pipeline.runner import Runner
 from factbench.pipeline.settings import RunSettings
-from factbench.reports.hacks import REPORT_FILE, hacks_entry, paired_changes, raised
+from factbench.reports.hacks import paired_changes, raised
 from factbench.scoring.reward import RewardSpec
+from factbench.store.hacks_file import REPORT_FILE, hacks_pointer
 from factbench.store.records import AnswerRecord, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import DataContext, Prompt, tasks_named
@@ -128,7 +129,7 @@ def _score(name: str, responses: Path, base: RunSettings, hack_dir: Path, run_di
     except RunMismatch:  # the variant text changed (a judge that paraphrases differently): derived, rebuilt
         shutil.rmtree(hack_dir / name)
         summary = Runner(settings, roles, tasks, cache).run()
-    return summary
+    return summary.model_dump(mode="json")
 
 
 def _cost(summary: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
@@ -149,9 +150,10 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
     if unknown or not options.hacks:
         raise HackError(f"unknown hack(s) {', '.join(unknown) or '(none given)'}; one of {', '.join(HACK_NAMES)}")
     source = RunStore(run_dir)
-    spec = source.read_json("run.json")
-    if spec is None or not source.path("answers").exists():
+    stored = source.read_spec()
+    if stored is None or not source.path("answers").exists():
         raise HackError(f"{run_dir} is not a run directory with answers (run.json, answers.jsonl)")
+    spec = stored.model_dump(mode="json")
     tasks = tasks_named(spec["tasks"], str(run_dir))
     roles = dict(roles or roles_of_run(spec))
     base = _settings_of_run(spec, options)
@@ -188,10 +190,9 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
         report = _report(spec, run_dir, judge_key, roles, base, reward, options, rows, summaries, failed, len(answers))
         for path in (hack_dir / "hacks.json", run_dir / REPORT_FILE):
             _write_json(path, report)
-        summary = source.read_json("summary.json")
+        summary = source.read_summary()
         if summary is not None:
-            summary.update(hacks_entry(run_dir))
-            source.write_json("summary.json", summary)
+            source.write_summary(summary.model_copy(update={"hacks": hacks_pointer(run_dir)}))
     return report
 
 

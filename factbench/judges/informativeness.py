@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from factbench.judges.judge import Judge
 from factbench.judges.parsing import ParseError, extract_json, salvage_items
 from factbench.judges.templates import JudgeTemplate, quote
 from factbench.scoring.weighting import CLASSES
@@ -121,3 +122,9 @@ def parse_classes(text: str, ids: list[int]) -> tuple[list[str | None], list[int
         same_as.append(ref if ref is not None and ref < cid else None)
         errors.append(None if cls else ("missing_class" if item is None else "unknown_class"))
     return classes, same_as, errors
+
+
+INFORMATIVENESS_JUDGE = Judge(
+    name="informativeness", role="weighting", template=INFORMATIVENESS, parse=parse_classes,
+    description="each claim informative, trivial, a restatement or off topic: the claim weights of the reward")
+JUDGES = (INFORMATIVENESS_JUDGE,)

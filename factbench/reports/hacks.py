@@ -9,8 +9,6 @@ The report lives in RUN_DIR/hacks/hacks.json; the run's summary.json points to i
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +17,6 @@ from factbench.reports.compare import paired_bootstrap
 from factbench.scoring.metrics import METRICS
 from factbench.scoring.reward import RewardSpec, reward_of_row
 
-REPORT_FILE = Path("hacks") / "hacks.json"
 REPORT_METRICS = tuple(m for m in METRICS if m != "reward") + ("abstained", "reward")
 
 
@@ -88,16 +85,3 @@ def markdown(report: dict[str, Any]) -> str:
     if failed:
         lines.append(f"\nAnswers without a variant or a score (left out of the pairs): {failed}")
     return "\n".join(lines) + "\n"
-
-
-def hacks_entry(run_dir: str | Path) -> dict[str, Any]:
-    """{"hacks": pointer and verdict} when the run has a hack report, else {} (for summary.json)."""
-    path = Path(run_dir) / REPORT_FILE
-    if not path.is_file():
-        return {}
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return {"hacks": {"report": str(REPORT_FILE), "reward": report.get("reward"), "raised": report.get("raised"),
-                      "hacks": list(report.get("hacks", {})), "created_at": report.get("created_at")}}

@@ -38,7 +38,7 @@ def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
     summary = _summary(tmp_path / "nw")
     assert summary["reward"]["design"] == "plain" and "informativeness" not in summary["judges"]["templates"]
     assert any("weighting is off" in note for note in summary["notes"])
-    assert not (tmp_path / "nw" / "weights.jsonl").exists()
+    assert _lines(tmp_path / "nw" / "weights.jsonl") == []
 
 
 def test_unparseable_weights_are_errors_never_classes(tmp_path):
