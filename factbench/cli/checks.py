@@ -34,10 +34,11 @@ def number(lo: float, hi: float | None = None, *, above: bool = False, below: bo
         low_ok = value > lo if above else value >= lo
         high_ok = hi is None or (value < hi if below else value <= hi)
         if not math.isfinite(value) or not low_ok or not high_ok:
-            span = f"{'above' if above else 'at least'} {lo:g}"
+            span = f"{'above' if above else 'at least'} {lo:g}" if math.isfinite(lo) else ""
             if hi is not None:
                 span += f" and {'below' if below else 'at most'} {hi:g}"
-            raise argparse.ArgumentTypeError(f"must be a finite number {span}, got {text}")
+            span = f" {span.strip()}" if span.strip() else ""
+            raise argparse.ArgumentTypeError(f"must be a finite number{span}, got {text}")
         return value
     return parse
 
@@ -55,3 +56,4 @@ def run_id(text: str) -> str:
 POSITIVE = whole(1)
 NON_NEGATIVE = whole(0)
 SECONDS = number(0, above=True)
+FINITE = number(-math.inf)

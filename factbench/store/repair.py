@@ -21,7 +21,8 @@ from factbench.store.files import append_bytes, replace_file
 from factbench.store.records import Record
 
 # Which stage's record each stage's record is built on (the run's data flow).
-UPSTREAM = {"claims": "answers", "evidence": "claims", "verdicts": "evidence", "relevance": "answers"}
+UPSTREAM = {"claims": "answers", "evidence": "claims", "verdicts": "evidence", "weights": "claims",
+            "relevance": "answers"}
 MAX_WARNINGS = 5  # per file; the rest are counted
 
 

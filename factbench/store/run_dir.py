@@ -15,13 +15,17 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.files import WriteFailed, replace_file, write_all
 from factbench.store.jsonl import InputFileError, loads_bounded
 from factbench.store.records import RECORD_TYPES, Record
 from factbench.store.repair import iter_lines, parse_line, repair_run
 
+T = TypeVar("T", bound=BaseModel)
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_RUN_ID = 128
 
@@ -32,6 +36,10 @@ class RunLocked(Exception):
 
 class RunMismatch(Exception):
     pass
+
+
+class CorruptRecord(InputFileError, ValueError):
+    """A stage file line that is not a valid record, met by a reader (exit 2, naming file and line)."""
 
 
 class RunFileError(InputFileError):
@@ -72,7 +80,11 @@ class RunStore:
             write_all(fd, str(os.getpid()).encode(), lock)
             for stage in RECORD_TYPES:
                 self._repair_tail(self.path(stage))
+                self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
             repair_run(self.dir, RECORD_TYPES)
+        except OSError as exc:
+            self.close()
+            raise WriteFailed(lock.parent, exc) from None
         except BaseException:
             self.close()
             raise
@@ -125,8 +137,8 @@ class RunStore:
         write_all(fd, line, path)
 
     def iter_records(self, stage: str) -> Iterator[Record]:
-        """Every good record of a stage; a corrupt line is skipped with a warning (an open store
-        has already moved such lines aside, see store/repair.py)."""
+        """Every record of a stage. A corrupt line raises CorruptRecord naming file and line; a
+        store opened for writing has already moved such lines aside (store/repair.py)."""
         path = self.path(stage)
         if not path.exists():
             return
@@ -134,8 +146,7 @@ class RunStore:
         for lineno, raw in iter_lines(path):
             record, why = parse_line(raw, cls)
             if record is None:
-                print(f"warning: {path}:{lineno}: skipped ({why})", file=sys.stderr)
-                continue
+                raise CorruptRecord(f"{path}:{lineno}: {why} (a run of the same --run-id moves such lines aside)")
             yield record
 
     def load_latest(self, stage: str) -> dict[str, Record]:
@@ -180,6 +191,30 @@ class RunStore:
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
         replace_file(self.dir / name, text.encode("utf-8"))
+
+    def read_spec(self) -> RunSpec | None:
+        return self._read_model("run.json", RunSpec)
+
+    def write_spec(self, spec: RunSpec) -> None:
+        self.write_json("run.json", spec.model_dump(mode="json"))
+
+    def read_summary(self) -> RunSummary | None:
+        return self._read_model("summary.json", RunSummary)
+
+    def write_summary(self, summary: RunSummary) -> None:
+        self.write_json("summary.json", summary.model_dump(mode="json"))
+
+    def _read_model(self, name: str, model: type[T]) -> T | None:
+        data = self.read_json(name)
+        if data is None:
+            return None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "top level"
+            raise RunFileError(f"{self.dir / name}: {first.get('msg', 'invalid')} at {where}; "
+                               f"{_fix_hint(name)}") from None
 
 
 def _fix_hint(name: str) -> str:

@@ -13,7 +13,7 @@ from conftest import role_args, write_longfact_fixture
 
 from factbench.cli.main import main
 from factbench.llm.cache import CallCache
-from factbench.store.run_dir import RunStore
+from factbench.store.run_dir import CorruptRecord, RunStore
 
 N = 8
 DAMAGE = {
@@ -73,13 +73,13 @@ def test_corrupt_line_anywhere_is_moved_aside_and_redone(tmp_path, server, finis
         assert sid.encode() in (run / "verdicts.jsonl.corrupt").read_bytes()
 
 
-def test_reading_a_damaged_stage_file_without_the_lock_skips_the_line(finished, capsys):
+def test_a_reader_of_a_damaged_stage_file_is_told_file_and_line(finished):
     run, _ = finished
     path = run / "claims.jsonl"
     path.write_bytes(path.read_bytes() + b"garbage\n")
-    records = list(RunStore(run).iter_records("claims"))
-    assert len(records) == N
-    assert f"warning: {path}:{N + 1}: skipped" in capsys.readouterr().err
+    with pytest.raises(CorruptRecord, match=f"{path}:{N + 1}: "):
+        list(RunStore(run).iter_records("claims"))  # without the lock nothing is rewritten
+    assert path.read_bytes().endswith(b"garbage\n")
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe{}", b"[1, 2]", b"[" * 100000, b""])
