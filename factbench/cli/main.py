@@ -155,8 +155,11 @@ def entry() -> None:
     interpreter's teardown (over a second with litellm loaded); every record is already on disk."""
     code = main()
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more to say
+                pass
         os._exit(code)
     raise SystemExit(code)
 
