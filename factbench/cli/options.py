@@ -7,10 +7,53 @@ import time
 from typing import Any
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_CODES_HELP = """exit codes:
+  0    the run finished (failed samples within --fail-on-error)
+  1    too many failed samples (--fail-on-error), or a served judge that stopped
+  2    usage or input error: a bad flag or file, missing task data, a failed pre-flight check
+  130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
 
 
 class UsageError(Exception):
     pass
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps epilog layout and appends each option's default when it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False or default is argparse.SUPPRESS
+                or not action.option_strings
+                or isinstance(action, argparse._VersionAction)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose sub-parsers (created with parser_class=type(self)) share HelpFormatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _default(field: str) -> Any:
+    """A run setting's default, from the one place that holds it (RunSettings)."""
+    from factbench.pipeline.settings import RunSettings
+
+    return RunSettings.model_fields[field].default
 
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
@@ -32,31 +75,43 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     for flag, _ in JUDGE_ROLE_FLAGS:
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", 32)
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none", 16)
-    p.add_argument("--judge-max-tokens", type=int, default=2048)
+    p.add_argument("--judge-max-tokens", type=int, default=2048, help="max output tokens per judge call")
     p.add_argument("--judge-timeout", type=float, default=180.0, help="seconds per judge request")
     p.add_argument("--max-retries", type=int, default=6, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
-    p.add_argument("--evidence", default="auto",
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip the checks made before any work (API key variables set, every endpoint "
+                        "answers GET /models, the model name is served)")
+    p.add_argument("--evidence", default=_default("evidence"),
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none)")
-    p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
-    p.add_argument("--sentences-per-call", type=int, default=10)
-    p.add_argument("--claims-per-call", type=int, default=10)
-    p.add_argument("--evidence-tokens", type=int, default=3000, help="evidence budget per verification call")
+    p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_default("verify_mode"),
+                   help="ternary: supported/unsupported/unverifiable; binary: supported/unsupported")
+    p.add_argument("--sentences-per-call", type=int, default=_default("sentences_per_call"),
+                   help="answer sentences per claim-extraction call")
+    p.add_argument("--claims-per-call", type=int, default=_default("claims_per_call"),
+                   help="claims per verification call")
+    p.add_argument("--evidence-tokens", type=int, default=_default("evidence_tokens"),
+                   help="evidence budget per verification call")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=0.1)
-    p.add_argument("--reward-mu", type=float, default=1.0)
-    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument("--reward-lambda", type=float, default=_default("reward_lambda"),
+                   help="reward: weight of the detail term (docs/metrics.md)")
+    p.add_argument("--reward-mu", type=float, default=_default("reward_mu"),
+                   help="reward: weight of the relevance term (docs/metrics.md)")
+    p.add_argument("--run-id", help="name of the run directory; re-use it to resume (default: time and model name)")
+    p.add_argument("--results-dir", default=_default("results_dir"), help="where run directories are written")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
-    p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parallel", type=int, default=0, help="samples in flight (default: from judge concurrency)")
-    p.add_argument("--fail-on-error", type=float, default=0.05,
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
+    p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
+                                      "else ./data, else ../shared/data when present)")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="seeded sample of N >= 1 prompts per task (default: every prompt)")
+    p.add_argument("--seed", type=int, default=_default("seed"), help="seed of the --limit sample and the bootstrap")
+    p.add_argument("--parallel", type=int, default=_default("max_parallel_samples"),
+                   help="samples in flight (0: derived from the judges' concurrency)")
+    p.add_argument("--fail-on-error", type=float, default=_default("fail_on_error"),
                    help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print summary.json instead of the table")
     p.add_argument("--label", default="", help="a note shown with this run on the leaderboard (e.g. demo-quality)")
 

@@ -8,34 +8,64 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from factbench.tasks import DataContext, TaskDataUnavailable, discover_tasks
+    from factbench.store.jsonl import InputFileError
+    from factbench.tasks import DataContext, TaskDataUnavailable, TaskError, discover_tasks
 
     ctx = DataContext.from_env(args.data_dir)
+    offline_ctx = DataContext(ctx.data_dir, offline=True)  # listing never downloads
     rows = []
     for task in sorted(discover_tasks().values(), key=lambda t: t.name):
         count: Any = task.n_prompts
-        if ctx.data_dir is not None:
-            try:
-                count = len(task.load(ctx.__class__(ctx.data_dir, offline=True)))
-            except TaskDataUnavailable:
-                pass
-        rows.append({"name": task.name, "version": task.version, "prompts": count, "k": task.k,
+        try:
+            count, data = len(task.load(offline_ctx)), "local"
+        except TaskDataUnavailable:
+            data = "missing"
+        except (TaskError, InputFileError) as exc:
+            data = f"unreadable ({exc})"
+        rows.append({"name": task.name, "version": task.version, "prompts": count, "data": data, "k": task.k,
                      "evidence": task.default_evidence, "source": task.source, "revision": task.revision,
                      "license": task.license, "tags": list(task.tags)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    header = ["name", "version", "prompts", "source", "license", "tags"]
-    table = [[r["name"], r["version"], "?" if r["prompts"] is None else str(r["prompts"]), r["source"],
+    header = ["name", "version", "prompts", "data", "source", "license", "tags"]
+    table = [[r["name"], r["version"], "?" if r["prompts"] is None else str(r["prompts"]), r["data"], r["source"],
               r["license"], ",".join(r["tags"])] for r in rows]
     widths = [max(len(x[i]) for x in [header] + table) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    where = ctx.data_dir or "none (set --data-dir or FACTBENCH_DATA_DIR)"
+    print(f"\ndata directory: {where}; missing data: `factbench data fetch TASKS --to DIR` (docs/tasks.md)")
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from factbench.taskdata import DataFetchError, fetch
+    from factbench.tasks import resolve_tasks
+
+    to = Path(args.to)
+    failed = 0
+    for task in resolve_tasks(args.tasks):
+        if not task.data_files:
+            print(f"{task.name}: no data files (built in)")
+            continue
+        try:
+            done = fetch(task.data_files, to, force=args.force)
+        except DataFetchError as exc:
+            print(f"{task.name}: failed: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        new = sum(1 for _, status in done if status == "downloaded")
+        print(f"{task.name}: {len(done)} file(s) in {to} ({new} downloaded, {len(done) - new} already there)")
+    if failed:
+        print(f"{failed} task(s) failed; nothing partial was left (re-run to retry)", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"use it with: --data-dir {to}  (or export FACTBENCH_DATA_DIR={to})")
     return EXIT_OK
 
 

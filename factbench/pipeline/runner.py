@@ -32,6 +32,7 @@ from factbench.stages.evidence import retrieve_evidence
 from factbench.stages.generate import (
     GENERATION_TEMPLATE,
     answer_from_response,
+    check_response_ids,
     generate_answer,
     load_responses,
     split_reasoning,
@@ -54,14 +55,18 @@ class Runner:
         self.plan = plan_tasks(tasks, settings, cache)
         self.responses: dict[str, dict] = {}
         self.source = "generated"
+        response_notes: list[str] = []
         if settings.responses:
             self.responses, digest = load_responses(settings.responses, [pt.task.name for pt in self.plan.tasks])
+            response_notes = check_response_ids(self.responses, {pt.task.name: pt.all_ids for pt in self.plan.tasks},
+                                                settings.responses)
             self.source = f"responses:{Path(settings.responses).name}@{digest}"
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
+        self.notes += response_notes
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
