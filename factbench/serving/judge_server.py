@@ -179,6 +179,10 @@ def start(cmd: list[str], base_url: str, served_name: str, timeout_s: float = 60
         if smoke_test:
             smoke_completion(base_url, served_name, timeout_s)
     except ServeError as exc:
+        try:  # a failed completion often means the server is dying: let it finish, to say how
+            proc.wait(2)
+        except subprocess.TimeoutExpired:
+            pass
         report = served.death_report()
         served.stop()
         raise ServeError(report or f"{exc}{log_tail(log)}") from exc
