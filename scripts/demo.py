@@ -101,6 +101,8 @@ def show_examples(run_dir: Path, n: int = 4) -> None:
 
     claims, verdicts = first("claims"), first("verdicts")
     if not claims:
+        say("the 135M extractor returned no claims for the demo prompts (valid JSON, empty lists): "
+            "expected of a model this small; see the drill-downs in the leaderboard")
         return
     labels = verdicts["labels"] if verdicts and verdicts["id"] == claims["id"] else []
     say(f"example, prompt {claims['id']!r}: {len(claims['claims'])} claims, e.g.")

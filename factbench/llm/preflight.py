@@ -86,11 +86,14 @@ def probe(url: str, api_key: str | None = None, timeout_s: float = PROBE_TIMEOUT
 def preflight(roles: dict[str, RoleSpec]) -> list[str]:
     """Check every role; raise PreflightError naming what is wrong. Returns one line per checked endpoint."""
     problems = []
+    needs: dict[str, list[str]] = {}
     for role, spec in roles.items():
         var = missing_key(spec)
         if var:
-            problems.append(f"role {role} ({spec.model}) needs the environment variable {var}, which is not set "
-                            f"(export {var}=..., or name another variable with --{_flag(role)}-api-key-env)")
+            needs.setdefault(var, []).append(f"{role} ({spec.model})")
+    for var, users in needs.items():
+        problems.append(f"the environment variable {var} is not set; roles {', '.join(users)} need it "
+                        f"(export {var}=..., or name another variable with --ROLE-api-key-env)")
     if problems:
         raise PreflightError("pre-flight failed:\n  " + "\n  ".join(problems))
     wanted: dict[str, tuple[str | None, list[tuple[str, str]]]] = {}
@@ -117,7 +120,3 @@ def preflight(roles: dict[str, RoleSpec]) -> list[str]:
         raise PreflightError("pre-flight failed:\n  " + "\n  ".join(problems)
                              + "\n(--no-preflight skips these checks)")
     return lines
-
-
-def _flag(role: str) -> str:
-    return {"relevance": "relevance-judge", "reference": "reference-model"}.get(role, role)
