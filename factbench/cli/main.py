@@ -9,8 +9,10 @@ from factbench import __version__
 from factbench.cli.options import (
     EXIT_CODES_HELP,
     EXIT_USAGE,
+    VERIFIER_ONLY,
     Parser,
     UsageError,
+    _add_judge_args,
     _add_role,
     _add_scoring_args,
 )
@@ -24,6 +26,7 @@ from factbench.cli.tools import (
     cmd_leaderboard,
     cmd_list,
 )
+from factbench.pipeline.settings import ROLE_DEFAULTS
 from factbench.stages.generate import RESPONSES_FORMAT as RESPONSES_HELP
 
 
@@ -34,10 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="generate (or read) answers and score them",
                          epilog=f"{RESPONSES_HELP}\n\n{EXIT_CODES_HELP}")
-    _add_role(run, "model", "the model under test", 16)
-    run.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of the model under test")
-    run.add_argument("--max-tokens", type=int, default=2048, help="max answer tokens of the model under test")
-    run.add_argument("--model-timeout", type=float, default=300.0, help="seconds per request to the model under test")
+    _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
+    run.add_argument("--temperature", type=float, default=ROLE_DEFAULTS.model_temperature,
+                     help="sampling temperature of the model under test")
+    run.add_argument("--max-tokens", type=int, default=ROLE_DEFAULTS.model_max_tokens,
+                     help="max answer tokens of the model under test")
+    run.add_argument("--model-timeout", type=float, default=ROLE_DEFAULTS.model_timeout_s,
+                     help="seconds per request to the model under test")
     run.add_argument("--responses", metavar="FILE.jsonl",
                      help="score answers produced elsewhere, no generation (format below and in docs/responses.md)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
@@ -54,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
     cal.add_argument("--mode", choices=("binary", "ternary"), default="binary", help="label set compared")
-    _add_scoring_args(cal)
+    _add_judge_args(cal, role_flags=VERIFIER_ONLY)
 
-    ls = sub.add_parser("list", help="list tasks, and whether their data is here")
-    ls.add_argument("what", choices=("tasks",), help="what to list")
+    ls = sub.add_parser("list", help="list tasks (with whether their data is here), evidence backends or judges")
+    ls.add_argument("what", choices=("tasks", "evidence", "judges"), help="what to list")
     ls.add_argument("--data-dir", help="local task data (default: $FACTBENCH_DATA_DIR, else ./data, "
                                        "else ../shared/data when present)")
     ls.add_argument("--json", action="store_true", help="print JSON rows instead of the table")
@@ -131,8 +137,10 @@ COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "data": cmd_da
 
 def main(argv: list[str] | None = None) -> int:
     from factbench.evidence.backends import EvidenceUnavailable
+    from factbench.judges.registry import UnknownJudge
     from factbench.llm.client import LLMError
     from factbench.llm.preflight import PreflightError
+    from factbench.plugins import PluginError
     from factbench.store.jsonl import InputFileError
     from factbench.store.run_dir import RunLocked, RunMismatch
     from factbench.tasks import TaskDataUnavailable, TaskError
@@ -141,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
-            TaskDataUnavailable, PreflightError, FileNotFoundError) as exc:
+            TaskDataUnavailable, UnknownJudge, PluginError, PreflightError, FileNotFoundError) as exc:
         print(f"factbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LLMError as exc:  # raised before any work (e.g. a missing API key variable)
