@@ -143,7 +143,7 @@ def remote_rows(datafile: DataFile, task_name: str, is_offline: bool = False) ->
 
     cached = download_cache_dir() / datafile.path
     if not cached.is_file():
-        why = "offline (HF_HUB_OFFLINE=1)" if is_offline or offline() else unreachable(datafile.url())
+        why = "offline (HF_HUB_OFFLINE=1)" if offline() else "offline" if is_offline else unreachable(datafile.url())
         if why:
             raise TaskDataUnavailable(f"{datafile.hint()} is missing and {datafile.url()} cannot be reached "
                                       f"({why}); put the file there, or run {fetch_command(task_name)}")

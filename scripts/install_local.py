@@ -32,6 +32,7 @@ PORTABLE_CMAKE_ARGS = (
     "-DLLAVA_BUILD=OFF"  # the multimodal library: the demo serves a text model only
 )
 PROGRESS = re.compile(r"\[\s*\d+/\d+\]|\[\s*\d+%\]")
+SOURCE = re.compile(r"\s-c\s+(\S+)")
 HEARTBEAT_S = 20.0
 NON_PORTABLE = {"AVX-512": re.compile(r"%zmm\d|\{%k[1-7]\}"),
                 "AMX": re.compile(r"\b(tileloadd|tilezero|tilestored|tdpb[a-z]+)\b")}
@@ -69,8 +70,11 @@ def build_wheel(requirement: str, cmake_args: str, dest: Path) -> Path:
     def pump(stream, log) -> None:
         for line in stream:
             log.write(line)
-            if PROGRESS.search(line):
-                progress[0] = line.strip()[:110]
+            step = PROGRESS.search(line)
+            if step:
+                source = SOURCE.search(line)
+                what = f"compiling {Path(source.group(1)).name}" if source else line[step.end():].strip()[:70]
+                progress[0] = f"{step.group(0)} {what}"
 
     with log_path.open("w") as log, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                                      stderr=subprocess.STDOUT, text=True) as proc:
