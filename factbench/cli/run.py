@@ -33,9 +33,11 @@ def _preflight(args: argparse.Namespace, roles) -> None:
 
 def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
              select_from_run: str | None = None) -> int:
+    from factbench.cli.views import check_tracker, log_finished_run
     from factbench.pipeline.runner import Runner
     from factbench.reports.console import summary_table
 
+    check_tracker(args)
     settings = _settings(args, run_id, responses, select_from_run)
     cache = _open_cache(args)
     runner = Runner(settings, roles, tasks, cache)
@@ -63,6 +65,7 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     if errors.failed_samples:
         print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
+    log_finished_run(args, settings.run_dir)
     too_many = settings.failures_exceed_limit(errors.failed_samples, errors.failed_sample_rate)
     return EXIT_ERRORS if too_many else EXIT_OK
 
@@ -84,18 +87,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.run_dir:
         raise UsageError("score needs RUN_DIR (a run whose answers to re-score) or --labels FILE")
     from factbench.store.run_dir import RunStore
-    from factbench.tasks import discover_tasks
+    from factbench.tasks import tasks_named
 
     source = RunStore(args.run_dir)
     spec = source.read_spec()
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
-    registry = discover_tasks()
-    tasks = []
-    for name in spec.tasks:
-        if name not in registry:
-            raise UsageError(f"{args.run_dir} used task {name!r}, which is not installed here")
-        tasks.append(registry[name])
+    tasks = tasks_named(list(spec.tasks), args.run_dir)
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
     roles = role_specs(args, with_model=False)
@@ -112,10 +110,13 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.store.artefacts import RunSummary
 
     if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.cli.views import check_tracker, log_finished_run
         from factbench.scoring.human_labels import write_replay_run
 
+        check_tracker(args)
         write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
                          model=args.labels_model, seed=args.seed)
+        log_finished_run(args, Path(args.results_dir) / args.run_id)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
     summary = RunSummary.model_validate({"run_id": args.run_id or Path(args.labels).stem,

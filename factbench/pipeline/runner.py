@@ -1,6 +1,6 @@
 """The orchestrator: the only place that knows the order of stages.
 
-    prompt -> answer -> claims -> evidence -> verdicts (-> relevance) -> metrics
+    prompt -> answer -> claims -> evidence -> verdicts -> weights (-> relevance) -> metrics
 
 Samples stream through the stages on a pool of asyncio workers: one answer's claims are
 being verified while others are still generating; there is no barrier between stages.
@@ -33,6 +33,7 @@ from factbench.stages.evidence import EvidenceStage
 from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, check_response_ids, load_responses
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
+from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
 from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
@@ -40,7 +41,8 @@ from factbench.tasks import Prompt, Task, TaskDataUnavailable
 
 __all__ = ["PIPELINE", "Runner", "RunSettings"]
 
-PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), RelevanceStage())
+PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), WeightsStage(),
+                               RelevanceStage())
 
 
 def _now() -> str:
@@ -51,6 +53,8 @@ class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
                  cache: CallCache | None, stages: tuple[Stage, ...] = PIPELINE):
         self.settings = settings
+        if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
+            roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
         self.roles = roles
         self.stages = stages
         self.plan = plan_tasks(tasks, settings, cache)
@@ -67,12 +71,15 @@ class Runner:
         self.context = RunContext(
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
-            relevance=settings.relevance, responses=responses, answers_source=source)
+            relevance=settings.relevance, responses=responses, answers_source=source,
+            claims_per_weight_call=settings.claims_per_weight_call)
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
         self.notes += response_notes
+        if settings.reward.design != settings.reward_design:
+            self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:

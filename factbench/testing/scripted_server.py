@@ -33,6 +33,8 @@ from typing import Any
 
 from aiohttp import web
 
+from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind
+
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
 _CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
 
@@ -79,11 +81,15 @@ class ScriptedState:
     # What GET /v1/models lists. None: an empty list, which pre-flight reads as "names not checked",
     # so the server answers any model name, as it always has.
     models: tuple[str, ...] | None = None
+    # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
+    responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
 
 
 def request_kind(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if extra_kind(system):
+        return extra_kind(system)
     if system.startswith("You break a response"):
         return "extract"
     if system.startswith("You check claims"):
@@ -115,6 +121,10 @@ def scripted_answer(prompt: str, n: int) -> str:
 
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
+    if state.responder is not None:
+        return state.responder(body, kind)
+    if kind in EXTRA_KINDS:
+        return extra_content(body, kind)
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
     if kind == "extract":
         out = []
