@@ -18,7 +18,7 @@ def whole(lo: int, hi: int | None = None) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < lo or (hi is not None and value > hi):
-            span = f"at least {lo}" if hi is None else f"from {lo} to {hi}"
+            span = f">= {lo}" if hi is None else f"from {lo} to {hi}"
             raise argparse.ArgumentTypeError(f"must be {span}, got {value}")
         return value
     return parse

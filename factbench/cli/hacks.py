@@ -20,14 +20,14 @@ def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               d.reference_concurrency)
-    p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens)
+    p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
     p.add_argument("--judge-timeout", type=SECONDS, default=d.judge_timeout_s, help="seconds per judge request")
     p.add_argument("--max-retries", type=whole(0, 100), default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
     p.add_argument("--data-dir", help="local task data (default: the run's, else $FACTBENCH_DATA_DIR)")
 
 
@@ -39,18 +39,19 @@ def add_hacks_parser(sub) -> None:
                         "; ".join(f"{h.name}: {h.description}" for h in HACKS) +
                         "), score each with the run's judge (or --judge) and print the paired change of every "
                         "metric and of the reward. Exit 1 when a hack raises the reward significantly.")
-    hk.add_argument("run_dir")
+    hk.add_argument("run_dir", help="run directory whose answers are altered and re-scored")
     hk.add_argument("--hacks", default="all", help="comma-separated hack names (default: all)")
     hk.add_argument("--reward-design", choices=("informative", "plain"), help="default: the run's")
     hk.add_argument("--reward-lambda", type=number(0), help="default: the run's")
     hk.add_argument("--reward-mu", type=number(0), help="default: the run's")
-    hk.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05, help="1 - the CI level (default 0.05: 95%%)")
+    hk.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05,
+                    help="1 - the CI level (default 0.05: 95%%)")
     hk.add_argument("--max-raise", type=FINITE, default=0.0,
                     help="a hack raises the reward when the whole CI of its change is above this")
-    hk.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    hk.add_argument("--seed", type=NON_NEGATIVE, default=0, help="bootstrap seed")
     hk.add_argument("--show", action="store_true", help="print the run's stored report; score nothing")
     hk.add_argument("--json", action="store_true", help="print the report as JSON")
-    hk.add_argument("--no-progress", action="store_true")
+    hk.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_rescoring_judges(hk)
 
 

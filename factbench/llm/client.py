@@ -45,6 +45,13 @@ class RoleSpec(BaseModel):
     structured_output: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
 
+    def model_post_init(self, context: Any) -> None:
+        """From the moment a role names its secrets, they are redacted everywhere (llm/redact.py)."""
+        if self.api_key_env:
+            register_key_variable(self.api_key_env)
+        for url in self.base_urls:
+            split_credentials(url)
+
     @property
     def public_urls(self) -> list[str]:
         """The endpoints as they may be written or printed: without credentials (user:KEY@)."""

@@ -62,7 +62,7 @@ def test_limit_minus_five_through_the_command_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "factbench", "run", "--judge", "openai/j", "--limit", "-5"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert "argument --limit: must be at least 1, got -5" in proc.stderr and "Traceback" not in proc.stderr
+    assert "argument --limit: must be >= 1, got -5" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_deeply_nested_responses_line_names_file_and_line(tmp_path, server, capsys):
