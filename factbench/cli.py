@@ -99,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     corpus = sub.add_parser("corpus", help="build or query a local passage store")
     csub = corpus.add_subparsers(dest="corpus_command", required=True)
-    build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, or a FActScore DB")
-    build.add_argument("source")
+    build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, a FActScore DB or a store")
+    build.add_argument("source", nargs="+", help="one or more inputs, read in order; the store named by --out may "
+                       "be one of them (rebuild or extend it)")
     build.add_argument("--out", required=True)
     build.add_argument("--passage-words", type=int, default=256)
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
@@ -385,8 +386,9 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     from factbench.corpus import FACTSCORE_SEPARATOR, PassageStore, iter_documents
 
     if args.corpus_command == "build":
-        counts = PassageStore.build(args.out, iter_documents(args.source, args.separator or FACTSCORE_SEPARATOR),
-                                    args.passage_words)
+        sep = args.separator or FACTSCORE_SEPARATOR
+        documents = (doc for source in args.source for doc in iter_documents(source, sep))
+        counts = PassageStore.build(args.out, documents, args.passage_words)
         print(f"built {args.out}: {counts['documents']} documents, {counts['passages']} passages")
         return EXIT_OK
     store = PassageStore(args.store)
