@@ -148,7 +148,8 @@ def main() -> None:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"\nfactbench retrieval benchmark: {args.passages:,} synthetic passages of {WORDS_PER_PASSAGE} words, "
-              f"{args.claims} claims, top {K}", flush=True)
+              f"{args.claims} claims, top {K}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+              flush=True)
         path, build_s, built_now, build_peak = ensure_store(workdir, args.passages, args.rebuild)
         store = PassageStore(path)
         when = f"peak RSS {build_peak:.0f} MiB while building" if built_now else "built by an earlier run"
