@@ -27,17 +27,18 @@ test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
 lint: install
-	$(BIN)/ruff check factbench tasks tests bench
+	$(BIN)/ruff check factbench factbench_tasks tests bench scripts
 
 bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/viewer.py
 
 demo: install-local
-	$(BIN)/python -m factbench.demo
+	$(BIN)/python scripts/demo.py
 
 leaderboard: install
-	$(BIN)/factbench leaderboard build results/published/* --out leaderboard/
+	$(BIN)/factbench leaderboard build results/published --out leaderboard
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

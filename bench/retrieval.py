@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from retrieval_data import WORDS_PER_PASSAGE, Claim, make_claims, write_corpus  # noqa: E402
 
-from factbench.corpus import PassageStore, content_words, iter_documents  # noqa: E402
-from factbench.evidence import CorpusEvidence  # noqa: E402
-from factbench.index_bm25 import postings_path  # noqa: E402
-from factbench.jsonl import InputFileError  # noqa: E402
+from factbench.evidence.backends import CorpusEvidence  # noqa: E402
+from factbench.evidence.corpus import PassageStore, content_words, iter_documents  # noqa: E402
+from factbench.evidence.index_bm25 import postings_path  # noqa: E402
+from factbench.store.jsonl import InputFileError  # noqa: E402
 from factbench.tasks import Prompt  # noqa: E402
 
 K = 5
@@ -115,6 +115,7 @@ async def answers_through_backend(path: Path, claims: list[Claim]) -> dict:
         return time.process_time() - cpu, time.perf_counter() - wall
 
     stall, (cpu, wall) = await _longest_stall(run())
+    await backend.aclose()
     idle, _ = await _longest_stall(asyncio.sleep(wall))  # the same time with nothing to do: the machine's noise
     return {"retrieval_cpu_ms": 1000 * backend.cpu_seconds / len(claims), "process_cpu_ms": 1000 * cpu / len(claims),
             "wall_ms": 1000 * wall / len(claims), "stall_ms": stall, "idle_stall_ms": idle, "answers": len(answers)}

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from retrieval_data import WORDS_PER_PASSAGE, Claim
 
-from factbench.corpus import chunk_words, content_words, iter_documents
-from factbench.index_text import STOPWORDS, TOKEN, index_term
+from factbench.evidence.corpus import chunk_words, content_words, iter_documents
+from factbench.evidence.index_text import STOPWORDS, TOKEN, index_term
 
 K = 5
 _WORD = re.compile(r"\w+")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factbench.index_text import STOPWORDS
+from factbench.evidence.index_text import STOPWORDS
 
 WORDS_PER_PASSAGE = 120
 PASSAGES_PER_DOC = 20

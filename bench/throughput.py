@@ -38,7 +38,7 @@ def _answer(i: int, n_claims: int) -> str:
 
 
 def _write_inputs(root: Path, n_answers: int, n_claims: int) -> tuple[Path, Path]:
-    from factbench.corpus import PassageStore
+    from factbench.evidence.corpus import PassageStore
 
     responses = root / "responses.jsonl"
     with responses.open("w") as fh:
@@ -58,7 +58,7 @@ def _write_inputs(root: Path, n_answers: int, n_claims: int) -> tuple[Path, Path
 
 
 def _serve(port: int, latency: dict) -> None:
-    from factbench.scripted_server import LatencyModel, ScriptedServer, ScriptedState
+    from factbench.testing.scripted_server import LatencyModel, ScriptedServer, ScriptedState
 
     state = ScriptedState(latency=LatencyModel(**latency), keep_log=False)
     ScriptedServer(state, port=port).start()
@@ -67,18 +67,18 @@ def _serve(port: int, latency: dict) -> None:
 
 
 def _warm_up() -> None:
-    from factbench.claims import split_sentences
-    from factbench.llm import _litellm
+    from factbench.llm.client import _litellm
+    from factbench.stages.claims import split_sentences
 
     _litellm()
     split_sentences("Warm up the sentencizer. Twice.")
 
 
 def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, quiet: bool = True) -> dict:
-    from factbench.cache import CallCache
-    from factbench.llm import RoleSpec
-    from factbench.runner import Runner, RunSettings
-    from factbench.serve import free_port
+    from factbench.llm.cache import CallCache
+    from factbench.llm.client import RoleSpec
+    from factbench.pipeline.runner import Runner, RunSettings
+    from factbench.serving.judge_server import free_port
     from factbench.tasks import Prompt, Task
 
     port = free_port()
@@ -113,7 +113,7 @@ def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, qui
         server.terminate()
         server.join()
     n_req = sum(stats["requests"].values())
-    claims = summary["overall"]["n_claims"]
+    claims = summary.overall.n_claims
     floor = stats["work_seconds"] / stats["max_seqs"]
     return {
         "answers": n_answers, "claims": claims, "wall_s": wall, "requests_per_answer": n_req / n_answers,
@@ -124,7 +124,7 @@ def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, qui
         "floor_s": floor, "wall_over_floor": wall / floor if floor else float("nan"),
         "harness_cpu_ms_per_claim": cpu * 1000 / max(1, claims),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "failed_samples": summary["errors"]["failed_samples"],
+        "failed_samples": summary.errors.failed_samples,
     }
 
 

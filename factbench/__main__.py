@@ -1,3 +1,3 @@
-from factbench.cli import main
+from factbench.cli.main import main
 
 raise SystemExit(main())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from factbench.scripted_server import ScriptedServer, ScriptedState
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

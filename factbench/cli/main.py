@@ -1,0 +1,129 @@
+"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from factbench import __version__
+from factbench.cli.options import (
+    EXIT_USAGE,
+    VERIFIER_ONLY,
+    UsageError,
+    _add_judge_args,
+    _add_role,
+    _add_scoring_args,
+)
+from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
+from factbench.cli.tools import cmd_cache, cmd_corpus, cmd_judge, cmd_list
+from factbench.cli.views import (
+    add_tracking_args,
+    add_view_commands,
+    cmd_compare,
+    cmd_export,
+    cmd_leaderboard,
+    cmd_view,
+)
+from factbench.pipeline.settings import ROLE_DEFAULTS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="factbench", description="Long-form factuality evaluation.")
+    parser.add_argument("--version", action="version", version=f"factbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="generate (or read) answers and score them")
+    _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
+    run.add_argument("--temperature", type=float, default=ROLE_DEFAULTS.model_temperature)
+    run.add_argument("--max-tokens", type=int, default=ROLE_DEFAULTS.model_max_tokens)
+    run.add_argument("--model-timeout", type=float, default=ROLE_DEFAULTS.model_timeout_s)
+    run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
+    run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
+    _add_scoring_args(run)
+    add_tracking_args(run)
+
+    score = sub.add_parser("score", help="re-score an existing run's answers, or replay human labels")
+    score.add_argument("run_dir", nargs="?", help="run directory whose answers to score")
+    score.add_argument("--labels", metavar="FILE", help="FActScore-format human-labelled claims to aggregate")
+    score.add_argument("--labels-task", default="bio", help="task name for a label replay run directory")
+    score.add_argument("--labels-model", help="model name for a label replay run (default: the file name)")
+    _add_scoring_args(score)
+    add_tracking_args(score)
+
+    cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
+    cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
+    cal.add_argument("--mode", choices=("binary", "ternary"), default="binary")
+    _add_judge_args(cal, role_flags=VERIFIER_ONLY)
+
+    ls = sub.add_parser("list", help="list tasks, evidence backends or judges, with where each comes from")
+    ls.add_argument("what", choices=("tasks", "evidence", "judges"))
+    ls.add_argument("--data-dir")
+    ls.add_argument("--json", action="store_true")
+
+    cache = sub.add_parser("cache", help="inspect or clear the call cache")
+    cache.add_argument("action", choices=("stats", "clear"))
+    cache.add_argument("--cache", metavar="PATH")
+    cache.add_argument("--namespace", help="only this namespace (e.g. llm:verifier, search:serper)")
+
+    corpus = sub.add_parser("corpus", help="build or query a local passage store")
+    csub = corpus.add_subparsers(dest="corpus_command", required=True)
+    build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, a FActScore DB or a store")
+    build.add_argument("source", nargs="+", help="one or more inputs, read in order; the store named by --out may "
+                       "be one of them (rebuild or extend it)")
+    build.add_argument("--out", required=True)
+    build.add_argument("--passage-words", type=int, default=256)
+    build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
+    judge = sub.add_parser("judge", help="serve a judge model (vLLM on GPU, llama.cpp on CPU)")
+    jsub = judge.add_subparsers(dest="judge_command", required=True)
+    serve = jsub.add_parser("serve", help="start an OpenAI-compatible judge server and wait until it is ready")
+    serve.add_argument("--model", required=True, help="HF id or local path (a .gguf file for llama-cpp)")
+    serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm")
+    serve.add_argument("--tensor-parallel", type=int, default=1)
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--max-num-seqs", type=int, default=256)
+    serve.add_argument("--served-name", help="model name clients use (default: --model)")
+    serve.add_argument("--ready-timeout", type=float, default=1800.0)
+    serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
+
+    add_view_commands(sub)
+
+    search = csub.add_parser("search", help="top-k passages for a query")
+    search.add_argument("store")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5)
+    search.add_argument("--topic")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
+            "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from factbench.evidence.backends import EvidenceUnavailable
+    from factbench.judges.registry import UnknownJudge
+    from factbench.llm.client import LLMError
+    from factbench.plugins import PluginError
+    from factbench.store.jsonl import InputFileError
+    from factbench.store.run_dir import RunLocked, RunMismatch
+    from factbench.tasks import TaskDataUnavailable, TaskError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
+            TaskDataUnavailable, UnknownJudge, PluginError, FileNotFoundError) as exc:
+        print(f"factbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LLMError as exc:  # raised before any work (e.g. a missing API key variable)
+        print(f"factbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("factbench: interrupted; re-run with the same --run-id to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

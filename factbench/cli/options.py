@@ -1,0 +1,156 @@
+"""Shared command-line options: roles, scoring options, and how they become specs and settings."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
+
+_DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+# Role options: (cli name, role key). `--judge` is the default for every judge role.
+JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"))
+VERIFIER_ONLY = (("verifier", "verifier"),)  # `calibrate` runs only the verification judge
+
+
+def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int) -> None:
+    g = p.add_argument_group(f"--{flag}")
+    g.add_argument(f"--{flag}", metavar="PROVIDER/MODEL", help=what)
+    g.add_argument(f"--{flag}-base-url", metavar="URL[,URL...]",
+                   help="OpenAI-compatible endpoint(s); several URLs are replicas of one model")
+    g.add_argument(f"--{flag}-api-key-env", metavar="VAR", help="environment variable holding the API key")
+    g.add_argument(f"--{flag}-concurrency", type=int, default=None, metavar="N",
+                   help=f"max concurrent requests per endpoint (default {concurrency})")
+
+
+def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> None:
+    """The judge roles' models and transport, and which judges (templates + parsers) they run."""
+    d = ROLE_DEFAULTS
+    _add_role(p, "judge", "default model for every judge role", d.judge_concurrency)
+    for flag, _ in role_flags:
+        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
+                   help="judges (template + parser) replacing their role's default; see `factbench list judges`")
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens)
+    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
+    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
+    p.add_argument("--no-structured-output", action="store_true",
+                   help="do not request JSON-schema output (the tolerant parser is always used)")
+    p.add_argument("--evidence", default=_DEFAULT.evidence,
+                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none); "
+                        "see `factbench list evidence`")
+    p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call)
+    p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
+                   help="evidence budget per verification call")
+    p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
+    p.add_argument("--seed", type=int, default=_DEFAULT.seed)
+    p.add_argument("--parallel", type=int, default=_DEFAULT.max_parallel_samples,
+                   help="samples in flight (default: from judge concurrency)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    _add_judge_args(p)
+    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
+              ROLE_DEFAULTS.reference_concurrency)
+    p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode)
+    p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call)
+    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
+    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda)
+    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu)
+    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
+    p.add_argument("--results-dir", default=_DEFAULT.results_dir)
+    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
+    p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
+                   help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--label", default=_DEFAULT.label,
+                   help="a note shown with this run on the leaderboard (e.g. demo-quality)")
+
+
+def _urls(value: str | None) -> tuple[str, ...]:
+    return tuple(u.strip() for u in value.split(",") if u.strip()) if value else ()
+
+
+def role_specs(args: argparse.Namespace, with_model: bool,
+               role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> dict[str, Any]:
+    from factbench.llm.client import RoleSpec
+
+    d = ROLE_DEFAULTS
+    structured = not args.no_structured_output
+    judge_params = {"temperature": 0.0, "max_tokens": args.judge_max_tokens}
+    roles: dict[str, RoleSpec] = {}
+    if with_model:
+        if not args.model and not args.responses:
+            raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
+        if args.model:
+            roles["model"] = RoleSpec(role="model", model=args.model, base_urls=_urls(args.model_base_url),
+                                      api_key_env=args.model_api_key_env,
+                                      max_concurrency=args.model_concurrency or d.model_concurrency, timeout_s=args.model_timeout,
+                                      max_retries=args.max_retries,
+                                      params={"temperature": args.temperature, "max_tokens": args.max_tokens})
+    for flag, role in role_flags:
+        attr = flag.replace("-", "_")
+        model = getattr(args, attr) or args.judge
+        if not model:
+            raise UsageError(f"give --judge PROVIDER/MODEL (or --{flag}) for the {role} role")
+        own = getattr(args, attr) is not None
+        prefix = attr if own else "judge"
+        roles[role] = RoleSpec(
+            role=role, model=model, base_urls=_urls(getattr(args, f"{prefix}_base_url")),
+            api_key_env=getattr(args, f"{prefix}_api_key_env"),
+            max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or d.judge_concurrency,
+            timeout_s=args.judge_timeout, max_retries=args.max_retries, structured_output=structured,
+            params=judge_params)
+    if getattr(args, "reference_model", None):
+        roles["reference"] = RoleSpec(
+            role="reference", model=args.reference_model, base_urls=_urls(args.reference_model_base_url),
+            api_key_env=args.reference_model_api_key_env,
+            max_concurrency=args.reference_model_concurrency or d.reference_concurrency,
+            timeout_s=args.judge_timeout, max_retries=args.max_retries,
+            params={"temperature": 0.0, "max_tokens": d.reference_max_tokens})
+    if getattr(args, "no_relevance", False):
+        roles.pop("relevance", None)
+    return roles
+
+
+def judge_names(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(n.strip() for n in args.judges.split(",") if n.strip())
+
+
+def _settings(args: argparse.Namespace, run_id: str, responses: str | None, select_from_run: str | None):
+    return RunSettings(
+        run_id=run_id, results_dir=args.results_dir, limit=args.limit, seed=args.seed, evidence=args.evidence,
+        verify_mode=args.verify_mode, sentences_per_call=args.sentences_per_call,
+        claims_per_call=args.claims_per_call, evidence_tokens=args.evidence_tokens,
+        relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
+        responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
+        progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
+        select_from_run=select_from_run, label=args.label, judges=judge_names(args),
+        step=getattr(args, "step", None))
+
+
+def _open_cache(args: argparse.Namespace):
+    from factbench.llm.cache import CallCache, default_cache_path
+
+    if getattr(args, "no_cache", False):
+        return None
+    return CallCache(args.cache or default_cache_path())
+
+
+def _default_run_id(label: str) -> str:
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+
+

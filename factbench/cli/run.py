@@ -1,0 +1,154 @@
+"""`run`, `score` (and human-label replay) and `calibrate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from factbench import __version__
+from factbench.cli.options import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    VERIFIER_ONLY,
+    UsageError,
+    _default_run_id,
+    _open_cache,
+    _settings,
+    judge_names,
+    role_specs,
+)
+
+
+def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
+             select_from_run: str | None = None) -> int:
+    from factbench.cli.views import check_tracker, log_finished_run
+    from factbench.pipeline.runner import Runner
+    from factbench.reports.console import summary_table
+
+    check_tracker(args)
+    settings = _settings(args, run_id, responses, select_from_run)
+    cache = _open_cache(args)
+    runner = Runner(settings, roles, tasks, cache)
+    print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
+    from factbench.tasks import DataContext
+
+    data = DataContext.from_env(settings.data_dir).data_dir
+    print(f"task data: {data if data else 'none local (Hub downloads where a task has them)'}", file=sys.stderr)
+    print(f"tasks: {', '.join(f'{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name})' for pt in runner.plan.tasks) or 'none'}",
+          file=sys.stderr)
+    for note in runner.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"resume with: --run-id {run_id}", file=sys.stderr)
+    summary = runner.run()
+    if args.json:
+        print(summary.model_dump_json(indent=2))
+    else:
+        print(summary_table(summary))
+        cache_line = f"cache hits: {summary.cache['hits']}/{summary.cache['calls']} calls"
+        if any(summary.resumed.values()):
+            done = ", ".join(f"{stage} {n}" for stage, n in summary.resumed.items())
+            cache_line += f"; already done before this invocation: {done}"
+        print(f"\n{cache_line}; wall {summary.wall_seconds:.1f}s; results in {settings.run_dir}")
+    errors = summary.errors
+    if errors.failed_samples:
+        print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
+              f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
+    log_finished_run(args, settings.run_dir)
+    too_many = settings.failures_exceed_limit(errors.failed_samples, errors.failed_sample_rate)
+    return EXIT_ERRORS if too_many else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from factbench.tasks import resolve_tasks
+
+    tasks = resolve_tasks(args.tasks)
+    print(f"resolved --tasks {args.tasks!r}: {', '.join(t.name for t in tasks)}", file=sys.stderr)
+    roles = role_specs(args, with_model=True)
+    run_id = args.run_id or _default_run_id(args.model or Path(args.responses).stem)
+    return _execute(args, tasks, roles, run_id, args.responses)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    if args.labels:
+        return cmd_replay_labels(args)
+    if not args.run_dir:
+        raise UsageError("score needs RUN_DIR (a run whose answers to re-score) or --labels FILE")
+    from factbench.store.run_dir import RunStore
+    from factbench.tasks import discover_tasks
+
+    source = RunStore(args.run_dir)
+    spec = source.read_spec()
+    if spec is None or not source.path("answers").exists():
+        raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
+    registry = discover_tasks()
+    tasks = []
+    for name in spec.tasks:
+        if name not in registry:
+            raise UsageError(f"{args.run_dir} used task {name!r}, which is not installed here")
+        tasks.append(registry[name])
+    # The source run's answers become a responses file for the new run (no regeneration).
+    answers_file = Path(args.run_dir) / "answers.jsonl"
+    roles = role_specs(args, with_model=False)
+    run_id = args.run_id or _default_run_id(f"{Path(args.run_dir).name}-rescored")
+    args.limit = None  # the source run's prompt selection is reused as it is
+    return _execute(args, tasks, roles, run_id, str(answers_file), select_from_run=args.run_dir)
+
+
+def cmd_replay_labels(args: argparse.Namespace) -> int:
+    from factbench.reports.console import summary_table
+    from factbench.scoring.human_labels import replay
+    from factbench.scoring.metrics import aggregate
+    from factbench.store.artefacts import RunSummary
+
+    if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.cli.views import check_tracker, log_finished_run
+        from factbench.scoring.human_labels import write_replay_run
+
+        check_tracker(args)
+        write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
+                         model=args.labels_model, seed=args.seed)
+        log_finished_run(args, Path(args.results_dir) / args.run_id)
+    scores = replay(args.labels)
+    agg = aggregate(scores, args.seed)
+    summary = RunSummary.model_validate({"run_id": args.run_id or Path(args.labels).stem,
+                                         "factbench_version": __version__,
+                                         "tasks": {Path(args.labels).stem: agg}, "overall": agg})
+    if args.json:
+        print(json.dumps(agg, indent=2))
+    else:
+        print(summary_table(summary))
+        p = agg["metrics"]["precision"]
+        print(f"\nhuman precision (FActScore without length penalty): {p['mean'] * 100:.1f} "
+              f"[{p['ci95'][0] * 100:.1f}, {p['ci95'][1] * 100:.1f}] over {p['n']} answers; "
+              f"{agg['n_abstained']} abstained")
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from factbench.evidence.backends import open_backend
+    from factbench.judges.registry import resolve_judges
+    from factbench.llm.client import LLMClient
+    from factbench.scoring.calibrate import calibrate
+
+    roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    judge = resolve_judges(judge_names(args), {"verifier": f"verify-{args.mode}"})["verifier"]
+    cache = _open_cache(args)
+    evidence = "none" if args.evidence == "auto" else args.evidence
+    result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
+                       limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
+                       evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        fmt = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+        print(f"judge {result['judge']} (evidence {result['evidence']}, {result['mode']}) on {result['answers']} "
+              f"answers, {result['claims_compared']} claims:")
+        print(f"  claim agreement {fmt(result['agreement'])}, Cohen's kappa {fmt(result['cohens_kappa'])}")
+        print(f"  precision: judge {fmt(result['judge_precision'], 1)} vs human {fmt(result['human_precision'], 1)} "
+              f"(error {fmt(result['aggregate_error'], 1)} points)")
+        print(f"  unlabelled claims {result['claims_unlabelled']}, failed answers {result['answers_failed'] or 0}")
+    return EXIT_OK
+
+

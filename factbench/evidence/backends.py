@@ -1,0 +1,253 @@
+"""Evidence backends, named by `--evidence SPEC` = NAME[:ARG][?OPTIONS].
+
+Each NAME is an entry point of the `factbench.evidence` group (a factory
+``open(arg, options, cache) -> EvidenceBackend``), so a package can ship its own backend;
+the built-ins are registered the same way in factbench's pyproject.toml:
+
+    none                      the judge's own knowledge (marked as such in every result)
+    corpus:PATH[#topic]       local passage store; `#topic` restricts to the prompt's topic document
+    serper                    web search through Serper (SERPER_API_KEY), cached
+    snapshot:RUN_DIR          the evidence an earlier run stored: no network, drift made visible
+    auto                      each task's default, or `none` when that default is unavailable here
+Options follow `?`: `corpus:wiki.db#topic?k=5`, `serper?k=5`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from factbench.evidence.corpus import PassageStore
+from factbench.llm.cache import CallCache, cache_key
+from factbench.llm.client import redact
+from factbench.plugins import Plugin, load_plugins
+from factbench.retry import backoff_delay
+from factbench.store.jsonl import InputFileError
+from factbench.store.records import Passage, sample_key
+from factbench.tasks import Prompt
+
+SERPER_URL = "https://google.serper.dev/search"
+SERPER_URL_ENV = "FACTBENCH_SERPER_URL"  # a Serper-compatible endpoint (proxies, test stand-ins)
+SERPER_KEY_ENV = "SERPER_API_KEY"
+DEFAULT_K = 5
+SERPER_ATTEMPTS = 4
+
+
+class EvidenceUnavailable(Exception):
+    """The backend cannot be used here (missing file, key, or snapshot)."""
+
+
+class EvidenceBackend(Protocol):
+    """What the evidence stage needs of a backend. Opened by its factory, closed by `aclose`."""
+
+    name: str  # recorded in results, e.g. "corpus:wiki.db#topic?k=5"
+    uses_evidence: bool  # False: the judge relies on its own knowledge (the `none` backend)
+
+    async def retrieve(self, claims: list[str], prompt: Prompt, task: str) -> tuple[list[list[Passage]], list[str]]:
+        """Passages per claim, and error kinds."""
+
+    async def aclose(self) -> None:
+        """Release connections and files; called once at the end of a run."""
+
+
+class Backend:
+    """Defaults for the EvidenceBackend protocol."""
+
+    name = "?"
+    uses_evidence = True
+
+    async def aclose(self) -> None:
+        return None
+
+
+class NoEvidence(Backend):
+    name = "none"
+    uses_evidence = False
+
+    async def retrieve(self, claims, prompt, task):
+        return [[] for _ in claims], []
+
+
+class CorpusEvidence(Backend):
+    """The local passage store. All claims of an answer are retrieved in one call, on a worker
+    thread, so the run's event loop never waits on the index; `cpu_seconds` counts the CPU that
+    retrieval itself used (kept apart from the rest of the harness's CPU)."""
+
+    workers = 2  # the index is memory-mapped and shared; more threads only contend for the GIL
+
+    def __init__(self, path: str, topic: bool, k: int):
+        try:
+            self.store = PassageStore(path)
+        except (FileNotFoundError, InputFileError) as exc:
+            raise EvidenceUnavailable(str(exc)) from exc
+        self.topic, self.k = topic, k
+        self.name = f"corpus:{Path(path).name}{'#topic' if topic else ''}?k={k}"
+        self.cpu_seconds = 0.0
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="corpus")
+        self._cpu_lock = threading.Lock()
+
+    def _search(self, claims: list[str], title: str | None) -> list[list[Passage]]:
+        start = time.thread_time()
+        try:
+            return self.store.search_many(claims, self.k, title)
+        finally:
+            with self._cpu_lock:
+                self.cpu_seconds += time.thread_time() - start
+
+    async def retrieve(self, claims, prompt, task):
+        if self.topic and not prompt.topic:
+            return [[] for _ in claims], ["no_topic"] * len(claims)
+        title = prompt.topic if self.topic else None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._search, list(claims), title), []
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.store.close()
+
+
+class SerperEvidence(Backend):
+
+    def __init__(self, cache: CallCache | None, k: int, max_concurrency: int = 8, timeout_s: float = 30.0):
+        self.key = os.environ.get(SERPER_KEY_ENV)
+        if not self.key:
+            raise EvidenceUnavailable(f"web search needs the environment variable {SERPER_KEY_ENV}")
+        self.cache, self.k, self.timeout_s = cache, k, timeout_s
+        self.url = os.environ.get(SERPER_URL_ENV, SERPER_URL)
+        self.name = f"serper?k={k}"
+        self._sem: asyncio.Semaphore | None = None
+        self._max = max_concurrency
+        self._client = None
+
+    async def _search(self, query: str) -> tuple[list[Passage], str | None]:
+        import httpx
+
+        ckey = cache_key("search", {"engine": "serper", "q": query, "k": self.k})
+        hit = self.cache.get(ckey) if self.cache else None
+        if hit is not None:
+            return [Passage(**p) for p in hit], None
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self._max)
+            self._client = httpx.AsyncClient(timeout=self.timeout_s)
+        async with self._sem:
+            for attempt in range(SERPER_ATTEMPTS):
+                last = attempt == SERPER_ATTEMPTS - 1
+                try:
+                    resp = await self._client.post(self.url, json={"q": query, "num": self.k},
+                                                   headers={"X-API-KEY": self.key})
+                    if resp.status_code == 429 or resp.status_code >= 500:
+                        if last:
+                            return [], f"search_failed: HTTP {resp.status_code}"
+                        await asyncio.sleep(backoff_delay(attempt))
+                        continue
+                    resp.raise_for_status()
+                    data = resp.json()
+                    break
+                except Exception as exc:  # network failures are counted, not fatal
+                    if last:
+                        return [], f"search_failed: {redact(str(exc))[:120]}"
+                    await asyncio.sleep(backoff_delay(attempt))
+        passages = []
+        for box in ("answerBox", "knowledgeGraph"):
+            item = data.get(box) or {}
+            text = item.get("snippet") or item.get("answer") or item.get("description")
+            if text:
+                passages.append(Passage(title=item.get("title", box), text=text, source=item.get("link", "")))
+        for item in data.get("organic", [])[: self.k]:
+            if item.get("snippet"):
+                passages.append(Passage(title=item.get("title", ""), text=item["snippet"], source=item.get("link", "")))
+        passages = passages[: self.k]
+        if self.cache:
+            self.cache.put(ckey, "search:serper", [p.model_dump() for p in passages])
+        return passages, None
+
+    async def retrieve(self, claims, prompt, task):
+        results = await asyncio.gather(*(self._search(c) for c in claims))
+        return [r[0] for r in results], [r[1] for r in results if r[1]]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client, self._sem = None, None
+
+
+class SnapshotEvidence(Backend):
+    """Evidence stored by an earlier run, looked up by (task, id, claim text)."""
+
+    def __init__(self, run_dir: str):
+        from factbench.store.run_dir import RunStore
+
+        store = RunStore(run_dir)
+        if not store.path("evidence").exists():
+            raise EvidenceUnavailable(f"{run_dir} has no evidence.jsonl to replay")
+        claims = store.load_latest("claims")
+        self.table: dict[tuple[str, str], list[Passage]] = {}
+        backends = set()
+        for key, ev in store.load_latest("evidence").items():
+            rec = claims.get(key)
+            if rec is None:
+                continue
+            backends.add(ev.backend)
+            for claim, idx in zip(rec.claims, ev.per_claim):
+                self.table[(key, claim.text)] = [ev.passages[i] for i in idx]
+        self.name = f"snapshot:{Path(run_dir).name}({','.join(sorted(backends))})"
+
+    async def retrieve(self, claims, prompt, task):
+        key = sample_key(task, prompt.id)
+        out, errors = [], []
+        for c in claims:
+            found = self.table.get((key, c))
+            if found is None:
+                errors.append("not_in_snapshot")
+            out.append(found or [])
+        return out, errors
+
+
+def _options(spec: str) -> tuple[str, dict[str, str]]:
+    base, _, query = spec.partition("?")
+    opts = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    return base, opts
+
+
+def open_none(arg: str, options: dict[str, str], cache: CallCache | None) -> NoEvidence:
+    return NoEvidence()
+
+
+def open_serper(arg: str, options: dict[str, str], cache: CallCache | None) -> SerperEvidence:
+    return SerperEvidence(cache, int(options.get("k", DEFAULT_K)))
+
+
+def open_corpus(arg: str, options: dict[str, str], cache: CallCache | None) -> CorpusEvidence:
+    path, _, frag = arg.partition("#")
+    expanded = os.path.expandvars(path)
+    if "$" in expanded or not expanded:
+        raise EvidenceUnavailable(f"corpus:{arg}: the variable in {path!r} is not set")
+    return CorpusEvidence(expanded, topic=(frag == "topic"), k=int(options.get("k", DEFAULT_K)))
+
+
+def open_snapshot(arg: str, options: dict[str, str], cache: CallCache | None) -> SnapshotEvidence:
+    return SnapshotEvidence(arg)
+
+
+def discover_backends() -> dict[str, Plugin]:
+    """Backend factories registered under `factbench.evidence`, by name."""
+    return load_plugins("evidence", callable, lambda f: "", expand=False)
+
+
+def open_backend(spec: str, cache: CallCache | None) -> EvidenceBackend:
+    """Open the backend a spec names; raises EvidenceUnavailable with the reason when it cannot."""
+    base, opts = _options(spec.strip())
+    name, _, arg = base.partition(":")
+    backends = discover_backends()
+    if name not in backends:
+        raise EvidenceUnavailable(f"unknown evidence backend {spec!r} (registered: {', '.join(sorted(backends))}; "
+                                  "e.g. none, corpus:PATH[#topic], serper, snapshot:RUN_DIR)")
+    try:
+        return backends[name].obj(arg, opts, cache)
+    except ValueError as exc:
+        raise EvidenceUnavailable(f"{spec}: bad option ({exc})") from exc

@@ -1,0 +1,199 @@
+"""Parsers for judge outputs: strict JSON first, a tolerant fallback second, never a guess.
+
+A missing, unknown or unparseable label is returned as an error kind, never as a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+
+class ParseError(ValueError):
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+_LABEL_WORDS = {
+    "supported": "supported", "support": "supported", "supports": "supported", "true": "supported",
+    "correct": "supported", "yes": "supported", "confirmed": "supported", "s": "supported",
+    "unsupported": "unsupported", "not supported": "unsupported", "not_supported": "unsupported",
+    "refuted": "unsupported", "contradicted": "unsupported", "false": "unsupported", "incorrect": "unsupported",
+    "no": "unsupported", "ns": "unsupported",
+    "unverifiable": "unverifiable", "inconclusive": "unverifiable", "not enough evidence": "unverifiable",
+    "not enough information": "unverifiable", "insufficient evidence": "unverifiable", "unknown": "unverifiable",
+    "cannot be verified": "unverifiable", "nei": "unverifiable", "undetermined": "unverifiable",
+}
+
+
+def extract_json(text: str) -> Any:
+    """The JSON value in a judge output: plain, fenced, or embedded in prose (trailing commas tolerated)."""
+    candidates = [text.strip()]
+    candidates += [m.strip() for m in _FENCE.findall(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        candidates.append(text[start:end + 1])
+    for cand in candidates:
+        for variant in (cand, _TRAILING_COMMA.sub(r"\1", cand)):
+            try:
+                return json.loads(variant)
+            except (json.JSONDecodeError, RecursionError):
+                continue
+    raise ParseError("invalid_json", text[:80])
+
+
+def salvage_items(text: str) -> list[dict[str, Any]]:
+    """Complete `{"id": ...}` objects from an output that is not valid JSON as a whole (for
+    example cut off by the token limit): what was finished is kept, the rest stays missing."""
+    decoder = json.JSONDecoder()
+    items, pos = [], text.find("{", 1)
+    while pos != -1:
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            pos = text.find("{", pos + 1)
+            continue
+        if isinstance(obj, dict) and "id" in obj:
+            items.append(obj)
+        pos = text.find("{", end)
+    return items
+
+
+def normalise_label(word: Any, mode: str = "ternary") -> str | None:
+    """Map a judge's label word to ours; None for a word we do not know."""
+    if not isinstance(word, str):
+        return None
+    key = " ".join(word.strip().strip(".!\"'*").lower().replace("_", " ").split())
+    label = _LABEL_WORDS.get(key) or _LABEL_WORDS.get(key.replace(" ", "_"))
+    if label == "unverifiable" and mode == "binary":
+        return "unsupported"
+    return label
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("[#P").rstrip("].").isdigit():
+        return int(value.strip().lstrip("[#P").rstrip("]."))
+    return None
+
+
+# ------------------------------------------------------------------ extraction
+
+_SENTENCE_HEADING = re.compile(r"^\s*(?:sentence\s*)?\[?(\d+)\]?\s*[:.)]?\s*$", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$")
+
+
+def parse_sentence_claims(text: str, expected_ids: list[int]) -> tuple[dict[int, list[str]], list[str]]:
+    """Claims per sentence id, and the error kinds found (missing sentence entries are errors)."""
+    errors: list[str] = []
+    found: dict[int, list[str]] = {}
+    try:
+        data = extract_json(text)
+        items = data.get("sentences") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ParseError("invalid_shape")
+        for item in items:
+            if not isinstance(item, dict):
+                errors.append("invalid_item")
+                continue
+            sid = _as_int(item.get("id"))
+            claims = item.get("claims")
+            if sid is None or not isinstance(claims, list):
+                errors.append("invalid_item")
+                continue
+            found[sid] = [c.strip() for c in claims if isinstance(c, str) and c.strip()]
+    except ParseError as exc:
+        salvaged = [i for i in salvage_items(text) if _as_int(i.get("id")) is not None and isinstance(i.get("claims"), list)]
+        found = {_as_int(i["id"]): [c.strip() for c in i["claims"] if isinstance(c, str) and c.strip()]
+                 for i in salvaged} or _parse_claim_lines(text)
+        if not found:
+            return {}, [exc.kind]
+    expected = set(expected_ids)
+    for sid in expected_ids:
+        if sid not in found:
+            errors.append("missing_sentence")
+    return {k: v for k, v in found.items() if k in expected}, errors
+
+
+def _parse_claim_lines(text: str) -> dict[int, list[str]]:
+    """Fallback: 'Sentence 3:' (or '[3]') headings followed by '- claim' lines."""
+    out: dict[int, list[str]] = {}
+    current: int | None = None
+    for line in text.splitlines():
+        heading = _SENTENCE_HEADING.match(line)
+        if heading:
+            current = int(heading.group(1))
+            out.setdefault(current, [])
+            continue
+        bullet = _BULLET.match(line)
+        if bullet and current is not None:
+            out[current].append(bullet.group(1))
+    return out
+
+
+# ------------------------------------------------------------------ verification
+
+_VERDICT_LINE = re.compile(r"^\s*(?:claim\s*)?\[?(\d+)\]?\s*[:.)\-]\s*\**\s*([A-Za-z _]+?)\s*\**\s*\.?\s*$",
+                           re.IGNORECASE)
+
+
+def parse_verdicts(text: str, n_claims: int, mode: str = "ternary") -> tuple[list[str | None], list[str | None]]:
+    """Per-claim labels (None where there is none) and per-claim error kinds (None where fine)."""
+    labels: list[str | None] = [None] * n_claims
+    errors: list[str | None] = ["missing_label"] * n_claims
+    raw: dict[int, Any] = {}
+    try:
+        data = extract_json(text)
+        items = data.get("verdicts") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ParseError("invalid_shape")
+        for item in items:
+            if isinstance(item, dict) and _as_int(item.get("id")) is not None:
+                raw.setdefault(_as_int(item.get("id")), item.get("label"))
+    except ParseError as exc:
+        for item in salvage_items(text):
+            if _as_int(item.get("id")) is not None:
+                raw.setdefault(_as_int(item.get("id")), item.get("label"))
+        for line in text.splitlines():
+            m = _VERDICT_LINE.match(line)
+            if m:
+                raw.setdefault(int(m.group(1)), m.group(2))
+        if not raw:
+            return labels, [exc.kind] * n_claims
+    for cid, word in raw.items():
+        if 1 <= cid <= n_claims:
+            label = normalise_label(word, mode)
+            labels[cid - 1] = label
+            errors[cid - 1] = None if label else "unknown_label"
+    return labels, errors
+
+
+_BARE_WINNER = re.compile(r"(?:(?:the\s+)?winner(?:\s+is)?\s*[:=\-]?\s*)?(?:response\s+)?\**(A|B|tie)\**\.?",
+                          re.IGNORECASE)
+
+
+def parse_winner(text: str) -> str:
+    """'A', 'B' or 'tie'; raises ParseError otherwise."""
+    try:
+        data = extract_json(text)
+        word = data.get("winner") if isinstance(data, dict) else None
+    except ParseError:
+        m = _BARE_WINNER.fullmatch(text.strip())  # the whole answer must be the verdict: never guess
+        word = m.group(1) if m else None
+    if isinstance(word, str):
+        w = word.strip().strip(".\"'").lower()
+        if w in ("a", "response a"):
+            return "A"
+        if w in ("b", "response b"):
+            return "B"
+        if w in ("tie", "equal", "both", "draw"):
+            return "tie"
+    raise ParseError("unknown_winner", str(text)[:80])

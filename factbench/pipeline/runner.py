@@ -1,0 +1,198 @@
+"""The orchestrator: the only place that knows the order of stages.
+
+    prompt -> answer -> claims -> evidence -> verdicts (-> relevance) -> metrics
+
+Samples stream through the stages on a pool of asyncio workers: one answer's claims are
+being verified while others are still generating; there is no barrier between stages.
+Each finished (sample, stage) is appended to the run directory at once, so a re-run with
+the same run id does only what is missing. A stage that fails for a sample writes an error
+record and leaves that stage missing (the next resume retries it); the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+
+from factbench import __version__
+from factbench.hashing import sha256_hex
+from factbench.judges.registry import resolve_judges
+from factbench.llm.cache import CallCache
+from factbench.llm.client import LLMClient, LLMError, RoleSpec, redact
+from factbench.pipeline.identity import diff, run_identity
+from factbench.pipeline.plan import PlannedTask, plan_tasks
+from factbench.pipeline.progress import Progress
+from factbench.pipeline.settings import RunSettings
+from factbench.pipeline.summary import build_summary, collect_scores
+from factbench.scoring.metrics import as_rows
+from factbench.stages.base import RunContext, Sample, Stage, StageError
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.evidence import EvidenceStage
+from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, load_responses
+from factbench.stages.relevance import RelevanceStage
+from factbench.stages.verify import VerdictsStage
+from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
+from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
+from factbench.store.run_dir import RunMismatch, RunStore
+from factbench.tasks import Prompt, Task, TaskDataUnavailable
+
+__all__ = ["PIPELINE", "Runner", "RunSettings"]
+
+PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), RelevanceStage())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Runner:
+    def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
+                 cache: CallCache | None, stages: tuple[Stage, ...] = PIPELINE):
+        self.settings = settings
+        self.roles = roles
+        self.stages = stages
+        self.plan = plan_tasks(tasks, settings, cache)
+        responses, source = None, "generated"
+        if settings.responses:
+            responses, digest = load_responses(settings.responses, [pt.task.name for pt in self.plan.tasks])
+            source = f"responses:{Path(settings.responses).name}@{digest}"
+        self.source = source
+        self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
+        self.judges = resolve_judges(settings.judges, settings.default_judges())
+        self.context = RunContext(
+            clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
+            claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
+            relevance=settings.relevance, responses=responses, answers_source=source)
+        self.store = RunStore(settings.run_dir)
+        self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
+        self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
+        self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
+
+    # ------------------------------------------------------------------ run.json
+    def _write_spec(self) -> None:
+        old = self.store.read_spec()
+        if old is not None:
+            diffs = diff(old.identity, self.identity)
+            if diffs:
+                raise RunMismatch(
+                    f"run {self.settings.run_id!r} already exists with a different configuration; "
+                    "results are never mixed. Use a new --run-id (or `factbench score` to re-score its answers). "
+                    "Differences:\n  " + "\n  ".join(diffs[:20]))
+        now = _now()
+        self.spec = RunSpec(
+            run_id=self.settings.run_id, label=self.settings.label, factbench_version=__version__,
+            identity=self.identity, identity_sha=sha256_hex(self.identity, 16),
+            roles={role: spec.public() for role, spec in self.roles.items()},
+            settings=self.settings.model_dump(mode="json"),
+            tasks={pt.task.name: TaskEntry(**pt.task.identity(), evidence=pt.evidence.name, tags=list(pt.task.tags),
+                                           n_prompts=len(pt.prompts), prompt_ids=[p.id for p in pt.prompts],
+                                           evidence_note=pt.evidence_note)
+                   for pt in self.plan.tasks},
+            skipped_tasks=self.plan.skipped, generation_template=GENERATION_TEMPLATE,
+            started_at=old.started_at if old else now,
+            resumed_at=(old.resumed_at + [now]) if old else [])
+        self.store.write_spec(self.spec)
+
+    # ------------------------------------------------------------------ per sample
+    async def _stage(self, stage: Stage, sample: Sample) -> Record | None:
+        task, sid = sample.task.name, sample.prompt.id
+        try:
+            record = await stage.run(self.context, sample)
+        except (LLMError, StageError) as exc:
+            self._fail(stage.name, task, sid, exc.kind, exc.detail)
+            return None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or a bad input for this one sample: recorded, the run goes on
+            self._fail(stage.name, task, sid, "internal", f"{type(exc).__name__}: {exc}")
+            return None
+        self.store.append(stage.name, record)
+        self.progress.done(stage.name)
+        return record
+
+    def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str) -> None:
+        self.store.append("errors", ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500]))
+        self.progress.failed(stage)
+
+    async def _process(self, pt: PlannedTask, prompt: Prompt) -> None:
+        key = sample_key(pt.task.name, prompt.id)
+        sample = Sample(pt.task, prompt, pt.evidence,
+                        {s.name: self.existing[s.name][key] for s in self.stages if key in self.existing[s.name]})
+        for stage in self.stages:
+            if stage.name in sample.records or not stage.wanted(self.context, sample):
+                continue
+            record = await self._stage(stage, sample)
+            if record is None:
+                return  # later stages need this one; the next resume retries it
+            sample.records[stage.name] = record
+
+    # ------------------------------------------------------------------ whole run
+    def _parallelism(self) -> int:
+        if self.settings.max_parallel_samples > 0:
+            return self.settings.max_parallel_samples
+        caps = [c.spec.max_concurrency * max(1, len(c.spec.base_urls)) for c in self.clients.values()]
+        return max(4, 2 * max(caps, default=8))
+
+    async def _run_all(self, work: list[tuple[PlannedTask, Prompt]]) -> None:
+        queue: asyncio.Queue = asyncio.Queue()
+        for item in work:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    pt, prompt = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await self._process(pt, prompt)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self._parallelism(), max(1, len(work))))))
+        finally:
+            for pt in self.plan.tasks:
+                await pt.evidence.aclose()
+
+    def _totals(self, work: list[tuple[PlannedTask, Prompt]]) -> dict[str, int]:
+        """Samples each stage will see (relevance may stop short: abstentions have nothing to judge)."""
+        totals = {}
+        for stage in self.stages:
+            n = sum(1 for pt, _ in work if stage.applies(self.context, pt.task))
+            if n:
+                totals[stage.name] = n
+        return totals
+
+    def run(self) -> RunSummary:
+        if not self.plan.tasks:
+            raise TaskDataUnavailable("no selected task has data here:\n  " + "\n  ".join(self.notes))
+        with self.store:
+            self._write_spec()
+            self.existing = {s.name: self.store.load_latest(s.name) for s in self.stages}
+            work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
+            totals = self._totals(work)
+            roles = {s.name: s.role for s in self.stages if s.role}
+            self.progress = Progress(totals, self.settings.progress, self.clients, roles)
+            resumed = {name: sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[name])
+                       for name in totals}
+            for name, n in resumed.items():  # samples finished in an earlier attempt count as done
+                self.progress.bars[name].update(n)
+            started = time.monotonic()
+            try:
+                asyncio.run(self._run_all(work))
+            finally:
+                self.progress.close()
+            latest = {name: self.store.load_latest(name) for name in STAGE_FILES}  # each stage file read once
+            planned = {pt.task.name: pt for pt in self.plan.tasks}
+            scores = collect_scores(latest, planned, self.settings)
+            summary = build_summary(
+                self.store, latest, scores, planned, self.settings,
+                {r: c.stats.to_dict() for r, c in self.clients.items()}, time.monotonic() - started, self.notes,
+                resumed=resumed,
+                # Who judged, with which templates: in every summary, not only in run.json.
+                judges={**self.identity["judges"], "templates": self.identity["templates"]},
+                answers_from=self.identity["model"] or self.identity["answers"])
+            self.store.write_scores(as_rows(scores))
+            self.store.write_spec(self.spec.model_copy(update={"finished_at": _now()}))
+            self.store.write_summary(summary)
+        return summary

@@ -1,0 +1,91 @@
+"""Calibration: run a judge on human-labelled claims and measure how well it agrees.
+
+Reports claim-level agreement and Cohen's kappa (supported vs not supported, the human
+labels' granularity) over the claims the judge labelled, and the aggregate error: the
+judge's mean precision minus the human mean precision over the same answers, in points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from typing import Any
+
+from factbench.evidence.backends import EvidenceBackend
+from factbench.judges.builtin import VERIFY_BINARY
+from factbench.judges.judge import Judge
+from factbench.llm.client import LLMClient, LLMError
+from factbench.scoring.human_labels import labelled_records
+from factbench.scoring.metrics import score_answer
+from factbench.stages.evidence import retrieve_evidence
+from factbench.stages.verify import verify_claims
+from factbench.tasks import Prompt
+
+
+def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, judge: Judge, claims_per_call: int,
+                     evidence_tokens: int, parallel: int):
+    sem = asyncio.Semaphore(parallel)
+
+    async def one(claims_rec, human):
+        async with sem:
+            prompt = Prompt(id=claims_rec.id, text=f"Tell me a bio of {claims_rec.id}.", topic=claims_rec.id)
+            evidence = await retrieve_evidence(backend, claims_rec.task, prompt, [c.text for c in claims_rec.claims])
+            try:
+                judged = await verify_claims(client, claims_rec, evidence, judge=judge,
+                                             uses_evidence=backend.uses_evidence,
+                                             claims_per_call=claims_per_call, evidence_tokens=evidence_tokens)
+            except LLMError as exc:
+                return claims_rec, human, None, exc.kind
+            return claims_rec, human, judged, None
+
+    return await asyncio.gather(*(one(c, h) for c, h in records))
+
+
+def calibrate(labels_path: str, client: LLMClient, backend: EvidenceBackend, *, limit: int | None = None,
+              seed: int = 0, judge: Judge = VERIFY_BINARY, claims_per_call: int = 10, evidence_tokens: int = 3000,
+              parallel: int = 32) -> dict[str, Any]:
+    records = [(c, v) for c, v in labelled_records(labels_path) if not c.abstained and c.claims]
+    if limit is not None and limit < len(records):
+        records = random.Random(seed).sample(records, limit)
+    results = asyncio.run(_judge_all(client, backend, records, judge, claims_per_call, evidence_tokens, parallel))
+    human_flags, judge_flags = [], []
+    human_prec, judge_prec = [], []
+    failures: Counter[str] = Counter()
+    unlabelled = 0
+    for claims_rec, human, judged, error in results:
+        if judged is None:
+            failures[error] += 1
+            continue
+        for h, j in zip(human.labels, judged.labels):
+            if j is None:
+                unlabelled += 1
+                continue
+            human_flags.append(h == "supported")
+            judge_flags.append(j == "supported")
+        js = score_answer(claims_rec, judged, None, k=32)
+        hs = score_answer(claims_rec, human, None, k=32)
+        if js.precision is not None and hs.precision is not None:
+            judge_prec.append(js.precision)
+            human_prec.append(hs.precision)
+    n = len(human_flags)
+    human_mean = 100 * sum(human_prec) / len(human_prec) if human_prec else None
+    judge_mean = 100 * sum(judge_prec) / len(judge_prec) if judge_prec else None
+    return {
+        "answers": len(records), "answers_failed": dict(failures), "claims_compared": n, "claims_unlabelled": unlabelled,
+        "agreement": sum(x == y for x, y in zip(human_flags, judge_flags)) / n if n else None,
+        "cohens_kappa": cohens_kappa(human_flags, judge_flags),
+        "human_precision": human_mean, "judge_precision": judge_mean,
+        "aggregate_error": None if human_mean is None or judge_mean is None else judge_mean - human_mean,
+        "judge": client.spec.model, "judge_name": judge.name, "evidence": backend.name, "mode": judge.mode,
+    }

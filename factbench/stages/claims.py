@@ -1,0 +1,157 @@
+"""Stage 2: answer -> sentences -> verifiable, decontextualised claims (deduplicated).
+
+Sentences come from spaCy's rule-based sentencizer (no model download). Claims are
+extracted by the extractor judge for a *chunk* of consecutive sentences per call (default
+10): every sentence still gets its own claim list and keeps its index, and the judge sees
+the question, the three sentences before the chunk and the one after it, so pronouns can be
+resolved. One call per chunk instead of one per sentence cuts requests ~10x and repeats the
+question and instructions once per chunk instead of once per sentence; the shared system
+prefix keeps the remaining calls cheap on a prefix-caching server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from functools import lru_cache
+
+from factbench.judges.builtin import CLAIMS
+from factbench.judges.judge import Judge
+from factbench.judges.templates import extraction_messages
+from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
+from factbench.store.records import Claim, ClaimsRecord
+
+CONTEXT_BEFORE = 3
+CONTEXT_AFTER = 1
+DEFAULT_SENTENCES_PER_CALL = 10
+# Longer answers are decomposed up to this many sentences (a counted `answer_truncated` error):
+# a 100,000-word answer would otherwise cost hundreds of judge calls for one sample.
+MAX_SENTENCES = 400
+NEAR_DUPLICATE_JACCARD = 0.8
+
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+_ABSTAIN = re.compile(
+    r"\b(?:i (?:could not|couldn't|cannot|can't|was unable to|am unable to|wasn't able to) find (?:any )?"
+    r"(?:reliable |specific |relevant |public(?:ly available)? )?(?:information|details|records|data)"
+    r"|i (?:do not|don't) have (?:any )?(?:reliable |specific |enough )?(?:information|details|knowledge)"
+    r"|i(?:'m| am) (?:not (?:aware of|familiar with)|unable to provide|sorry, but i (?:can't|cannot))"
+    r"|there (?:is|appears to be|seems to be) no (?:widely )?(?:known|available|recognized|recognised|"
+    r"reliable|public(?:ly available)?) (?:information|public figure|person|record)"
+    r"|(?:no|not enough) (?:reliable |publicly available )?information (?:is )?(?:available|about|on)"
+    r"|my knowledge (?:cutoff|does not include))",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@lru_cache(maxsize=1)
+def _nlp():
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.max_length = 5_000_000
+    return nlp
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an answer: lines first (lists and headings end a sentence), then spaCy."""
+    out: list[str] = []
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for line in lines:
+        line = _HEADING.sub("", _BULLET.sub("", line)).strip().strip("*_").strip()
+        if len(line) < 3:
+            continue
+        for sent in _nlp()(line).sents:
+            s = sent.text.strip()
+            if len(s) >= 3:
+                out.append(s)
+    return out
+
+
+def is_abstention(answer: str, sentences: list[str] | None = None) -> bool:
+    """An answer that declines to answer: the abstention appears in its first two sentences."""
+    sentences = split_sentences(answer) if sentences is None else sentences
+    return bool(_ABSTAIN.search(" ".join(sentences[:2])))
+
+
+def _normalise(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def merge_duplicates(claims: list[Claim]) -> tuple[list[Claim], int]:
+    """Merge exact and near-duplicate claims (same numbers, token Jaccard >= 0.8); keep the first."""
+    kept: list[Claim] = []
+    signatures: list[tuple[str, frozenset[str], tuple[str, ...]]] = []
+    merged = 0
+    for claim in claims:
+        norm = _normalise(claim.text)
+        tokens = frozenset(norm.split())
+        numbers = tuple(sorted(_NUMBER.findall(claim.text)))
+        match = None
+        for i, (n2, t2, num2) in enumerate(signatures):
+            if norm == n2 or (numbers == num2 and tokens and t2 and
+                              len(tokens & t2) / len(tokens | t2) >= NEAR_DUPLICATE_JACCARD):
+                match = i
+                break
+        if match is None:
+            kept.append(claim.model_copy())
+            signatures.append((norm, tokens, numbers))
+        else:
+            kept[match].occurrences += claim.occurrences
+            merged += 1
+    return kept, merged
+
+
+def chunks(n: int, size: int) -> list[range]:
+    return [range(i, min(n, i + size)) for i in range(0, n, size)]
+
+
+async def extract_claims(client: LLMClient, task: str, sample_id: str, question: str, answer: str,
+                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL, judge: Judge = CLAIMS) -> ClaimsRecord:
+    """Claims of one answer. An abstention yields no call and no claim."""
+    template = judge.template
+    sentences = split_sentences(answer)
+    truncated = len(sentences) > MAX_SENTENCES
+    sentences = sentences[:MAX_SENTENCES]
+    if not sentences or is_abstention(answer, sentences):
+        return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
+                            claims=[], extractor=template.id)
+    spans = chunks(len(sentences), max(1, sentences_per_call))
+
+    async def one(span: range):
+        numbered = [(i + 1, sentences[i]) for i in span]
+        before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
+        after = sentences[span.stop:span.stop + CONTEXT_AFTER]
+        completion = await client.complete(extraction_messages(question, before, numbered, after),
+                                           template=template.id, schema=template.schema, schema_name="claims")
+        per_sentence, errs = judge.parse(completion.text, [n for n, _ in numbered])
+        if completion.finish_reason == "length" and errs:
+            errs = ["truncated_output" if e == "invalid_json" else e for e in errs]
+        return numbered, completion.text, per_sentence, errs
+
+    found: list[Claim] = []
+    errors: list[str] = ["answer_truncated"] if truncated else []
+    raw: list[str] = []
+    # Chunks are independent: their calls go out together, results are kept in sentence order.
+    for numbered, text, per_sentence, errs in await asyncio.gather(*(one(span) for span in spans)):
+        raw.append(text)
+        errors.extend(errs)
+        for n, _ in numbered:
+            found.extend(Claim(text=c, sentence=n - 1) for c in per_sentence.get(n, []))
+    claims, merged = merge_duplicates(found)
+    return ClaimsRecord(task=task, id=sample_id, abstained=False, sentences=sentences, claims=claims,
+                        merged_duplicates=merged, errors=errors, extractor=template.id, raw=raw)
+
+
+class ClaimsStage(Stage):
+    name = "claims"
+    role = "extractor"
+
+    async def run(self, run: RunContext, sample: Sample) -> ClaimsRecord:
+        answer = sample.records["answers"]
+        return await extract_claims(run.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
+                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"])

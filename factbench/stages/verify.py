@@ -1,0 +1,98 @@
+"""Stage 4: verdicts. Claims of one answer are judged in batches, each batch with the pooled
+evidence of its claims, truncated to a token budget, under one fixed system prefix.
+
+Labels: supported / unsupported / unverifiable (ternary, default) or supported /
+unsupported (binary). A claim whose label is missing or unknown gets no label and a
+counted error kind; it is never scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from factbench.judges.judge import Judge
+from factbench.judges.templates import verification_messages
+from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
+
+DEFAULT_CLAIMS_PER_CALL = 10
+DEFAULT_EVIDENCE_TOKENS = 3000  # per call
+CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
+MAX_PASSAGE_TOKENS = 400
+
+
+def approx_tokens(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[tuple[str, str]]:
+    """Round-robin over the claims' ranked passages (each claim's best first), deduplicated,
+    until the budget is spent: every claim gets its top passage before any gets a second."""
+    chosen: list[int] = []
+    seen: set[int] = set()
+    used = 0
+    depth = max((len(ids) for ids in per_claim), default=0)
+    for rank in range(depth):
+        for ids in per_claim:
+            if rank >= len(ids) or ids[rank] in seen:
+                continue
+            cost = min(approx_tokens(passages[ids[rank]].text), MAX_PASSAGE_TOKENS)
+            if used + cost > budget_tokens:
+                continue
+            seen.add(ids[rank])
+            chosen.append(ids[rank])
+            used += cost
+    out = []
+    for i in chosen:
+        p = passages[i]
+        text = p.text if approx_tokens(p.text) <= MAX_PASSAGE_TOKENS else p.text[: MAX_PASSAGE_TOKENS * CHARS_PER_TOKEN]
+        out.append((p.title, text))
+    return out
+
+
+async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
+                        judge: Judge, uses_evidence: bool = True,
+                        claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
+                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS) -> VerdictsRecord:
+    template = judge.template_for(uses_evidence)
+    mode = judge.mode or "ternary"
+    texts = [c.text for c in claims.claims]
+    size = max(1, claims_per_call)
+
+    async def one(start: int):
+        batch = texts[start:start + size]
+        pooled: list[tuple[str, str]] = []
+        if uses_evidence and evidence is not None:
+            pooled = pool_evidence(evidence.per_claim[start:start + size], evidence.passages, evidence_tokens)
+        if uses_evidence and not pooled:
+            # Nothing was retrieved for these claims: say so rather than show an empty block.
+            pooled = [("", "(no evidence was found for these claims)")]
+        completion = await client.complete(verification_messages(template, pooled, batch),
+                                           template=template.id, schema=template.schema, schema_name="verdicts")
+        got, errs = judge.parse(completion.text, len(batch), mode)
+        if completion.finish_reason == "length":
+            errs = [("truncated_output" if e else e) for e in errs]
+        return completion.text, got, errs
+
+    labels: list[str | None] = []
+    errors: list[str | None] = []
+    raw: list[str] = []
+    # Batches are independent: their calls go out together, results are kept in claim order.
+    for text, got, errs in await asyncio.gather(*(one(s) for s in range(0, len(texts), size))):
+        raw.append(text)
+        labels.extend(got)
+        errors.extend(errs)
+    backend = evidence.backend if evidence is not None else "none"
+    return VerdictsRecord(task=claims.task, id=claims.id, labels=labels, errors=errors, verifier=template.id,
+                          evidence_backend=backend, raw=raw)
+
+
+class VerdictsStage(Stage):
+    name = "verdicts"
+    role = "verifier"
+
+    async def run(self, run: RunContext, sample: Sample) -> VerdictsRecord:
+        return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
+                                   judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
+                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens)

@@ -1,0 +1,91 @@
+"""Typed per-stage records. Each is one JSON line in its stage's file in the run directory.
+
+Every record carries `task` and `id` (the prompt id); (task, id) is the sample key.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "relevance")  # their order is the runner's business
+
+
+class Record(BaseModel):
+    task: str
+    id: str
+
+    @property
+    def key(self) -> str:
+        return sample_key(self.task, self.id)
+
+
+def sample_key(task: str, sample_id: str) -> str:
+    return f"{task}\x1f{sample_id}"
+
+
+class AnswerRecord(Record):
+    prompt_sha: str
+    prompt: str | None = None  # omitted for tasks whose license forbids redistribution
+    answer: str
+    reasoning: str | None = None
+    source: str  # "generated" or "responses:<file sha>"
+    finish_reason: str | None = None
+    cached: bool = False
+
+
+class Claim(BaseModel):
+    text: str
+    sentence: int  # index of the source sentence in ClaimsRecord.sentences
+    occurrences: int = 1  # how many (near-)identical claims were merged into this one
+
+
+class ClaimsRecord(Record):
+    abstained: bool
+    sentences: list[str]
+    claims: list[Claim]
+    merged_duplicates: int = 0
+    errors: list[str] = Field(default_factory=list)
+    extractor: str  # judge template id
+    raw: list[str] = Field(default_factory=list)  # raw judge outputs, so parsing can be re-applied
+
+
+class Passage(BaseModel):
+    text: str
+    title: str = ""
+    source: str = ""  # URL, corpus name, ...
+    score: float | None = None
+
+
+class EvidenceRecord(Record):
+    backend: str
+    passages: list[Passage]  # unique passages retrieved for this answer
+    per_claim: list[list[int]]  # per claim (aligned with ClaimsRecord.claims): indices into `passages`, best first
+    errors: list[str] = Field(default_factory=list)
+
+
+class VerdictsRecord(Record):
+    labels: list[str | None]  # per claim; None = no verdict (see errors)
+    errors: list[str | None]
+    verifier: str  # judge template id
+    evidence_backend: str
+    raw: list[str] = Field(default_factory=list)
+
+
+class RelevanceRecord(Record):
+    reference_source: str
+    winners: list[str | None]  # per order: [answer-first, reference-first], from the answer's point of view
+    score: float | None
+    errors: list[str] = Field(default_factory=list)
+    judge: str
+
+
+class ErrorRecord(Record):
+    stage: str
+    kind: str
+    detail: str
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "answers": AnswerRecord, "claims": ClaimsRecord, "evidence": EvidenceRecord,
+    "verdicts": VerdictsRecord, "relevance": RelevanceRecord, "errors": ErrorRecord,
+}

@@ -1,0 +1,299 @@
+"""A scripted OpenAI-compatible server: a TEST DOUBLE and benchmark stand-in, never a scorer.
+
+It answers factbench's requests deterministically over real HTTP, so tests and `make bench`
+exercise the real client stack (litellm -> openai -> httpx). It is never used by `factbench
+run` unless a user points a base URL at it explicitly.
+
+Behaviour, by the request's system prompt:
+- generation (no system prompt): a fixed, prompt-dependent answer of `answer_sentences`
+  sentences; sentences about "Atlantis" are false and those with "perhaps" are vague;
+- claim extraction: one claim per numbered sentence (the sentence itself); sentences with
+  "I think" give none;
+- verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported;
+- relevance: the response that repeats more of the question's words wins; equal counts tie.
+
+Latency model (for benchmarks): a request waits for one of `max_seqs` sequence slots, then
+takes prefill_s_per_1k * input_tokens/1000 (minus a prefix-cache discount on the part of the
+system prompt already seen) + decode_s_per_token * output_tokens, all divided by `speed`.
+Faults can be scripted per test: `faults` is a list of (predicate, action) consumed in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+_SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
+_CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
+
+
+def approx_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+@dataclass
+class LatencyModel:
+    prefill_s_per_1k: float = 0.0
+    decode_s_per_token: float = 0.0
+    max_seqs: int = 256
+    prefix_cache: bool = True
+    speed: float = 1.0
+
+    def seconds(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        billable = input_tokens - (cached_tokens if self.prefix_cache else 0)
+        return (self.prefill_s_per_1k * billable / 1000 + self.decode_s_per_token * output_tokens) / self.speed
+
+
+@dataclass
+class Fault:
+    """Applied to the next request matching `when` (a predicate on the request body), `times` times."""
+
+    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>", "close"
+    when: Callable[[dict[str, Any]], bool] = lambda body: True
+    times: int = 1
+
+
+@dataclass
+class ScriptedState:
+    answer_sentences: int = 6
+    latency: LatencyModel = field(default_factory=LatencyModel)
+    faults: list[Fault] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    keep_log: bool = True
+    work_seconds: float = 0.0
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    seen_prefixes: set[str] = field(default_factory=set)
+
+
+def request_kind(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if system.startswith("You break a response"):
+        return "extract"
+    if system.startswith("You check claims"):
+        return "verify"
+    if system.startswith("You compare two responses"):
+        return "relevance"
+    return "generate"
+
+
+def _block(text: str, tag: str) -> str:
+    m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL)
+    return m.group(1) if m else ""
+
+
+def scripted_answer(prompt: str, n: int) -> str:
+    subject = re.sub(r"[^A-Za-z0-9 ]", "", prompt).strip().split(" Be thorough")[0][:60] or "The subject"
+    h = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    sentences = []
+    for i in range(n):
+        kind = (h >> (2 * i)) % 7
+        if kind == 0:
+            sentences.append(f"Records from Atlantis mention {subject} in entry {i}.")
+        elif kind == 1:
+            sentences.append(f"Perhaps {subject} was noted by scholars in period {i}.")
+        else:
+            sentences.append(f"{subject} is documented in source {i} of the archive.")
+    return " ".join(sentences)
+
+
+def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
+    kind = request_kind(body)
+    user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
+    if kind == "extract":
+        out = []
+        for line in _block(user, "sentences").splitlines():
+            m = _SENTENCE_LINE.match(line)
+            if m:
+                text = m.group(2).strip()
+                out.append({"id": int(m.group(1)), "claims": [] if "I think" in text else [text]})
+        return json.dumps({"sentences": out})
+    if kind == "verify":
+        verdicts = []
+        for line in _block(user, "claims").splitlines():
+            m = _CLAIM_LINE.match(line)
+            if m:
+                claim = m.group(2)
+                label = ("unsupported" if "Atlantis" in claim else
+                         "unverifiable" if "Perhaps" in claim or "perhaps" in claim else "supported")
+                verdicts.append({"id": int(m.group(1)), "label": label})
+        return json.dumps({"verdicts": verdicts})
+    if kind == "relevance":
+        words = set(re.findall(r"[a-z]{4,}", _block(user, "question").lower()))
+        score_a = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_a").lower())))
+        score_b = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_b").lower())))
+        winner = "A" if score_a > score_b else "B" if score_b > score_a else "tie"
+        return json.dumps({"winner": winner})
+    return scripted_answer(user, state.answer_sentences)
+
+
+class ScriptedServer:
+    """Runs the app on 127.0.0.1 in a background thread. `base_url` ends with /v1."""
+
+    def __init__(self, state: ScriptedState | None = None, port: int = 0):
+        self.state = state or ScriptedState()
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self.port: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _take_fault(self, body: dict[str, Any]) -> str | None:
+        for fault in self.state.faults:
+            if fault.times > 0 and fault.when(body):
+                fault.times -= 1
+                return fault.action
+        return None
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        state = self.state
+        kind = request_kind(body)
+        state.requests[kind] += 1
+        if state.keep_log:
+            state.log.append(body)
+        action = self._take_fault(body)
+        if action:
+            name, _, arg = action.partition(":")
+            if name == "status":
+                return web.json_response({"error": {"message": f"scripted {arg}"}}, status=int(arg))
+            if name == "retry_after":
+                return web.json_response({"error": {"message": "slow down"}}, status=429,
+                                         headers={"Retry-After": arg})
+            if name == "sleep":
+                await asyncio.sleep(float(arg))
+            if name == "close":
+                request.transport.close()
+                raise ConnectionResetError("scripted close")
+        content = scripted_content(body, state)
+        finish = "stop"
+        if action and action.startswith("text:"):
+            content = action[len("text:"):]
+        elif action and action.startswith("length:"):
+            content, finish = action[len("length:"):], "length"
+        elif action == "empty":
+            content = ""
+        messages = body.get("messages") or []
+        system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+        input_tokens = sum(approx_tokens(m.get("content", "")) for m in messages)
+        cached = approx_tokens(system) if system and system in state.seen_prefixes else 0
+        if system:
+            state.seen_prefixes.add(system)
+        output_tokens = approx_tokens(content)
+        seconds = state.latency.seconds(input_tokens, cached, output_tokens)
+        if seconds > 0:
+            async with self._sem:
+                await asyncio.sleep(seconds)
+        state.work_seconds += seconds
+        state.input_tokens += input_tokens
+        state.cached_tokens += cached
+        state.output_tokens += output_tokens
+        return web.json_response({
+            "id": f"chatcmpl-{state.requests.total()}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                      "total_tokens": input_tokens + output_tokens},
+        })
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        st = self.state
+        return web.json_response({"requests": dict(st.requests), "work_seconds": st.work_seconds,
+                                  "input_tokens": st.input_tokens, "cached_tokens": st.cached_tokens,
+                                  "output_tokens": st.output_tokens, "max_seqs": st.latency.max_seqs})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    async def _start(self, ready: threading.Event) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/health", self._models)
+        app.router.add_get("/stats", self._stats)
+        self._sem = asyncio.Semaphore(self.state.latency.max_seqs)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=4096)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+
+    def start(self) -> ScriptedServer:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._start(ready))
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="scripted-server")
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("scripted server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        try:
+            fut.result(5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop = None
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """`python -m factbench.testing.scripted_server --port 8011`: a stand-alone server for manual runs."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--answer-sentences", type=int, default=6)
+    parser.add_argument("--prefill-s-per-1k", type=float, default=0.0)
+    parser.add_argument("--decode-s-per-token", type=float, default=0.0)
+    parser.add_argument("--max-seqs", type=int, default=256)
+    parser.add_argument("--no-prefix-cache", action="store_true")
+    parser.add_argument("--speed", type=float, default=1.0)
+    args = parser.parse_args()
+    latency = LatencyModel(args.prefill_s_per_1k, args.decode_s_per_token, args.max_seqs,
+                           not args.no_prefix_cache, args.speed)
+    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False)
+    server = ScriptedServer(state, port=args.port).start()
+    print(f"scripted server on {server.base_url} (test double)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+import asyncio
+import json
+import threading
+
+import pytest
+from aiohttp import web
+from conftest import role_args, write_longfact_fixture
+
+from factbench.cli.main import main
+from factbench.evidence.backends import EvidenceUnavailable, open_backend
+from factbench.evidence.corpus import PassageStore
+from factbench.stages.evidence import retrieve_evidence
+from factbench.stages.verify import pool_evidence
+from factbench.store.records import Passage
+from factbench.tasks import Prompt
+
+
+def _corpus(tmp_path):
+    docs = [(f"Object {t}-{i}", [f"Object {t}-{i} is documented in source {i} of the archive and in the museum."])
+            for t in range(2) for i in range(3)]
+    path = tmp_path / "corpus.db"
+    PassageStore.build(path, docs)
+    return path
+
+
+def test_backend_specs(tmp_path, monkeypatch):
+    assert open_backend("none", None).name == "none"
+    with pytest.raises(EvidenceUnavailable, match="SERPER_API_KEY"):
+        open_backend("serper", None)
+    with pytest.raises(EvidenceUnavailable, match="not set"):
+        open_backend("corpus:$NO_SUCH_VAR#topic", None)
+    with pytest.raises(EvidenceUnavailable, match="not found"):
+        open_backend(f"corpus:{tmp_path}/missing.db", None)
+    monkeypatch.setenv("WIKI_DB", str(_corpus(tmp_path)))
+    backend = open_backend("corpus:$WIKI_DB#topic?k=2", None)
+    assert backend.name == "corpus:corpus.db#topic?k=2"
+
+
+def test_evidence_record_deduplicates_passages(tmp_path):
+    backend = open_backend(f"corpus:{_corpus(tmp_path)}?k=3", None)
+    rec = asyncio.run(retrieve_evidence(backend, "t", Prompt(id="p", text="q"),
+                                        ["Object 0-1 is in the archive.", "Object 0-1 is in the museum."]))
+    assert len(rec.per_claim) == 2
+    assert rec.per_claim[0][0] == rec.per_claim[1][0]  # the same best passage stored once
+    assert len(rec.passages) == len({p.text for p in rec.passages})
+
+
+def test_pooling_gives_every_claim_its_best_passage_first():
+    passages = [Passage(text="x" * 400, title=str(i)) for i in range(6)]
+    pooled = pool_evidence([[0, 1, 2], [3, 4, 5]], passages, budget_tokens=250)
+    assert [t for t, _ in pooled] == ["0", "3"]  # 101 tokens each: both top passages, no third
+
+
+def test_run_with_corpus_evidence_puts_passages_in_the_judge_prompt(tmp_path, server):
+    data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
+    corpus = _corpus(tmp_path)
+    rc = main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+               "--run-id", "c", "--evidence", f"corpus:{corpus}"] + role_args(server.base_url))
+    assert rc == 0
+    ev = [json.loads(x) for x in (tmp_path / "c" / "evidence.jsonl").read_text().splitlines()]
+    assert all(r["backend"] == "corpus:corpus.db?k=5" and r["passages"] for r in ev)
+    verify_prompts = [b["messages"][1]["content"] for b in server.state.log
+                      if b["messages"][0]["content"].startswith("You check claims")]
+    assert verify_prompts and all("<passages>" in p and "archive" in p for p in verify_prompts)
+    spec = json.loads((tmp_path / "c" / "run.json").read_text())
+    assert "verify-ternary-evidence" in spec["identity"]["templates"]
+
+    # Re-scoring from the snapshot needs neither the corpus nor the network, and agrees.
+    corpus.unlink()
+    rc = main(["score", str(tmp_path / "c"), "--evidence", f"snapshot:{tmp_path / 'c'}", "--judge", "openai/judge",
+               "--judge-base-url", server.base_url, "--data-dir", str(data), "--results-dir", str(tmp_path),
+               "--run-id", "snap", "--no-progress"])
+    assert rc == 0
+    a = [json.loads(x)["labels"] for x in (tmp_path / "c" / "verdicts.jsonl").read_text().splitlines()]
+    b = [json.loads(x)["labels"] for x in (tmp_path / "snap" / "verdicts.jsonl").read_text().splitlines()]
+    assert sorted(a) == sorted(b)
+    snap_ev = [json.loads(x) for x in (tmp_path / "snap" / "evidence.jsonl").read_text().splitlines()]
+    assert all(r["backend"].startswith("snapshot:c(corpus:corpus.db") and not r["errors"] for r in snap_ev)
+
+
+def test_knowledge_only_verification_is_marked(tmp_path, server):
+    data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=1)
+    assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+                 "--run-id", "k", "--evidence", "none"] + role_args(server.base_url)) == 0
+    verdict = json.loads((tmp_path / "k" / "verdicts.jsonl").read_text().splitlines()[0])
+    assert verdict["evidence_backend"] == "none" and "knowledge" in verdict["verifier"]
+    summary = json.loads((tmp_path / "k" / "summary.json").read_text())
+    assert summary["tasks"]["longfact-objects"]["evidence"] == "none"
+
+
+class _SearchStandIn:
+    """A local Serper-compatible endpoint: POST /search -> three organic results per query."""
+
+    def __init__(self):
+        self.seen: list[tuple[str | None, str]] = []
+        self.loop = asyncio.new_event_loop()
+        self.port: int | None = None
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        ready.wait(10)
+
+    async def _search(self, request):
+        body = await request.json()
+        self.seen.append((request.headers.get("X-API-KEY"), body["q"]))
+        return web.json_response({"organic": [
+            {"title": f"Result {i}", "snippet": f"{body['q']} (snippet {i})", "link": f"https://example.org/{i}"}
+            for i in range(3)]})
+
+    def _serve(self, ready):
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_post("/search", self._search)
+        self.runner = web.AppRunner(app)
+
+        async def go():
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+            ready.set()
+
+        self.loop.run_until_complete(go())
+        self.loop.run_forever()
+
+    def close(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_serper_backend_is_async_cached_and_snapshotted(tmp_path, server, monkeypatch):
+    search = _SearchStandIn()
+    try:
+        monkeypatch.setenv("SERPER_API_KEY", "test-serper-key-000")
+        monkeypatch.setenv("FACTBENCH_SERPER_URL", f"http://127.0.0.1:{search.port}/search")
+        data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
+        args = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+                "--evidence", "serper?k=2"] + role_args(server.base_url)
+        assert main(args + ["--run-id", "web"]) == 0
+        n_claims = sum(len(json.loads(x)["claims"]) for x in (tmp_path / "web" / "claims.jsonl").read_text().splitlines())
+        assert len(search.seen) == n_claims > 0
+        assert all(key == "test-serper-key-000" for key, _ in search.seen)
+        ev = [json.loads(x) for x in (tmp_path / "web" / "evidence.jsonl").read_text().splitlines()]
+        assert all(r["backend"] == "serper?k=2" and all(len(ids) == 2 for ids in r["per_claim"]) for r in ev)
+        assert all(p["source"].startswith("https://example.org/") for r in ev for p in r["passages"])
+        assert main(args + ["--run-id", "web2"]) == 0
+        assert len(search.seen) == n_claims  # the second run's searches all came from the cache
+        for path in (tmp_path / "web").iterdir():
+            assert b"test-serper-key-000" not in path.read_bytes()
+    finally:
+        search.close()

@@ -1,0 +1,64 @@
+import math
+
+import numpy as np
+import pytest
+
+from factbench.scoring.metrics import aggregate, bootstrap_ci, f1_at_k, length_penalised, score_answer
+from factbench.store.records import Claim, ClaimsRecord, RelevanceRecord, VerdictsRecord
+
+
+def _rec(labels, abstained=False, errors=None):
+    claims = ClaimsRecord(task="t", id="x", abstained=abstained, sentences=["s"],
+                          claims=[Claim(text=f"c{i}", sentence=0) for i in range(len(labels))], extractor="e")
+    verdicts = VerdictsRecord(task="t", id="x", labels=labels, errors=errors or [None if lab else "missing_label" for lab in labels],
+                              verifier="v", evidence_backend="none")
+    return claims, verdicts
+
+
+def test_precision_counts_unverifiable_as_not_supported_and_skips_errors():
+    c, v = _rec(["supported", "supported", "unsupported", "unverifiable", None])
+    s = score_answer(c, v, None, k=4)
+    assert (s.supported, s.unsupported, s.unverifiable, s.judge_errors) == (2, 1, 1, 1)
+    assert s.precision == pytest.approx(0.5)
+    assert s.hallucination_rate == pytest.approx(0.5)
+    # F1@4: P = 0.5, R = 2/4 = 0.5 -> 0.5
+    assert s.f1_at_k == pytest.approx(0.5)
+    # 5 claims < gamma 10: 0.5 * exp(1 - 10/5) = 0.5 * e^-1
+    assert s.factscore == pytest.approx(0.5 * math.exp(-1))
+    # reward = P + 0.1 * log(1 + 2), no relevance measured
+    assert s.reward == pytest.approx(0.5 + 0.1 * math.log(3))
+
+
+def test_f1_and_length_penalty_edges():
+    assert f1_at_k(1.0, 0, 10) == 0.0
+    assert f1_at_k(1.0, 20, 10) == pytest.approx(1.0)  # recall capped at 1
+    assert f1_at_k(0.8, 5, 10) == pytest.approx(2 * 0.8 * 0.5 / 1.3)
+    assert length_penalised(0.9, 12) == pytest.approx(0.9)
+    assert length_penalised(0.9, 0) == 0.0
+
+
+def test_abstention_excluded_from_precision_counted_in_rate():
+    c1, v1 = _rec(["supported", "unsupported"])
+    c2, _ = _rec([], abstained=True)
+    scores = [score_answer(c1, v1, None, 10), score_answer(c2, None, None, 10)]
+    agg = aggregate(scores)
+    assert agg["n_abstained"] == 1
+    assert agg["abstention_rate"]["mean"] == pytest.approx(0.5)
+    assert agg["metrics"]["precision"]["mean"] == pytest.approx(0.5)
+    assert agg["metrics"]["precision"]["n"] == 1
+
+
+def test_relevance_enters_reward():
+    c, v = _rec(["supported"])
+    rel = RelevanceRecord(task="t", id="x", reference_source="task", winners=["win", "tie"], score=0.75, judge="r")
+    s = score_answer(c, v, rel, 10, lam=0.0, mu=2.0)
+    assert s.reward == pytest.approx(1.0 + 1.5)
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_mean():
+    values = np.array([0.1, 0.9, 0.5, 0.4, 0.7, 0.3, 0.8, 0.2])
+    lo, hi = bootstrap_ci(values, seed=3)
+    assert (lo, hi) == bootstrap_ci(values, seed=3)
+    assert lo < values.mean() < hi
+    assert bootstrap_ci(np.array([]), seed=0) is None
+    assert bootstrap_ci(np.array([0.4]), seed=0) == (0.4, 0.4)
