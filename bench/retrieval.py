@@ -2,14 +2,16 @@
 
 Builds a synthetic Wikipedia-like store (bench/retrieval_data.py: clustered topics, Zipf
 vocabulary, 120-word passages) through the same path as `factbench corpus build`, draws
-paraphrase-like claims from known passages, and reports per-claim top-5 latency (median, p95)
+paraphrase-like claims from known passages, and reports per-claim top-5 latency (median, p95;
+wall clock, and the process's CPU time beside it) on a warm store (postings read once first)
 with recall@1 / recall@5 (the source passage among the first 1 / 5) for the default search
 over the whole corpus and restricted to the claim's document, beside the unpruned baseline
 (every posting scored) and the former query pruning. Then whole answers (25 claims) go through
 the evidence backend as a run does: one call per answer, on a worker thread, with the
 retrieval CPU per claim and the event loop's longest stall.
 
-    python bench/retrieval.py [--passages 200000] [--claims 1000] [--workdir DIR] [--compare fts5,bm25s,tantivy]
+    python bench/retrieval.py [--passages 200000] [--claims 1000] [--workdir DIR] [--workers N]
+                              [--compare fts5,bm25s,tantivy]
 
 With --workdir the corpus file and the store are kept there and reused by later runs.
 """
@@ -43,6 +45,12 @@ CLAIMS_PER_ANSWER = 25
 
 def mib(*paths: Path) -> float:
     return sum(p.stat().st_size for p in paths if p.exists()) / 2**20
+
+
+def read_through(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
 
 
 def rss_mib() -> float:
@@ -143,8 +151,11 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--workdir", help="keep the corpus and store here and reuse them")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the store even if --workdir has one")
+    parser.add_argument("--workers", type=int, default=CorpusEvidence.workers,
+                        help="worker threads of the corpus backend (default: the backend's own)")
     parser.add_argument("--compare", default="", help="also measure candidates: fts5, bm25s, tantivy (comma-separated)")
     args = parser.parse_args()
+    CorpusEvidence.workers = args.workers
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +168,7 @@ def main() -> None:
         print(f"  store: built in {build_s:.0f} s ({build_s / args.passages * 1e6:.0f} s per million passages; "
               f"{when}); {mib(path, postings_path(path)):.0f} MiB on disk "
               f"(SQLite {mib(path):.0f} MiB, postings {mib(postings_path(path)):.0f} MiB)", flush=True)
+        read_through(postings_path(path))  # measure a warm store: its postings in the page cache
         claims = make_claims(path, args.claims)
         targets = dict((pid, t) for pid, (_, t) in store.passages_by_id({c.passage for c in claims}).items())
         whole = measure(lambda c: [p.text for p in store.search(c.text, K)], claims, targets)
@@ -168,8 +180,9 @@ def main() -> None:
         pruned = measure(old_pruning(store), claims, targets)
         print(line("compare: six rarest words <= 1%", pruned, "(the former query pruning)"), flush=True)
         batch = asyncio.run(answers_through_backend(path, claims))
-        print(f"  answers of {CLAIMS_PER_ANSWER} claims through the corpus backend ({batch['answers']} answers, one "
-              f"call each, worker thread): retrieval CPU {batch['retrieval_cpu_ms']:.2f} ms per claim, process CPU "
+        print(f"  answers of {CLAIMS_PER_ANSWER} claims through the corpus backend ({batch['answers']} answers, "
+              f"one call each, {args.workers} worker thread(s)): retrieval CPU {batch['retrieval_cpu_ms']:.2f} ms "
+              f"per claim, process CPU "
               f"{batch['process_cpu_ms']:.2f} ms per claim, wall {batch['wall_ms']:.2f} ms per claim, "
               f"event loop's longest stall {batch['stall_ms']:.1f} ms ({batch['idle_stall_ms']:.1f} ms when idle)", flush=True)
         print(f"  RSS after the queries: {rss_mib():.0f} MiB (memory-mapped index pages included)", flush=True)

@@ -78,7 +78,9 @@ class CorpusEvidence(Backend):
     thread, so the run's event loop never waits on the index; `cpu_seconds` counts the CPU that
     retrieval itself used (kept apart from the rest of the harness's CPU)."""
 
-    workers = 2  # the index is memory-mapped and shared; more threads only contend for the GIL
+    # One thread: a second one barely adds throughput (both need the GIL) and, measured, makes the
+    # event loop wait several times longer for it (bench/retrieval.py reports the longest stall).
+    workers = 1
 
     def __init__(self, path: str, topic: bool, k: int):
         try:
