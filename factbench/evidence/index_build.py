@@ -23,6 +23,7 @@ import numpy as np
 
 from factbench.evidence.index_bm25 import IMPACT_STEPS, open_array, postings_path, write_header
 from factbench.evidence.index_text import TOKEN, index_term
+from factbench.store.jsonl import InputFileError
 
 FORMAT = "factbench-bm25-1"
 K1, B = 1.2, 0.75
@@ -112,8 +113,9 @@ class _Postings:
             top[present] = np.maximum(top[present], np.maximum.reduceat(imp, first_in_block[present]))
             fill += counts
             block.unlink()
-        docs.flush()
-        impacts.flush()
+        for written in (docs, impacts):
+            if isinstance(written, np.memmap):
+                written.flush()
         del docs, impacts
         self.starts, self.doc_freq = starts[:-1], df
         return top
@@ -141,28 +143,36 @@ def build_store(out: str | Path, passages: Iterable[tuple[str, str]]) -> int:
     titles: dict[str, list[int]] = {}  # title -> [no, lo, hi]
     title_of = array("i")
     build_id = uuid.uuid4().hex
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as spill:
-        postings = _Postings(Path(spill))
-        rows: list[tuple[int, str, str]] = []
-        for pid, (title, text) in enumerate(passages):
-            span = titles.setdefault(title, [len(titles), pid, pid])
-            span[2] = pid
-            title_of.append(span[0])
-            postings.add(text)
-            rows.append((pid, title, text))
-            if len(rows) >= 10_000:
-                conn.executemany("INSERT INTO passages VALUES (?, ?, ?)", rows)
-                rows = []
-        conn.executemany("INSERT INTO passages VALUES (?, ?, ?)", rows)
-        top = postings.write(tmp_postings, build_id, np.frombuffer(title_of, dtype=np.int32))
-    conn.executemany("INSERT INTO titles VALUES (?, ?, ?, ?)", ((t, *span) for t, span in sorted(titles.items())))
-    terms = sorted(postings.vocab.terms.items())
-    conn.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)",
-                     ((t, int(postings.doc_freq[i]), int(postings.starts[i]), int(top[i])) for t, i in terms))
-    meta = {"format": FORMAT, "build": build_id, "passages": len(title_of), "titles": len(titles),
-            "k1": K1, "b": B, "build_seconds": round(time.perf_counter() - started, 1)}
-    conn.executemany("INSERT INTO meta VALUES (?, ?)", ((k, str(v)) for k, v in meta.items()))
-    conn.commit()
+    try:
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as spill:
+            postings = _Postings(Path(spill))
+            rows: list[tuple[int, str, str]] = []
+            for pid, (title, text) in enumerate(passages):
+                span = titles.setdefault(title, [len(titles), pid, pid])
+                span[2] = pid
+                title_of.append(span[0])
+                postings.add(text)
+                rows.append((pid, title, text))
+                if len(rows) >= 10_000:
+                    conn.executemany("INSERT INTO passages VALUES (?, ?, ?)", rows)
+                    rows = []
+            if not title_of:
+                raise InputFileError("no passages to index: the input has no text")
+            conn.executemany("INSERT INTO passages VALUES (?, ?, ?)", rows)
+            top = postings.write(tmp_postings, build_id, np.frombuffer(title_of, dtype=np.int32))
+        conn.executemany("INSERT INTO titles VALUES (?, ?, ?, ?)", ((t, *span) for t, span in sorted(titles.items())))
+        terms = sorted(postings.vocab.terms.items())
+        conn.executemany("INSERT INTO terms VALUES (?, ?, ?, ?)",
+                         ((t, int(postings.doc_freq[i]), int(postings.starts[i]), int(top[i])) for t, i in terms))
+        meta = {"format": FORMAT, "build": build_id, "passages": len(title_of), "titles": len(titles),
+                "k1": K1, "b": B, "build_seconds": round(time.perf_counter() - started, 1)}
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", ((k, str(v)) for k, v in meta.items()))
+        conn.commit()
+    except BaseException:
+        conn.close()
+        for p in (tmp, tmp_postings):  # the old store, if any, is untouched
+            p.unlink(missing_ok=True)
+        raise
     conn.close()
     os.replace(tmp_postings, postings_path(out))
     os.replace(tmp, out)

@@ -208,3 +208,18 @@ def test_backend_retrieves_off_the_event_loop(tmp_path):
     assert threads and threads[0] is not threading.main_thread()
     assert [p[0].title for p in passages] == ["Grace Hopper", "Alan Turing"] and errors == []
     assert backend.cpu_seconds > 0
+
+
+def test_bad_input_leaves_the_old_store_in_place(tmp_path, capsys):
+    out = tmp_path / "wiki.db"
+    PassageStore.build(out, _docs())
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"title": "A", "text": "fine"}) + "\n" + json.dumps({"title": "B"}) + "\n")
+    assert main(["corpus", "build", str(bad), "--out", str(out)]) == 2
+    assert "needs a string field 'text'" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["corpus", "build", str(empty), "--out", str(out)]) == 2
+    assert "no passages to index" in capsys.readouterr().err
+    assert PassageStore(out).search("COBOL", k=1)[0].title == "Grace Hopper"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("wiki")) == ["wiki.db", "wiki.db.postings"]
