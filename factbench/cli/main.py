@@ -1,4 +1,5 @@
-"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error."""
+"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error,
+3 runs not comparable (`compare`), 4 stopped at --max-cost (resumable), 130 interrupted."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_MAX_COST = 4  # stopped cleanly at --max-cost; resume with the same --run-id (and a larger --max-cost)
 
 
 class UsageError(Exception):
@@ -25,6 +26,8 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
     g.add_argument(f"--{flag}-api-key-env", metavar="VAR", help="environment variable holding the API key")
     g.add_argument(f"--{flag}-concurrency", type=int, default=None, metavar="N",
                    help=f"max concurrent requests per endpoint (default {concurrency})")
+    g.add_argument(f"--{flag}-revision", metavar="TEXT",
+                   help="a fingerprint you pin (checkpoint hash, date): part of the run identity and cache key")
 
 
 def _add_scoring_args(p: argparse.ArgumentParser) -> None:
@@ -38,7 +41,8 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
     p.add_argument("--evidence", default="auto",
-                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none)")
+                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; "
+                        "the run fails, naming what to set, when a default is unavailable)")
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
     p.add_argument("--sentences-per-call", type=int, default=10)
     p.add_argument("--claims-per-call", type=int, default=10)
@@ -55,7 +59,15 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--parallel", type=int, default=0, help="samples in flight (default: from judge concurrency)")
     p.add_argument("--fail-on-error", type=float, default=0.05,
-                   help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
+                   help="exit 1 when failed samples (a stage still failing, or claims/sentences left without a "
+                        "parsed judge answer) exceed this proportion (<1) or count (>=1)")
+    p.add_argument("--max-judge-attempts", type=int, default=3, metavar="N",
+                   help="attempts per sample and judge stage, across resumes, for items whose answer did not parse")
+    p.add_argument("--price-per-1k-input", metavar="USD|ROLE=USD,...",
+                   help="price of 1,000 input tokens for self-hosted roles (e.g. 0.0005, or judge=0.0005,model=0.001)")
+    p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print summary.json instead of the table")
     p.add_argument("--label", default="", help="a note shown with this run on the leaderboard (e.g. demo-quality)")
@@ -63,6 +75,38 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
 
 def _urls(value: str | None) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip()) if value else ()
+
+
+_JUDGE_ROLES = {"extractor", "verifier", "relevance"}
+_PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
+
+
+def _prices(value: str | None, flag: str) -> dict[str, float]:
+    """`0.5` (every role) or `judge=0.5,model=1` (`judge` = every judge role) -> {role: USD}."""
+    if not value:
+        return {}
+    out: dict[str, float] = {}
+    for part in (x.strip() for x in value.split(",") if x.strip()):
+        role, _, number = part.rpartition("=")
+        try:
+            price = float(number)
+        except ValueError:
+            raise UsageError(f"{flag}: {part!r} is not a price (USD per 1,000 tokens)") from None
+        if price < 0 or (role and role not in _PRICE_ROLES):
+            raise UsageError(f"{flag}: {part!r}: use a non-negative number, optionally after one of "
+                             f"{', '.join(sorted(_PRICE_ROLES))}=")
+        for r in ({"model", "reference", *_JUDGE_ROLES} if not role else _JUDGE_ROLES if role == "judge" else {role}):
+            if role or r not in out:
+                out[r] = price
+    return out
+
+
+def _role_price(args: argparse.Namespace, role: str) -> tuple[float, float] | None:
+    inp = _prices(getattr(args, "price_per_1k_input", None), "--price-per-1k-input")
+    out = _prices(getattr(args, "price_per_1k_output", None), "--price-per-1k-output")
+    if role not in inp and role not in out:
+        return None
+    return inp.get(role, 0.0), out.get(role, 0.0)
 
 
 def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
@@ -78,7 +122,8 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
             roles["model"] = RoleSpec(role="model", model=args.model, base_urls=_urls(args.model_base_url),
                                       api_key_env=args.model_api_key_env,
                                       max_concurrency=args.model_concurrency or 16, timeout_s=args.model_timeout,
-                                      max_retries=args.max_retries,
+                                      max_retries=args.max_retries, revision=args.model_revision,
+                                      price_per_1k=_role_price(args, "model"),
                                       params={"temperature": args.temperature, "max_tokens": args.max_tokens})
     for flag, role in JUDGE_ROLE_FLAGS:
         attr = flag.replace("-", "_")
@@ -92,13 +137,14 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
             api_key_env=getattr(args, f"{prefix}_api_key_env"),
             max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or 32,
             timeout_s=args.judge_timeout, max_retries=args.max_retries, structured_output=structured,
-            params=judge_params)
+            revision=getattr(args, f"{attr}_revision") or args.judge_revision,
+            price_per_1k=_role_price(args, role), params=judge_params)
     if args.reference_model:
         roles["reference"] = RoleSpec(
             role="reference", model=args.reference_model, base_urls=_urls(args.reference_model_base_url),
             api_key_env=args.reference_model_api_key_env, max_concurrency=args.reference_model_concurrency or 16,
-            timeout_s=args.judge_timeout, max_retries=args.max_retries,
-            params={"temperature": 0.0, "max_tokens": 2048})
+            timeout_s=args.judge_timeout, max_retries=args.max_retries, revision=args.reference_model_revision,
+            price_per_1k=_role_price(args, "reference"), params={"temperature": 0.0, "max_tokens": 2048})
     if args.no_relevance:
         roles.pop("relevance", None)
     return roles
@@ -114,7 +160,8 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
-        select_from_run=select_from_run, label=args.label)
+        select_from_run=select_from_run, label=args.label, max_judge_attempts=args.max_judge_attempts,
+        max_cost=args.max_cost)
 
 
 def _open_cache(args: argparse.Namespace):

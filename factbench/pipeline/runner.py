@@ -21,12 +21,17 @@ from factbench import __version__
 from factbench.hashing import sha256_hex
 from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, LLMError, RoleSpec, redact
-from factbench.pipeline.identity import diff, run_identity
+from factbench.llm.cost import CURRENT_LEDGER, UsageLedger
+from factbench.pipeline import accounting
+from factbench.pipeline.identity import diff, run_identity, with_served_models
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
-from factbench.pipeline.summary import build_summary, collect_scores
+from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.scoring.metrics import as_rows
+from factbench.stages import claims as claims_stage
+from factbench.stages import relevance as relevance_stage
+from factbench.stages import verify as verify_stage
 from factbench.stages.claims import extract_claims
 from factbench.stages.evidence import retrieve_evidence
 from factbench.stages.generate import (
@@ -49,9 +54,10 @@ class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
                  cache: CallCache | None):
         self.settings = settings
-        self.roles = roles
         self.cache = cache
         self.plan = plan_tasks(tasks, settings, cache)
+        roles = with_served_models(roles) if settings.probe_served_models else roles  # identity, once per run
+        self.roles = roles
         self.responses: dict[str, dict] = {}
         self.source = "generated"
         if settings.responses:
@@ -61,7 +67,7 @@ class Runner:
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
-        self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
+        self.budget_stopped = False
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
@@ -85,7 +91,7 @@ class Runner:
             "settings": self.settings.model_dump(),
             "tasks": {pt.task.name: {**pt.task.identity(), "evidence": pt.evidence.name, "tags": list(pt.task.tags),
                                      "n_prompts": len(pt.prompts), "prompt_ids": [p.id for p in pt.prompts],
-                                     "evidence_note": pt.evidence_note}
+                                     "evidence_chosen_by": pt.evidence_chosen_by}
                       for pt in self.plan.tasks},
             "skipped_tasks": self.plan.skipped,
             "generation_template": GENERATION_TEMPLATE,
@@ -97,23 +103,47 @@ class Runner:
 
     # ------------------------------------------------------------------ per sample
     async def _stage(self, stage: str, task: str, sid: str, coro) -> Record | None:
+        if self._over_budget():  # --max-cost reached: no new stage starts; a resume goes on from here
+            self.budget_stopped = True
+            coro.close()
+            return None
+        ledger = UsageLedger()  # the calls this (sample, stage) makes, stored on its record
+        token = CURRENT_LEDGER.set(ledger)
         try:
             record = await coro
         except LLMError as exc:
-            self._fail(stage, task, sid, exc.kind, exc.detail)
+            self._fail(stage, task, sid, exc.kind, exc.detail, ledger.to_dict())
             return None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a bad input for this one sample: recorded, the run goes on
-            self._fail(stage, task, sid, "internal", f"{type(exc).__name__}: {exc}")
+            self._fail(stage, task, sid, "internal", f"{type(exc).__name__}: {exc}", ledger.to_dict())
             return None
+        finally:
+            CURRENT_LEDGER.reset(token)
+        record.usage = ledger.to_dict()
         self.store.append(stage, record)
+        self._resolve(stage, sample_key(task, sid))
         self.progress.done(stage)
         return record
 
-    def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str) -> None:
-        self.store.append("errors", ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500]))
+    def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str, usage: dict | None = None) -> None:
+        rec = ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500], usage=usage or {})
+        self.store.append("errors", rec)
+        self.unresolved[(stage, rec.key)] = rec
         self.progress.failed(stage)
+
+    def _resolve(self, stage: str, key: str) -> None:
+        """A later attempt fixed a recorded failure: say so in errors.jsonl (a new line)."""
+        failure = self.unresolved.pop((stage, key), None)
+        if failure is not None:
+            self.store.append("errors", failure.model_copy(update={
+                "resolved": True, "usage": {}, "detail": f"resolved: a later attempt produced the {stage} record"}))
+
+    def _over_budget(self) -> bool:
+        limit = self.settings.max_cost
+        spent = self.spent_before + sum(c.stats.cost_usd or 0.0 for c in self.clients.values())
+        return limit is not None and spent >= limit
 
     async def _process(self, pt: PlannedTask, prompt: Prompt) -> None:
         task, sid = pt.task.name, prompt.id
@@ -130,30 +160,38 @@ class Runner:
                 answer = await self._stage("answers", task, sid, generate_answer(self.clients["model"], pt.task, prompt))
             if answer is None:
                 return
+        # A stage whose record is partial (items the judge's output did not cover) is completed
+        # for exactly those items, up to max_judge_attempts per sample and stage across resumes.
+        attempts = self.settings.max_judge_attempts
         claims = self.existing["claims"].get(key)
-        if claims is None:
+        if claims is None or claims_stage.needs_completion(claims, attempts):
             claims = await self._stage("claims", task, sid, extract_claims(
-                self.clients["extractor"], task, sid, prompt.text, answer.answer, self.settings.sentences_per_call))
+                self.clients["extractor"], task, sid, prompt.text, answer.answer, self.settings.sentences_per_call,
+                previous=claims)) or claims
             if claims is None:
                 return
         evidence = self.existing["evidence"].get(key)
-        if evidence is None:
+        if evidence is None or len(evidence.per_claim) < len(claims.claims):
             evidence = await self._stage("evidence", task, sid, retrieve_evidence(
-                pt.evidence, task, prompt, [c.text for c in claims.claims]))
+                pt.evidence, task, prompt, [c.text for c in claims.claims], previous=evidence))
             if evidence is None:
                 return
-        if key not in self.existing["verdicts"]:
+        verdicts = self.existing["verdicts"].get(key)
+        if verdicts is None or verify_stage.needs_completion(verdicts, len(claims.claims), attempts):
             verdicts = await self._stage("verdicts", task, sid, verify_claims(
                 self.clients["verifier"], claims, evidence, mode=self.settings.verify_mode,
                 uses_evidence=pt.evidence.uses_evidence, claims_per_call=self.settings.claims_per_call,
-                evidence_tokens=self.settings.evidence_tokens))
+                evidence_tokens=self.settings.evidence_tokens, previous=verdicts)) or verdicts
             if verdicts is None:
                 return
-        if self._wants_relevance(pt) and key not in self.existing["relevance"] and not claims.abstained:
+        relevance = self.existing["relevance"].get(key)
+        if self._wants_relevance(pt) and not claims.abstained and claims.sentences and (
+                relevance is None or relevance_stage.needs_completion(relevance, attempts)):
             reference, ref_source = await self._reference(pt, prompt)
             if reference is not None:
                 await self._stage("relevance", task, sid, judge_relevance(
-                    self.clients["relevance"], task, sid, prompt.text, answer.answer, reference, ref_source))
+                    self.clients["relevance"], task, sid, prompt.text, answer.answer, reference, ref_source,
+                    previous=relevance))
 
     def _wants_relevance(self, pt: PlannedTask) -> bool:
         return self.settings.relevance and "relevance" in self.clients and (
@@ -195,12 +233,34 @@ class Runner:
 
         await asyncio.gather(*(worker() for _ in range(min(self._parallelism(), max(1, len(work))))))
 
+    def _finished(self, stage: str, key: str) -> bool:
+        """A sample's stage needs nothing more (exists, and nothing in it is left to complete)."""
+        rec, attempts = self.existing[stage].get(key), self.settings.max_judge_attempts
+        if rec is None:
+            return False
+        if stage == "claims":
+            return not claims_stage.needs_completion(rec, attempts)
+        claims = self.existing["claims"].get(key)
+        n_claims = len(claims.claims) if claims else 0
+        if stage == "evidence":
+            return len(rec.per_claim) >= n_claims
+        if stage == "verdicts":
+            return not verify_stage.needs_completion(rec, n_claims, attempts)
+        if stage == "relevance":
+            return not relevance_stage.needs_completion(rec, attempts)
+        return True
+
     def run(self) -> dict[str, Any]:
         if not self.plan.tasks:
             raise TaskDataUnavailable("no selected task has data here:\n  " + "\n  ".join(self.notes))
         with self.store:
             self._write_spec()
+            accounting.import_legacy(self.store.dir)
+            self.spent_before = accounting.spent_usd(accounting.read_invocations(self.store.dir), self.roles)
             self.existing = {s: self.store.load_latest(s) for s in STAGES}
+            self.unresolved = unresolved_failures(self.store)
+            for stage, key in [k for k in self.unresolved if k[1] in self.existing.get(k[0], {})]:
+                self._resolve(stage, key)  # fixed by an attempt that predates resolution lines
             work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
             totals = {s: len(work) for s in STAGES if s != "relevance"}
             with_relevance = sum(len(pt.prompts) for pt in self.plan.tasks if self._wants_relevance(pt))
@@ -208,31 +268,43 @@ class Runner:
                 totals["relevance"] = with_relevance  # abstentions have nothing to judge: the bar may stop short
             stages = list(totals)
             self.progress = Progress(totals, self.settings.progress, self.clients)
-            self.resumed = {stage: sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[stage])
+            self.resumed = {stage: sum(1 for pt, p in work if self._finished(stage, sample_key(pt.task.name, p.id)))
                             for stage in stages}
             for stage in stages:  # samples finished in an earlier attempt count as done
                 self.progress.bars[stage].update(self.resumed[stage])
-            started = time.monotonic()
+            started, started_at = time.monotonic(), _now()
             try:
                 asyncio.run(self._run_all(work))
             finally:
                 self.progress.close()
-            latest = {s: self.store.load_latest(s) for s in STAGES}  # read each stage file once
+                accounting.append_invocation(self.store.dir, {
+                    "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
+                    "wall_seconds": round(time.monotonic() - started, 3),
+                    "calls": {r: c.stats.to_dict() for r, c in self.clients.items()},
+                    "stopped_at_max_cost": self.budget_stopped})
+            latest, usage = read_run(self.store)  # each stage file read once
             planned = {pt.task.name: pt for pt in self.plan.tasks}
-            scores = collect_scores(latest, planned, self.settings)
-            summary = build_summary(self.store, latest, scores, planned, self.settings,
-                                    {r: c.stats.to_dict() for r, c in self.clients.items()},
-                                    time.monotonic() - started, self.notes)
+            relevance_tasks = {pt.task.name for pt in self.plan.tasks if self._wants_relevance(pt)}
+            failed = {key for _, key in unresolved_failures(self.store)}
+            scores = collect_scores(latest, usage, planned, self.settings, relevance_tasks, failed)
+            summary = build_summary(self.store, latest, scores, planned, self.settings, self.identity,
+                                    accounting.totals(accounting.read_invocations(self.store.dir)), self.notes,
+                                    relevance_tasks)
             summary["resumed"] = self.resumed
+            summary["budget"] = {"max_cost_usd": self.settings.max_cost, "stopped_at_max_cost": self.budget_stopped}
             # Who judged, with which templates: in every summary, not only in run.json.
             summary["judges"] = {**self.identity["judges"], "templates": self.identity["templates"]}
             summary["answers_from"] = self.identity["model"] or self.identity["answers"]
             self.store.write_scores(as_rows(scores))
             spec = self.store.read_json("run.json") or {}
-            spec["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            spec["finished_at"] = None if self.budget_stopped else _now()
             self.store.write_json("run.json", spec)
             self.store.write_json("summary.json", summary)
         return summary
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 async def _ready(value):

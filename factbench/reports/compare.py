@@ -55,10 +55,13 @@ def _judge_identity(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
+    from factbench.pipeline.identity import diff  # endpoints are provenance, not identity
+
     problems = []
-    if _judge_identity(base) != _judge_identity(cand):
-        problems.append("the runs were judged differently (judge models, endpoints, parameters, templates or "
-                        "scoring settings differ); re-score one with the other's judge")
+    judged = diff(_judge_identity(base), _judge_identity(cand))
+    if judged:
+        problems.append("the runs were judged differently (judge models, revisions, parameters, templates or "
+                        "scoring settings differ: " + "; ".join(judged[:5]) + "); re-score one with the other's judge")
     for name in set(base.get("tasks", {})) & set(cand.get("tasks", {})):
         b, c = base["tasks"][name], cand["tasks"][name]
         for field in ("version", "template_sha", "k", "evidence"):

@@ -8,22 +8,26 @@ Definitions (see docs/metrics.md):
 - factscore: precision x exp(1 - gamma / n) when n < gamma claims (gamma = 10), else precision.
 - relevance: win rate against the reference (ties 0.5), both orders averaged.
 - reward: precision + lambda * log(1 + S) + mu * relevance (relevance term only when measured).
-Abstentions are excluded from every per-answer mean except abstention_rate; claims without a
-label (judge errors) are excluded from S, U, V and counted as errors.
+Every answer has a status (STATUSES) and every status but `judge_failed` has a reward: answers
+without a labelled claim (empty, think-only, no verifiable claims, abstained) get the floor:
+F1@K = 0, precision term 0, detail term 0, plus the relevance term where it is measured.
+Claims without a label (judge errors) are excluded from S, U, V and counted as errors.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from factbench.store.records import ClaimsRecord, RelevanceRecord, VerdictsRecord
+from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord
 
 GAMMA = 10
 BOOTSTRAP_SAMPLES = 1000
+# Per-answer status, in the order they are decided (docs/metrics.md has the values of each).
+STATUSES = ("empty", "think_only", "judge_failed", "pending", "abstained", "no_claims", "scored")
 METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance", "reward")
 
 
@@ -44,6 +48,11 @@ class AnswerScore:
     factscore: float | None
     relevance: float | None
     reward: float | None
+    status: str = "scored"  # one of STATUSES
+    unscored: bool = False  # no reward (judge failed, or its relevance term is missing): counted, never dropped
+    incomplete: bool = False  # some sentences or claims were left without a parsed judge answer
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per role, over all attempts
+    cost_usd: float | None = 0.0  # over every role; None when a role's calls have no price
 
 
 def f1_at_k(precision: float, supported: int, k: int) -> float:
@@ -59,28 +68,52 @@ def length_penalised(precision: float, n_claims: int, gamma: int = GAMMA) -> flo
     return precision * (math.exp(1 - gamma / n_claims) if n_claims < gamma else 1.0)
 
 
-def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
-                 k: int, lam: float = 0.1, mu: float = 1.0) -> AnswerScore:
+def answer_status(answer: AnswerRecord | None, claims: ClaimsRecord | None, judged: int) -> str:
+    if answer is not None and not answer.answer.strip():
+        return "think_only" if (answer.reasoning or "").strip() else "empty"
+    if claims is None:
+        return "judge_failed"  # extraction never produced a record
+    if claims.abstained:
+        return "abstained"
+    if not claims.claims:
+        return "judge_failed" if claims.missing_sentences else "no_claims"
+    return "scored" if judged else "judge_failed"
+
+
+def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
+                 k: int, lam: float = 0.1, mu: float = 1.0, answer: AnswerRecord | None = None,
+                 relevance_measured: bool = False) -> AnswerScore:
+    """One answer's values. `relevance_measured`: the task judges relevance, so an answer with
+    nothing to judge (empty, no sentence) loses to the reference (0) instead of having none."""
     labels = verdicts.labels if verdicts else []
     s = labels.count("supported")
     u = labels.count("unsupported")
     v = labels.count("unverifiable")
     judged = s + u + v
-    precision = s / judged if judged and not claims.abstained else None
+    n_claims = len(claims.claims) if claims else 0
+    status = answer_status(answer, claims, judged)
     rel = relevance.score if relevance else None
-    reward = None
-    if precision is not None:
-        reward = precision + lam * math.log1p(s) + (mu * rel if rel is not None else 0.0)
+    if rel is None and relevance_measured and (status in ("empty", "think_only") or (claims and not claims.sentences)):
+        rel = 0.0
+    precision = s / judged if status == "scored" else None
+    if status in ("judge_failed", "pending"):
+        f1 = factscore = reward = None
+    else:
+        f1 = f1_at_k(precision or 0.0, s, k)
+        # FActScore conditions on answering: abstentions are excluded, as in the published numbers.
+        factscore = None if status == "abstained" else length_penalised(precision or 0.0, n_claims)
+        reward = (precision or 0.0) + lam * math.log1p(s) + (mu * rel if rel is not None else 0.0)
+        if relevance_measured and rel is None and status != "abstained":
+            reward = None  # its relevance term is missing (the relevance judge failed): unscored
+    incomplete = bool((claims and claims.missing_sentences) or judged < n_claims)
     return AnswerScore(
-        task=claims.task, id=claims.id, abstained=claims.abstained, claims=len(claims.claims),
-        supported=s, unsupported=u, unverifiable=v,
-        judge_errors=sum(1 for e in (verdicts.errors if verdicts else []) if e),
-        extraction_errors=len(claims.errors),
-        precision=precision,
-        hallucination_rate=None if precision is None else 1 - precision,
-        f1_at_k=None if precision is None else f1_at_k(precision, s, k),
-        factscore=None if precision is None else length_penalised(precision, len(claims.claims)),
-        relevance=rel, reward=reward,
+        task=claims.task if claims else answer.task, id=claims.id if claims else answer.id,
+        abstained=bool(claims and claims.abstained), claims=n_claims, supported=s, unsupported=u, unverifiable=v,
+        judge_errors=n_claims - judged if claims and not claims.abstained else 0,
+        extraction_errors=len(claims.errors) if claims else 0,
+        precision=precision, hallucination_rate=None if precision is None else 1 - precision,
+        f1_at_k=f1, factscore=factscore, relevance=rel, reward=reward,
+        status=status, unscored=reward is None, incomplete=incomplete,
     )
 
 
@@ -110,26 +143,42 @@ def _metric(values: list[float], seed: int) -> dict[str, Any]:
 
 
 def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
-    """Counts and every metric's mean with a 95% bootstrap CI (answers resampled, seeded)."""
-    answered = [s for s in scores if not s.abstained]
+    """Counts and every metric's mean with a 95% bootstrap CI (answers resampled, seeded).
+
+    `n_scored` answers have a reward (every status but judge_failed and pending); each metric's
+    `n` says how many answers its mean is over."""
+    status = {name: sum(1 for s in scores if s.status == name) for name in STATUSES}
+    known = [s for s in scores if s.status not in ("judge_failed", "pending")]
+    answered = [s for s in known if not s.abstained]
+    claimed = [s for s in scores if not s.abstained]
+    n_claims = sum(s.claims for s in claimed)
+    judge_errors = sum(s.judge_errors for s in scores)
     out: dict[str, Any] = {
         "n_answers": len(scores),
-        "n_abstained": len(scores) - len(answered),
-        "n_scored": sum(1 for s in answered if s.precision is not None),
-        "n_claims": sum(s.claims for s in answered),
-        "labels": {"supported": sum(s.supported for s in answered),
-                   "unsupported": sum(s.unsupported for s in answered),
-                   "unverifiable": sum(s.unverifiable for s in answered)},
-        "judge_errors": sum(s.judge_errors for s in scores),
+        "n_scored": sum(1 for s in scores if s.reward is not None),
+        "n_unscored": sum(1 for s in scores if s.reward is None),
+        "n_abstained": status["abstained"],
+        "n_no_claims": status["no_claims"],
+        "n_empty": status["empty"],
+        "n_think_only": status["think_only"],
+        "n_incomplete": sum(1 for s in scores if s.incomplete),
+        "answer_status": status,
+        "n_claims": n_claims,
+        "labels": {"supported": sum(s.supported for s in claimed),
+                   "unsupported": sum(s.unsupported for s in claimed),
+                   "unverifiable": sum(s.unverifiable for s in claimed)},
+        "judge_errors": judge_errors,
+        "judge_error_rate": judge_errors / n_claims if n_claims else 0.0,
+        "unscored_rate": sum(1 for s in scores if s.reward is None) / len(scores) if scores else 0.0,
         "extraction_errors": sum(s.extraction_errors for s in scores),
-        "abstention_rate": _metric([float(s.abstained) for s in scores], seed),
+        "abstention_rate": _metric([float(s.abstained) for s in known], seed),
     }
     metrics: dict[str, Any] = {}
     for name in METRICS:
         if name in ("supported", "claims"):
             vals = [float(getattr(s, name)) for s in answered]
         else:
-            vals = [getattr(s, name) for s in answered if getattr(s, name) is not None]
+            vals = [getattr(s, name) for s in scores if getattr(s, name) is not None]
         metrics[name] = _metric(vals, seed)
     out["mean_claims_per_answer"] = metrics["claims"]["mean"]
     out["metrics"] = metrics
