@@ -7,9 +7,17 @@ import argparse
 import sys
 
 from factbench import __version__
-from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args
+from factbench.cli.options import (
+    EXIT_USAGE,
+    VERIFIER_ONLY,
+    UsageError,
+    _add_judge_args,
+    _add_role,
+    _add_scoring_args,
+)
 from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
 from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
+from factbench.pipeline.settings import ROLE_DEFAULTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="generate (or read) answers and score them")
-    _add_role(run, "model", "the model under test", 16)
-    run.add_argument("--temperature", type=float, default=0.0)
-    run.add_argument("--max-tokens", type=int, default=2048)
-    run.add_argument("--model-timeout", type=float, default=300.0)
+    _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
+    run.add_argument("--temperature", type=float, default=ROLE_DEFAULTS.model_temperature)
+    run.add_argument("--max-tokens", type=int, default=ROLE_DEFAULTS.model_max_tokens)
+    run.add_argument("--model-timeout", type=float, default=ROLE_DEFAULTS.model_timeout_s)
     run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
     _add_scoring_args(run)
@@ -36,10 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
     cal.add_argument("--mode", choices=("binary", "ternary"), default="binary")
-    _add_scoring_args(cal)
+    _add_judge_args(cal, role_flags=VERIFIER_ONLY)
 
-    ls = sub.add_parser("list", help="list tasks")
-    ls.add_argument("what", choices=("tasks",))
+    ls = sub.add_parser("list", help="list tasks, evidence backends or judges, with where each comes from")
+    ls.add_argument("what", choices=("tasks", "evidence", "judges"))
     ls.add_argument("--data-dir")
     ls.add_argument("--json", action="store_true")
 
@@ -101,7 +109,9 @@ COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_c
 
 def main(argv: list[str] | None = None) -> int:
     from factbench.evidence.backends import EvidenceUnavailable
+    from factbench.judges.registry import UnknownJudge
     from factbench.llm.client import LLMError
+    from factbench.plugins import PluginError
     from factbench.store.jsonl import InputFileError
     from factbench.store.run_dir import RunLocked, RunMismatch
     from factbench.tasks import TaskDataUnavailable, TaskError
@@ -110,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
-            TaskDataUnavailable, FileNotFoundError) as exc:
+            TaskDataUnavailable, UnknownJudge, PluginError, FileNotFoundError) as exc:
         print(f"factbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LLMError as exc:  # raised before any work (e.g. a missing API key variable)

@@ -6,6 +6,10 @@ import argparse
 import time
 from typing import Any
 
+from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
+
+_DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 EXIT_MAX_COST = 4  # stopped cleanly at --max-cost; resume with the same --run-id (and a larger --max-cost)
 
@@ -16,6 +20,7 @@ class UsageError(Exception):
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
 JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"))
+VERIFIER_ONLY = (("verifier", "verifier"),)  # `calibrate` runs only the verification judge
 
 
 def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int) -> None:
@@ -30,47 +35,60 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
                    help="a fingerprint you pin (checkpoint hash, date): part of the run identity and cache key")
 
 
-def _add_scoring_args(p: argparse.ArgumentParser) -> None:
-    _add_role(p, "judge", "default model for every judge role", 32)
-    for flag, _ in JUDGE_ROLE_FLAGS:
-        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", 32)
-    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none", 16)
-    p.add_argument("--judge-max-tokens", type=int, default=2048)
-    p.add_argument("--judge-timeout", type=float, default=180.0, help="seconds per judge request")
-    p.add_argument("--max-retries", type=int, default=6, help="bounded retries on 429/5xx/timeouts")
+def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> None:
+    """The judge roles' models and transport, and which judges (templates + parsers) they run."""
+    d = ROLE_DEFAULTS
+    _add_role(p, "judge", "default model for every judge role", d.judge_concurrency)
+    for flag, _ in role_flags:
+        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
+                   help="judges (template + parser) replacing their role's default; see `factbench list judges`")
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens)
+    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
+    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
-    p.add_argument("--evidence", default="auto",
-                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; "
-                        "the run fails, naming what to set, when a default is unavailable)")
-    p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
-    p.add_argument("--sentences-per-call", type=int, default=10)
-    p.add_argument("--claims-per-call", type=int, default=10)
-    p.add_argument("--evidence-tokens", type=int, default=3000, help="evidence budget per verification call")
-    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=0.1)
-    p.add_argument("--reward-mu", type=float, default=1.0)
-    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument("--evidence", default=_DEFAULT.evidence,
+                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; the "
+                        "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
+    p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call)
+    p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
+                   help="evidence budget per verification call")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
     p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parallel", type=int, default=0, help="samples in flight (default: from judge concurrency)")
-    p.add_argument("--fail-on-error", type=float, default=0.05,
+    p.add_argument("--seed", type=int, default=_DEFAULT.seed)
+    p.add_argument("--parallel", type=int, default=_DEFAULT.max_parallel_samples,
+                   help="samples in flight (default: from judge concurrency)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    _add_judge_args(p)
+    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
+              ROLE_DEFAULTS.reference_concurrency)
+    p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode)
+    p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call)
+    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
+    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda)
+    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu)
+    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
+    p.add_argument("--results-dir", default=_DEFAULT.results_dir)
+    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
+    p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
                    help="exit 1 when failed samples (a stage still failing, or claims/sentences left without a "
                         "parsed judge answer) exceed this proportion (<1) or count (>=1)")
-    p.add_argument("--max-judge-attempts", type=int, default=3, metavar="N",
+    p.add_argument("--max-judge-attempts", type=int, default=_DEFAULT.max_judge_attempts, metavar="N",
                    help="attempts per sample and judge stage, across resumes, for items whose answer did not parse")
     p.add_argument("--price-per-1k-input", metavar="USD|ROLE=USD,...",
-                   help="price of 1,000 input tokens for self-hosted roles (e.g. 0.0005, or judge=0.0005,model=0.001)")
+                   help="price of 1,000 input tokens (e.g. 0.0005, or judge=0.0005,model=0.001); self-hosted roles "
+                        "have no dollar cost without it")
     p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
     p.add_argument("--max-cost", type=float, metavar="USD",
                    help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--json", action="store_true", help="print summary.json instead of the table")
-    p.add_argument("--label", default="", help="a note shown with this run on the leaderboard (e.g. demo-quality)")
+    p.add_argument("--label", default=_DEFAULT.label,
+                   help="a note shown with this run on the leaderboard (e.g. demo-quality)")
 
 
 def _urls(value: str | None) -> tuple[str, ...]:
@@ -109,9 +127,11 @@ def _role_price(args: argparse.Namespace, role: str) -> tuple[float, float] | No
     return inp.get(role, 0.0), out.get(role, 0.0)
 
 
-def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
+def role_specs(args: argparse.Namespace, with_model: bool,
+               role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> dict[str, Any]:
     from factbench.llm.client import RoleSpec
 
+    d = ROLE_DEFAULTS
     structured = not args.no_structured_output
     judge_params = {"temperature": 0.0, "max_tokens": args.judge_max_tokens}
     roles: dict[str, RoleSpec] = {}
@@ -121,11 +141,11 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
         if args.model:
             roles["model"] = RoleSpec(role="model", model=args.model, base_urls=_urls(args.model_base_url),
                                       api_key_env=args.model_api_key_env,
-                                      max_concurrency=args.model_concurrency or 16, timeout_s=args.model_timeout,
+                                      max_concurrency=args.model_concurrency or d.model_concurrency, timeout_s=args.model_timeout,
                                       max_retries=args.max_retries, revision=args.model_revision,
                                       price_per_1k=_role_price(args, "model"),
                                       params={"temperature": args.temperature, "max_tokens": args.max_tokens})
-    for flag, role in JUDGE_ROLE_FLAGS:
+    for flag, role in role_flags:
         attr = flag.replace("-", "_")
         model = getattr(args, attr) or args.judge
         if not model:
@@ -135,24 +155,28 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
         roles[role] = RoleSpec(
             role=role, model=model, base_urls=_urls(getattr(args, f"{prefix}_base_url")),
             api_key_env=getattr(args, f"{prefix}_api_key_env"),
-            max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or 32,
+            max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or d.judge_concurrency,
             timeout_s=args.judge_timeout, max_retries=args.max_retries, structured_output=structured,
             revision=getattr(args, f"{attr}_revision") or args.judge_revision,
             price_per_1k=_role_price(args, role), params=judge_params)
-    if args.reference_model:
+    if getattr(args, "reference_model", None):
         roles["reference"] = RoleSpec(
             role="reference", model=args.reference_model, base_urls=_urls(args.reference_model_base_url),
-            api_key_env=args.reference_model_api_key_env, max_concurrency=args.reference_model_concurrency or 16,
+            api_key_env=args.reference_model_api_key_env,
+            max_concurrency=args.reference_model_concurrency or d.reference_concurrency,
             timeout_s=args.judge_timeout, max_retries=args.max_retries, revision=args.reference_model_revision,
-            price_per_1k=_role_price(args, "reference"), params={"temperature": 0.0, "max_tokens": 2048})
-    if args.no_relevance:
+            price_per_1k=_role_price(args, "reference"),
+            params={"temperature": 0.0, "max_tokens": d.reference_max_tokens})
+    if getattr(args, "no_relevance", False):
         roles.pop("relevance", None)
     return roles
 
 
-def _settings(args: argparse.Namespace, run_id: str, responses: str | None, select_from_run: str | None):
-    from factbench.pipeline.runner import RunSettings
+def judge_names(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(n.strip() for n in args.judges.split(",") if n.strip())
 
+
+def _settings(args: argparse.Namespace, run_id: str, responses: str | None, select_from_run: str | None):
     return RunSettings(
         run_id=run_id, results_dir=args.results_dir, limit=args.limit, seed=args.seed, evidence=args.evidence,
         verify_mode=args.verify_mode, sentences_per_call=args.sentences_per_call,
@@ -160,8 +184,8 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
-        select_from_run=select_from_run, label=args.label, max_judge_attempts=args.max_judge_attempts,
-        max_cost=args.max_cost)
+        select_from_run=select_from_run, label=args.label, judges=judge_names(args),
+        step=getattr(args, "step", None), max_judge_attempts=args.max_judge_attempts, max_cost=args.max_cost)
 
 
 def _open_cache(args: argparse.Namespace):

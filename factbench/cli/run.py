@@ -12,10 +12,12 @@ from factbench.cli.options import (
     EXIT_ERRORS,
     EXIT_MAX_COST,
     EXIT_OK,
+    VERIFIER_ONLY,
     UsageError,
     _default_run_id,
     _open_cache,
     _settings,
+    judge_names,
     role_specs,
 )
 
@@ -43,23 +45,22 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     print(f"resume with: --run-id {run_id}", file=sys.stderr)
     summary = runner.run()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(summary.model_dump_json(indent=2))
     else:
         print(summary_table(summary))
         print("\n" + run_report(summary, str(settings.run_dir)))
-    errors = summary["errors"]
-    if errors["failed_samples"]:
-        print(f"{errors['failed_samples']} sample(s) failed a stage: {errors['stage_failures']} "
+    errors = summary.errors
+    if errors.failed_samples:
+        print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
-    if summary["budget"]["stopped_at_max_cost"]:
-        print(f"factbench: stopped at --max-cost {settings.max_cost} (spent ${summary['cost_usd'] or 0:.4f} over "
-              f"{summary['invocations']} invocation(s)); nothing is lost: re-run with --run-id {run_id} and a larger "
+    if summary.budget.get("stopped_at_max_cost"):
+        print(f"factbench: stopped at --max-cost {settings.max_cost} (spent ${summary.cost_usd or 0:.4f} over "
+              f"{summary.invocations} invocation(s)); nothing is lost: re-run with --run-id {run_id} and a larger "
               "--max-cost (or none) to finish", file=sys.stderr)
         return EXIT_MAX_COST
     # Samples with a stage still failing, and samples with claims or sentences left without a
     # parsed judge answer, both count against --fail-on-error.
-    failed, limit = errors["gate_failures"], args.fail_on_error
-    too_many = failed > limit if limit >= 1 else errors["gate_failure_rate"] > limit
+    too_many = settings.failures_exceed_limit(errors.gate_failures, errors.gate_failure_rate)
     return EXIT_ERRORS if too_many else EXIT_OK
 
 
@@ -93,12 +94,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     from factbench.tasks import discover_tasks
 
     source = RunStore(args.run_dir)
-    spec = source.read_json("run.json")
+    spec = source.read_spec()
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
     registry = discover_tasks()
     tasks = []
-    for name in spec["tasks"]:
+    for name in spec.tasks:
         if name not in registry:
             raise UsageError(f"{args.run_dir} used task {name!r}, which is not installed here")
         tasks.append(registry[name])
@@ -114,6 +115,7 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.reports.console import summary_table
     from factbench.scoring.human_labels import replay
     from factbench.scoring.metrics import aggregate
+    from factbench.store.artefacts import RunSummary
 
     if args.run_id:  # also write a run directory (a human-judged leaderboard row)
         from factbench.scoring.human_labels import write_replay_run
@@ -122,7 +124,9 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
                          model=args.labels_model, seed=args.seed)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
-    summary = {"tasks": {Path(args.labels).stem: agg}, "overall": agg}
+    summary = RunSummary.model_validate({"run_id": args.run_id or Path(args.labels).stem,
+                                         "factbench_version": __version__,
+                                         "tasks": {Path(args.labels).stem: agg}, "overall": agg})
     if args.json:
         print(json.dumps(agg, indent=2))
     else:
@@ -136,14 +140,16 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.evidence.backends import open_backend
+    from factbench.judges.registry import resolve_judges
     from factbench.llm.client import LLMClient
     from factbench.scoring.calibrate import calibrate
 
-    roles = role_specs(args, with_model=False)
+    roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    judge = resolve_judges(judge_names(args), {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = _open_cache(args)
     evidence = "none" if args.evidence == "auto" else args.evidence
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
-                       limit=args.limit, seed=args.seed, mode=args.mode, claims_per_call=args.claims_per_call,
+                       limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
                        evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from factbench.hashing import sha256_hex
-from factbench.judges.templates import EXTRACT, RELEVANCE, verify_template
+from factbench.judges.judge import Judge
 from factbench.llm.client import RoleSpec
-from factbench.pipeline.plan import Plan, PlannedTask
+from factbench.pipeline.plan import Plan
 from factbench.pipeline.settings import RunSettings
 
 JUDGE_ROLES = ("extractor", "verifier", "relevance")
@@ -27,42 +27,42 @@ SOFT_KEYS = frozenset({"served_model"})
 PROBE_TIMEOUT_S = 2.0
 
 
-def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, source: str) -> dict[str, Any]:
+def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, source: str,
+                 judges: dict[str, Judge]) -> dict[str, Any]:
     """Everything that changes scores. A resume with a different identity is refused."""
-    judges = {role: roles[role].identity() for role in JUDGE_ROLES if role in roles}
-    templates = {"claims": EXTRACT.id, "relevance": RELEVANCE.id}
+    models = {role: roles[role].identity() for role in JUDGE_ROLES if role in roles}
+    templates = {"claims": judges["extractor"].id, "relevance": judges["relevance"].id}
     for pt in plan.tasks:
-        t = verify_template(settings.verify_mode, pt.evidence.uses_evidence)
+        t = judges["verifier"].template_for(pt.evidence.uses_evidence)
         templates[t.name] = t.id
     return {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
         "reference": roles["reference"].identity() if "reference" in roles else None,
-        "judges": judges,
+        "judges": models,
         "templates": templates,
         "tasks": {pt.task.name: {**pt.task.identity(), "evidence": pt.evidence.name,
                                  "prompt_ids_sha": sha256_hex([p.id for p in pt.prompts], 16)}
                   for pt in plan.tasks},
-        "scoring": scoring_identity(settings),
+        "scoring": {"verify_mode": judges["verifier"].mode, "sentences_per_call": settings.sentences_per_call,
+                    "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
+                    "relevance": settings.relevance},
     }
 
 
-def scoring_identity(settings: RunSettings) -> dict[str, Any]:
-    return {"verify_mode": settings.verify_mode, "sentences_per_call": settings.sentences_per_call,
-            "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-            "relevance": settings.relevance}
-
-
-def task_judge(identity: dict[str, Any], pt: PlannedTask, verify_mode: str, with_relevance: bool) -> dict[str, Any]:
-    """Who judged one task and how: the judge roles, the templates this task used, the scoring
+def task_judges(identity: dict[str, Any], plan: Plan, verifier: Judge, relevance_tasks: set[str]) -> dict[str, Any]:
+    """Who judged each task and how: the judge roles, the templates the task used, the scoring
     settings (the relevance judge only where the task measures relevance). Two tasks' numbers
     are comparable only when this (its `judge_sha`), the evidence and the task version are equal."""
-    roles = {r: v for r, v in identity["judges"].items() if r != "relevance" or with_relevance}
-    templates = {"claims": identity["templates"]["claims"],
-                 "verify": verify_template(verify_mode, pt.evidence.uses_evidence).id}
-    if with_relevance:
-        templates["relevance"] = identity["templates"]["relevance"]
-    return {"roles": roles, "templates": templates, "scoring": identity["scoring"]}
+    out = {}
+    for pt in plan.tasks:
+        with_relevance = pt.task.name in relevance_tasks
+        roles = {r: v for r, v in identity["judges"].items() if r != "relevance" or with_relevance}
+        templates = {"claims": identity["templates"]["claims"], "verify": verifier.template_for(pt.evidence.uses_evidence).id}
+        if with_relevance:
+            templates["relevance"] = identity["templates"]["relevance"]
+        out[pt.task.name] = {"roles": roles, "templates": templates, "scoring": identity["scoring"]}
+    return out
 
 
 def strip_provenance(value: Any) -> Any:

@@ -8,11 +8,11 @@ from typing import Any
 from factbench import __version__
 from factbench.hashing import sha256_hex
 from factbench.llm.cost import add_up, total_cost
-from factbench.pipeline.identity import task_judge
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
-from factbench.store.records import STAGES, ErrorRecord, Record, sample_key
+from factbench.store.artefacts import RunSummary
+from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunStore
 
 Latest = dict[str, dict[str, Record]]  # stage -> sample key -> its last record
@@ -24,7 +24,7 @@ def read_run(store: RunStore) -> tuple[Latest, Usage]:
     (superseded attempts and failures cost tokens too)."""
     latest: Latest = {}
     parts: dict[str, list[dict]] = {}
-    for stage in (*STAGES, "errors"):
+    for stage in (*STAGE_FILES, "errors"):
         latest[stage] = {}
         for rec in store.iter_records(stage):
             if stage != "errors":
@@ -89,10 +89,8 @@ def judge_health(latest: Latest, keys: set[str]) -> dict[str, dict[str, Any]]:
     }
 
 
-def task_block(pt: PlannedTask, scores: list[AnswerScore], identity: dict[str, Any],
-               settings: RunSettings, with_relevance: bool) -> dict[str, Any]:
+def task_block(pt: PlannedTask, scores: list[AnswerScore], judge: dict[str, Any], settings: RunSettings) -> dict[str, Any]:
     agg = aggregate(scores, settings.seed)
-    judge = task_judge(identity, pt, settings.verify_mode, with_relevance)
     agg.update({"n_prompts": len(pt.prompts), "n_no_answer": len(pt.prompts) - agg["n_answers"],
                 "k": pt.task.k, "version": pt.task.version, "evidence": pt.evidence.name,
                 "evidence_chosen_by": pt.evidence_chosen_by, "judge": judge, "judge_sha": sha256_hex(judge, 16)})
@@ -100,10 +98,11 @@ def task_block(pt: PlannedTask, scores: list[AnswerScore], identity: dict[str, A
 
 
 def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
-                  settings: RunSettings, identity: dict[str, Any], accounting: dict[str, Any],
-                  notes: list[str], relevance_tasks: set[str]) -> dict[str, Any]:
-    per_task = {name: task_block(pt, [s for s in scores if s.task == name], identity, settings,
-                                 name in relevance_tasks) for name, pt in planned.items()}
+                  settings: RunSettings, accounting: dict[str, Any], notes: list[str], *,
+                  task_judges: dict[str, dict[str, Any]], resumed: dict[str, int], judges: dict[str, Any],
+                  answers_from: Any, budget: dict[str, Any]) -> RunSummary:
+    per_task = {name: task_block(pt, [s for s in scores if s.task == name], task_judges[name], settings)
+                for name, pt in planned.items()}
     overall = aggregate(scores, settings.seed)
     overall["n_prompts"] = sum(len(pt.prompts) for pt in planned.values())
     overall["n_no_answer"] = overall["n_prompts"] - overall["n_answers"]
@@ -118,8 +117,7 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
     health = judge_health(latest, keys)
     truncated = sum(1 for k, a in latest["answers"].items() if k in keys and a.finish_reason == "length")
     n_prompts = max(1, overall["n_prompts"])
-    return {
-        "schema_version": 2,
+    return RunSummary.model_validate({
         "run_id": settings.run_id,
         "factbench_version": __version__,
         "wall_seconds": accounting["wall_seconds"],
@@ -139,5 +137,9 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
             "truncated_answers": truncated,
         },
         **accounting,
+        "budget": budget,
         "notes": notes,
-    }
+        "resumed": resumed,
+        "judges": judges,
+        "answers_from": answers_from,
+    })

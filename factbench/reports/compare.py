@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from factbench.scoring.metrics import METRIC_INFO, bootstrap_ci
 from factbench.store.run_dir import RunStore
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, EXIT_INCOMPARABLE = 0, 1, 2, 3
-HIGHER_IS_BETTER = {"precision": True, "hallucination_rate": False, "supported": True, "f1_at_k": True,
-                    "factscore": True, "relevance": True, "reward": True}
-PERCENT_METRICS = {"precision", "hallucination_rate", "f1_at_k", "factscore", "relevance"}
+HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in METRIC_INFO.values() if m.name != "claims"}
+PERCENT_METRICS = {m.name for m in METRIC_INFO.values() if m.percent}
 
 
 class CompareError(Exception):
@@ -71,10 +71,10 @@ def check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
 
 
 def paired_bootstrap(diffs: np.ndarray, alpha: float, seed: int, samples: int = 2000) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(diffs), size=(samples, len(diffs)))
-    means = diffs[idx].mean(axis=1)
-    return float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
+    """CI of the mean paired difference: the same seeded bootstrap as every other CI."""
+    ci = bootstrap_ci(diffs, seed, samples=samples, level=1 - alpha)
+    assert ci is not None  # callers pair at least two answers
+    return ci
 
 
 def compare(base_dir: str | Path, cand_dir: str | Path, metric: str = "precision", max_drop: float = 1.0,

@@ -15,9 +15,11 @@ import asyncio
 import re
 from functools import lru_cache
 
-from factbench.judges.parsing import parse_sentence_claims
-from factbench.judges.templates import EXTRACT, extraction_messages
+from factbench.judges.builtin import CLAIMS
+from factbench.judges.judge import Judge
+from factbench.judges.templates import extraction_messages
 from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import Claim, ClaimsRecord
 
 CONTEXT_BEFORE = 3
@@ -128,20 +130,21 @@ def needs_completion(record: ClaimsRecord, max_attempts: int) -> bool:
 
 
 async def extract_claims(client: LLMClient, task: str, sample_id: str, question: str, answer: str,
-                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL,
+                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL, judge: Judge = CLAIMS,
                          previous: ClaimsRecord | None = None) -> ClaimsRecord:
     """Claims of one answer. An abstention yields no call and no claim.
 
     With `previous` (a record with missing sentences), only those sentences are asked for; its
     claims are kept first, in order, so evidence and verdicts already aligned with them stay valid.
     """
+    template = judge.template
     if previous is None:
         sentences = split_sentences(answer)
         truncated = len(sentences) > MAX_SENTENCES
         sentences = sentences[:MAX_SENTENCES]
         if not sentences or is_abstention(answer, sentences):
             return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
-                                claims=[], extractor=EXTRACT.id)
+                                claims=[], extractor=template.id)
         todo = list(range(len(sentences)))
         kept, errors, raw = [], ["answer_truncated"] if truncated else [], []
     else:
@@ -156,9 +159,9 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(
-            extraction_messages(question, before, numbered, after), template=EXTRACT.id, schema=EXTRACT.schema,
-            schema_name="claims", accept=lambda c: len(parse_sentence_claims(c.text, ids)[0]) == len(ids))
-        per_sentence, errs = parse_sentence_claims(completion.text, ids)
+            extraction_messages(question, before, numbered, after), template=template.id, schema=template.schema,
+            schema_name="claims", accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
+        per_sentence, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length" and errs:
             errs = ["truncated_output" if e == "invalid_json" else e for e in errs]
         return numbered, completion.text, per_sentence, errs
@@ -176,5 +179,20 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
     claims, merged = merge_duplicates(list(kept) + found)  # earlier claims stay first and unchanged
     return ClaimsRecord(task=task, id=sample_id, abstained=False, sentences=sentences, claims=claims,
                         merged_duplicates=merged + (previous.merged_duplicates if previous else 0), errors=errors,
-                        extractor=EXTRACT.id, raw=raw, missing_sentences=missing,
+                        extractor=template.id, raw=raw, missing_sentences=missing,
                         attempt=previous.attempt + 1 if previous else 1)
+
+
+class ClaimsStage(Stage):
+    name = "claims"
+    role = "extractor"
+
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        record = sample.records.get(self.name)
+        return record is not None and not needs_completion(record, run.max_judge_attempts)
+
+    async def run(self, run: RunContext, sample: Sample) -> ClaimsRecord:
+        answer = sample.records["answers"]
+        return await extract_claims(run.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
+                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"],
+                                    previous=sample.records.get(self.name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from factbench.evidence.backends import EvidenceBackend
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import EvidenceRecord, Passage
 from factbench.tasks import Prompt
 
@@ -27,3 +28,17 @@ async def retrieve_evidence(backend: EvidenceBackend, task: str, prompt: Prompt,
         per_claim.append(ids)
     return EvidenceRecord(task=task, id=prompt.id, backend=backend.name, passages=unique, per_claim=per_claim,
                           errors=(list(previous.errors) if previous is not None else []) + errors)
+
+
+class EvidenceStage(Stage):
+    name = "evidence"
+
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        """Evidence covers every claim (claims completed on a resume need theirs)."""
+        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        return record is not None and (claims is None or len(record.per_claim) >= len(claims.claims))
+
+    async def run(self, run: RunContext, sample: Sample) -> EvidenceRecord:
+        claims = sample.records["claims"]
+        return await retrieve_evidence(sample.evidence, sample.task.name, sample.prompt, [c.text for c in claims.claims],
+                                       previous=sample.records.get(self.name))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
-from factbench.judges.parsing import parse_verdicts
-from factbench.judges.templates import verification_messages, verify_template
+from factbench.judges.judge import Judge
+from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
 DEFAULT_CLAIMS_PER_CALL = 10
@@ -59,13 +60,14 @@ def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -
 
 
 async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
-                        mode: str = "ternary", uses_evidence: bool = True,
+                        judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
                         evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
                         previous: VerdictsRecord | None = None) -> VerdictsRecord:
     """Labels for the claims of one answer. With `previous`, only its claims without a label are
     judged again (batched among themselves); its labels are kept."""
-    template = verify_template(mode, uses_evidence)
+    template = judge.template_for(uses_evidence)
+    mode = judge.mode or "ternary"
     n = len(claims.claims)
     labels: list[str | None] = [None] * n
     errors: list[str | None] = ["missing_label"] * n
@@ -89,8 +91,8 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
             pooled = [("", "(no evidence was found for these claims)")]
         completion = await client.complete(
             verification_messages(template, pooled, texts), template=template.id, schema=template.schema,
-            schema_name="verdicts", accept=lambda c: all(e is None for e in parse_verdicts(c.text, len(texts), mode)[1]))
-        got, errs = parse_verdicts(completion.text, len(texts), mode)
+            schema_name="verdicts", accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
+        got, errs = judge.parse(completion.text, len(texts), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
         return batch, completion.text, got, errs
@@ -104,3 +106,19 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
     backend = evidence.backend if evidence is not None else "none"
     return VerdictsRecord(task=claims.task, id=claims.id, labels=labels, errors=errors, verifier=template.id,
                           evidence_backend=backend, raw=raw, attempt=previous.attempt + 1 if previous else 1)
+
+
+class VerdictsStage(Stage):
+    name = "verdicts"
+    role = "verifier"
+
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        n_claims = len(claims.claims) if claims is not None else 0
+        return record is not None and not needs_completion(record, n_claims, run.max_judge_attempts)
+
+    async def run(self, run: RunContext, sample: Sample) -> VerdictsRecord:
+        return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
+                                   judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
+                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
+                                   previous=sample.records.get(self.name))

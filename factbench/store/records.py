@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-STAGES = ("answers", "claims", "evidence", "verdicts", "relevance")
+STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "relevance")  # their order is the runner's business
 
 
 class Record(BaseModel):
