@@ -32,12 +32,13 @@ lint: install
 bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/viewer.py
 
 demo: install-local
 	$(BIN)/python scripts/demo.py
 
 leaderboard: install
-	$(BIN)/factbench leaderboard build results/published/* --out leaderboard/
+	$(BIN)/factbench leaderboard build results/published --out leaderboard
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -16,7 +16,15 @@ from factbench.cli.options import (
     _add_scoring_args,
 )
 from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
-from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
+from factbench.cli.tools import cmd_cache, cmd_corpus, cmd_judge, cmd_list
+from factbench.cli.views import (
+    add_tracking_args,
+    add_view_commands,
+    cmd_compare,
+    cmd_export,
+    cmd_leaderboard,
+    cmd_view,
+)
 from factbench.pipeline.settings import ROLE_DEFAULTS
 
 
@@ -33,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
     _add_scoring_args(run)
+    add_tracking_args(run)
 
     score = sub.add_parser("score", help="re-score an existing run's answers, or replay human labels")
     score.add_argument("run_dir", nargs="?", help="run directory whose answers to score")
@@ -40,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--labels-task", default="bio", help="task name for a label replay run directory")
     score.add_argument("--labels-model", help="model name for a label replay run (default: the file name)")
     _add_scoring_args(score)
+    add_tracking_args(score)
 
     cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
@@ -76,23 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ready-timeout", type=float, default=1800.0)
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
 
-    lb = sub.add_parser("leaderboard", help="build the static leaderboard from run directories")
-    lbsub = lb.add_subparsers(dest="leaderboard_command", required=True)
-    lbb = lbsub.add_parser("build", help="write index.html, leaderboard.md/.csv, pareto.svg and drill-downs")
-    lbb.add_argument("runs", nargs="+", help="run directories")
-    lbb.add_argument("--out", default="leaderboard")
-
-    cmp_ = sub.add_parser("compare", help="regression gate: candidate run against a baseline run")
-    cmp_.add_argument("base")
-    cmp_.add_argument("candidate")
-    cmp_.add_argument("--metric", default="precision")
-    cmp_.add_argument("--max-drop", type=float, default=1.0,
-                      help="allowed drop (percentage points for rates, units otherwise)")
-    cmp_.add_argument("--alpha", type=float, default=0.05)
-    cmp_.add_argument("--min-pairs", type=int, default=10)
-    cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
-    cmp_.add_argument("--seed", type=int, default=0)
-    cmp_.add_argument("--json", action="store_true")
+    add_view_commands(sub)
 
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
@@ -104,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view}
 
 
 def main(argv: list[str] | None = None) -> int:

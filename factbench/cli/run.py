@@ -24,9 +24,11 @@ from factbench.cli.options import (
 
 def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
              select_from_run: str | None = None) -> int:
+    from factbench.cli.views import check_tracker, log_finished_run
     from factbench.pipeline.runner import Runner
     from factbench.reports.console import run_report, summary_table
 
+    check_tracker(args)
     settings = _settings(args, run_id, responses, select_from_run)
     if settings.max_cost is not None:
         _require_prices(roles)
@@ -53,6 +55,7 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     if errors.failed_samples:
         print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
+    log_finished_run(args, settings.run_dir)
     if summary.budget.get("stopped_at_max_cost"):
         print(f"factbench: stopped at --max-cost {settings.max_cost} (spent ${summary.cost_usd or 0:.4f} over "
               f"{summary.invocations} invocation(s)); nothing is lost: re-run with --run-id {run_id} and a larger "
@@ -118,10 +121,13 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.store.artefacts import RunSummary
 
     if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.cli.views import check_tracker, log_finished_run
         from factbench.scoring.human_labels import write_replay_run
 
+        check_tracker(args)
         write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
                          model=args.labels_model, seed=args.seed)
+        log_finished_run(args, Path(args.results_dir) / args.run_id)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
     summary = RunSummary.model_validate({"run_id": args.run_id or Path(args.labels).stem,

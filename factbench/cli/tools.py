@@ -1,4 +1,4 @@
-"""`list`, `cache`, `corpus`, `judge serve`, `leaderboard build` and `compare`."""
+"""`list`, `cache`, `corpus` and `judge serve`."""
 
 from __future__ import annotations
 
@@ -119,30 +119,3 @@ def cmd_judge(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         served.stop()
         return EXIT_OK
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from factbench.reports.leaderboard import build
-
-    info = build([Path(r) for r in args.runs], Path(args.out))
-    print(f"leaderboard: {info['rows']} runs, tasks {', '.join(info['tasks'])} -> {args.out}/index.html")
-    return EXIT_OK
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from factbench.reports.compare import CompareError, compare, gate, markdown_report
-
-    try:
-        deltas, meta = compare(args.base, args.candidate, args.metric, args.max_drop, args.alpha,
-                               args.min_pairs, args.seed)
-    except CompareError as exc:
-        print(f"factbench compare: {exc}", file=sys.stderr)
-        return exc.code
-    failed = gate(deltas, args.per_task)
-    if args.json:
-        print(json.dumps({**meta, "failed": failed, "deltas": [d.__dict__ for d in deltas]}, indent=2))
-    else:
-        print(markdown_report(deltas, meta, failed))
-    return EXIT_ERRORS if failed else EXIT_OK
-
-

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from factbench.reports.diff import PromptDiff
+from factbench.reports.run_info import judge_identity
 from factbench.scoring.metrics import METRIC_INFO, bootstrap_ci
 from factbench.store.run_dir import RunStore
 
@@ -48,17 +50,11 @@ def _load(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return spec, scores
 
 
-def _judge_identity(spec: dict[str, Any]) -> dict[str, Any]:
-    ident = spec.get("identity", {})
-    return {"judges": {k: v for k, v in ident.get("judges", {}).items() if k != "relevance"},
-            "templates": ident.get("templates"), "scoring": ident.get("scoring")}
-
-
 def check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
     from factbench.pipeline.identity import diff  # endpoints are provenance, not identity
 
     problems = []
-    judged = diff(_judge_identity(base), _judge_identity(cand))
+    judged = diff(judge_identity(base), judge_identity(cand))
     if judged:
         problems.append("the runs were judged differently (judge models, revisions, parameters, templates or "
                         "scoring settings differ: " + "; ".join(judged[:5]) + "); re-score one with the other's judge")
@@ -121,8 +117,13 @@ def gate(deltas: list[Delta], per_task: bool) -> bool:
     return any(d.regression for d in deltas if per_task or d.scope == "overall")
 
 
-def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool) -> str:
-    unit = "pp" if meta["metric"] in PERCENT_METRICS else ""
+def unit_of(metric: str) -> str:
+    return "pp" if metric in PERCENT_METRICS else ""
+
+
+def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool,
+                    regressions: list[PromptDiff] | None = None, top: int = 10) -> str:
+    unit = unit_of(meta["metric"])
     verdict = "❌ regression" if failed else "✅ no significant regression"
     lines = [f"### factbench: {verdict}", "",
              f"`{meta['metric']}` of **{meta['candidate_model']}** against **{meta['base_model']}**, paired by prompt; "
@@ -134,4 +135,15 @@ def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool) -> 
                      f"[{d.ci[0]:+.2f}, {d.ci[1]:+.2f}] | {mark} |")
     if meta["metric"] == "hallucination_rate":
         lines.append("\n(change is shown as improvement: positive = fewer hallucinations)")
+    worst = [d for d in regressions or [] if d.change < 0][:top]
+    if worst:
+        esc = lambda s: str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")  # noqa: E731
+        lines += ["", f"#### Biggest regressions ({len(worst)} of {sum(1 for d in regressions if d.change < 0)} "
+                      "prompts that got worse)", "",
+                  "| task | id | baseline | candidate | change | flipped claims |", "|---|---|---|---|---|---|"]
+        for d in worst:
+            flips = "; ".join(f"{esc(c[:80])} ({b} → {a})" for c, b, a in d.flipped[:3])
+            if len(d.flipped) > 3:
+                flips += f"; … {len(d.flipped) - 3} more"
+            lines.append(f"| {esc(d.task)} | {esc(d.id)} | {d.base:.1f} | {d.candidate:.1f} | {d.change:+.1f}{unit} | {flips} |")
     return "\n".join(lines) + "\n"

@@ -45,6 +45,7 @@ class RunStore:
         self._lock_fd = fd
         for stage in RECORD_TYPES:
             self._repair_tail(self.path(stage))
+            self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
         return self
 
     def close(self) -> None:

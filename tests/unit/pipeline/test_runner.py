@@ -24,7 +24,7 @@ def test_the_stage_list_is_the_pipeline(server, tmp_path):
     first = Runner(settings, _roles(server.base_url), tasks, cache=None, stages=PIPELINE[:2]).run()
     run = tmp_path / "r"
     assert len((run / "claims.jsonl").read_text().splitlines()) == 3
-    assert not (run / "verdicts.jsonl").exists()  # stages after the list's end never ran
+    assert (run / "verdicts.jsonl").read_text() == ""  # stages after the list's end never ran (the file exists, empty)
     # nothing verified yet: every answer is counted, none is scored (pending, not failed)
     assert (first.overall.n_answers, first.overall.n_scored, first.overall.answer_status["pending"]) == (3, 0, 3)
     calls_before = dict(server.state.requests)
