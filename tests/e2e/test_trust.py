@@ -12,6 +12,7 @@ import pytest
 from conftest import role_args, write_longfact_fixture
 
 from factbench.cli.main import main
+from factbench.evidence.corpus import PassageStore
 from factbench.llm.cache import CallCache
 from factbench.stages.claims import spans_of
 from factbench.testing.scripted_server import Fault, ScriptedServer, ScriptedState, request_kind
@@ -80,6 +81,13 @@ def test_compare_of_runs_judged_on_different_endpoints_exits_0(tmp_path, server,
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--min-pairs", "5"]) == 0
     assert "no significant regression" in capsys.readouterr().out
+    # The same judge with other evidence is not comparable.
+    corpus = tmp_path / "corpus.db"
+    PassageStore.build(corpus, [("Object 0-1", ["Object 0-1 is in source 1."])])
+    assert main(common + ["--run-id", "c", "--evidence", f"corpus:{corpus}"]
+                + role_args(server.base_url, model=False, evidence=None)) == 0
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c"), "--min-pairs", "5"]) == 3
+    assert "evidence differs ('none' vs 'corpus:corpus.db?k=5')" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ 2. only parsed answers are done
