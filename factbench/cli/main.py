@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from factbench import __version__
+from factbench.cli.hacks import add_hacks_parser, cmd_hacks
 from factbench.cli.options import (
     EXIT_USAGE,
     VERIFIER_ONLY,
@@ -88,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_view_commands(sub)
 
+    add_hacks_parser(sub)
+
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
     search.add_argument("query")
@@ -98,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view}
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks}
 
 
 def main(argv: list[str] | None = None) -> int:

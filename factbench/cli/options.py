@@ -19,7 +19,8 @@ class UsageError(Exception):
 
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
-JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"))
+JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"),
+                    ("weighting-judge", "weighting"))
 VERIFIER_ONLY = (("verifier", "verifier"),)  # `calibrate` runs only the verification judge
 
 
@@ -70,8 +71,15 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode)
     p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call)
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda)
-    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu)
+    p.add_argument("--no-weighting", action="store_true",
+                   help="skip the informativeness judge (the reward then uses the plain design)")
+    p.add_argument("--claims-per-weight-call", type=int, default=_DEFAULT.claims_per_weight_call)
+    p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
+                   help="informative: weighted precision and detail (default); plain: unweighted (docs/metrics.md)")
+    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda,
+                   help="weight of the detail term log(1 + D)")
+    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu,
+                   help="weight of pairwise relevance (0.5 where it is not measured)")
     p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
     p.add_argument("--results-dir", default=_DEFAULT.results_dir)
     p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
@@ -95,7 +103,7 @@ def _urls(value: str | None) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip()) if value else ()
 
 
-_JUDGE_ROLES = {"extractor", "verifier", "relevance"}
+_JUDGE_ROLES = {"extractor", "verifier", "relevance", "weighting"}
 _PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
 
 
@@ -169,6 +177,8 @@ def role_specs(args: argparse.Namespace, with_model: bool,
             params={"temperature": 0.0, "max_tokens": d.reference_max_tokens})
     if getattr(args, "no_relevance", False):
         roles.pop("relevance", None)
+    if getattr(args, "no_weighting", False):
+        roles.pop("weighting", None)
     return roles
 
 
@@ -181,7 +191,9 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         run_id=run_id, results_dir=args.results_dir, limit=args.limit, seed=args.seed, evidence=args.evidence,
         verify_mode=args.verify_mode, sentences_per_call=args.sentences_per_call,
         claims_per_call=args.claims_per_call, evidence_tokens=args.evidence_tokens,
-        relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
+        relevance=not args.no_relevance, weighting=not args.no_weighting,
+        claims_per_weight_call=args.claims_per_weight_call, reward_design=args.reward_design,
+        reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
         select_from_run=select_from_run, label=args.label, judges=judge_names(args),

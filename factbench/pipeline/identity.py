@@ -19,7 +19,7 @@ from factbench.llm.client import RoleSpec
 from factbench.pipeline.plan import Plan
 from factbench.pipeline.settings import RunSettings
 
-JUDGE_ROLES = ("extractor", "verifier", "relevance")
+JUDGE_ROLES = ("extractor", "verifier", "relevance", "weighting")
 PROVENANCE_KEYS = frozenset({"endpoints"})  # found inside identities of older run directories
 # Compared only when both sides know it: a server that did not answer /v1/models at one start
 # must not make a run unresumable.
@@ -35,6 +35,8 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
     for pt in plan.tasks:
         t = judges["verifier"].template_for(pt.evidence.uses_evidence)
         templates[t.name] = t.id
+    if settings.weighting and "weighting" in judges:
+        templates[judges["weighting"].template.name] = judges["weighting"].id
     return {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
@@ -46,7 +48,8 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
                   for pt in plan.tasks},
         "scoring": {"verify_mode": judges["verifier"].mode, "sentences_per_call": settings.sentences_per_call,
                     "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-                    "relevance": settings.relevance},
+                    "relevance": settings.relevance, "weighting": settings.weighting,
+                    **({"claims_per_weight_call": settings.claims_per_weight_call} if settings.weighting else {})},
     }
 
 

@@ -1,6 +1,6 @@
 """The orchestrator: the only place that knows the order of stages.
 
-    prompt -> answer -> claims -> evidence -> verdicts (-> relevance) -> metrics
+    prompt -> answer -> claims -> evidence -> verdicts -> weights (-> relevance) -> metrics
 
 Samples stream through the stages on a pool of asyncio workers: one answer's claims are
 being verified while others are still generating; there is no barrier between stages.
@@ -35,6 +35,7 @@ from factbench.stages.evidence import EvidenceStage
 from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, load_responses
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
+from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
 from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
@@ -42,7 +43,8 @@ from factbench.tasks import Prompt, Task, TaskDataUnavailable
 
 __all__ = ["PIPELINE", "Runner", "RunSettings"]
 
-PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), RelevanceStage())
+PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), WeightsStage(),
+                               RelevanceStage())
 
 
 def _now() -> str:
@@ -53,6 +55,8 @@ class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
                  cache: CallCache | None, stages: tuple[Stage, ...] = PIPELINE):
         self.settings = settings
+        if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
+            roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
         self.stages = stages
         self.plan = plan_tasks(tasks, settings, cache)
         roles = with_served_models(roles) if settings.probe_served_models else roles  # identity, once per run
@@ -68,10 +72,12 @@ class Runner:
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
-            max_judge_attempts=settings.max_judge_attempts)
+            max_judge_attempts=settings.max_judge_attempts, claims_per_weight_call=settings.claims_per_weight_call)
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
+        if settings.reward.design != settings.reward_design:
+            self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
         self.budget_stopped = False
 
     # ------------------------------------------------------------------ run.json

@@ -12,6 +12,7 @@ from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
 from factbench.store.artefacts import RunSummary
+from factbench.store.hacks_file import hacks_pointer
 from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunStore
 
@@ -47,6 +48,7 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
     """A score for every prompt that has an answer (a judge failure is an unscored row, never a
     gap). An answer whose judging stopped without a recorded failure (--max-cost, a kill) is
     `pending` rather than `judge_failed`; `failed` holds the keys with an unresolved failure."""
+    reward = settings.reward
     scores = []
     for pt in planned.values():
         for p in pt.prompts:
@@ -54,11 +56,12 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
             answer = latest["answers"].get(key)
             if answer is None:
                 continue  # no answer to score: counted as n_prompts - n_answers
-            score = score_answer(latest["claims"].get(key), latest["verdicts"].get(key), latest["relevance"].get(key),
-                                 pt.task.k, settings.reward_lambda, settings.reward_mu, answer=answer,
-                                 relevance_measured=pt.task.name in relevance_tasks)
             claims = latest["claims"].get(key)
-            unfinished = claims is None or (key not in latest["verdicts"] and not claims.abstained and claims.claims)
+            score = score_answer(claims, latest["verdicts"].get(key), latest["relevance"].get(key), pt.task.k,
+                                 reward.lam, reward.mu, latest["weights"].get(key) if settings.weighting else None,
+                                 reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks)
+            missing = key not in latest["verdicts"] or (settings.weighting and key not in latest["weights"])
+            unfinished = claims is None or (missing and not claims.abstained and claims.claims)
             if score.status == "judge_failed" and unfinished and key not in failed:
                 score.status = "pending"
             score.usage = usage.get(key, {})
@@ -133,10 +136,13 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
             "extraction_parse_errors": health["claims"]["by_kind"],
             "verification_parse_errors": health["verdicts"]["by_kind"],
             "relevance_parse_errors": health["relevance"]["by_kind"],
+            "weighting_parse_errors": dict(Counter(e for r in latest["weights"].values() for e in r.errors if e)),
             "parse": health,
             "truncated_answers": truncated,
         },
         **accounting,
+        "reward": settings.reward.describe(),
+        "hacks": hacks_pointer(store.dir),
         "budget": budget,
         "notes": notes,
         "resumed": resumed,

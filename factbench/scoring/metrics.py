@@ -7,11 +7,13 @@ Definitions (see docs/metrics.md):
 - f1_at_k: recall@K = min(S / K, 1), F1 = 2PR / (P + R) (0 when S = 0); K fixed per task version.
 - factscore: precision x exp(1 - gamma / n) when n < gamma claims (gamma = 10), else precision.
 - relevance: win rate against the reference (ties 0.5), both orders averaged.
-- reward: precision + lambda * log(1 + S) + mu * relevance (relevance term only when measured).
-Every answer has a status (STATUSES) and every status but `judge_failed` has a reward: answers
-without a labelled claim (empty, think-only, no verifiable claims, abstained) get the floor:
-F1@K = 0, precision term 0, detail term 0, plus the relevance term where it is measured.
-Claims without a label (judge errors) are excluded from S, U, V and counted as errors.
+- weighted_precision / weighted_supported / on_topic: from the informativeness classes of the
+  claims (:mod:`factbench.scoring.weighting`); None when the run has no claim weights.
+- reward: composed in one place, :mod:`factbench.scoring.reward`.
+Every answer has a status (STATUSES) and every status but `judge_failed` and `pending` has a
+reward: answers without a labelled claim (empty, think-only, no verifiable claims, abstained)
+get the floor, and F1@K = 0. Claims without a label (judge errors) are excluded from S, U, V
+and counted as errors.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord
+from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
+from factbench.scoring.weighting import weighted_terms
+from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
 
 GAMMA = 10
 BOOTSTRAP_SAMPLES = 1000
 # Per-answer status, in the order they are decided (docs/metrics.md has the values of each).
 STATUSES = ("empty", "think_only", "judge_failed", "pending", "abstained", "no_claims", "scored")
-METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance", "reward")
+METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance",
+           "weighted_precision", "weighted_supported", "on_topic", "reward")
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,11 @@ METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("f1_at_k", "F1@K", True, True, "harmonic mean of precision and min(S/K, 1)"),
     MetricInfo("factscore", "FActScore", True, True, "precision with FActScore's length penalty (gamma = 10)"),
     MetricInfo("relevance", "relevance", True, True, "win rate against the reference answer (ties 0.5)"),
-    MetricInfo("reward", "reward", False, True, "precision + lambda * log(1 + S) + mu * relevance"),
+    MetricInfo("weighted_precision", "w.precision", True, True,
+               "precision over informative and off-topic claims (trivial facts and restatements left out)"),
+    MetricInfo("weighted_supported", "w.supported", False, True, "supported informative claims per answer"),
+    MetricInfo("on_topic", "on topic", True, True, "share of claims the informativeness judge finds on topic"),
+    MetricInfo("reward", "reward", False, True, "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md)"),
 )}
 
 
@@ -71,8 +80,12 @@ class AnswerScore:
     factscore: float | None
     relevance: float | None
     reward: float | None
+    weighted_precision: float | None = None
+    weighted_supported: float | None = None
+    on_topic: float | None = None
+    weighting_errors: int = 0
     status: str = "scored"  # one of STATUSES
-    unscored: bool = False  # no reward (judge failed, or its relevance term is missing): counted, never dropped
+    unscored: bool = False  # no reward (judge failed or pending, or a term missing): counted, never dropped
     incomplete: bool = False  # some sentences or claims were left without a parsed judge answer
     usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per role, over all attempts
     cost_usd: float | None = 0.0  # over every role; None when a role's calls have no price
@@ -104,10 +117,12 @@ def answer_status(answer: AnswerRecord | None, claims: ClaimsRecord | None, judg
 
 
 def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
-                 k: int, lam: float = 0.1, mu: float = 1.0, answer: AnswerRecord | None = None,
-                 relevance_measured: bool = False) -> AnswerScore:
-    """One answer's values. `relevance_measured`: the task judges relevance, so an answer with
-    nothing to judge (empty, no sentence) loses to the reference (0) instead of having none."""
+                 k: int, lam: float = DEFAULT_LAMBDA, mu: float = DEFAULT_MU,
+                 weights: WeightsRecord | None = None, design: str | None = None, *,
+                 answer: AnswerRecord | None = None, relevance_measured: bool = False) -> AnswerScore:
+    """One answer's values (docs/metrics.md, "Every answer has a value"). `design` defaults to
+    "informative" when claim weights are given, else "plain". `relevance_measured`: the task
+    judges relevance, so an answer with nothing to judge (no sentence) loses to the reference (0)."""
     labels = verdicts.labels if verdicts else []
     s = labels.count("supported")
     u = labels.count("unsupported")
@@ -119,24 +134,36 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     if rel is None and relevance_measured and (status in ("empty", "think_only") or (claims and not claims.sentences)):
         rel = 0.0
     precision = s / judged if status == "scored" else None
-    if status in ("judge_failed", "pending"):
-        f1 = factscore = reward = None
+    terms = weighted_terms(labels, weights.classes) if weights is not None else None
+    spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
+    # A judge failure is never a value: no reward rather than the floor. So is a scored answer
+    # whose reward would miss a term (its claim weights, or a measured relevance that failed).
+    missing_term = status == "scored" and ((spec.weighted and terms is None) or
+                                           (relevance_measured and rel is None and mu != 0))
+    if status in ("judge_failed", "pending") or missing_term:
+        reward = None
     else:
-        f1 = f1_at_k(precision or 0.0, s, k)
-        # FActScore conditions on answering: abstentions are excluded, as in the published numbers.
-        factscore = None if status == "abstained" else length_penalised(precision or 0.0, n_claims)
-        reward = (precision or 0.0) + lam * math.log1p(s) + (mu * rel if rel is not None else 0.0)
-        if relevance_measured and rel is None and status != "abstained":
-            reward = None  # its relevance term is missing (the relevance judge failed): unscored
-    incomplete = bool((claims and claims.missing_sentences) or judged < n_claims)
+        reward = compose_reward(spec, abstained=status == "abstained", precision=precision, supported=s,
+                                weighted_precision=terms.precision if terms else None,
+                                weighted_supported=terms.supported if terms else None, relevance=rel)
+    failed = status in ("judge_failed", "pending")
+    scored = precision is not None
     return AnswerScore(
         task=claims.task if claims else answer.task, id=claims.id if claims else answer.id,
         abstained=bool(claims and claims.abstained), claims=n_claims, supported=s, unsupported=u, unverifiable=v,
         judge_errors=n_claims - judged if claims and not claims.abstained else 0,
         extraction_errors=len(claims.errors) if claims else 0,
         precision=precision, hallucination_rate=None if precision is None else 1 - precision,
-        f1_at_k=f1, factscore=factscore, relevance=rel, reward=reward,
-        status=status, unscored=reward is None, incomplete=incomplete,
+        f1_at_k=None if failed else f1_at_k(precision or 0.0, s, k),
+        # FActScore conditions on answering: abstentions are excluded, as in the published numbers.
+        factscore=None if failed or status == "abstained" else length_penalised(precision or 0.0, n_claims),
+        relevance=rel, reward=reward,
+        weighted_precision=terms.precision if terms and scored else None,
+        weighted_supported=terms.supported if terms and scored else None,
+        on_topic=terms.on_topic if terms and scored else None,
+        weighting_errors=sum(1 for e in weights.errors if e) if weights is not None else 0,
+        status=status, unscored=reward is None,
+        incomplete=bool((claims and claims.missing_sentences) or judged < n_claims),
     )
 
 
@@ -176,10 +203,11 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
     claimed = [s for s in scores if not s.abstained]
     n_claims = sum(s.claims for s in claimed)
     judge_errors = sum(s.judge_errors for s in scores)
+    unscored = sum(1 for s in scores if s.reward is None)
     out: dict[str, Any] = {
         "n_answers": len(scores),
-        "n_scored": sum(1 for s in scores if s.reward is not None),
-        "n_unscored": sum(1 for s in scores if s.reward is None),
+        "n_scored": len(scores) - unscored,
+        "n_unscored": unscored,
         "n_abstained": status["abstained"],
         "n_no_claims": status["no_claims"],
         "n_empty": status["empty"],
@@ -192,8 +220,9 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
                    "unverifiable": sum(s.unverifiable for s in claimed)},
         "judge_errors": judge_errors,
         "judge_error_rate": judge_errors / n_claims if n_claims else 0.0,
-        "unscored_rate": sum(1 for s in scores if s.reward is None) / len(scores) if scores else 0.0,
+        "unscored_rate": unscored / len(scores) if scores else 0.0,
         "extraction_errors": sum(s.extraction_errors for s in scores),
+        "weighting_errors": sum(s.weighting_errors for s in scores),
         "abstention_rate": _metric([float(s.abstained) for s in known], seed),
     }
     metrics: dict[str, Any] = {}

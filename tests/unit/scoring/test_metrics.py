@@ -80,7 +80,7 @@ def test_every_kind_of_answer_has_a_documented_value():
     claimless = ClaimsRecord(task="t", id="x", abstained=False, sentences=["I think so."], claims=[], extractor="e")
     rel = RelevanceRecord(task="t", id="x", reference_source="task", winners=["win", "win"], score=1.0, judge="r")
     s = score_answer(claimless, no_verdicts, rel, 10, mu=0.5, answer=_answer("I think so."), relevance_measured=True)
-    assert (s.status, s.precision, s.f1_at_k, s.reward) == ("no_claims", None, 0.0, 0.5)  # only the relevance term
+    assert (s.status, s.precision, s.f1_at_k, s.relevance, s.reward) == ("no_claims", None, 0.0, 1.0, 0.0)  # floor
     c, _ = _rec([], abstained=True)
     s = score_answer(c, None, None, 10)
     assert (s.status, s.precision, s.f1_at_k, s.factscore, s.reward) == ("abstained", None, 0.0, None, 0.0)
@@ -94,8 +94,9 @@ def test_every_kind_of_answer_has_a_documented_value():
                                      missing_sentences=[0])
     assert score_answer(failed_extraction, no_verdicts, None, 10).status == "judge_failed"  # not "no claims"
     c, v = _rec(["supported"])
-    s = score_answer(c, v, None, 10, relevance_measured=True)  # the relevance judge failed for it
+    s = score_answer(c, v, None, 10, mu=1.0, relevance_measured=True)  # the relevance judge failed for it
     assert s.precision == 1.0 and s.reward is None and s.unscored
+    assert score_answer(c, v, None, 10, mu=0.0, relevance_measured=True).reward is not None  # no relevance term
 
 
 def test_aggregate_counts_every_status_and_says_what_each_mean_is_over():
