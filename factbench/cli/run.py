@@ -22,6 +22,16 @@ from factbench.cli.options import (
 )
 
 
+def _preflight(args: argparse.Namespace, roles) -> None:
+    """Every role's key, endpoints and model name, checked before any work (exit 2 on a problem)."""
+    if getattr(args, "no_preflight", False):
+        return
+    from factbench.llm.preflight import preflight
+
+    for line in preflight(roles):
+        print(f"pre-flight: {line}", file=sys.stderr)
+
+
 def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
              select_from_run: str | None = None) -> int:
     from factbench.cli.views import check_tracker, log_finished_run
@@ -84,6 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = resolve_tasks(args.tasks)
     print(f"resolved --tasks {args.tasks!r}: {', '.join(t.name for t in tasks)}", file=sys.stderr)
     roles = role_specs(args, with_model=True)
+    _preflight(args, roles)
     run_id = args.run_id or _default_run_id(args.model or Path(args.responses).stem)
     return _execute(args, tasks, roles, run_id, args.responses)
 
@@ -104,6 +115,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
     roles = role_specs(args, with_model=False)
+    _preflight(args, roles)
     run_id = args.run_id or _default_run_id(f"{Path(args.run_dir).name}-rescored")
     args.limit = None  # the source run's prompt selection is reused as it is
     return _execute(args, tasks, roles, run_id, str(answers_file), select_from_run=args.run_dir)
@@ -146,6 +158,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.scoring.calibrate import calibrate
 
     roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    _preflight(args, roles)
     judge = resolve_judges(judge_names(args), {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = _open_cache(args)
     evidence = "none" if args.evidence == "auto" else args.evidence

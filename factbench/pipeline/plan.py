@@ -19,6 +19,7 @@ class PlannedTask:
     prompts: list[Prompt]
     evidence: EvidenceBackend
     evidence_chosen_by: str = "task default"  # or "--evidence" (named by the user)
+    all_ids: frozenset[str] = frozenset()  # every prompt id of the task, sampled or not (checks responses files)
 
 
 @dataclass
@@ -38,7 +39,8 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
     unavailable: list[str] = []
     for task in tasks:
         try:
-            prompts = sample_prompts(task.load(ctx), settings.limit, settings.seed, task.name)
+            loaded = task.load(ctx)
+            prompts = sample_prompts(loaded, settings.limit, settings.seed, task.name)
         except TaskDataUnavailable as exc:
             plan.skipped[task.name] = str(exc)
             continue
@@ -53,7 +55,8 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
                 raise
             unavailable.append(f"{task.name}: default evidence {spec!r} is unavailable: {exc}")
             continue
-        plan.tasks.append(PlannedTask(task, prompts, backend, "task default" if by_default else "--evidence"))
+        plan.tasks.append(PlannedTask(task, prompts, backend, "task default" if by_default else "--evidence",
+                                      frozenset(p.id for p in loaded)))
     if unavailable:
         # Never a silent downgrade to the judge's own knowledge: the user sets what is missing
         # or names the evidence explicitly.

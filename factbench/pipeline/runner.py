@@ -32,7 +32,7 @@ from factbench.scoring.metrics import as_rows
 from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, load_responses
+from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, check_response_ids, load_responses
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.stages.weights import WeightsStage
@@ -62,8 +62,11 @@ class Runner:
         roles = with_served_models(roles) if settings.probe_served_models else roles  # identity, once per run
         self.roles = roles
         responses, source = None, "generated"
+        response_notes: list[str] = []
         if settings.responses:
             responses, digest = load_responses(settings.responses, [pt.task.name for pt in self.plan.tasks])
+            response_notes = check_response_ids(responses, {pt.task.name: pt.all_ids for pt in self.plan.tasks},
+                                                settings.responses)
             source = f"responses:{Path(settings.responses).name}@{digest}"
         self.source = source
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
@@ -76,6 +79,7 @@ class Runner:
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
+        self.notes += response_notes
         if settings.reward.design != settings.reward_design:
             self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
         self.budget_stopped = False

@@ -33,19 +33,21 @@ def _run_args(data: Path, results: Path, run_id: str, url: str, *extra: str) -> 
 
 # ------------------------------------------------------------------ 1. identity = what changes the output
 
-def test_resume_on_a_new_port_sends_nothing_and_old_identities_stay_resumable(tmp_path, server, capsys):
+def test_resume_on_a_new_port_sends_nothing_and_old_identities_stay_resumable(tmp_path, capsys):
     data = write_longfact_fixture(tmp_path / "data")
-    assert main(_run_args(data, tmp_path, "r", server.base_url)) == 0
+    served = ("test-model", "judge")  # what GET /v1/models lists
+    with ScriptedServer(ScriptedState(models=served)) as server:
+        assert main(_run_args(data, tmp_path, "r", server.base_url)) == 0
     spec = json.loads((tmp_path / "r" / "run.json").read_text())
     assert "endpoints" not in json.dumps(spec["identity"])  # provenance only
     assert spec["roles"]["verifier"]["endpoints"] == [server.base_url]
-    assert spec["identity"]["judges"]["verifier"]["served_model"] == "scripted"  # what /v1/models reports
+    assert spec["identity"]["judges"]["verifier"]["served_model"] == "judge"  # what /v1/models reports
     # A run.json written before endpoints became provenance: endpoints inside its identity.
     for role in spec["identity"]["judges"].values():
         role["endpoints"] = [server.base_url]
     spec["identity"]["model"]["endpoints"] = [server.base_url]
     (tmp_path / "r" / "run.json").write_text(json.dumps(spec))
-    with ScriptedServer(ScriptedState()) as moved:  # the same judge, restarted on another port
+    with ScriptedServer(ScriptedState(models=served)) as moved:  # the same judge, restarted on another port
         assert moved.port != server.port
         assert main(_run_args(data, tmp_path, "r", moved.base_url)) == 0
         assert moved.state.requests.total() == 0
@@ -55,6 +57,11 @@ def test_resume_on_a_new_port_sends_nothing_and_old_identities_stay_resumable(tm
     summary = json.loads((tmp_path / "r2" / "summary.json").read_text())
     assert summary["cache"]["hits"] == summary["cache"]["calls"] > 0
     assert json.loads((tmp_path / "r" / "run.json").read_text())["roles"]["verifier"]["endpoints"] == [moved.base_url]
+    # Another model behind the same name and URL is another judge: the resume is refused.
+    with ScriptedServer(ScriptedState(models=("other-weights",))) as swapped:
+        capsys.readouterr()
+        assert main(_run_args(data, tmp_path, "r", swapped.base_url, "--no-preflight")) == 2
+        assert "judges.verifier.served_model: 'judge' -> 'other-weights'" in capsys.readouterr().err
 
 
 def test_a_pinned_judge_revision_is_identity(tmp_path, server, capsys):
