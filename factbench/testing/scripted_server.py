@@ -33,6 +33,8 @@ from typing import Any
 
 from aiohttp import web
 
+from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind
+
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
 _CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
 
@@ -58,7 +60,8 @@ class LatencyModel:
 class Fault:
     """Applied to the next request matching `when` (a predicate on the request body), `times` times."""
 
-    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>", "close"
+    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>",
+    # "close", "drop_last" (the right answer without its last item: a judge answering for too few items)
     when: Callable[[dict[str, Any]], bool] = lambda body: True
     times: int = 1
 
@@ -76,11 +79,18 @@ class ScriptedState:
     cached_tokens: int = 0
     output_tokens: int = 0
     seen_prefixes: set[str] = field(default_factory=set)
+    # What GET /v1/models lists. None: an empty list, which pre-flight reads as "names not checked",
+    # so the server answers any model name, as it always has.
+    models: tuple[str, ...] | None = None
+    # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
+    responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
 
 
 def request_kind(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if extra_kind(system):
+        return extra_kind(system)
     if system.startswith("You break a response"):
         return "extract"
     if system.startswith("You check claims"):
@@ -112,6 +122,10 @@ def scripted_answer(prompt: str, n: int) -> str:
 
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
+    if state.responder is not None:
+        return state.responder(body, kind)
+    if kind in EXTRA_KINDS:
+        return extra_content(body, kind)
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
     if kind == "extract":
         out = []
@@ -191,6 +205,11 @@ class ScriptedServer:
             content, finish = action[len("length:"):], "length"
         elif action == "empty":
             content = ""
+        elif action == "drop_last":
+            data = json.loads(content)
+            items = next(v for v in data.values() if isinstance(v, list))
+            del items[-1:]
+            content = json.dumps(data)
         messages = body.get("messages") or []
         system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
         input_tokens = sum(approx_tokens(m.get("content", "")) for m in messages)
@@ -221,7 +240,8 @@ class ScriptedServer:
                                   "output_tokens": st.output_tokens, "max_seqs": st.latency.max_seqs})
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        names = self.state.models or ()
+        return web.json_response({"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
 
     async def _start(self, ready: threading.Event) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -282,10 +302,12 @@ def main() -> None:
     parser.add_argument("--max-seqs", type=int, default=256)
     parser.add_argument("--no-prefix-cache", action="store_true")
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--models", default="", help="comma-separated names GET /v1/models lists (default: none)")
     args = parser.parse_args()
     latency = LatencyModel(args.prefill_s_per_1k, args.decode_s_per_token, args.max_seqs,
                            not args.no_prefix_cache, args.speed)
-    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False)
+    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False,
+                          models=tuple(n for n in args.models.split(",") if n) or None)
     server = ScriptedServer(state, port=args.port).start()
     print(f"scripted server on {server.base_url} (test double)", flush=True)
     try:
