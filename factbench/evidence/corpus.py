@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from factbench.evidence.index_bm25 import IndexError_, Postings, Term, postings_path
+from factbench.evidence.index_bm25 import Postings, PostingsError, Term, postings_path
 from factbench.evidence.index_build import FORMAT, build_store
 from factbench.evidence.index_text import content_words
 from factbench.store.jsonl import InputFileError, read_jsonl
@@ -101,7 +101,7 @@ class PassageStore:
             raise InputFileError(f"{self.path}: a passage store in an older format; {rebuild}")
         try:
             self.index = Postings(postings_path(self.path), meta["build"])
-        except IndexError_ as exc:
+        except PostingsError as exc:
             raise InputFileError(f"{exc}; {rebuild}") from exc
         self.n_passages = int(meta["passages"])
         self.meta = meta

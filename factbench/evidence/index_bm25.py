@@ -32,7 +32,7 @@ _SCAN_RATIO = 16  # scan a term rather than binary-search it when it has < 16 po
 _RESET_BY_FILL = 16  # clear the whole accumulator once a query touched more than 1/16 of it
 
 
-class IndexError_(Exception):
+class PostingsError(Exception):
     """The postings file is missing, truncated or belongs to another build."""
 
 
@@ -78,18 +78,18 @@ class Postings:
             with open(path, "rb") as f:
                 head = f.read(HEADER_BYTES)
             if not head.startswith(MAGIC):
-                raise IndexError_(f"{path}: not a factbench postings file")
+                raise PostingsError(f"{path}: not a factbench postings file")
             info = json.loads(head[len(MAGIC):].rstrip(b"\0"))
             if info["build"] != build_id:
-                raise IndexError_(f"{path}: belongs to another build of the store")
+                raise PostingsError(f"{path}: belongs to another build of the store")
             size = path.stat().st_size
             if any(off + np.dtype(dt).itemsize * n > size for dt, off, n in info["arrays"].values()):
-                raise IndexError_(f"{path}: truncated")
+                raise PostingsError(f"{path}: truncated")
             layout, scale = info["arrays"], float(info["scale"])
         except OSError as exc:
-            raise IndexError_(f"{path}: cannot read the postings file ({exc.strerror})") from exc
+            raise PostingsError(f"{path}: cannot read the postings file ({exc.strerror})") from exc
         except (ValueError, KeyError, TypeError) as exc:
-            raise IndexError_(f"{path}: unreadable postings header ({exc})") from exc
+            raise PostingsError(f"{path}: unreadable postings header ({exc})") from exc
         self.docs = open_array(path, layout, "docs")
         self.impacts = open_array(path, layout, "impacts")
         self.title_of = open_array(path, layout, "title_of")
