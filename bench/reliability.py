@@ -31,7 +31,7 @@ from factbench.testing.scripted_server import Fault, ScriptedServer, ScriptedSta
 def _run_args(data: Path, root: Path, model_url: str, judge_url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "factbench", "run", "--tasks", "longfact-objects", "--data-dir", str(data),
             "--results-dir", str(root / "res"), "--run-id", "b", "--cache", str(root / "cache.sqlite"),
-            "--no-progress", "--model", "openai/m", "--model-base-url", model_url, "--judge", "openai/j",
+            "--no-progress", "--evidence", "none", "--model", "openai/m", "--model-base-url", model_url, "--judge", "openai/j",
             "--judge-base-url", judge_url, *extra]
 
 

@@ -13,12 +13,15 @@ import asyncio
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
+from factbench.llm.cost import charge
+from factbench.llm.failures import classify_error, retry_after_seconds
 from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
 from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
 from factbench.llm.timeouts import AdaptiveTimeout
@@ -44,6 +47,9 @@ class RoleSpec(BaseModel):
     max_retries: int = 6
     structured_output: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
+    revision: str | None = None  # a fingerprint the user pins (checkpoint hash, date): identity
+    served_model: str | None = None  # the model id/root the server reports on /v1/models: identity
+    price_per_1k: tuple[float, float] | None = None  # user price, $ per 1k input and output tokens
 
     def model_post_init(self, context: Any) -> None:
         """From the moment a role names its secrets, they are redacted everywhere (llm/redact.py)."""
@@ -58,14 +64,23 @@ class RoleSpec(BaseModel):
         return sorted(strip_userinfo(u) for u in self.base_urls)
 
     def identity(self) -> dict[str, Any]:
-        """What changes this role's outputs (keys the cache and appears in results)."""
-        return {"model": self.model, "endpoints": self.public_urls, "params": self.params}
+        """What changes this role's outputs: keys the call cache and the run identity. Endpoints,
+        replicas, concurrency, timeouts and prices are provenance (`public`), never identity."""
+        out: dict[str, Any] = {"model": self.model, "params": self.params}
+        if self.revision:
+            out["revision"] = self.revision
+        if self.served_model:
+            out["served_model"] = self.served_model
+        return out
 
     def public(self) -> dict[str, Any]:
-        """For run.json: identity plus transport settings; never the key itself."""
-        return {**self.identity(), "api_key_env": self.api_key_env, "max_concurrency": self.max_concurrency,
-                "timeout_s": self.timeout_s, "max_retries": self.max_retries,
-                "structured_output": self.structured_output}
+        """For run.json: identity plus provenance (endpoints, transport, price); never the key itself."""
+        from factbench.llm.cost import price_source
+
+        return {**self.identity(), "endpoints": self.public_urls, "api_key_env": self.api_key_env,
+                "max_concurrency": self.max_concurrency, "timeout_s": self.timeout_s,
+                "max_retries": self.max_retries, "structured_output": self.structured_output,
+                "price": price_source(self.model, bool(self.base_urls), self.price_per_1k)}
 
 
 @dataclass
@@ -101,11 +116,16 @@ class RoleStats:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    cost_usd: float | None = 0.0  # None once a fresh call had no price
+    rejected: int = 0  # outputs the caller could not parse: never cached
+    cache_rejected: int = 0  # cached outputs that no longer parse: called again
 
     def to_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "cache_hits": self.cache_hits, "retries": self.retries,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors)}
+                "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors),
+                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
+                "rejected": self.rejected, "cache_rejected": self.cache_rejected}
 
 
 def _litellm():
@@ -115,43 +135,6 @@ def _litellm():
     litellm.telemetry = False
     litellm.drop_params = True  # a backend that does not take a parameter gets it dropped, not an error
     return litellm
-
-
-def classify_error(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    name = type(exc).__name__
-    if isinstance(exc, asyncio.TimeoutError) or "Timeout" in name:
-        return "timeout"
-    if "connection error" in str(exc).lower() or "Connection" in type(exc.__context__).__name__:
-        return "connection"  # litellm reports a refused/reset connection as a 500
-    if status == 429 or "RateLimit" in name:
-        return "rate_limit"
-    if status in (401, 403) or "Authentication" in name or "PermissionDenied" in name:
-        return "auth"
-    if status == 404 or "NotFound" in name:
-        return "not_found"
-    if "ContextWindow" in name:
-        return "context_window"
-    if status == 400 or "BadRequest" in name or "UnprocessableEntity" in name:
-        return "bad_request"
-    if isinstance(status, int) and status >= 500:
-        return "server_error"
-    if "Connection" in name or "ServiceUnavailable" in name or "InternalServer" in name or "APIError" in name:
-        return "connection" if "Connection" in name else "server_error"
-    return "other"
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    value = None
-    for headers in (getattr(exc, "litellm_response_headers", None),
-                    getattr(getattr(exc, "response", None), "headers", None)):
-        if headers and headers.get("retry-after") is not None:
-            value = headers.get("retry-after")
-            break
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 class LLMClient:
@@ -196,20 +179,35 @@ class LLMClient:
                                  "schema": schema})
 
     async def complete(self, messages: list[dict[str, str]], *, template: str,
-                       schema: dict[str, Any] | None = None, schema_name: str = "output") -> Completion:
-        """One chat completion. `template` is the prompt-template version (part of the cache key)."""
+                       schema: dict[str, Any] | None = None, schema_name: str = "output",
+                       accept: Callable[[Completion], bool] | None = None) -> Completion:
+        """One chat completion. `template` is the prompt-template version (part of the cache key).
+        Only outputs `accept` passes (a judge answer that parsed) are cached or served from it."""
         key = self.key_for(messages, template, schema)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                self.stats.calls += 1
-                self.stats.cache_hits += 1
-                self.stats.cached_prompt_tokens += hit.get("prompt_tokens", 0)
-                return Completion(**hit, cached=True, endpoint=None)
+                completion = Completion(**hit, cached=True, endpoint=None)
+                if accept is None or accept(completion):
+                    self.stats.calls += 1
+                    self.stats.cache_hits += 1
+                    self.stats.cached_prompt_tokens += hit.get("prompt_tokens", 0)
+                    self._account(completion)
+                    return completion
+                self.stats.cache_rejected += 1
         completion = await self._call_with_retries(messages, schema, schema_name)
-        if self.cache is not None:
+        self._account(completion)
+        if accept is not None and not accept(completion):
+            self.stats.rejected += 1
+        elif self.cache is not None:
             self.cache.put(key, f"llm:{self.spec.role}", completion.to_cache())
         return completion
+
+    def _account(self, completion: Completion) -> None:
+        """Dollars for a fresh call (cache hits cost nothing), also into the per-answer ledger."""
+        cost = charge(self.spec, completion.cached, completion.prompt_tokens, completion.completion_tokens)
+        if not completion.cached:
+            self.stats.cost_usd = None if None in (cost, self.stats.cost_usd) else self.stats.cost_usd + cost
 
     async def _call_with_retries(self, messages, schema, schema_name) -> Completion:
         last_kind, last_detail = "other", ""
@@ -254,13 +252,15 @@ class LLMClient:
             while True:
                 limit = self.timeouts.limit(timeouts_before)
                 remaining = started + limit - time.monotonic()
-                if remaining <= 0:
-                    raise LLMError("timeout", f"no answer within {limit:.1f}s from {strip_userinfo(url or 'default')}")
-                done, _ = await asyncio.wait({request}, timeout=min(remaining, 1.0))
+                # Never less than a moment: after the event loop was held up, an answer that arrived
+                # meanwhile is read before the request is declared timed out.
+                done, _ = await asyncio.wait({request}, timeout=max(0.05, min(remaining, 1.0)))
                 if done:
                     completion = request.result()
                     self.timeouts.observe(time.monotonic() - started)
                     return completion
+                if time.monotonic() >= started + limit:
+                    raise LLMError("timeout", f"no answer within {limit:.1f}s from {strip_userinfo(url or 'default')}")
         finally:
             if request.done():
                 _consume(request)
@@ -294,7 +294,7 @@ class LLMClient:
             text=text, reasoning=reasoning, finish_reason=choice.finish_reason,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cached=False, endpoint=url,
+            cached=False, endpoint=strip_userinfo(url) if url else None,
         )
 
 

@@ -28,7 +28,7 @@ def _judge(port: int) -> subprocess.Popen:
 
 def _args(data: Path, results: Path, model_url: str, judge_url: str) -> list[str]:
     return ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(results),
-            "--run-id", "dead", "--cache", str(results / "cache.sqlite"), "--no-progress",
+            "--run-id", "dead", "--cache", str(results / "cache.sqlite"), "--no-progress", "--evidence", "none",
             "--model", "openai/m", "--model-base-url", model_url,
             "--judge", "openai/j", "--judge-base-url", judge_url, "--judge-concurrency", "4"]
 

@@ -22,7 +22,7 @@ def test_api_key_never_reaches_disk_or_output(tmp_path, server, monkeypatch, cap
                "--run-id", "sec", "--cache", str(tmp_path / "cache.sqlite"), "--max-retries", "0",
                "--model", "openai/m", "--model-base-url", server.base_url, "--model-api-key-env", "CANARY_MODEL_KEY",
                "--judge", "openai/j", "--judge-base-url", server.base_url, "--judge-api-key-env", "CANARY_JUDGE_KEY",
-               "--no-progress"])
+               "--no-progress", "--evidence", "none"])
     assert rc == 1  # the verifier failed for every sample
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err
@@ -99,7 +99,7 @@ def test_short_keys_and_url_credentials_never_reach_disk_or_output(tmp_path, ser
     monkeypatch.setenv("FB_SHORT_KEY", SHORT_KEY)
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=3)
     common = ["--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path / "res"),
-              "--cache", str(tmp_path / "cache.sqlite"), "--no-progress", "--max-retries", "0",
+              "--cache", str(tmp_path / "cache.sqlite"), "--no-progress", "--evidence", "none", "--max-retries", "0",
               "--judge", "openai/j", "--judge-base-url", _with_userinfo(server.base_url),
               "--judge-api-key-env", "FB_SHORT_KEY"]
     # A provider that refuses the key and quotes it back: every answer fails, the message is kept.
