@@ -2,9 +2,14 @@
 
 Pipeline: prompt -> answer -> claims -> evidence -> verdicts -> metrics -> tables.
 The stage order lives in :mod:`factbench.pipeline.runner`; each stage is its own module.
+
+Python API: :func:`evaluate` (a whole run, like `factbench run`), :class:`Scorer` (the training
+reward of arbitrary prompt/response pairs), and the trainer adapters in :mod:`factbench.reward`.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("factbench")
@@ -13,4 +18,20 @@ except PackageNotFoundError:  # running from a source tree without install
 
 from factbench.tasks import Prompt, Task  # noqa: E402
 
-__all__ = ["Prompt", "Task", "__version__"]
+# Loaded on first use, so `import factbench` stays light.
+_LAZY = {"evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalResult": "factbench.api",
+         "Scorer": "factbench.reward", "ScoreResult": "factbench.reward", "RewardSpec": "factbench.reward",
+         "TRLReward": "factbench.reward", "VerlReward": "factbench.reward"}
+
+__all__ = ["EvalResult", "Prompt", "RewardSpec", "ScoreResult", "Scorer", "TRLReward", "Task", "VerlReward",
+           "__version__", "evaluate", "evaluate_async"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'factbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from factbench import __version__
-from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args
-from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
+from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args, _d
+from factbench.cli.reward import add_reward_parser, cmd_reward
+from factbench.cli.run import cmd_calibrate, cmd_merge, cmd_run, cmd_score
 from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
 
 
@@ -18,9 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="generate (or read) answers and score them")
     _add_role(run, "model", "the model under test", 16)
-    run.add_argument("--temperature", type=float, default=0.0)
-    run.add_argument("--max-tokens", type=int, default=2048)
-    run.add_argument("--model-timeout", type=float, default=300.0)
+    run.add_argument("--temperature", type=float, default=_d("temperature"))
+    run.add_argument("--max-tokens", type=int, default=_d("max_tokens"))
+    run.add_argument("--model-timeout", type=float, default=_d("model_timeout"))
     run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
     _add_scoring_args(run)
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--seed", type=int, default=0)
     cmp_.add_argument("--json", action="store_true")
 
+    add_reward_parser(sub)
+
+    merge = sub.add_parser("merge", help="join the shards of one run (run --shard I/N) into one run directory")
+    merge.add_argument("runs", nargs="+", help="the shards' run directories")
+    merge.add_argument("--out", required=True, help="the merged run directory (must not exist yet)")
+    merge.add_argument("--json", action="store_true", help="print the merged summary.json")
+
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
     search.add_argument("query")
@@ -95,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "merge": cmd_merge, "reward": cmd_reward}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,32 +8,26 @@ import sys
 from pathlib import Path
 
 from factbench import __version__
-from factbench.cli.options import (
-    EXIT_ERRORS,
-    EXIT_OK,
-    UsageError,
-    _default_run_id,
-    _open_cache,
-    _settings,
-    role_specs,
-)
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError, options_from
 
 
-def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
-             select_from_run: str | None = None) -> int:
-    from factbench.pipeline.runner import Runner
+def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str | None = None,
+             responses: str | None = None, select_from_run: str | None = None) -> int:
+    from factbench.api import prepare_run, too_many_errors
     from factbench.reports.console import summary_table
-
-    settings = _settings(args, run_id, responses, select_from_run)
-    cache = _open_cache(args)
-    runner = Runner(settings, roles, tasks, cache)
-    print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
     from factbench.tasks import DataContext
 
+    runner = prepare_run(options_from(args), tasks, with_model=with_model, responses=responses,
+                         select_from_run=select_from_run, run_id=run_id)
+    settings = runner.settings
+    run_id = settings.run_id
+    print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
     data = DataContext.from_env(settings.data_dir).data_dir
     print(f"task data: {data if data else 'none local (Hub downloads where a task has them)'}", file=sys.stderr)
     print(f"tasks: {', '.join(f'{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name})' for pt in runner.plan.tasks) or 'none'}",
           file=sys.stderr)
+    if settings.shard:
+        print(f"shard {settings.shard} of the planned prompts (join the shards with `factbench merge`)", file=sys.stderr)
     for note in runner.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"resume with: --run-id {run_id}", file=sys.stderr)
@@ -52,9 +46,7 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     if failed:
         print(f"{failed} sample(s) failed a stage: {errors['stage_failures']} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
-    limit = args.fail_on_error
-    too_many = failed > limit if limit >= 1 else errors["failed_sample_rate"] > limit
-    return EXIT_ERRORS if too_many else EXIT_OK
+    return EXIT_ERRORS if too_many_errors(summary, args.fail_on_error) else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,9 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     tasks = resolve_tasks(args.tasks)
     print(f"resolved --tasks {args.tasks!r}: {', '.join(t.name for t in tasks)}", file=sys.stderr)
-    roles = role_specs(args, with_model=True)
-    run_id = args.run_id or _default_run_id(args.model or Path(args.responses).stem)
-    return _execute(args, tasks, roles, run_id, args.responses)
+    return _execute(args, tasks, with_model=True)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -87,10 +77,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         tasks.append(registry[name])
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
-    roles = role_specs(args, with_model=False)
-    run_id = args.run_id or _default_run_id(f"{Path(args.run_dir).name}-rescored")
+    from factbench.pipeline.options import default_run_id
+
+    run_id = args.run_id or default_run_id(f"{Path(args.run_dir).name}-rescored")
     args.limit = None  # the source run's prompt selection is reused as it is
-    return _execute(args, tasks, roles, run_id, str(answers_file), select_from_run=args.run_dir)
+    return _execute(args, tasks, with_model=False, run_id=run_id, responses=str(answers_file),
+                    select_from_run=args.run_dir)
 
 
 def cmd_replay_labels(args: argparse.Namespace) -> int:
@@ -122,8 +114,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.llm.client import LLMClient
     from factbench.scoring.calibrate import calibrate
 
-    roles = role_specs(args, with_model=False)
-    cache = _open_cache(args)
+    options = options_from(args)
+    roles = options.role_specs(with_model=False)
+    cache = options.open_cache()
     evidence = "none" if args.evidence == "auto" else args.evidence
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
                        limit=args.limit, seed=args.seed, mode=args.mode, claims_per_call=args.claims_per_call,
@@ -141,3 +134,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from factbench.pipeline.merge import merge_runs
+    from factbench.reports.console import summary_table
+
+    summary = merge_runs(args.runs, args.out)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(summary_table(summary))
+        print(f"\nmerged {len(args.runs)} shards into {args.out}")
+    return EXIT_OK

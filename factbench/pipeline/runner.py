@@ -25,6 +25,7 @@ from factbench.pipeline.identity import diff, run_identity
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
+from factbench.pipeline.shards import shard_plan
 from factbench.pipeline.summary import build_summary, collect_scores
 from factbench.scoring.metrics import as_rows
 from factbench.stages.claims import extract_claims
@@ -51,7 +52,7 @@ class Runner:
         self.settings = settings
         self.roles = roles
         self.cache = cache
-        self.plan = plan_tasks(tasks, settings, cache)
+        self.plan = shard_plan(plan_tasks(tasks, settings, cache), settings.shard)
         self.responses: dict[str, dict] = {}
         self.source = "generated"
         if settings.responses:
@@ -227,6 +228,9 @@ class Runner:
             # Who judged, with which templates: in every summary, not only in run.json.
             summary["judges"] = {**self.identity["judges"], "templates": self.identity["templates"]}
             summary["answers_from"] = self.identity["model"] or self.identity["answers"]
+            # The per-answer `reward` in scores.jsonl is this (docs/metrics.md), judged by summary["judges"].
+            summary["reward"] = {"definition": "precision + lambda*log(1+S) + mu*relevance",
+                                 "lambda": self.settings.reward_lambda, "mu": self.settings.reward_mu}
             self.store.write_scores(as_rows(scores))
             spec = self.store.read_json("run.json") or {}
             spec["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

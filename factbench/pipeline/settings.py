@@ -35,6 +35,7 @@ class RunSettings(BaseModel):
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
     label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"
+    shard: str | None = None  # "I/N": this run scores every N-th planned prompt (factbench merge joins them)
 
     @property
     def run_dir(self) -> Path:

@@ -59,6 +59,11 @@ def length_penalised(precision: float, n_claims: int, gamma: int = GAMMA) -> flo
     return precision * (math.exp(1 - gamma / n_claims) if n_claims < gamma else 1.0)
 
 
+def reward_value(precision: float, supported: int, relevance: float | None, lam: float, mu: float) -> float:
+    """precision + lambda * log(1 + S) + mu * relevance (the relevance term only when measured)."""
+    return precision + lam * math.log1p(supported) + (mu * relevance if relevance is not None else 0.0)
+
+
 def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
                  k: int, lam: float = 0.1, mu: float = 1.0) -> AnswerScore:
     labels = verdicts.labels if verdicts else []
@@ -68,9 +73,7 @@ def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevanc
     judged = s + u + v
     precision = s / judged if judged and not claims.abstained else None
     rel = relevance.score if relevance else None
-    reward = None
-    if precision is not None:
-        reward = precision + lam * math.log1p(s) + (mu * rel if rel is not None else 0.0)
+    reward = None if precision is None else reward_value(precision, s, rel, lam, mu)
     return AnswerScore(
         task=claims.task, id=claims.id, abstained=claims.abstained, claims=len(claims.claims),
         supported=s, unsupported=u, unverifiable=v,

@@ -1,0 +1,171 @@
+"""`factbench merge`: join the shards of one run (`--shard 1/N` ... `N/N`) into one run directory.
+
+The merged directory is the run that `factbench run` without `--shard` would have written: the
+same records (the latest of each sample, in plan order), the same run identity, and a summary
+computed by the same code from the same scores in the same order — so the metrics and their
+bootstrap intervals are identical. Shards must come from one configuration; anything else is
+refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from factbench.hashing import sha256_hex
+from factbench.pipeline.identity import diff
+from factbench.pipeline.options import UsageError, parse_shard
+from factbench.pipeline.plan import PlannedTask
+from factbench.pipeline.settings import RunSettings
+from factbench.pipeline.shards import interleave
+from factbench.pipeline.summary import build_summary, collect_scores
+from factbench.scoring.metrics import as_rows
+from factbench.store.records import STAGES, sample_key
+from factbench.store.run_dir import RunStore
+from factbench.tasks import Prompt, Task
+
+# Settings that may differ between shards (transport, where things live) — everything else must match.
+_LOCAL_SETTINGS = {"run_id", "results_dir", "shard", "progress", "cache_path", "max_parallel_samples",
+                   "data_dir", "fail_on_error", "label"}
+
+
+class _Evidence:
+    """The evidence backend as a summary needs it: its recorded name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _read(run_dir: str) -> tuple[RunStore, dict[str, Any], dict[str, Any]]:
+    store = RunStore(run_dir)
+    spec, summary = store.read_json("run.json"), store.read_json("summary.json")
+    if spec is None:
+        raise UsageError(f"{run_dir}: not a run directory (no run.json)")
+    if summary is None or not spec.get("finished_at"):
+        raise UsageError(f"{run_dir}: this shard has not finished; run it again with the same --run-id, then merge")
+    if not spec.get("settings", {}).get("shard"):
+        raise UsageError(f"{run_dir}: not a shard (it was run without --shard I/N)")
+    return store, spec, summary
+
+
+def _without_prompt_ids(identity: dict[str, Any]) -> dict[str, Any]:
+    tasks = {name: {k: v for k, v in t.items() if k != "prompt_ids_sha"} for name, t in identity["tasks"].items()}
+    return {**identity, "tasks": tasks}
+
+
+def _check(shards: list[tuple[RunStore, dict, dict]]) -> int:
+    """All shards of one N, each index once, one configuration, and the sizes the partition gives."""
+    parsed = [parse_shard(spec["settings"]["shard"]) for _, spec, _ in shards]
+    counts = {n for _, n in parsed}
+    if len(counts) != 1:
+        raise UsageError(f"shards of different splits: {sorted(spec['settings']['shard'] for _, spec, _ in shards)}")
+    count = counts.pop()
+    indices = Counter(i for i, _ in parsed)
+    missing = [i for i in range(1, count + 1) if i not in indices]
+    twice = [i for i, n in indices.items() if n > 1]
+    if missing or twice:
+        raise UsageError(f"need each shard 1..{count} exactly once: missing {missing or 'none'}, "
+                         f"repeated {twice or 'none'}")
+    first = shards[0][1]
+    base = {k: v for k, v in first["settings"].items() if k not in _LOCAL_SETTINGS}
+    for store, spec, _ in shards[1:]:
+        differences = diff(_without_prompt_ids(first["identity"]), _without_prompt_ids(spec["identity"]))
+        differences += diff(base, {k: v for k, v in spec["settings"].items() if k not in _LOCAL_SETTINGS})
+        if list(spec["tasks"]) != list(first["tasks"]):
+            differences.append(f"tasks: {list(first['tasks'])} -> {list(spec['tasks'])}")
+        if differences:
+            raise UsageError(f"{store.dir} is not a shard of the same run as {shards[0][0].dir}:\n  "
+                             + "\n  ".join(differences[:20]))
+    total = sum(sum(t["n_prompts"] for t in spec["tasks"].values()) for _, spec, _ in shards)
+    for (index, _), (store, spec, _) in zip(parsed, shards):
+        expected = len(range(index - 1, total, count))
+        got = sum(t["n_prompts"] for t in spec["tasks"].values())
+        if got != expected:
+            raise UsageError(f"{store.dir}: shard {index}/{count} planned {got} prompts, the partition of "
+                             f"{total} gives {expected}; were the shards run with the same --limit, --seed and data?")
+    return count
+
+
+def _merged_calls(summaries: list[dict]) -> dict[str, dict]:
+    calls: dict[str, dict] = {}
+    for summary in summaries:
+        for role, stats in summary.get("calls", {}).items():
+            into = calls.setdefault(role, {"errors": {}})
+            for key, value in stats.items():
+                if key == "errors":
+                    for kind, n in value.items():
+                        into["errors"][kind] = into["errors"].get(kind, 0) + n
+                else:
+                    into[key] = into.get(key, 0) + value
+    return calls
+
+
+def merge_runs(run_dirs: list[str], out: str | Path) -> dict[str, Any]:
+    """Write the merged run to `out` (which must not exist yet) and return its summary."""
+    if not run_dirs:
+        raise UsageError("merge needs the run directories of the shards")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} already exists and is not empty; merge into a new directory")
+    shards = [_read(d) for d in run_dirs]
+    count = _check(shards)
+    shards.sort(key=lambda s: parse_shard(s[1]["settings"]["shard"])[0])
+    specs = [spec for _, spec, _ in shards]
+    order = interleave([[sample_key(name, pid) for name, t in spec["tasks"].items() for pid in t["prompt_ids"]]
+                        for spec in specs])
+    task_of = {key: key.split("\x1f", 1)[0] for key in order}
+    prompt_ids = {name: [key.split("\x1f", 1)[1] for key in order if task_of[key] == name] for name in specs[0]["tasks"]}
+
+    latest = {stage: {} for stage in STAGES}
+    for store, _, _ in shards:
+        for stage in STAGES:
+            latest[stage].update(store.load_latest(stage))
+    first = specs[0]
+    settings = RunSettings(**{**first["settings"], "run_id": out.name, "results_dir": str(out.parent), "shard": None})
+    planned = {}
+    for name, t in first["tasks"].items():
+        task = Task(name=name, version=t["version"], loader=lambda ctx: [], k=t["k"])
+        planned[name] = PlannedTask(task, [Prompt(id=pid, text="") for pid in prompt_ids[name]], _Evidence(t["evidence"]))
+
+    target = RunStore(out)
+    with target:
+        for stage in STAGES:
+            for key in order:
+                if key in latest[stage]:
+                    target.append(stage, latest[stage][key])
+        for store, _, _ in shards:
+            for record in store.iter_records("errors"):
+                target.append("errors", record)
+        merged_latest = {stage: {k: latest[stage][k] for k in order if k in latest[stage]} for stage in STAGES}
+        scores = collect_scores(merged_latest, planned, settings)
+        summaries = [summary for _, _, summary in shards]
+        summary = build_summary(target, merged_latest, scores, planned, settings, _merged_calls(summaries),
+                                max(s["wall_seconds"] for s in summaries),
+                                list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))))
+        for key in ("judges", "answers_from", "reward"):
+            if key in summaries[0]:
+                summary[key] = summaries[0][key]
+        summary["resumed"] = dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter()))
+        summary["merged_from"] = [str(store.dir) for store, _, _ in shards]
+        target.write_scores(as_rows(scores))
+        target.write_json("run.json", _merged_spec(specs, settings, prompt_ids, count, [s.dir for s, _, _ in shards]))
+        target.write_json("summary.json", summary)
+    return summary
+
+
+def _merged_spec(specs: list[dict], settings: RunSettings, prompt_ids: dict[str, list[str]], count: int,
+                 dirs: list[Path]) -> dict[str, Any]:
+    first = specs[0]
+    identity = dict(first["identity"])
+    identity["tasks"] = {name: {**t, "prompt_ids_sha": sha256_hex(prompt_ids[name], 16)}
+                         for name, t in identity["tasks"].items()}
+    tasks = {name: {**t, "n_prompts": len(prompt_ids[name]), "prompt_ids": prompt_ids[name]}
+             for name, t in first["tasks"].items()}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return {**first, "run_id": settings.run_id, "identity": identity, "identity_sha": sha256_hex(identity, 16),
+            "settings": settings.model_dump(), "tasks": tasks,
+            "started_at": min(s["started_at"] for s in specs), "resumed_at": [],
+            "finished_at": max(s["finished_at"] for s in specs),
+            "merged": {"shards": count, "from": [str(d) for d in dirs], "at": now}}

@@ -1,0 +1,194 @@
+"""Run options as a user names them (CLI flags or Python keywords), and how they become role
+specs and run settings. The CLI, `factbench.evaluate` and `factbench.Scorer` all build their
+RoleSpecs and RunSettings here, so a flag and a keyword always mean the same thing.
+
+Each field is named like its flag (`--judge-base-url` is `judge_base_url`); the flag defaults
+are read from this model, so defaults live in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from factbench.llm.client import RoleSpec
+from factbench.pipeline.settings import RunSettings
+from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
+from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
+
+Urls = str | list[str] | tuple[str, ...] | None
+# Judge roles with their own flags: (flag/field prefix, role key). `judge` is every role's default.
+JUDGE_ROLES = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance_judge", "relevance"))
+MODEL_CONCURRENCY, JUDGE_CONCURRENCY = 16, 32
+_SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+class UsageError(ValueError):
+    """Options that cannot work together (exit code 2 on the command line)."""
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """`I/N` -> (I, N), 1 <= I <= N."""
+    m = _SHARD.match(value.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UsageError(f"--shard {value!r}: expected I/N with 1 <= I <= N (e.g. 2/8)")
+    return int(m.group(1)), int(m.group(2))
+
+
+class RunOptions(BaseModel):
+    """Everything `factbench run` takes besides `--tasks`, as keyword-friendly fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # the model under test (absent when answers come from a responses file)
+    model: str | None = None
+    model_base_url: Urls = None
+    model_api_key_env: str | None = None
+    model_concurrency: int | None = None
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    model_timeout: float = 300.0
+    responses: str | None = None
+    # judges: `judge` is the default of every judge role; each role may be overridden
+    judge: str | None = None
+    judge_base_url: Urls = None
+    judge_api_key_env: str | None = None
+    judge_concurrency: int | None = None
+    extractor: str | None = None
+    extractor_base_url: Urls = None
+    extractor_api_key_env: str | None = None
+    extractor_concurrency: int | None = None
+    verifier: str | None = None
+    verifier_base_url: Urls = None
+    verifier_api_key_env: str | None = None
+    verifier_concurrency: int | None = None
+    relevance_judge: str | None = None
+    relevance_judge_base_url: Urls = None
+    relevance_judge_api_key_env: str | None = None
+    relevance_judge_concurrency: int | None = None
+    reference_model: str | None = None
+    reference_model_base_url: Urls = None
+    reference_model_api_key_env: str | None = None
+    reference_model_concurrency: int | None = None
+    judge_max_tokens: int = 2048
+    judge_timeout: float = 180.0
+    max_retries: int = 6
+    structured_output: bool = True
+    # scoring
+    evidence: str = "auto"
+    verify_mode: str = "ternary"
+    sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL
+    claims_per_call: int = DEFAULT_CLAIMS_PER_CALL
+    evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS
+    relevance: bool = True
+    reward_lambda: float = 0.1
+    reward_mu: float = 1.0
+    # the run
+    run_id: str | None = None
+    results_dir: str = "results"
+    cache: str | None = None
+    use_cache: bool = True
+    data_dir: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    parallel: int = 0
+    fail_on_error: float = 0.05
+    progress: bool = True
+    label: str = ""
+    shard: str | None = None
+
+    @field_validator("verify_mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in ("ternary", "binary"):
+            raise ValueError("verify_mode must be 'ternary' or 'binary'")
+        return v
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_shard(v)
+        return v
+
+    # ------------------------------------------------------------------ from the command line
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace, **overrides: Any) -> RunOptions:
+        """The fields an argparse namespace has (negative flags such as --no-cache inverted)."""
+        values = {name: getattr(args, name) for name in cls.model_fields if hasattr(args, name)}
+        for flag, field in (("no_structured_output", "structured_output"), ("no_relevance", "relevance"),
+                            ("no_progress", "progress"), ("no_cache", "use_cache")):
+            if hasattr(args, flag):
+                values[field] = not getattr(args, flag)
+        try:
+            return cls(**{k: v for k, v in {**values, **overrides}.items() if v is not None})
+        except ValidationError as exc:
+            raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        return cls.model_fields[name].default
+
+    # ------------------------------------------------------------------ specs and settings
+    def _role(self, prefix: str, role: str, model: str, default_concurrency: int, **extra: Any) -> RoleSpec:
+        return RoleSpec(role=role, model=model, base_urls=_urls(getattr(self, f"{prefix}_base_url")),
+                        api_key_env=getattr(self, f"{prefix}_api_key_env"),
+                        max_concurrency=getattr(self, f"{prefix}_concurrency") or default_concurrency,
+                        max_retries=self.max_retries, **extra)
+
+    def role_specs(self, with_model: bool) -> dict[str, RoleSpec]:
+        """One RoleSpec per role: the model under test (when generating), the judges, the reference model."""
+        roles: dict[str, RoleSpec] = {}
+        if with_model:
+            if not self.model and not self.responses:
+                raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
+            if self.model:
+                roles["model"] = self._role("model", "model", self.model, MODEL_CONCURRENCY,
+                                            timeout_s=self.model_timeout,
+                                            params={"temperature": self.temperature, "max_tokens": self.max_tokens})
+        judge_params = {"temperature": 0.0, "max_tokens": self.judge_max_tokens}
+        for prefix, role in JUDGE_ROLES:
+            own = getattr(self, prefix)
+            if not (own or self.judge):
+                raise UsageError(f"give --judge PROVIDER/MODEL (or --{prefix.replace('_', '-')}) for the {role} role")
+            roles[role] = self._role(prefix if own else "judge", role, own or self.judge,
+                                     self.judge_concurrency or JUDGE_CONCURRENCY, timeout_s=self.judge_timeout,
+                                     structured_output=self.structured_output, params=judge_params)
+        if self.reference_model:
+            roles["reference"] = self._role("reference_model", "reference", self.reference_model, MODEL_CONCURRENCY,
+                                            timeout_s=self.judge_timeout,
+                                            params={"temperature": 0.0, "max_tokens": 2048})
+        if not self.relevance:
+            roles.pop("relevance", None)
+        return roles
+
+    def settings(self, run_id: str, responses: str | None = None, select_from_run: str | None = None) -> RunSettings:
+        return RunSettings(
+            run_id=run_id, results_dir=self.results_dir, limit=self.limit, seed=self.seed, evidence=self.evidence,
+            verify_mode=self.verify_mode, sentences_per_call=self.sentences_per_call,
+            claims_per_call=self.claims_per_call, evidence_tokens=self.evidence_tokens,
+            relevance=self.relevance, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
+            responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
+            progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,
+            select_from_run=select_from_run, label=self.label, shard=self.shard)
+
+    def open_cache(self):
+        from factbench.llm.cache import CallCache, default_cache_path
+
+        return CallCache(self.cache or default_cache_path()) if self.use_cache else None
+
+
+def _urls(value: Urls) -> tuple[str, ...]:
+    if not value:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else value
+    return tuple(u.strip() for u in parts if u and u.strip())
+
+
+def default_run_id(label: str) -> str:
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
