@@ -32,6 +32,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/reward.py
 
 demo: install-local
 	$(BIN)/python scripts/demo.py

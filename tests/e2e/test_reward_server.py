@@ -47,7 +47,7 @@ def _batch(n: int, offset: int = 0) -> dict:
             "responses": [TEXT.format(i=i, j=i + 1) for i in range(offset, offset + n - 1)] + [""]}
 
 
-def test_sixteen_items_concurrent_workers_bad_requests_and_clean_shutdown(service, tmp_path):
+def test_sixteen_items_concurrent_workers_bad_requests_and_clean_shutdown(service, server, tmp_path):
     url, proc = service
     health = httpx.get(f"{url}/health").json()
     assert health["status"] == "ok" and health["reward"]["judges"]["verifier"]["model"] == "openai/judge"
@@ -85,9 +85,16 @@ def test_sixteen_items_concurrent_workers_bad_requests_and_clean_shutdown(servic
     assert got["extra_logs"]["factbench_masked"] == [0.0] and got["extra_logs"]["factbench_claims"] == [3.0]
     assert httpx.post(f"{url}/get_reward", json={"query": ["other text"], "prompts": [prompt]}).status_code == 400
 
-    proc.send_signal(signal.SIGTERM)
+    # SIGTERM while a batch is being scored: that batch is still answered, then a clean exit.
+    server.state.latency.decode_s_per_token = 0.02  # each judge call now takes a while
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(httpx.post, f"{url}/score", json=_batch(2, 900), timeout=60)
+        while httpx.get(f"{url}/health").json()["in_flight"] == 0:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert pending.result().status_code == 200
     assert proc.wait(timeout=30) == 0
     err = proc.stderr.read()
     assert "stopping" in err and "Traceback" not in err
     records = list((tmp_path / "records").glob("rewards-*.jsonl"))
-    assert len(records) == 1 and len(records[0].read_text().splitlines()) == 16 + 4 * 16 + 1
+    assert len(records) == 1 and len(records[0].read_text().splitlines()) == 16 + 4 * 16 + 1 + 2
