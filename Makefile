@@ -32,13 +32,14 @@ lint: install
 bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/viewer.py
 	$(BIN)/python bench/reward.py
 
 demo: install-local
 	$(BIN)/python scripts/demo.py
 
 leaderboard: install
-	$(BIN)/factbench leaderboard build results/published/* --out leaderboard/
+	$(BIN)/factbench leaderboard build results/published --out leaderboard
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

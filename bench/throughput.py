@@ -113,7 +113,7 @@ def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, qui
         server.terminate()
         server.join()
     n_req = sum(stats["requests"].values())
-    claims = summary["overall"]["n_claims"]
+    claims = summary.overall.n_claims
     floor = stats["work_seconds"] / stats["max_seqs"]
     return {
         "answers": n_answers, "claims": claims, "wall_s": wall, "requests_per_answer": n_req / n_answers,
@@ -124,7 +124,7 @@ def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, qui
         "floor_s": floor, "wall_over_floor": wall / floor if floor else float("nan"),
         "harness_cpu_ms_per_claim": cpu * 1000 / max(1, claims),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "failed_samples": summary["errors"]["failed_samples"],
+        "failed_samples": summary.errors.failed_samples,
     }
 
 

@@ -3,8 +3,9 @@
 Pipeline: prompt -> answer -> claims -> evidence -> verdicts -> metrics -> tables.
 The stage order lives in :mod:`factbench.pipeline.runner`; each stage is its own module.
 
-Python API: :func:`evaluate` (a whole run, like `factbench run`), :class:`Scorer` (the training
-reward of arbitrary prompt/response pairs), and the trainer adapters in :mod:`factbench.reward`.
+Python API: :func:`evaluate` (a whole run, like `factbench run`), :func:`load_run` (a run's
+tables), :class:`Scorer` (the training reward of arbitrary prompt/response pairs) and the
+trainer adapters :class:`TRLReward` and :class:`VerlReward` (docs/reward.md).
 """
 
 from importlib import import_module
@@ -16,6 +17,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+source"
 
+from factbench.reports.run_tables import load_run  # noqa: E402
 from factbench.tasks import Prompt, Task  # noqa: E402
 
 # Loaded on first use, so `import factbench` stays light.
@@ -24,7 +26,7 @@ _LAZY = {"evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalRe
          "TRLReward": "factbench.reward", "VerlReward": "factbench.reward"}
 
 __all__ = ["EvalResult", "Prompt", "RewardSpec", "ScoreResult", "Scorer", "TRLReward", "Task", "VerlReward",
-           "__version__", "evaluate", "evaluate_async"]
+           "__version__", "evaluate", "evaluate_async", "load_run"]
 
 
 def __getattr__(name: str) -> Any:

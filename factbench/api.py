@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from factbench.pipeline.options import RunOptions, default_run_id
+from factbench.store.artefacts import RunSummary
 from factbench.tasks import Task
 
 T = TypeVar("T")
 TaskSelector = str | Task | Sequence[str | Task]
 
-__all__ = ["EvalResult", "evaluate", "evaluate_async", "prepare_run", "too_many_errors"]
+__all__ = ["EvalResult", "evaluate", "evaluate_async", "prepare_run"]
 
 
 def resolve(tasks: TaskSelector) -> list[Task]:
@@ -49,12 +50,6 @@ def prepare_run(options: RunOptions, tasks: list[Task], *, with_model: bool = Tr
     return Runner(settings, roles, tasks, options.open_cache())
 
 
-def too_many_errors(summary: dict[str, Any], limit: float) -> bool:
-    """The --fail-on-error rule: a proportion when < 1, a count of failed samples otherwise."""
-    errors = summary["errors"]
-    return errors["failed_samples"] > limit if limit >= 1 else errors["failed_sample_rate"] > limit
-
-
 def call_blocking(fn: Callable[[], T]) -> T:
     """fn() here, or in a worker thread when this thread already runs an event loop (a notebook)."""
     try:
@@ -79,51 +74,35 @@ def call_blocking(fn: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """A finished run: its directory, its summary.json, and per-answer / per-claim tables."""
+    """A finished run: its directory, its summary.json (typed), and per-answer / per-claim tables."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
 
     @classmethod
     def load(cls, run_dir: str | Path) -> EvalResult:
         from factbench.store.run_dir import RunStore
 
-        summary = RunStore(run_dir).read_json("summary.json")
+        summary = RunStore(run_dir).read_summary()
         if summary is None:
             raise FileNotFoundError(f"{run_dir} has no summary.json (not a finished run directory)")
         return cls(Path(run_dir), summary)
 
     @property
     def failed_samples(self) -> int:
-        return int(self.summary["errors"]["failed_samples"])
+        return self.summary.errors.failed_samples
 
     def scores_df(self):
-        """One row per scored answer (scores.jsonl): labels counts, precision, f1@k, relevance, reward."""
-        import pandas as pd
+        """One row per answer: counts, precision, f1@k, factscore, relevance, reward (`load_run(...).answers`)."""
+        from factbench.reports.run_tables import load_run
 
-        from factbench.store.run_dir import RunStore
-
-        return pd.DataFrame(RunStore(self.run_dir).read_scores())
+        return load_run(self.run_dir).answers
 
     def claims_df(self):
-        """One row per claim: its text, source sentence, label (None when the judge gave none) and error."""
-        import pandas as pd
+        """One row per claim: text, sentence, label (None when the judge gave none), evidence (`load_run(...).claims`)."""
+        from factbench.reports.run_tables import load_run
 
-        from factbench.store.run_dir import RunStore
-
-        store = RunStore(self.run_dir)
-        verdicts = store.load_latest("verdicts")
-        rows = []
-        for key, rec in store.load_latest("claims").items():
-            v = verdicts.get(key)
-            for i, claim in enumerate(rec.claims):
-                rows.append({"task": rec.task, "id": rec.id, "claim_index": i, "claim": claim.text,
-                             "sentence": claim.sentence, "occurrences": claim.occurrences,
-                             "label": v.labels[i] if v and i < len(v.labels) else None,
-                             "error": v.errors[i] if v and i < len(v.errors) else None,
-                             "evidence": v.evidence_backend if v else None})
-        columns = ["task", "id", "claim_index", "claim", "sentence", "occurrences", "label", "error", "evidence"]
-        return pd.DataFrame(rows, columns=columns)
+        return load_run(self.run_dir).claims
 
 
 def evaluate(tasks: TaskSelector = "all", model: str | None = None, judge: str | None = None,

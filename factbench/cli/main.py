@@ -6,10 +6,27 @@ import argparse
 import sys
 
 from factbench import __version__
-from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args, _d
+from factbench.cli.options import (
+    EXIT_USAGE,
+    VERIFIER_ONLY,
+    UsageError,
+    _add_judge_args,
+    _add_role,
+    _add_sample_args,
+    _add_scoring_args,
+)
 from factbench.cli.reward import add_reward_parser, cmd_reward
 from factbench.cli.run import cmd_calibrate, cmd_merge, cmd_run, cmd_score
-from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
+from factbench.cli.tools import cmd_cache, cmd_corpus, cmd_judge, cmd_list
+from factbench.cli.views import (
+    add_tracking_args,
+    add_view_commands,
+    cmd_compare,
+    cmd_export,
+    cmd_leaderboard,
+    cmd_view,
+)
+from factbench.pipeline.settings import ROLE_DEFAULTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,13 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="generate (or read) answers and score them")
-    _add_role(run, "model", "the model under test", 16)
-    run.add_argument("--temperature", type=float, default=_d("temperature"))
-    run.add_argument("--max-tokens", type=int, default=_d("max_tokens"))
-    run.add_argument("--model-timeout", type=float, default=_d("model_timeout"))
+    _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
+    run.add_argument("--temperature", type=float, default=ROLE_DEFAULTS.model_temperature)
+    run.add_argument("--max-tokens", type=int, default=ROLE_DEFAULTS.model_max_tokens)
+    run.add_argument("--model-timeout", type=float, default=ROLE_DEFAULTS.model_timeout_s)
     run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
     _add_scoring_args(run)
+    add_tracking_args(run)
 
     score = sub.add_parser("score", help="re-score an existing run's answers, or replay human labels")
     score.add_argument("run_dir", nargs="?", help="run directory whose answers to score")
@@ -32,14 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--labels-task", default="bio", help="task name for a label replay run directory")
     score.add_argument("--labels-model", help="model name for a label replay run (default: the file name)")
     _add_scoring_args(score)
+    add_tracking_args(score)
 
     cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
     cal.add_argument("--mode", choices=("binary", "ternary"), default="binary")
-    _add_scoring_args(cal)
+    _add_judge_args(cal, role_flags=VERIFIER_ONLY)
+    _add_sample_args(cal)
 
-    ls = sub.add_parser("list", help="list tasks")
-    ls.add_argument("what", choices=("tasks",))
+    ls = sub.add_parser("list", help="list tasks, evidence backends or judges, with where each comes from")
+    ls.add_argument("what", choices=("tasks", "evidence", "judges"))
     ls.add_argument("--data-dir")
     ls.add_argument("--json", action="store_true")
 
@@ -68,24 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ready-timeout", type=float, default=1800.0)
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
 
-    lb = sub.add_parser("leaderboard", help="build the static leaderboard from run directories")
-    lbsub = lb.add_subparsers(dest="leaderboard_command", required=True)
-    lbb = lbsub.add_parser("build", help="write index.html, leaderboard.md/.csv, pareto.svg and drill-downs")
-    lbb.add_argument("runs", nargs="+", help="run directories")
-    lbb.add_argument("--out", default="leaderboard")
-
-    cmp_ = sub.add_parser("compare", help="regression gate: candidate run against a baseline run")
-    cmp_.add_argument("base")
-    cmp_.add_argument("candidate")
-    cmp_.add_argument("--metric", default="precision")
-    cmp_.add_argument("--max-drop", type=float, default=1.0,
-                      help="allowed drop (percentage points for rates, units otherwise)")
-    cmp_.add_argument("--alpha", type=float, default=0.05)
-    cmp_.add_argument("--min-pairs", type=int, default=10)
-    cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
-    cmp_.add_argument("--seed", type=int, default=0)
-    cmp_.add_argument("--json", action="store_true")
-
+    add_view_commands(sub)
     add_reward_parser(sub)
 
     merge = sub.add_parser("merge", help="join the shards of one run (run --shard I/N) into one run directory")
@@ -103,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate, "merge": cmd_merge, "reward": cmd_reward}
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "merge": cmd_merge,
+            "reward": cmd_reward}
 
 
 def main(argv: list[str] | None = None) -> int:
     from factbench.evidence.backends import EvidenceUnavailable
+    from factbench.judges.registry import UnknownJudge
     from factbench.llm.client import LLMError
+    from factbench.plugins import PluginError
     from factbench.store.jsonl import InputFileError
     from factbench.store.run_dir import RunLocked, RunMismatch
     from factbench.tasks import TaskDataUnavailable, TaskError
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
-            TaskDataUnavailable, FileNotFoundError) as exc:
+            TaskDataUnavailable, UnknownJudge, PluginError, FileNotFoundError) as exc:
         print(f"factbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LLMError as exc:  # raised before any work (e.g. a missing API key variable)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from factbench.cli.options import EXIT_OK, _add_judge_args, options_from
+from factbench.cli.options import EXIT_OK, _add_answer_scoring_args, _add_judge_args, options_from
 
 
 def add_reward_parser(sub) -> None:
@@ -13,6 +13,7 @@ def add_reward_parser(sub) -> None:
     rsub = reward.add_subparsers(dest="reward_command", required=True)
     serve = rsub.add_parser("serve", help="POST /score, POST /get_reward (OpenRLHF), GET /health")
     _add_judge_args(serve)
+    _add_answer_scoring_args(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     serve.add_argument("--reward-detail-cap", type=int, default=64,

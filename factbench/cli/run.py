@@ -8,15 +8,17 @@ import sys
 from pathlib import Path
 
 from factbench import __version__
-from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError, options_from
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, VERIFIER_ONLY, UsageError, options_from, role_specs
 
 
 def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str | None = None,
              responses: str | None = None, select_from_run: str | None = None) -> int:
-    from factbench.api import prepare_run, too_many_errors
+    from factbench.api import prepare_run
+    from factbench.cli.views import check_tracker, log_finished_run
     from factbench.reports.console import summary_table
     from factbench.tasks import DataContext
 
+    check_tracker(args)
     runner = prepare_run(options_from(args), tasks, with_model=with_model, responses=responses,
                          select_from_run=select_from_run, run_id=run_id)
     settings = runner.settings
@@ -33,20 +35,21 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
     print(f"resume with: --run-id {run_id}", file=sys.stderr)
     summary = runner.run()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(summary.model_dump_json(indent=2))
     else:
         print(summary_table(summary))
-        cache_line = f"cache hits: {summary['cache']['hits']}/{summary['cache']['calls']} calls"
-        if any(summary["resumed"].values()):
-            done = ", ".join(f"{stage} {n}" for stage, n in summary["resumed"].items())
+        cache_line = f"cache hits: {summary.cache['hits']}/{summary.cache['calls']} calls"
+        if any(summary.resumed.values()):
+            done = ", ".join(f"{stage} {n}" for stage, n in summary.resumed.items())
             cache_line += f"; already done before this invocation: {done}"
-        print(f"\n{cache_line}; wall {summary['wall_seconds']:.1f}s; results in {settings.run_dir}")
-    errors = summary["errors"]
-    failed = errors["failed_samples"]
-    if failed:
-        print(f"{failed} sample(s) failed a stage: {errors['stage_failures']} "
+        print(f"\n{cache_line}; wall {summary.wall_seconds:.1f}s; results in {settings.run_dir}")
+    errors = summary.errors
+    if errors.failed_samples:
+        print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
-    return EXIT_ERRORS if too_many_errors(summary, args.fail_on_error) else EXIT_OK
+    log_finished_run(args, settings.run_dir)
+    too_many = settings.failures_exceed_limit(errors.failed_samples, errors.failed_sample_rate)
+    return EXIT_ERRORS if too_many else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -66,12 +69,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     from factbench.tasks import discover_tasks
 
     source = RunStore(args.run_dir)
-    spec = source.read_json("run.json")
+    spec = source.read_spec()
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
     registry = discover_tasks()
     tasks = []
-    for name in spec["tasks"]:
+    for name in spec.tasks:
         if name not in registry:
             raise UsageError(f"{args.run_dir} used task {name!r}, which is not installed here")
         tasks.append(registry[name])
@@ -89,15 +92,21 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.reports.console import summary_table
     from factbench.scoring.human_labels import replay
     from factbench.scoring.metrics import aggregate
+    from factbench.store.artefacts import RunSummary
 
     if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.cli.views import check_tracker, log_finished_run
         from factbench.scoring.human_labels import write_replay_run
 
+        check_tracker(args)
         write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
                          model=args.labels_model, seed=args.seed)
+        log_finished_run(args, Path(args.results_dir) / args.run_id)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
-    summary = {"tasks": {Path(args.labels).stem: agg}, "overall": agg}
+    summary = RunSummary.model_validate({"run_id": args.run_id or Path(args.labels).stem,
+                                         "factbench_version": __version__,
+                                         "tasks": {Path(args.labels).stem: agg}, "overall": agg})
     if args.json:
         print(json.dumps(agg, indent=2))
     else:
@@ -111,15 +120,17 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.evidence.backends import open_backend
+    from factbench.judges.registry import resolve_judges
     from factbench.llm.client import LLMClient
     from factbench.scoring.calibrate import calibrate
 
     options = options_from(args)
-    roles = options.role_specs(with_model=False)
+    roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    judge = resolve_judges(options.judges, {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = options.open_cache()
     evidence = "none" if args.evidence == "auto" else args.evidence
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
-                       limit=args.limit, seed=args.seed, mode=args.mode, claims_per_call=args.claims_per_call,
+                       limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
                        evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -142,7 +153,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     summary = merge_runs(args.runs, args.out)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(summary.model_dump_json(indent=2))
     else:
         print(summary_table(summary))
         print(f"\nmerged {len(args.runs)} shards into {args.out}")

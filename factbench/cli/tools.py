@@ -1,4 +1,4 @@
-"""`list`, `cache`, `corpus`, `judge serve`, `leaderboard build` and `compare`."""
+"""`list`, `cache`, `corpus` and `judge serve`."""
 
 from __future__ import annotations
 
@@ -11,32 +11,59 @@ from typing import Any
 from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError
 
 
+def _print_table(header: list[str], table: list[list[str]]) -> None:
+    widths = [max(len(x[i]) for x in [header] + table) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    from factbench.tasks import DataContext, TaskDataUnavailable, discover_tasks
+    if args.what == "evidence":
+        from factbench.evidence.backends import discover_backends
+
+        rows = [{"name": n, "from": p.origin, "about": (p.obj.__doc__ or "").strip().splitlines()[0]
+                 if p.obj.__doc__ else ""} for n, p in sorted(discover_backends().items())]
+        header = ["name", "from"]
+    elif args.what == "judges":
+        from factbench.judges.registry import discover_judges
+
+        rows = [{**p.obj.describe(), "from": p.origin} for _, p in sorted(discover_judges().items())]
+        header = ["name", "role", "templates", "from"]
+    else:
+        rows, header = _task_rows(args), ["name", "version", "prompts", "source", "license", "tags", "from"]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    _print_table(header, [[_cell(r[h]) for h in header] for r in rows])
+    return EXIT_OK
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _task_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from factbench.tasks import DataContext, TaskDataUnavailable, discover_task_plugins
 
     ctx = DataContext.from_env(args.data_dir)
     rows = []
-    for task in sorted(discover_tasks().values(), key=lambda t: t.name):
+    for name, plugin in sorted(discover_task_plugins().items()):
+        task = plugin.obj
         count: Any = task.n_prompts
         if ctx.data_dir is not None:
             try:
                 count = len(task.load(ctx.__class__(ctx.data_dir, offline=True)))
             except TaskDataUnavailable:
                 pass
-        rows.append({"name": task.name, "version": task.version, "prompts": count, "k": task.k,
+        rows.append({"name": name, "version": task.version, "prompts": count, "k": task.k,
                      "evidence": task.default_evidence, "source": task.source, "revision": task.revision,
-                     "license": task.license, "tags": list(task.tags)})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    header = ["name", "version", "prompts", "source", "license", "tags"]
-    table = [[r["name"], r["version"], "?" if r["prompts"] is None else str(r["prompts"]), r["source"],
-              r["license"], ",".join(r["tags"])] for r in rows]
-    widths = [max(len(x[i]) for x in [header] + table) for i in range(len(header))]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    return EXIT_OK
+                     "license": task.license, "tags": list(task.tags), "from": plugin.origin})
+    return rows
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -92,30 +119,3 @@ def cmd_judge(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         served.stop()
         return EXIT_OK
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from factbench.reports.leaderboard import build
-
-    info = build([Path(r) for r in args.runs], Path(args.out))
-    print(f"leaderboard: {info['rows']} runs, tasks {', '.join(info['tasks'])} -> {args.out}/index.html")
-    return EXIT_OK
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from factbench.reports.compare import CompareError, compare, gate, markdown_report
-
-    try:
-        deltas, meta = compare(args.base, args.candidate, args.metric, args.max_drop, args.alpha,
-                               args.min_pairs, args.seed)
-    except CompareError as exc:
-        print(f"factbench compare: {exc}", file=sys.stderr)
-        return exc.code
-    failed = gate(deltas, args.per_task)
-    if args.json:
-        print(json.dumps({**meta, "failed": failed, "deltas": [d.__dict__ for d in deltas]}, indent=2))
-    else:
-        print(markdown_report(deltas, meta, failed))
-    return EXIT_ERRORS if failed else EXIT_OK
-
-

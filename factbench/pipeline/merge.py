@@ -22,7 +22,8 @@ from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.shards import interleave
 from factbench.pipeline.summary import build_summary, collect_scores
 from factbench.scoring.metrics import as_rows
-from factbench.store.records import STAGES, sample_key
+from factbench.store.artefacts import RunSpec, RunSummary
+from factbench.store.records import STAGE_FILES, sample_key
 from factbench.store.run_dir import RunStore
 from factbench.tasks import Prompt, Task
 
@@ -40,7 +41,9 @@ class _Evidence:
 
 def _read(run_dir: str) -> tuple[RunStore, dict[str, Any], dict[str, Any]]:
     store = RunStore(run_dir)
-    spec, summary = store.read_json("run.json"), store.read_json("summary.json")
+    typed_spec, typed_summary = store.read_spec(), store.read_summary()
+    spec = typed_spec.model_dump(mode="json") if typed_spec else None
+    summary = typed_summary.model_dump(mode="json") if typed_summary else None
     if spec is None:
         raise UsageError(f"{run_dir}: not a run directory (no run.json)")
     if summary is None or not spec.get("finished_at"):
@@ -102,7 +105,7 @@ def _merged_calls(summaries: list[dict]) -> dict[str, dict]:
     return calls
 
 
-def merge_runs(run_dirs: list[str], out: str | Path) -> dict[str, Any]:
+def merge_runs(run_dirs: list[str], out: str | Path) -> RunSummary:
     """Write the merged run to `out` (which must not exist yet) and return its summary."""
     if not run_dirs:
         raise UsageError("merge needs the run directories of the shards")
@@ -118,9 +121,9 @@ def merge_runs(run_dirs: list[str], out: str | Path) -> dict[str, Any]:
     task_of = {key: key.split("\x1f", 1)[0] for key in order}
     prompt_ids = {name: [key.split("\x1f", 1)[1] for key in order if task_of[key] == name] for name in specs[0]["tasks"]}
 
-    latest = {stage: {} for stage in STAGES}
+    latest = {stage: {} for stage in STAGE_FILES}
     for store, _, _ in shards:
-        for stage in STAGES:
+        for stage in STAGE_FILES:
             latest[stage].update(store.load_latest(stage))
     first = specs[0]
     settings = RunSettings(**{**first["settings"], "run_id": out.name, "results_dir": str(out.parent), "shard": None})
@@ -131,27 +134,29 @@ def merge_runs(run_dirs: list[str], out: str | Path) -> dict[str, Any]:
 
     target = RunStore(out)
     with target:
-        for stage in STAGES:
+        for stage in STAGE_FILES:
             for key in order:
                 if key in latest[stage]:
                     target.append(stage, latest[stage][key])
         for store, _, _ in shards:
             for record in store.iter_records("errors"):
                 target.append("errors", record)
-        merged_latest = {stage: {k: latest[stage][k] for k in order if k in latest[stage]} for stage in STAGES}
+        merged_latest = {stage: {k: latest[stage][k] for k in order if k in latest[stage]} for stage in STAGE_FILES}
         scores = collect_scores(merged_latest, planned, settings)
         summaries = [summary for _, _, summary in shards]
-        summary = build_summary(target, merged_latest, scores, planned, settings, _merged_calls(summaries),
-                                max(s["wall_seconds"] for s in summaries),
-                                list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))))
-        for key in ("judges", "answers_from", "reward"):
-            if key in summaries[0]:
-                summary[key] = summaries[0][key]
-        summary["resumed"] = dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter()))
-        summary["merged_from"] = [str(store.dir) for store, _, _ in shards]
+        first_summary = summaries[0]
+        summary = build_summary(
+            target, merged_latest, scores, planned, settings, _merged_calls(summaries),
+            max(s["wall_seconds"] for s in summaries),
+            list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))),
+            resumed=dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter())),
+            judges=first_summary.get("judges", {}), answers_from=first_summary.get("answers_from"),
+            reward=first_summary.get("reward"))
+        summary = summary.model_copy(update={"merged_from": [str(store.dir) for store, _, _ in shards]})
         target.write_scores(as_rows(scores))
-        target.write_json("run.json", _merged_spec(specs, settings, prompt_ids, count, [s.dir for s, _, _ in shards]))
-        target.write_json("summary.json", summary)
+        target.write_spec(RunSpec.model_validate(
+            _merged_spec(specs, settings, prompt_ids, count, [s.dir for s, _, _ in shards])))
+        target.write_summary(summary)
     return summary
 
 
@@ -165,7 +170,7 @@ def _merged_spec(specs: list[dict], settings: RunSettings, prompt_ids: dict[str,
              for name, t in first["tasks"].items()}
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return {**first, "run_id": settings.run_id, "identity": identity, "identity_sha": sha256_hex(identity, 16),
-            "settings": settings.model_dump(), "tasks": tasks,
+            "settings": settings.model_dump(mode="json"), "tasks": tasks,
             "started_at": min(s["started_at"] for s in specs), "resumed_at": [],
             "finished_at": max(s["finished_at"] for s in specs),
             "merged": {"shards": count, "from": [str(d) for d in dirs], "at": now}}

@@ -2,8 +2,8 @@
 specs and run settings. The CLI, `factbench.evaluate` and `factbench.Scorer` all build their
 RoleSpecs and RunSettings here, so a flag and a keyword always mean the same thing.
 
-Each field is named like its flag (`--judge-base-url` is `judge_base_url`); the flag defaults
-are read from this model, so defaults live in one place.
+Each field is named like its flag (`--judge-base-url` is `judge_base_url`). Defaults come from
+RunSettings and ROLE_DEFAULTS (:mod:`factbench.pipeline.settings`), the one place they live.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from factbench.llm.client import RoleSpec
-from factbench.pipeline.settings import RunSettings
-from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
-from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
+from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 
 Urls = str | list[str] | tuple[str, ...] | None
 # Judge roles with their own flags: (flag/field prefix, role key). `judge` is every role's default.
 JUDGE_ROLES = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance_judge", "relevance"))
-MODEL_CONCURRENCY, JUDGE_CONCURRENCY = 16, 32
+_R, _S = ROLE_DEFAULTS, RunSettings(run_id="-")
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 
@@ -49,9 +47,9 @@ class RunOptions(BaseModel):
     model_base_url: Urls = None
     model_api_key_env: str | None = None
     model_concurrency: int | None = None
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    model_timeout: float = 300.0
+    temperature: float = _R.model_temperature
+    max_tokens: int = _R.model_max_tokens
+    model_timeout: float = _R.model_timeout_s
     responses: str | None = None
     # judges: `judge` is the default of every judge role; each role may be overridden
     judge: str | None = None
@@ -74,31 +72,33 @@ class RunOptions(BaseModel):
     reference_model_base_url: Urls = None
     reference_model_api_key_env: str | None = None
     reference_model_concurrency: int | None = None
-    judge_max_tokens: int = 2048
-    judge_timeout: float = 180.0
-    max_retries: int = 6
+    judge_max_tokens: int = _R.judge_max_tokens
+    judge_timeout: float = _R.judge_timeout_s
+    max_retries: int = _R.max_retries
     structured_output: bool = True
     # scoring
-    evidence: str = "auto"
-    verify_mode: str = "ternary"
-    sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL
-    claims_per_call: int = DEFAULT_CLAIMS_PER_CALL
-    evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS
-    relevance: bool = True
-    reward_lambda: float = 0.1
-    reward_mu: float = 1.0
+    evidence: str = _S.evidence
+    verify_mode: str = _S.verify_mode
+    sentences_per_call: int = _S.sentences_per_call
+    claims_per_call: int = _S.claims_per_call
+    evidence_tokens: int = _S.evidence_tokens
+    relevance: bool = _S.relevance
+    judges: tuple[str, ...] = _S.judges  # judge names replacing their role's default (`--judges`)
+    reward_lambda: float = _S.reward_lambda
+    reward_mu: float = _S.reward_mu
     # the run
     run_id: str | None = None
-    results_dir: str = "results"
+    results_dir: str = _S.results_dir
     cache: str | None = None
     use_cache: bool = True
     data_dir: str | None = None
     limit: int | None = None
-    seed: int = 0
-    parallel: int = 0
-    fail_on_error: float = 0.05
-    progress: bool = True
-    label: str = ""
+    seed: int = _S.seed
+    parallel: int = _S.max_parallel_samples
+    fail_on_error: float = _S.fail_on_error
+    progress: bool = _S.progress
+    label: str = _S.label
+    step: int | None = None  # checkpoint step (the leaderboard's trend view)
     shard: str | None = None
 
     @field_validator("verify_mode")
@@ -107,6 +107,12 @@ class RunOptions(BaseModel):
         if v not in ("ternary", "binary"):
             raise ValueError("verify_mode must be 'ternary' or 'binary'")
         return v
+
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _judges(cls, v: Any) -> tuple[str, ...]:
+        parts = v.split(",") if isinstance(v, str) else list(v or ())
+        return tuple(n.strip() for n in parts if n and n.strip())
 
     @field_validator("shard")
     @classmethod
@@ -140,28 +146,28 @@ class RunOptions(BaseModel):
                         max_concurrency=getattr(self, f"{prefix}_concurrency") or default_concurrency,
                         max_retries=self.max_retries, **extra)
 
-    def role_specs(self, with_model: bool) -> dict[str, RoleSpec]:
+    def role_specs(self, with_model: bool, judge_roles: tuple[tuple[str, str], ...] = JUDGE_ROLES) -> dict[str, RoleSpec]:
         """One RoleSpec per role: the model under test (when generating), the judges, the reference model."""
         roles: dict[str, RoleSpec] = {}
         if with_model:
             if not self.model and not self.responses:
                 raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
             if self.model:
-                roles["model"] = self._role("model", "model", self.model, MODEL_CONCURRENCY,
+                roles["model"] = self._role("model", "model", self.model, _R.model_concurrency,
                                             timeout_s=self.model_timeout,
                                             params={"temperature": self.temperature, "max_tokens": self.max_tokens})
         judge_params = {"temperature": 0.0, "max_tokens": self.judge_max_tokens}
-        for prefix, role in JUDGE_ROLES:
+        for prefix, role in judge_roles:
             own = getattr(self, prefix)
             if not (own or self.judge):
                 raise UsageError(f"give --judge PROVIDER/MODEL (or --{prefix.replace('_', '-')}) for the {role} role")
             roles[role] = self._role(prefix if own else "judge", role, own or self.judge,
-                                     self.judge_concurrency or JUDGE_CONCURRENCY, timeout_s=self.judge_timeout,
+                                     self.judge_concurrency or _R.judge_concurrency, timeout_s=self.judge_timeout,
                                      structured_output=self.structured_output, params=judge_params)
         if self.reference_model:
-            roles["reference"] = self._role("reference_model", "reference", self.reference_model, MODEL_CONCURRENCY,
-                                            timeout_s=self.judge_timeout,
-                                            params={"temperature": 0.0, "max_tokens": 2048})
+            roles["reference"] = self._role("reference_model", "reference", self.reference_model,
+                                            _R.reference_concurrency, timeout_s=self.judge_timeout,
+                                            params={"temperature": 0.0, "max_tokens": _R.reference_max_tokens})
         if not self.relevance:
             roles.pop("relevance", None)
         return roles
@@ -174,7 +180,7 @@ class RunOptions(BaseModel):
             relevance=self.relevance, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,
-            select_from_run=select_from_run, label=self.label, shard=self.shard)
+            select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard)
 
     def open_cache(self):
         from factbench.llm.cache import CallCache, default_cache_path

@@ -30,8 +30,8 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
     ctx = DataContext.from_env(settings.data_dir)
     selection = None
     if settings.select_from_run:
-        source = RunStore(settings.select_from_run).read_json("run.json") or {}
-        selection = {name: set(t["prompt_ids"]) for name, t in source.get("tasks", {}).items()}
+        source = RunStore(settings.select_from_run).read_spec()
+        selection = {name: set(t.prompt_ids) for name, t in source.tasks.items()} if source else {}
     plan = Plan(tasks=[])
     for task in tasks:
         try:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from factbench.judges.builtin import DEFAULT_JUDGES, VERIFY_BINARY
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
 
@@ -36,7 +37,41 @@ class RunSettings(BaseModel):
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
     label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"
     shard: str | None = None  # "I/N": this run scores every N-th planned prompt (factbench merge joins them)
+    step: int | None = None  # checkpoint step: the leaderboard's trend view
+    judges: tuple[str, ...] = ()  # judge names replacing the default judge of their role
+
+    def default_judges(self) -> dict[str, str]:
+        """The judge per role before `judges` applies; `verify_mode` picks the verifier's label set."""
+        defaults = dict(DEFAULT_JUDGES)
+        if self.verify_mode == "binary":
+            defaults["verifier"] = VERIFY_BINARY.name
+        return defaults
+
+    def failures_exceed_limit(self, failed: int, failed_rate: float) -> bool:
+        """`fail_on_error` is a proportion of samples when < 1, else a count."""
+        limit = self.fail_on_error
+        return failed > limit if limit >= 1 else failed_rate > limit
 
     @property
     def run_dir(self) -> Path:
         return Path(self.results_dir) / self.run_id
+
+
+class RoleDefaults(BaseModel):
+    """Transport and decoding defaults per role: the CLI and the Python API read them from here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_concurrency: int = 16
+    judge_concurrency: int = 32
+    reference_concurrency: int = 16
+    model_timeout_s: float = 300.0
+    judge_timeout_s: float = 180.0
+    max_retries: int = 6
+    model_temperature: float = 0.0
+    model_max_tokens: int = 2048
+    judge_max_tokens: int = 2048
+    reference_max_tokens: int = 2048
+
+
+ROLE_DEFAULTS = RoleDefaults()

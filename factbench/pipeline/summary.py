@@ -9,6 +9,7 @@ from factbench import __version__
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
+from factbench.store.artefacts import RunSummary
 from factbench.store.records import Record, sample_key
 from factbench.store.run_dir import RunStore
 
@@ -31,7 +32,8 @@ def collect_scores(latest: Latest, planned: dict[str, PlannedTask], settings: Ru
 
 def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
                   settings: RunSettings, role_stats: dict[str, dict], wall_s: float,
-                  notes: list[str]) -> dict[str, Any]:
+                  notes: list[str], *, resumed: dict[str, int], judges: dict[str, Any],
+                  answers_from: Any, reward: dict[str, Any] | None = None) -> RunSummary:
     per_task = {}
     for name, pt in planned.items():
         agg = aggregate([s for s in scores if s.task == name], settings.seed)
@@ -61,8 +63,7 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
     for rec in latest["relevance"].values():
         relevance_errors.update(rec.errors)
     failed_samples = len({key for (stage, key) in latest_failures if key not in done.get(stage, set())})
-    return {
-        "schema_version": 1,
+    return RunSummary.model_validate({
         "run_id": settings.run_id,
         "factbench_version": __version__,
         "wall_seconds": round(wall_s, 3),
@@ -80,4 +81,14 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
         "cache": {"hits": sum(s["cache_hits"] for s in role_stats.values()),
                   "calls": sum(s["calls"] for s in role_stats.values())},
         "notes": notes,
-    }
+        "resumed": resumed,
+        "judges": judges,
+        "answers_from": answers_from,
+        "reward": reward or {},
+    })
+
+
+def run_reward(settings: RunSettings) -> dict[str, Any]:
+    """What the per-answer `reward` of scores.jsonl is (docs/metrics.md); its judges are summary.judges."""
+    return {"definition": "precision + lambda*log(1+S) + mu*relevance", "lambda": settings.reward_lambda,
+            "mu": settings.reward_mu}

@@ -25,20 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from factbench.hashing import sha256_hex
-from factbench.judges.templates import EXTRACT, RELEVANCE, verify_template
+from factbench.judges.registry import resolve_judges
 from factbench.llm.client import LLMClient, LLMError, RoleSpec
 from factbench.pipeline.options import RunOptions, UsageError
 from factbench.reward.definition import RewardSpec, ScoreResult, empty_result, masked, outcome, reward_id
 from factbench.reward.fair import FairGate
 from factbench.reward.loop import LoopThread
-from factbench.stages.claims import extract_claims
-from factbench.stages.evidence import retrieve_evidence
-from factbench.stages.generate import GENERATION_TEMPLATE, split_reasoning
-from factbench.stages.relevance import judge_relevance
-from factbench.stages.verify import verify_claims
-from factbench.tasks import Prompt
+from factbench.stages.base import RunContext, Sample, StageError
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.evidence import EvidenceStage
+from factbench.stages.generate import complete_text, split_reasoning
+from factbench.stages.relevance import RelevanceStage
+from factbench.stages.verify import VerdictsStage
+from factbench.store.records import AnswerRecord
+from factbench.tasks import Prompt, Task
 
-TASK = "reward"  # the task name in the records of scored pairs
+# Scored pairs go through the run's own stages, as samples of this task (references come with the pair).
+TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True,
+            description="(prompt, response) pairs scored by factbench.Scorer")
+CLAIMS, EVIDENCE, VERDICTS, RELEVANCE = ClaimsStage(), EvidenceStage(), VerdictsStage(), RelevanceStage()
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
@@ -68,6 +73,7 @@ class Scorer:
             raise UsageError("reward_relevance='model' needs reference_model=PROVIDER/MODEL")
         for spec in self.roles.values():
             LLMClient(spec, None)  # a missing API-key variable is an error now, not at the first batch
+        self.judges = resolve_judges(self.options.judges, self.options.settings("-").default_judges())
         self.cache = self.options.open_cache()
         from factbench.evidence.backends import open_backend
 
@@ -78,6 +84,7 @@ class Scorer:
         self.records_dir = Path(records_dir) if records_dir else None
         self._loop = LoopThread("factbench-scorer")
         self._clients: dict[str, LLMClient] = {}
+        self._context: RunContext | None = None
         self._gate: FairGate | None = None
         self._references: dict[str, asyncio.Future] = {}
         self._batches = itertools.count()
@@ -89,12 +96,14 @@ class Scorer:
         judges = {role: {k: v for k, v in spec.identity().items() if k != "endpoints"}
                   for role, spec in self.roles.items()}
         uses_evidence = getattr(self.backend, "uses_evidence", False)
-        templates = {"claims": EXTRACT.id, "verify": verify_template(self.options.verify_mode, uses_evidence).id}
+        templates = {"claims": self.judges["extractor"].id,
+                     "verify": self.judges["verifier"].template_for(uses_evidence).id}
         if "relevance" in self.roles:
-            templates["relevance"] = RELEVANCE.id
+            templates["relevance"] = self.judges["relevance"].id
         o = self.options
-        scoring = {"verify_mode": o.verify_mode, "sentences_per_call": o.sentences_per_call,
-                   "claims_per_call": o.claims_per_call, "evidence_tokens": o.evidence_tokens}
+        scoring = {"verify_mode": self.judges["verifier"].mode, "sentences_per_call": o.sentences_per_call,
+                   "claims_per_call": o.claims_per_call, "evidence_tokens": o.evidence_tokens,
+                   "judges": {role: judge.name for role, judge in self.judges.items()}}
         return self.spec.identity(judges, templates, self.backend.name, scoring)
 
     def _write_records(self, rows: list[dict[str, Any]]) -> None:
@@ -153,6 +162,11 @@ class Scorer:
         return cls(**{**values, **kwargs})
 
     def close(self) -> None:
+        if self._loop.started:
+            try:
+                self._loop.submit(self.backend.aclose()).result(10)
+            except Exception:  # closing is best effort; the loop stops either way
+                pass
         self._loop.stop()
 
     def __enter__(self) -> Scorer:
@@ -186,6 +200,11 @@ class Scorer:
     def _submit(self, prompts, responses, references):
         if self._loop.ensure():  # a fresh loop (first use, or a forked child): fresh clients and gate
             self._clients = {role: LLMClient(spec, self.cache) for role, spec in self.roles.items()}
+            self._context = RunContext(clients=self._clients, judges=self.judges,
+                                       sentences_per_call=self.options.sentences_per_call,
+                                       claims_per_call=self.options.claims_per_call,
+                                       evidence_tokens=self.options.evidence_tokens,
+                                       relevance=self.spec.relevance != "none")
             self._gate, self._references = None, {}
         return self._loop.submit(self._score_batch(prompts, responses, references))
 
@@ -207,40 +226,36 @@ class Scorer:
         return list(results)
 
     async def _score_one(self, prompt: str, response: str, reference: str | None) -> ScoreResult:
-        answer, _ = split_reasoning(response)
+        answer, reasoning = split_reasoning(response)
         if not answer:
             return empty_result()
         sid = sha256_hex([prompt, answer], 16)
-        o, c = self.options, self._clients
-        claims = None
+        record = AnswerRecord(task=TASK.name, id=sid, prompt_sha=sha256_hex(prompt, 16), prompt=prompt,
+                              answer=answer, reasoning=reasoning, source="reward")
+        sample = Sample(TASK, Prompt(id=sid, text=prompt), self.backend, {"answers": record})
+        run = self._context
         try:
-            claims = await _stage("claims", extract_claims(c["extractor"], TASK, sid, prompt, answer,
-                                                           o.sentences_per_call))
+            sample.records["claims"] = claims = await _stage("claims", CLAIMS.run(run, sample))
             if not claims.claims:
                 return outcome(self.spec, claims, None, None, None)
 
-            async def verdicts_of():
-                evidence = await _stage("evidence", retrieve_evidence(
-                    self.backend, TASK, Prompt(id=sid, text=prompt), [x.text for x in claims.claims]))
-                return evidence, await _stage("verdicts", verify_claims(
-                    c["verifier"], claims, evidence, mode=o.verify_mode,
-                    uses_evidence=getattr(self.backend, "uses_evidence", False),
-                    claims_per_call=o.claims_per_call, evidence_tokens=o.evidence_tokens))
+            async def verdicts() -> None:  # evidence, then verdicts; relevance runs alongside
+                sample.records["evidence"] = await _stage("evidence", EVIDENCE.run(run, sample))
+                sample.records["verdicts"] = await _stage("verdicts", VERDICTS.run(run, sample))
 
-            async def relevance_of():
+            async def relevance() -> None:
                 ref, source = await _stage("relevance", self._reference(prompt, reference))
-                if ref is None:
-                    return None
-                return await _stage("relevance", judge_relevance(c["relevance"], TASK, sid, prompt, answer, ref, source))
+                sample.prompt = Prompt(id=sid, text=prompt, reference=ref, meta={"reference_model": source})
+                if RELEVANCE.wanted(run, sample):
+                    sample.records["relevance"] = await _stage("relevance", RELEVANCE.run(run, sample))
 
-            both = await asyncio.gather(verdicts_of(), relevance_of(), return_exceptions=True)
-            for result in both:
+            for result in await asyncio.gather(verdicts(), relevance(), return_exceptions=True):
                 if isinstance(result, BaseException):
                     raise result
-            (evidence, verdicts), relevance = both
         except _StageFailed as failed:
-            return masked([failed.kind], claims)
-        return outcome(self.spec, claims, evidence, verdicts, relevance)
+            return masked([failed.kind], sample.records.get("claims"))
+        r = sample.records
+        return outcome(self.spec, claims, r.get("evidence"), r.get("verdicts"), r.get("relevance"))
 
     async def _reference(self, prompt: str, given: str | None) -> tuple[str | None, str]:
         """The reference answer for relevance: given with the pair, or from the reference model."""
@@ -254,15 +269,14 @@ class Scorer:
         # Rollouts of one prompt arrive together (GRPO groups): one reference call per prompt.
         pending = self._references.get(prompt)
         if pending is None:
-            pending = asyncio.ensure_future(client.complete([{"role": "user", "content": prompt}],
-                                                            template=GENERATION_TEMPLATE))
+            pending = asyncio.ensure_future(complete_text(client, TASK.render(Prompt(id="", text=prompt))))
             self._references[prompt] = pending
             pending.add_done_callback(lambda _: self._references.pop(prompt, None))
         try:
-            completion = await asyncio.shield(pending)
+            text, _, _ = await asyncio.shield(pending)
         except LLMError as exc:
             raise LLMError(f"reference_{exc.kind}", exc.detail) from exc
-        return split_reasoning(completion.text)[0], f"model:{client.spec.model}"
+        return text, f"model:{client.spec.model}"
 
 
 class _StageFailed(Exception):
@@ -275,7 +289,7 @@ async def _stage(stage: str, coro):
     """Await one stage; a failed call or a bug becomes `stage:kind` (the answer is masked, the batch goes on)."""
     try:
         return await coro
-    except LLMError as exc:
+    except (LLMError, StageError) as exc:
         raise _StageFailed(f"{stage}:{exc.kind}") from exc
     except asyncio.CancelledError:
         raise

@@ -27,6 +27,29 @@ BOOTSTRAP_SAMPLES = 1000
 METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance", "reward")
 
 
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is shown and compared: the one table every report reads."""
+
+    name: str
+    label: str
+    percent: bool  # a rate in [0, 1], shown x100 (differences in percentage points)
+    higher_is_better: bool
+    description: str
+
+
+METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in (
+    MetricInfo("precision", "precision", True, True, "supported / labelled claims"),
+    MetricInfo("hallucination_rate", "halluc.", True, False, "1 - precision"),
+    MetricInfo("supported", "supported", False, True, "supported claims per answer (detail)"),
+    MetricInfo("claims", "claims", False, True, "claims per answer"),
+    MetricInfo("f1_at_k", "F1@K", True, True, "harmonic mean of precision and min(S/K, 1)"),
+    MetricInfo("factscore", "FActScore", True, True, "precision with FActScore's length penalty (gamma = 10)"),
+    MetricInfo("relevance", "relevance", True, True, "win rate against the reference answer (ties 0.5)"),
+    MetricInfo("reward", "reward", False, True, "precision + lambda * log(1 + S) + mu * relevance"),
+)}
+
+
 @dataclass
 class AnswerScore:
     task: str

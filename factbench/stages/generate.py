@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from factbench.hashing import sha256_hex
-from factbench.llm.client import LLMClient
+from factbench.llm.client import Completion, LLMClient
+from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.store.jsonl import InputFileError, read_jsonl
 from factbench.store.records import AnswerRecord, sample_key
 from factbench.tasks import Prompt, Task
@@ -40,10 +41,16 @@ def keeps_prompt_text(task: Task) -> bool:
     return "noncommercial" not in task.tags
 
 
-async def generate_answer(client: LLMClient, task: Task, prompt: Prompt) -> AnswerRecord:
-    rendered = task.render(prompt)
+async def complete_text(client: LLMClient, rendered: str) -> tuple[str, str | None, Completion]:
+    """One answer from a model to a rendered prompt: (answer, reasoning trace, the completion)."""
     completion = await client.complete([{"role": "user", "content": rendered}], template=GENERATION_TEMPLATE)
     answer, reasoning = split_reasoning(completion.text, completion.reasoning)
+    return answer, reasoning, completion
+
+
+async def generate_answer(client: LLMClient, task: Task, prompt: Prompt) -> AnswerRecord:
+    rendered = task.render(prompt)
+    answer, reasoning, completion = await complete_text(client, rendered)
     return AnswerRecord(
         task=task.name, id=prompt.id, prompt_sha=sha256_hex(rendered, 16),
         prompt=prompt.text if keeps_prompt_text(task) else None,
@@ -98,3 +105,18 @@ def answer_from_response(task: Task, prompt: Prompt, row: dict, source: str) -> 
         prompt=prompt.text if keeps_prompt_text(task) else None,
         answer=answer, reasoning=reasoning, source=source,
     )
+
+
+class AnswerStage(Stage):
+    """The model under test's answer, or the row of a responses file (no generation)."""
+
+    name = "answers"
+    role = "model"
+
+    async def run(self, run: RunContext, sample: Sample) -> AnswerRecord:
+        if run.responses is not None:
+            row = run.responses.get(sample_key(sample.task.name, sample.prompt.id))
+            if row is None:
+                raise StageError("no_response", "the responses file has no answer for this prompt")
+            return answer_from_response(sample.task, sample.prompt, row, run.answers_source)
+        return await generate_answer(run.clients["model"], sample.task, sample.prompt)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
-from factbench.judges.parsing import parse_verdicts
-from factbench.judges.templates import verification_messages, verify_template
+from factbench.judges.judge import Judge
+from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
 DEFAULT_CLAIMS_PER_CALL = 10
@@ -51,10 +52,11 @@ def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_to
 
 
 async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
-                        mode: str = "ternary", uses_evidence: bool = True,
+                        judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
                         evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS) -> VerdictsRecord:
-    template = verify_template(mode, uses_evidence)
+    template = judge.template_for(uses_evidence)
+    mode = judge.mode or "ternary"
     texts = [c.text for c in claims.claims]
     size = max(1, claims_per_call)
 
@@ -68,7 +70,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
             pooled = [("", "(no evidence was found for these claims)")]
         completion = await client.complete(verification_messages(template, pooled, batch),
                                            template=template.id, schema=template.schema, schema_name="verdicts")
-        got, errs = parse_verdicts(completion.text, len(batch), mode)
+        got, errs = judge.parse(completion.text, len(batch), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
         return completion.text, got, errs
@@ -84,3 +86,13 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
     backend = evidence.backend if evidence is not None else "none"
     return VerdictsRecord(task=claims.task, id=claims.id, labels=labels, errors=errors, verifier=template.id,
                           evidence_backend=backend, raw=raw)
+
+
+class VerdictsStage(Stage):
+    name = "verdicts"
+    role = "verifier"
+
+    async def run(self, run: RunContext, sample: Sample) -> VerdictsRecord:
+        return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
+                                   judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
+                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-STAGES = ("answers", "claims", "evidence", "verdicts", "relevance")
+STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "relevance")  # their order is the runner's business
 
 
 class Record(BaseModel):

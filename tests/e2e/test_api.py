@@ -28,7 +28,7 @@ def test_evaluate_from_a_script_is_the_cli_run(tmp_path, server):
         import factbench
         result = factbench.evaluate("longfact-objects", **{_options(server, data, tmp_path / 'res', 'py')!r})
         scores, claims = result.scores_df(), result.claims_df()
-        print(json.dumps({{"run_dir": str(result.run_dir), "answers": result.summary["overall"]["n_answers"],
+        print(json.dumps({{"run_dir": str(result.run_dir), "answers": result.summary.overall.n_answers,
                           "score_rows": len(scores), "claim_rows": len(claims),
                           "labels": sorted(set(claims["label"])), "precision": float(scores["precision"].mean())}}))
     """))
@@ -60,11 +60,11 @@ def test_evaluate_inside_a_running_loop_and_evaluate_async(tmp_path, server):
         return blocking, awaited
 
     blocking, awaited = asyncio.run(notebook_cell())
-    assert blocking.summary["overall"]["n_answers"] == awaited.summary["overall"]["n_answers"] == 2
-    assert awaited.summary["cache"]["hits"] == awaited.summary["cache"]["calls"]  # same work: all from the cache
-    assert factbench.EvalResult.load(blocking.run_dir).summary["run_id"] == "nb"
-    assert blocking.summary["reward"] == {"definition": "precision + lambda*log(1+S) + mu*relevance",
-                                          "lambda": 0.1, "mu": 1.0}
+    assert blocking.summary.overall.n_answers == awaited.summary.overall.n_answers == 2
+    assert awaited.summary.cache["hits"] == awaited.summary.cache["calls"]  # same work: all from the cache
+    assert factbench.EvalResult.load(blocking.run_dir).summary.run_id == "nb"
+    assert blocking.summary.reward == {"definition": "precision + lambda*log(1+S) + mu*relevance",
+                                       "lambda": 0.1, "mu": 1.0}
 
 
 def test_evaluate_rejects_an_unknown_option(tmp_path):

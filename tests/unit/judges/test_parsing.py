@@ -108,3 +108,14 @@ def test_verdict_parser_never_raises_and_never_invents(text, n):
 def test_claim_parser_never_raises(text):
     found, errors = parse_sentence_claims(text, [1, 2, 3])
     assert set(found) <= {1, 2, 3}
+
+
+def test_winner_fallback_takes_only_a_bare_verdict():
+    import pytest
+
+    from factbench.judges.parsing import ParseError, parse_winner
+
+    assert [parse_winner(s) for s in ("A", "Winner: B", "tie.", "Response A", "**B**")] == ["A", "B", "tie", "A", "B"]
+    for prose in ("not a verdict at all", "A is better because it is longer", "I cannot decide"):
+        with pytest.raises(ParseError):
+            parse_winner(prose)
