@@ -5,8 +5,9 @@ from the call cache). The judge is the scripted server in its own process with a
 latency model (prefill per 1k input tokens minus a prefix-cache discount, decode per output
 token, at most `max_seqs` sequences at once, all divided by `speed`).
 
-Prints: the critical path of one batch — one extraction round plus one verification round,
-computed from the latency model for the exact requests the batch sends — batch latency p50/p95
+Prints: the critical path of one batch — one extraction round plus one verification round (the
+informativeness round goes out with verification; the slower of the two counts), computed from the
+latency model for the exact requests the batch sends — batch latency p50/p95
 against it (target <= 1.3x), throughput with 1 and 2 judge replicas (several trainer workers
 submitting batches at once), and harness CPU per claim.
 
@@ -70,11 +71,14 @@ def start_judges(n: int, latency: dict) -> tuple[list[str], list]:
 
 
 def critical_path(prompts: list[str], answers: list[str], latency: dict, sentences_per_call: int,
-                  claims_per_call: int) -> tuple[float, int, int]:
-    """max over rollouts of (slowest extraction call + slowest verification call), from the latency
-    model, with the instruction prefix already cached (steady state); and the calls per round."""
+                  claims_per_call: int, claims_per_weight_call: int) -> tuple[float, dict[str, int]]:
+    """max over rollouts of (slowest extraction call + slowest verification call, or slowest weighting
+    call when that is slower: the two go out together), from the latency model with the instruction
+    prefix already cached (steady state); and the calls of each kind in one batch."""
+    from factbench.judges.informativeness import informativeness_messages
     from factbench.judges.templates import extraction_messages, verification_messages, verify_template
     from factbench.stages.claims import CONTEXT_AFTER, CONTEXT_BEFORE, chunks, split_sentences
+    from factbench.stages.weights import CONTEXT_CLAIMS
     from factbench.testing.scripted_server import LatencyModel, ScriptedState, approx_tokens, scripted_content
 
     model, state = LatencyModel(**latency), ScriptedState()
@@ -86,19 +90,24 @@ def critical_path(prompts: list[str], answers: list[str], latency: dict, sentenc
                              approx_tokens(content))
 
     template = verify_template("ternary", False)
-    worst, extract_calls, verify_calls = 0.0, 0, 0
+    worst, calls = 0.0, {"extraction": 0, "verification": 0, "weighting": 0}
     for prompt, answer in zip(prompts, answers):
-        sentences = split_sentences(answer)
+        sentences = split_sentences(answer)  # the scripted extractor gives one claim per sentence
         spans = chunks(len(sentences), sentences_per_call)
         extract = max(seconds(extraction_messages(prompt, sentences[max(0, s.start - CONTEXT_BEFORE):s.start],
                                                   [(i + 1, sentences[i]) for i in s],
                                                   sentences[s.stop:s.stop + CONTEXT_AFTER])) for s in spans)
         batches = [sentences[k:k + claims_per_call] for k in range(0, len(sentences), claims_per_call)]
         verify = max(seconds(verification_messages(template, [], claims)) for claims in batches)
-        worst = max(worst, extract + verify)
-        extract_calls += len(spans)
-        verify_calls += len(batches)
-    return worst, extract_calls, verify_calls
+        weigh_spans = chunks(len(sentences), claims_per_weight_call)
+        weigh = max(seconds(informativeness_messages(
+            prompt, [(i + 1, sentences[i]) for i in range(max(0, s.start - CONTEXT_CLAIMS), s.start)],
+            [(i + 1, sentences[i]) for i in s])) for s in weigh_spans)
+        worst = max(worst, extract + max(verify, weigh))
+        calls["extraction"] += len(spans)
+        calls["verification"] += len(batches)
+        calls["weighting"] += len(weigh_spans)
+    return worst, calls
 
 
 def make_scorer(urls: list[str], concurrency: int, cache: Path):
@@ -141,7 +150,7 @@ def main() -> None:
     parser.add_argument("--prefill-s-per-1k", type=float, default=0.12, help="per sequence, 70B-class on one GPU")
     parser.add_argument("--decode-s-per-token", type=float, default=0.03)
     parser.add_argument("--max-seqs", type=int, default=256, help="sequences one simulated replica runs at once")
-    parser.add_argument("--speed", type=float, default=1.0, help="divide every simulated latency by this")
+    parser.add_argument("--speed", type=float, default=2.0, help="divide every simulated latency by this")
     parser.add_argument("--workers", type=int, default=4, help="trainer workers submitting batches at once")
     parser.add_argument("--worker-batches", type=int, default=2)
     args = parser.parse_args()
@@ -166,8 +175,7 @@ def main() -> None:
                 assert not any(r.masked for r in results), [r.errors for r in results if r.masked][:3]
             cpu = time.process_time() - cpu0
             scorer.close()
-            path, n_extract, n_verify = critical_path(*batch_of(0, args.batch_size, args.claims), latency,
-                                                      10, 10)
+            path, calls = critical_path(*batch_of(0, args.batch_size, args.claims), latency, 10, 10, 25)
             one = throughput(urls[:1], latency, args.workers, args.worker_batches, args.batch_size, args.claims,
                              concurrency, root, "one")
             two = throughput(urls, latency, args.workers, args.worker_batches, args.batch_size, args.claims,
@@ -183,8 +191,9 @@ def main() -> None:
           f"{args.decode_s_per_token}s/tok, {args.max_seqs} seqs per replica, prefix cache on, speed x{args.speed:g})")
     rows = [
         ("batch", f"{args.batch_size} rollouts x {claims / max(1, args.batches * args.batch_size):.1f} claims; "
-                  f"{n_extract} extraction + {n_verify} verification calls"),
-        ("critical path (1 extraction + 1 verification round)", f"{path:.2f} s   (from the latency model)"),
+                  + ", ".join(f"{n} {kind}" for kind, n in calls.items()) + " calls"),
+        ("critical path (1 extraction + 1 verification round)", f"{path:.2f} s   (from the latency model; "
+                                                                 "weighting goes out with verification)"),
         ("batch latency p50", f"{p50:.2f} s = {p50 / path:.2f} x critical path   (target <= 1.3)"),
         ("batch latency p95", f"{p95:.2f} s = {p95 / path:.2f} x critical path   (over {len(latencies)} batches)"),
         (f"throughput, 1 judge replica ({args.workers} workers)", f"{one[0]:.1f} rollouts/s "

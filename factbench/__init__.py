@@ -22,10 +22,10 @@ from factbench.tasks import Prompt, Task  # noqa: E402
 
 # Loaded on first use, so `import factbench` stays light.
 _LAZY = {"evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalResult": "factbench.api",
-         "Scorer": "factbench.reward", "ScoreResult": "factbench.reward", "RewardSpec": "factbench.reward",
+         "Scorer": "factbench.reward", "ScoreResult": "factbench.reward", "TrainingReward": "factbench.reward",
          "TRLReward": "factbench.reward", "VerlReward": "factbench.reward"}
 
-__all__ = ["EvalResult", "Prompt", "RewardSpec", "ScoreResult", "Scorer", "TRLReward", "Task", "VerlReward",
+__all__ = ["EvalResult", "Prompt", "ScoreResult", "Scorer", "TRLReward", "Task", "TrainingReward", "VerlReward",
            "__version__", "evaluate", "evaluate_async", "load_run"]
 
 

@@ -186,6 +186,15 @@ def discover_task_plugins() -> dict[str, Plugin]:
         raise TaskError(str(exc)) from exc
 
 
+def tasks_named(names: Iterable[str], where: str) -> list[Task]:
+    """The installed tasks with these names (a stored run's tasks); TaskError names a missing one."""
+    registry = discover_tasks()
+    missing = [n for n in names if n not in registry]
+    if missing:
+        raise TaskError(f"{where} used task(s) {', '.join(map(repr, missing))}, not installed here")
+    return [registry[n] for n in names]
+
+
 def resolve_tasks(selector: str, registry: dict[str, Task] | None = None) -> list[Task]:
     """Resolve `--tasks`: `all`, comma lists of names, tags, globs and paths to .py files."""
     registry = discover_tasks() if registry is None else registry

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from factbench import __version__
+from factbench.cli.hacks import add_hacks_parser, cmd_hacks
 from factbench.cli.options import (
     EXIT_USAGE,
     VERIFIER_ONLY,
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="the merged run directory (must not exist yet)")
     merge.add_argument("--json", action="store_true", help="print the merged summary.json")
 
+    add_hacks_parser(sub)
+
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store")
     search.add_argument("query")
@@ -106,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "merge": cmd_merge,
-            "reward": cmd_reward}
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks,
+            "merge": cmd_merge, "reward": cmd_reward}
 
 
 def main(argv: list[str] | None = None) -> int:

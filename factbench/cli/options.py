@@ -15,7 +15,8 @@ __all__ = ["EXIT_OK", "EXIT_ERRORS", "EXIT_USAGE", "UsageError", "options_from",
 
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
-JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"))
+JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"),
+                    ("weighting-judge", "weighting"))
 VERIFIER_ONLY = (("verifier", "verifier"),)  # `calibrate` runs only the verification judge
 
 
@@ -62,14 +63,21 @@ def _add_sample_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
-    """How an answer is scored: reference model, label set, chunking, relevance, reward weights."""
+    """How an answer is scored: reference model, label set, chunking, relevance, weighting, reward."""
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               ROLE_DEFAULTS.reference_concurrency)
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode)
     p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call)
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda)
-    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu)
+    p.add_argument("--no-weighting", action="store_true",
+                   help="skip the informativeness judge (the reward then uses the plain design)")
+    p.add_argument("--claims-per-weight-call", type=int, default=_DEFAULT.claims_per_weight_call)
+    p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
+                   help="informative: weighted precision and detail (default); plain: unweighted (docs/metrics.md)")
+    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda,
+                   help="weight of the detail term log(1 + D)")
+    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu,
+                   help="weight of pairwise relevance (0.5 where it is not measured)")
 
 
 def _add_scoring_args(p: argparse.ArgumentParser) -> None:
@@ -100,3 +108,7 @@ def role_specs(args: argparse.Namespace, with_model: bool,
 
 def judge_names(args: argparse.Namespace) -> tuple[str, ...]:
     return options_from(args).judges
+
+
+def _open_cache(args: argparse.Namespace):
+    return options_from(args).open_cache()

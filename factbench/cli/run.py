@@ -66,18 +66,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.run_dir:
         raise UsageError("score needs RUN_DIR (a run whose answers to re-score) or --labels FILE")
     from factbench.store.run_dir import RunStore
-    from factbench.tasks import discover_tasks
+    from factbench.tasks import tasks_named
 
     source = RunStore(args.run_dir)
     spec = source.read_spec()
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
-    registry = discover_tasks()
-    tasks = []
-    for name in spec.tasks:
-        if name not in registry:
-            raise UsageError(f"{args.run_dir} used task {name!r}, which is not installed here")
-        tasks.append(registry[name])
+    tasks = tasks_named(list(spec.tasks), args.run_dir)
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
     from factbench.pipeline.options import default_run_id

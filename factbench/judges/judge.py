@@ -9,6 +9,7 @@ Parser contract per role (what the stage that uses the judge calls):
 - extractor:  parse(text, expected_sentence_ids) -> ({sentence id: [claim, ...]}, [error kind, ...])
 - verifier:   parse(text, n_claims, mode) -> ([label or None, ...], [error kind or None, ...])
 - relevance:  parse(text) -> "A" | "B" | "tie" (raises ParseError)
+- weighting:  parse(text, claim_ids) -> ([class or None, ...], [restated claim id or None, ...], [error kind or None, ...])
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from factbench.judges.templates import JudgeTemplate
 
-ROLES = ("extractor", "verifier", "relevance")
+ROLES = ("extractor", "verifier", "relevance", "weighting")
 
 
 @dataclass(frozen=True)

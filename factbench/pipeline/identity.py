@@ -15,13 +15,15 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
                  judges: dict[str, Judge]) -> dict[str, Any]:
     """Everything that changes scores. A resume with a different identity is refused."""
     models = {}
-    for role in ("extractor", "verifier", "relevance"):
+    for role in ("extractor", "verifier", "relevance", "weighting"):
         if role in roles:
             models[role] = roles[role].identity()
     templates = {"claims": judges["extractor"].id, "relevance": judges["relevance"].id}
     for pt in plan.tasks:
         t = judges["verifier"].template_for(pt.evidence.uses_evidence)
         templates[t.name] = t.id
+    if settings.weighting and "weighting" in judges:
+        templates[judges["weighting"].template.name] = judges["weighting"].id
     return {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
@@ -33,7 +35,8 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
                   for pt in plan.tasks},
         "scoring": {"verify_mode": judges["verifier"].mode, "sentences_per_call": settings.sentences_per_call,
                     "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-                    "relevance": settings.relevance},
+                    "relevance": settings.relevance, "weighting": settings.weighting,
+                    **({"claims_per_weight_call": settings.claims_per_weight_call} if settings.weighting else {})},
     }
 
 

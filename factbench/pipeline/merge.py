@@ -150,8 +150,7 @@ def merge_runs(run_dirs: list[str], out: str | Path) -> RunSummary:
             max(s["wall_seconds"] for s in summaries),
             list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))),
             resumed=dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter())),
-            judges=first_summary.get("judges", {}), answers_from=first_summary.get("answers_from"),
-            reward=first_summary.get("reward"))
+            judges=first_summary.get("judges", {}), answers_from=first_summary.get("answers_from"))
         summary = summary.model_copy(update={"merged_from": [str(store.dir) for store, _, _ in shards]})
         target.write_scores(as_rows(scores))
         target.write_spec(RunSpec.model_validate(

@@ -20,7 +20,8 @@ from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 
 Urls = str | list[str] | tuple[str, ...] | None
 # Judge roles with their own flags: (flag/field prefix, role key). `judge` is every role's default.
-JUDGE_ROLES = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance_judge", "relevance"))
+JUDGE_ROLES = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance_judge", "relevance"),
+               ("weighting_judge", "weighting"))
 _R, _S = ROLE_DEFAULTS, RunSettings(run_id="-")
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
@@ -68,6 +69,10 @@ class RunOptions(BaseModel):
     relevance_judge_base_url: Urls = None
     relevance_judge_api_key_env: str | None = None
     relevance_judge_concurrency: int | None = None
+    weighting_judge: str | None = None
+    weighting_judge_base_url: Urls = None
+    weighting_judge_api_key_env: str | None = None
+    weighting_judge_concurrency: int | None = None
     reference_model: str | None = None
     reference_model_base_url: Urls = None
     reference_model_api_key_env: str | None = None
@@ -83,6 +88,9 @@ class RunOptions(BaseModel):
     claims_per_call: int = _S.claims_per_call
     evidence_tokens: int = _S.evidence_tokens
     relevance: bool = _S.relevance
+    weighting: bool = _S.weighting  # the informativeness judge weighs every claim (`--no-weighting`)
+    claims_per_weight_call: int = _S.claims_per_weight_call
+    reward_design: str = _S.reward_design
     judges: tuple[str, ...] = _S.judges  # judge names replacing their role's default (`--judges`)
     reward_lambda: float = _S.reward_lambda
     reward_mu: float = _S.reward_mu
@@ -127,7 +135,7 @@ class RunOptions(BaseModel):
         """The fields an argparse namespace has (negative flags such as --no-cache inverted)."""
         values = {name: getattr(args, name) for name in cls.model_fields if hasattr(args, name)}
         for flag, field in (("no_structured_output", "structured_output"), ("no_relevance", "relevance"),
-                            ("no_progress", "progress"), ("no_cache", "use_cache")):
+                            ("no_weighting", "weighting"), ("no_progress", "progress"), ("no_cache", "use_cache")):
             if hasattr(args, flag):
                 values[field] = not getattr(args, flag)
         try:
@@ -170,6 +178,8 @@ class RunOptions(BaseModel):
                                             params={"temperature": 0.0, "max_tokens": _R.reference_max_tokens})
         if not self.relevance:
             roles.pop("relevance", None)
+        if not self.weighting:
+            roles.pop("weighting", None)
         return roles
 
     def settings(self, run_id: str, responses: str | None = None, select_from_run: str | None = None) -> RunSettings:
@@ -177,7 +187,8 @@ class RunOptions(BaseModel):
             run_id=run_id, results_dir=self.results_dir, limit=self.limit, seed=self.seed, evidence=self.evidence,
             verify_mode=self.verify_mode, sentences_per_call=self.sentences_per_call,
             claims_per_call=self.claims_per_call, evidence_tokens=self.evidence_tokens,
-            relevance=self.relevance, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
+            relevance=self.relevance, weighting=self.weighting, claims_per_weight_call=self.claims_per_weight_call,
+            reward_design=self.reward_design, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,
             select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard)

@@ -1,6 +1,6 @@
 """The orchestrator: the only place that knows the order of stages.
 
-    prompt -> answer -> claims -> evidence -> verdicts (-> relevance) -> metrics
+    prompt -> answer -> claims -> evidence -> verdicts -> weights (-> relevance) -> metrics
 
 Samples stream through the stages on a pool of asyncio workers: one answer's claims are
 being verified while others are still generating; there is no barrier between stages.
@@ -26,7 +26,7 @@ from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.shards import shard_plan
-from factbench.pipeline.summary import build_summary, collect_scores, run_reward
+from factbench.pipeline.summary import build_summary, collect_scores
 from factbench.scoring.metrics import as_rows
 from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.stages.claims import ClaimsStage
@@ -34,6 +34,7 @@ from factbench.stages.evidence import EvidenceStage
 from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, load_responses
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
+from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
 from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
@@ -41,7 +42,8 @@ from factbench.tasks import Prompt, Task, TaskDataUnavailable
 
 __all__ = ["PIPELINE", "Runner", "RunSettings"]
 
-PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), RelevanceStage())
+PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), WeightsStage(),
+                               RelevanceStage())
 
 
 def _now() -> str:
@@ -52,6 +54,8 @@ class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
                  cache: CallCache | None, stages: tuple[Stage, ...] = PIPELINE):
         self.settings = settings
+        if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
+            roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
         self.roles = roles
         self.stages = stages
         self.plan = shard_plan(plan_tasks(tasks, settings, cache), settings.shard)
@@ -65,11 +69,14 @@ class Runner:
         self.context = RunContext(
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
-            relevance=settings.relevance, responses=responses, answers_source=source)
+            relevance=settings.relevance, responses=responses, answers_source=source,
+            claims_per_weight_call=settings.claims_per_weight_call)
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
+        if settings.reward.design != settings.reward_design:
+            self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
@@ -192,8 +199,7 @@ class Runner:
                 resumed=resumed,
                 # Who judged, with which templates: in every summary, not only in run.json.
                 judges={**self.identity["judges"], "templates": self.identity["templates"]},
-                answers_from=self.identity["model"] or self.identity["answers"],
-                reward=run_reward(self.settings))
+                answers_from=self.identity["model"] or self.identity["answers"])
             self.store.write_scores(as_rows(scores))
             self.store.write_spec(self.spec.model_copy(update={"finished_at": _now()}))
             self.store.write_summary(summary)

@@ -10,6 +10,7 @@ from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
 from factbench.store.artefacts import RunSummary
+from factbench.store.hacks_file import hacks_pointer
 from factbench.store.records import Record, sample_key
 from factbench.store.run_dir import RunStore
 
@@ -17,23 +18,25 @@ Latest = dict[str, dict[str, Record]]  # stage -> sample key -> its last record
 
 
 def collect_scores(latest: Latest, planned: dict[str, PlannedTask], settings: RunSettings) -> list[AnswerScore]:
-    claims, verdicts, relevance = latest["claims"], latest["verdicts"], latest["relevance"]
+    claims, verdicts, relevance, weights = latest["claims"], latest["verdicts"], latest["relevance"], latest["weights"]
+    reward = settings.reward
     scores = []
     for pt in planned.values():
         for p in pt.prompts:
             key = sample_key(pt.task.name, p.id)
             c = claims.get(key)
-            if c is None or (key not in verdicts and not c.abstained and c.claims):
+            unfinished = key not in verdicts or (settings.weighting and key not in weights)
+            if c is None or (unfinished and not c.abstained and c.claims):
                 continue  # not finished: counted under errors, not scored
-            scores.append(score_answer(c, verdicts.get(key), relevance.get(key), pt.task.k,
-                                       settings.reward_lambda, settings.reward_mu))
+            scores.append(score_answer(c, verdicts.get(key), relevance.get(key), pt.task.k, reward.lam, reward.mu,
+                                       weights.get(key) if settings.weighting else None, reward.design))
     return scores
 
 
 def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
                   settings: RunSettings, role_stats: dict[str, dict], wall_s: float,
                   notes: list[str], *, resumed: dict[str, int], judges: dict[str, Any],
-                  answers_from: Any, reward: dict[str, Any] | None = None) -> RunSummary:
+                  answers_from: Any) -> RunSummary:
     per_task = {}
     for name, pt in planned.items():
         agg = aggregate([s for s in scores if s.task == name], settings.seed)
@@ -59,6 +62,9 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
     verdict_errors: Counter[str] = Counter()
     for rec in latest["verdicts"].values():
         verdict_errors.update(e for e in rec.errors if e)
+    weighting_errors: Counter[str] = Counter()
+    for rec in latest["weights"].values():
+        weighting_errors.update(e for e in rec.errors if e)
     relevance_errors: Counter[str] = Counter()
     for rec in latest["relevance"].values():
         relevance_errors.update(rec.errors)
@@ -76,7 +82,9 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
             "extraction_parse_errors": dict(claim_errors),
             "verification_parse_errors": dict(verdict_errors),
             "relevance_parse_errors": dict(relevance_errors),
+            "weighting_parse_errors": dict(weighting_errors),
         },
+        "reward": settings.reward.describe(),
         "calls": role_stats,
         "cache": {"hits": sum(s["cache_hits"] for s in role_stats.values()),
                   "calls": sum(s["calls"] for s in role_stats.values())},
@@ -84,11 +92,5 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
         "resumed": resumed,
         "judges": judges,
         "answers_from": answers_from,
-        "reward": reward or {},
+        "hacks": hacks_pointer(store.dir),
     })
-
-
-def run_reward(settings: RunSettings) -> dict[str, Any]:
-    """What the per-answer `reward` of scores.jsonl is (docs/metrics.md); its judges are summary.judges."""
-    return {"definition": "precision + lambda*log(1+S) + mu*relevance", "lambda": settings.reward_lambda,
-            "mu": settings.reward_mu}

@@ -1,17 +1,18 @@
 """The training reward (docs/reward.md): one number in [0, 1] per answer, or an explicit mask.
 
-It is the run metric `reward` of :mod:`factbench.scoring.metrics` (precision + λ·log(1 + S) +
-μ·relevance, computed by the same function), with the detail term capped at `detail_cap`
-supported claims and divided by its largest possible value — so the scale is bounded and the
-same for every task. Answers without a factual score still get a value:
+It is the run's reward, composed by :func:`factbench.scoring.reward.compose_reward` (P + λ·log(1 + D)
++ μ·r, informative or plain design, relevance 0.5 where it is not measured), with the detail D
+capped at `detail_cap` and the whole divided by the composer's value for a perfect answer at the
+cap — so the scale is bounded and the same for every task and prompt. Answers without a factual
+score still get a value:
 
-    empty (nothing left after removing <think> traces)   -> 0
-    no verifiable claim                                    -> 0
+    empty (nothing left after removing <think> traces)   -> the composer's floor (0)
+    no verifiable claim                                    -> the floor (0)
     abstention ("I could not find information ...")        -> `abstention` (default 0)
 
-A judge failure (a failed call, output that did not parse, a missing label, a relevance order
-that did not parse, failed evidence retrieval) masks the answer: reward None, `masked` True and
-the error kinds listed — never a 0 or a 1 that the judge did not give.
+A judge failure (a failed call, output that did not parse, a missing label or informativeness
+class, a relevance order that did not parse, failed evidence retrieval) masks the answer: reward
+None, `masked` True and the error kinds listed — never a 0 or a 1 that the judge did not give.
 """
 
 from __future__ import annotations
@@ -21,43 +22,76 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from factbench.hashing import sha256_hex
-from factbench.scoring.metrics import reward_value, score_answer
-from factbench.store.records import ClaimsRecord, EvidenceRecord, RelevanceRecord, VerdictsRecord
+from factbench.scoring.metrics import AnswerScore, score_answer
+from factbench.scoring.reward import (
+    DEFAULT_DESIGN,
+    DEFAULT_LAMBDA,
+    DEFAULT_MU,
+    FLOOR,
+    RewardSpec,
+    compose_reward,
+)
+from factbench.store.records import (
+    ClaimsRecord,
+    EvidenceRecord,
+    RelevanceRecord,
+    VerdictsRecord,
+    WeightsRecord,
+)
 
-REWARD_VERSION = "1"
+REWARD_VERSION = "2"
 # Kinds in ClaimsRecord.errors that are not judge failures (the answer was only capped in length).
 NOT_JUDGE_FAILURES = {"answer_truncated"}
 Status = Literal["scored", "empty", "no_claims", "abstained", "masked"]
 
 
-class RewardSpec(BaseModel):
-    """λ, μ, the detail cap, where relevance comes from, and what an abstention earns."""
+class TrainingReward(BaseModel):
+    """The composer's design, λ and μ, plus the detail cap, the relevance source and the abstention value."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lam: float = Field(0.1, ge=0)
-    mu: float = Field(1.0, ge=0)
+    design: Literal["informative", "plain"] = DEFAULT_DESIGN
+    lam: float = Field(DEFAULT_LAMBDA, ge=0)
+    mu: float = Field(DEFAULT_MU, ge=0)
     detail_cap: int = Field(64, ge=1)
     relevance: Literal["auto", "references", "model", "none"] = "auto"
     abstention: float = Field(0.0, ge=0, le=1)
 
-    def bound(self, with_relevance: bool) -> float:
-        """The largest raw value: every claim supported, S at the cap, relevance 1 (when measured)."""
-        return reward_value(1.0, self.detail_cap, 1.0 if with_relevance else None, self.lam, self.mu)
+    @property
+    def composition(self) -> RewardSpec:
+        return RewardSpec(self.design, self.lam, self.mu)
+
+    @property
+    def bound(self) -> float:
+        """The composer's value for a perfect answer: every claim supported and informative, D at the cap, a win."""
+        cap = float(self.detail_cap)
+        return compose_reward(self.composition, abstained=False, precision=1.0, supported=cap,
+                              weighted_precision=1.0, weighted_supported=cap, relevance=1.0)
+
+    def value(self, score: AnswerScore) -> float:
+        cap = float(self.detail_cap)
+        weighted = score.weighted_supported
+        raw = compose_reward(self.composition, abstained=score.abstained, precision=score.precision,
+                             supported=min(score.supported, cap), weighted_precision=score.weighted_precision,
+                             weighted_supported=None if weighted is None else min(weighted, cap),
+                             relevance=score.relevance)
+        return raw / self.bound
 
     def identity(self, judges: dict[str, Any], templates: dict[str, str], evidence: str,
                  scoring: dict[str, Any]) -> dict[str, Any]:
         """Everything that changes a reward value; recorded wherever rewards are written."""
         return {"reward": f"factbench-reward-v{REWARD_VERSION}",
-                "formula": "(P + lam*log(1+min(S,cap)) + mu*R) / (1 + lam*log(1+cap) + mu*[R measured])",
-                **self.model_dump(), "judges": judges, "templates": templates, "evidence": evidence,
-                "scoring": scoring}
+                "formula": "compose_reward(design, lam, mu; S and D capped at detail_cap) / its value at "
+                           "P = 1, D = detail_cap, relevance = 1",
+                "composition": self.composition.describe(), **self.model_dump(), "judges": judges,
+                "templates": templates, "evidence": evidence, "scoring": scoring}
 
 
 class LabelledClaim(BaseModel):
     text: str
     sentence: int
     label: str | None  # None: the judge gave no label (see ScoreResult.errors)
+    weight_class: str | None = None  # informativeness class, when the claims were weighed
 
 
 class ScoreResult(BaseModel):
@@ -71,6 +105,8 @@ class ScoreResult(BaseModel):
     unsupported: int
     unverifiable: int
     n_claims: int
+    weighted_precision: float | None = None
+    weighted_supported: float | None = None
     relevance: float | None
     abstained: bool
     errors: list[str]
@@ -91,19 +127,22 @@ def masked(errors: list[str], claims: ClaimsRecord | None = None) -> ScoreResult
                                for c in (claims.claims if claims else [])])
 
 
-def empty_result() -> ScoreResult:
-    return ScoreResult(reward=0.0, masked=False, status="empty", precision=None, supported=0, unsupported=0,
-                       unverifiable=0, n_claims=0, relevance=None, abstained=False, errors=[], claims=[])
+def empty_result(spec: TrainingReward) -> ScoreResult:
+    return ScoreResult(reward=FLOOR / spec.bound, masked=False, status="empty", precision=None, supported=0,
+                       unsupported=0, unverifiable=0, n_claims=0, relevance=None, abstained=False, errors=[],
+                       claims=[])
 
 
 def judge_failures(claims: ClaimsRecord, evidence: EvidenceRecord | None, verdicts: VerdictsRecord | None,
-                   relevance: RelevanceRecord | None) -> list[str]:
+                   weights: WeightsRecord | None, relevance: RelevanceRecord | None) -> list[str]:
     """Error kinds that make the answer's score untrustworthy (each prefixed by its stage)."""
     kinds = [f"claims:{e}" for e in claims.errors if e not in NOT_JUDGE_FAILURES]
     kinds += [f"evidence:{e.split(':')[0]}" for e in (evidence.errors if evidence else [])]
     if verdicts is not None:
         kinds += [f"verdicts:{e or 'missing_label'}" for e, label in zip(verdicts.errors, verdicts.labels)
                   if label is None]
+    if weights is not None:
+        kinds += [f"weights:{e or 'missing_class'}" for e, cls in zip(weights.errors, weights.classes) if cls is None]
     if relevance is not None:
         kinds += [f"relevance:{e}" for e in relevance.errors]
         if relevance.score is None and not relevance.errors:
@@ -111,28 +150,28 @@ def judge_failures(claims: ClaimsRecord, evidence: EvidenceRecord | None, verdic
     return kinds
 
 
-def outcome(spec: RewardSpec, claims: ClaimsRecord, evidence: EvidenceRecord | None,
-            verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None) -> ScoreResult:
+def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord | None,
+            verdicts: VerdictsRecord | None, weights: WeightsRecord | None,
+            relevance: RelevanceRecord | None) -> ScoreResult:
     """The reward of one answer from its stage records (the same records a run writes)."""
-    failures = judge_failures(claims, evidence, verdicts, relevance)
+    failures = judge_failures(claims, evidence, verdicts, weights, relevance)
     notes = [f"claims:{e}" for e in claims.errors if e in NOT_JUDGE_FAILURES]
     if failures:
         return masked(failures + notes, claims)
-    score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu)
-    labels = verdicts.labels if verdicts else [None] * len(claims.claims)
+    score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, weights, spec.design)
     if claims.abstained:
         status, reward = "abstained", spec.abstention
-    elif not claims.claims:
-        status, reward = "no_claims", 0.0
-    else:
-        status = "scored"
-        raw = reward_value(score.precision, min(score.supported, spec.detail_cap), score.relevance, spec.lam, spec.mu)
-        reward = raw / spec.bound(score.relevance is not None)
+    else:  # no claim: the composer's floor; otherwise the capped, bounded reward
+        status, reward = ("scored" if claims.claims else "no_claims"), spec.value(score)
+    labels = verdicts.labels if verdicts else [None] * len(claims.claims)
+    classes = weights.classes if weights else [None] * len(claims.claims)
     return ScoreResult(
         reward=reward, masked=False, status=status, precision=score.precision, supported=score.supported,
         unsupported=score.unsupported, unverifiable=score.unverifiable, n_claims=score.claims,
+        weighted_precision=score.weighted_precision, weighted_supported=score.weighted_supported,
         relevance=score.relevance, abstained=claims.abstained, errors=notes,
-        claims=[LabelledClaim(text=c.text, sentence=c.sentence, label=label) for c, label in zip(claims.claims, labels)])
+        claims=[LabelledClaim(text=c.text, sentence=c.sentence, label=label, weight_class=cls)
+                for c, label, cls in zip(claims.claims, labels, classes)])
 
 
 def reward_id(identity: dict[str, Any]) -> str:

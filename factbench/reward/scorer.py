@@ -28,7 +28,7 @@ from factbench.hashing import sha256_hex
 from factbench.judges.registry import resolve_judges
 from factbench.llm.client import LLMClient, LLMError, RoleSpec
 from factbench.pipeline.options import RunOptions, UsageError
-from factbench.reward.definition import RewardSpec, ScoreResult, empty_result, masked, outcome, reward_id
+from factbench.reward.definition import ScoreResult, TrainingReward, empty_result, masked, outcome, reward_id
 from factbench.reward.fair import FairGate
 from factbench.reward.loop import LoopThread
 from factbench.stages.base import RunContext, Sample, StageError
@@ -37,13 +37,15 @@ from factbench.stages.evidence import EvidenceStage
 from factbench.stages.generate import complete_text, split_reasoning
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
+from factbench.stages.weights import WeightsStage
 from factbench.store.records import AnswerRecord
 from factbench.tasks import Prompt, Task
 
 # Scored pairs go through the run's own stages, as samples of this task (references come with the pair).
 TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True,
             description="(prompt, response) pairs scored by factbench.Scorer")
-CLAIMS, EVIDENCE, VERDICTS, RELEVANCE = ClaimsStage(), EvidenceStage(), VerdictsStage(), RelevanceStage()
+CLAIMS, EVIDENCE, VERDICTS, WEIGHTS, RELEVANCE = (ClaimsStage(), EvidenceStage(), VerdictsStage(), WeightsStage(),
+                                                  RelevanceStage())
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
@@ -63,9 +65,10 @@ class Scorer:
             raise UsageError(f"evidence {evidence!r} needs a task's prompts; a Scorer takes none, "
                              "corpus:PATH or serper")
         self.options = RunOptions(judge=judge, evidence=evidence, relevance=reward_relevance != "none", **options)
-        self.spec = RewardSpec(lam=self.options.reward_lambda, mu=self.options.reward_mu,
-                               detail_cap=reward_detail_cap, relevance=reward_relevance,
-                               abstention=reward_abstention)
+        o = self.options
+        self.spec = TrainingReward(design=o.reward_design if o.weighting else "plain", lam=o.reward_lambda,
+                                   mu=o.reward_mu, detail_cap=reward_detail_cap, relevance=reward_relevance,
+                                   abstention=reward_abstention)
         self.roles = self.options.role_specs(with_model=False)
         if self.spec.relevance == "none":
             self.roles.pop("reference", None)
@@ -100,6 +103,8 @@ class Scorer:
                      "verify": self.judges["verifier"].template_for(uses_evidence).id}
         if "relevance" in self.roles:
             templates["relevance"] = self.judges["relevance"].id
+        if "weighting" in self.judges and "weighting" in self.roles:
+            templates["weighting"] = self.judges["weighting"].id
         o = self.options
         scoring = {"verify_mode": self.judges["verifier"].mode, "sentences_per_call": o.sentences_per_call,
                    "claims_per_call": o.claims_per_call, "evidence_tokens": o.evidence_tokens,
@@ -204,7 +209,8 @@ class Scorer:
                                        sentences_per_call=self.options.sentences_per_call,
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
-                                       relevance=self.spec.relevance != "none")
+                                       relevance=self.spec.relevance != "none",
+                                       claims_per_weight_call=self.options.claims_per_weight_call)
             self._gate, self._references = None, {}
         return self._loop.submit(self._score_batch(prompts, responses, references))
 
@@ -228,7 +234,7 @@ class Scorer:
     async def _score_one(self, prompt: str, response: str, reference: str | None) -> ScoreResult:
         answer, reasoning = split_reasoning(response)
         if not answer:
-            return empty_result()
+            return empty_result(self.spec)
         sid = sha256_hex([prompt, answer], 16)
         record = AnswerRecord(task=TASK.name, id=sid, prompt_sha=sha256_hex(prompt, 16), prompt=prompt,
                               answer=answer, reasoning=reasoning, source="reward")
@@ -237,11 +243,15 @@ class Scorer:
         try:
             sample.records["claims"] = claims = await _stage("claims", CLAIMS.run(run, sample))
             if not claims.claims:
-                return outcome(self.spec, claims, None, None, None)
+                return outcome(self.spec, claims, None, None, None, None)
 
-            async def verdicts() -> None:  # evidence, then verdicts; relevance runs alongside
+            async def verdicts() -> None:  # evidence, then verdicts; weights and relevance run alongside
                 sample.records["evidence"] = await _stage("evidence", EVIDENCE.run(run, sample))
                 sample.records["verdicts"] = await _stage("verdicts", VERDICTS.run(run, sample))
+
+            async def weights() -> None:
+                if WEIGHTS.wanted(run, sample):
+                    sample.records["weights"] = await _stage("weights", WEIGHTS.run(run, sample))
 
             async def relevance() -> None:
                 ref, source = await _stage("relevance", self._reference(prompt, reference))
@@ -249,13 +259,13 @@ class Scorer:
                 if RELEVANCE.wanted(run, sample):
                     sample.records["relevance"] = await _stage("relevance", RELEVANCE.run(run, sample))
 
-            for result in await asyncio.gather(verdicts(), relevance(), return_exceptions=True):
+            for result in await asyncio.gather(verdicts(), weights(), relevance(), return_exceptions=True):
                 if isinstance(result, BaseException):
                     raise result
         except _StageFailed as failed:
             return masked([failed.kind], sample.records.get("claims"))
         r = sample.records
-        return outcome(self.spec, claims, r.get("evidence"), r.get("verdicts"), r.get("relevance"))
+        return outcome(self.spec, claims, r.get("evidence"), r.get("verdicts"), r.get("weights"), r.get("relevance"))
 
     async def _reference(self, prompt: str, given: str | None) -> tuple[str | None, str]:
         """The reference answer for relevance: given with the pair, or from the reference model."""

@@ -39,6 +39,7 @@ class RunContext:
     relevance: bool = True
     responses: dict[str, dict] | None = None  # sample key -> row, when answers come from a file
     answers_source: str = "generated"
+    claims_per_weight_call: int = 25
 
 
 @dataclass

@@ -40,6 +40,7 @@ class Aggregate(_Document):
     labels: dict[str, int] = Field(default_factory=dict)
     judge_errors: int = 0
     extraction_errors: int = 0
+    weighting_errors: int = 0  # claims without an informativeness class
     abstention_rate: MetricValue | None = None
     mean_claims_per_answer: float | None = None
     metrics: dict[str, MetricValue] = Field(default_factory=dict)
@@ -58,6 +59,7 @@ class ErrorSummary(_Document):
     extraction_parse_errors: dict[str, int] = Field(default_factory=dict)
     verification_parse_errors: dict[str, int] = Field(default_factory=dict)
     relevance_parse_errors: dict[str, int] = Field(default_factory=dict)
+    weighting_parse_errors: dict[str, int] = Field(default_factory=dict)
 
 
 class RunSummary(_Document):
@@ -76,7 +78,8 @@ class RunSummary(_Document):
     resumed: dict[str, int] = Field(default_factory=dict)  # per stage: samples done before this invocation
     judges: dict[str, Any] = Field(default_factory=dict)  # per judge role: model and parameters; templates
     answers_from: Any = None  # the model under test's identity, or the responses file
-    reward: dict[str, Any] = Field(default_factory=dict)  # scores.jsonl's per-answer reward: formula, lambda, mu
+    reward: dict[str, Any] | None = None  # how `reward` was composed: design, lambda, mu, fallback, floor
+    hacks: dict[str, Any] | None = None  # pointer to the run's hack report (hacks/hacks.json), once made
 
 
 class TaskEntry(_Document):

@@ -33,6 +33,8 @@ from typing import Any
 
 from aiohttp import web
 
+from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind
+
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
 _CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
 
@@ -76,11 +78,15 @@ class ScriptedState:
     cached_tokens: int = 0
     output_tokens: int = 0
     seen_prefixes: set[str] = field(default_factory=set)
+    # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
+    responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
 
 
 def request_kind(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if extra_kind(system):
+        return extra_kind(system)
     if system.startswith("You break a response"):
         return "extract"
     if system.startswith("You check claims"):
@@ -112,6 +118,10 @@ def scripted_answer(prompt: str, n: int) -> str:
 
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
+    if state.responder is not None:
+        return state.responder(body, kind)
+    if kind in EXTRA_KINDS:
+        return extra_content(body, kind)
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
     if kind == "extract":
         out = []

@@ -28,11 +28,12 @@ def test_the_stage_list_is_the_pipeline(server, tmp_path):
     assert first.overall.n_answers == 0  # nothing verified yet: nothing scored
     calls_before = dict(server.state.requests)
     second = Runner(settings, _roles(server.base_url), tasks, cache=None).run()
-    # The resume ran only the missing stages: no new answers or claims, one verification per answer.
-    assert second.resumed == {"answers": 3, "claims": 3, "evidence": 0, "verdicts": 0}
+    # The resume ran only the missing stages: no new answers or claims, one verification and one
+    # weighting call per answer.
+    assert second.resumed == {"answers": 3, "claims": 3, "evidence": 0, "verdicts": 0, "weights": 0}
     kinds = [json.loads(x)["stage"] for x in (run / "errors.jsonl").read_text().splitlines()] \
         if (run / "errors.jsonl").exists() else []
     assert kinds == []
     assert second.overall.n_answers == 3
     new = {k: v - calls_before.get(k, 0) for k, v in server.state.requests.items() if v != calls_before.get(k, 0)}
-    assert set(new) == {"verify"} and sum(new.values()) == 3
+    assert new == {"verify": 3, "informativeness": 3}

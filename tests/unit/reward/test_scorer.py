@@ -3,6 +3,7 @@ a mask for every answer, relevance sources, records with the reward's identity."
 
 import asyncio
 import json
+import math
 import threading
 
 import pytest
@@ -75,10 +76,10 @@ def test_from_two_threads_and_from_inside_a_running_loop(scorer):
 
 def test_judge_failures_are_masked_never_scored(server):
     server.state.faults.append(Fault("text:this is not json", when=lambda b: request_kind(b) == "verify"))
-    server.state.faults.append(Fault("status:500", when=lambda b: "Paris" in json.dumps(b), times=10))
+    server.state.faults.append(Fault("status:500", when=lambda b: "Zanzibar" in json.dumps(b), times=10))
     with Scorer(judge="openai/judge", judge_base_url=server.base_url, max_retries=0, use_cache=False,
                 max_in_flight=1) as scorer:
-        results = scorer.score_sync(["Lyon?", "Paris?", "Rome?"],
+        results = scorer.score_sync(["Lyon?", "Zanzibar?", "Rome?"],
                                     ["Lyon is documented in source 1.", "Paris is documented in source 1.",
                                      "Rome is documented in source 1."])
     assert [r.masked for r in results] == [True, True, False]
@@ -88,13 +89,15 @@ def test_judge_failures_are_masked_never_scored(server):
 
 
 def test_relevance_from_references_and_from_a_reference_model(server):
-    with Scorer(judge="openai/judge", judge_base_url=server.base_url) as scorer:
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, reward_mu=1.0) as scorer:
         question = ["Tell me about the harbour of Lyon."]
         on_topic = ["The harbour of Lyon is documented in source 1."]
         with_ref = scorer.score_sync(question, on_topic, references=["It is a place."])[0]
         without = scorer.score_sync(question, on_topic)[0]
     assert with_ref.relevance == 1.0 and without.relevance is None  # more of the question's words: a win
-    assert with_ref.reward != without.reward
+    bound = 1 + 0.1 * math.log(65) + 1.0
+    assert with_ref.reward == pytest.approx((1 + 0.1 * math.log(2) + 1.0) / bound)
+    assert without.reward == pytest.approx((1 + 0.1 * math.log(2) + 0.5) / bound)  # not measured: a tie
     with Scorer(judge="openai/judge", judge_base_url=server.base_url, reference_model="openai/ref",
                 reference_model_base_url=server.base_url, reward_relevance="model") as scorer:
         before = server.state.requests["generate"]
