@@ -18,6 +18,7 @@ from typing import Any
 
 from factbench.hashing import sha256_hex
 from factbench.plugins import Plugin, PluginError, load_plugins
+from factbench.taskdata import DataFile
 
 DATA_DIR_ENV = "FACTBENCH_DATA_DIR"
 DEFAULT_DATA_DIRS = ("data", "../shared/data")  # looked for, in order, when neither flag nor variable is set
@@ -57,8 +58,9 @@ class DataContext:
         chosen = data_dir or os.environ.get(DATA_DIR_ENV)
         if not chosen:
             chosen = next((str(p) for p in DEFAULT_DATA_DIRS if Path(p).is_dir()), None)
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
-        return cls(Path(chosen).expanduser() if chosen else None, offline)
+        from factbench.taskdata import offline
+
+        return cls(Path(chosen).expanduser() if chosen else None, offline())
 
     def local(self, *parts: str) -> Path | None:
         """The path under the data directory if it exists, else None."""
@@ -92,6 +94,7 @@ class Task:
     tags: tuple[str, ...] = ()
     n_prompts: int | None = None
     has_references: bool = False
+    data_files: tuple[DataFile, ...] = ()  # what `factbench data fetch` downloads (pinned), and where it goes
 
     def __post_init__(self) -> None:
         if PROMPT_SLOT not in self.template:

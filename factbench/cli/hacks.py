@@ -19,14 +19,14 @@ def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               d.reference_concurrency)
-    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens)
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens, help="max output tokens per judge call")
     p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
     p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
     p.add_argument("--data-dir", help="local task data (default: the run's, else $FACTBENCH_DATA_DIR)")
 
 
@@ -38,7 +38,7 @@ def add_hacks_parser(sub) -> None:
                         "; ".join(f"{h.name}: {h.description}" for h in HACKS) +
                         "), score each with the run's judge (or --judge) and print the paired change of every "
                         "metric and of the reward. Exit 1 when a hack raises the reward significantly.")
-    hk.add_argument("run_dir")
+    hk.add_argument("run_dir", help="run directory whose answers are altered and re-scored")
     hk.add_argument("--hacks", default="all", help="comma-separated hack names (default: all)")
     hk.add_argument("--reward-design", choices=("informative", "plain"), help="default: the run's")
     hk.add_argument("--reward-lambda", type=float, help="default: the run's")
@@ -46,10 +46,10 @@ def add_hacks_parser(sub) -> None:
     hk.add_argument("--alpha", type=float, default=0.05, help="1 - the CI level (default 0.05: 95%%)")
     hk.add_argument("--max-raise", type=float, default=0.0,
                     help="a hack raises the reward when the whole CI of its change is above this")
-    hk.add_argument("--seed", type=int, default=0)
+    hk.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     hk.add_argument("--show", action="store_true", help="print the run's stored report; score nothing")
     hk.add_argument("--json", action="store_true", help="print the report as JSON")
-    hk.add_argument("--no-progress", action="store_true")
+    hk.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_rescoring_judges(hk)
 
 

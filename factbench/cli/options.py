@@ -12,6 +12,41 @@ _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read fro
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 __all__ = ["EXIT_OK", "EXIT_ERRORS", "EXIT_USAGE", "UsageError", "options_from", "role_specs", "default_run_id"]
+EXIT_CODES_HELP = """exit codes:
+  0    the run finished (failed samples within --fail-on-error)
+  1    too many failed samples (--fail-on-error), or a served judge that stopped
+  2    usage or input error: a bad flag or file, missing task data, a failed pre-flight check
+  130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps epilog layout and appends each option's default when it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False or default is argparse.SUPPRESS
+                or default == "" or not action.option_strings or isinstance(action, argparse._VersionAction)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose sub-parsers (created with parser_class=type(self)) share HelpFormatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
@@ -38,27 +73,31 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
     p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
                    help="judges (template + parser) replacing their role's default; see `factbench list judges`")
-    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens)
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens, help="max output tokens per judge call")
     p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
     p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip the checks made before any work (API key variables set, every endpoint "
+                        "answers GET /models, the model name is served)")
     p.add_argument("--evidence", default=_DEFAULT.evidence,
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none); "
                         "see `factbench list evidence`")
-    p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call)
+    p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call, help="claims per verification call")
     p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
                    help="evidence budget per verification call")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
 
 
 def _add_sample_args(p: argparse.ArgumentParser) -> None:
     """Which prompts, how many at once, and the output format (runs and calibration)."""
-    p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
-    p.add_argument("--seed", type=int, default=_DEFAULT.seed)
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="seeded sample of N >= 1 prompts per task (default: every prompt)")
+    p.add_argument("--seed", type=int, default=_DEFAULT.seed, help="seed of the --limit sample and the bootstrap")
     p.add_argument("--parallel", type=int, default=_DEFAULT.max_parallel_samples,
-                   help="samples in flight (default: from judge concurrency)")
+                   help="samples in flight (0: derived from the judges' concurrency)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
 
@@ -66,14 +105,17 @@ def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
     """How an answer is scored: reference model, label set, chunking, relevance, weighting, reward."""
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               ROLE_DEFAULTS.reference_concurrency)
-    p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode)
-    p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call)
+    p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode,
+                   help="ternary: supported/unsupported/unverifiable; binary: supported/unsupported")
+    p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call,
+                   help="answer sentences per claim-extraction call")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--no-weighting", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")
-    p.add_argument("--claims-per-weight-call", type=int, default=_DEFAULT.claims_per_weight_call)
+    p.add_argument("--claims-per-weight-call", type=int, default=_DEFAULT.claims_per_weight_call,
+                   help="claims per informativeness-judge call")
     p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
-                   help="informative: weighted precision and detail (default); plain: unweighted (docs/metrics.md)")
+                   help="informative: weighted precision and detail; plain: unweighted (docs/metrics.md)")
     p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda,
                    help="weight of the detail term log(1 + D)")
     p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu,
@@ -84,12 +126,13 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     _add_judge_args(p)
     _add_sample_args(p)
     _add_answer_scoring_args(p)
-    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
-    p.add_argument("--results-dir", default=_DEFAULT.results_dir)
-    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
+    p.add_argument("--run-id", help="name of the run directory; re-use it to resume (default: time and model name)")
+    p.add_argument("--results-dir", default=_DEFAULT.results_dir, help="where run directories are written")
+    p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
+                                      "else ./data, else ../shared/data when present)")
     p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
                    help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--label", default=_DEFAULT.label,
                    help="a note shown with this run on the leaderboard (e.g. demo-quality)")
     p.add_argument("--shard", metavar="I/N",

@@ -14,8 +14,8 @@ def add_reward_parser(sub) -> None:
     serve = rsub.add_parser("serve", help="POST /score, POST /get_reward (OpenRLHF), GET /health")
     _add_judge_args(serve)
     _add_answer_scoring_args(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8100)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8100, help="port to listen on")
     serve.add_argument("--reward-detail-cap", type=int, default=64,
                        help="supported claims beyond this add nothing to the detail term (default 64)")
     serve.add_argument("--reward-relevance", choices=("auto", "references", "model", "none"), default="auto",
@@ -28,6 +28,7 @@ def add_reward_parser(sub) -> None:
 
 
 def cmd_reward(args: argparse.Namespace) -> int:
+    from factbench.cli.run import _preflight
     from factbench.reward.scorer import Scorer
     from factbench.serving.reward_server import serve
 
@@ -40,6 +41,7 @@ def cmd_reward(args: argparse.Namespace) -> int:
     print(f"reward {scorer.reward_id}: judges {', '.join(f'{r}={s.model}' for r, s in scorer.roles.items())}, "
           f"evidence {scorer.backend.name}, lambda {scorer.spec.lam}, mu {scorer.spec.mu}, "
           f"relevance {scorer.spec.relevance}", file=sys.stderr)
+    _preflight(args, scorer.roles)  # a wrong key, URL or model name stops the service before it listens
     scorer.warm_up()
     serve(scorer, args.host, args.port, args.masked_reward)
     return EXIT_OK

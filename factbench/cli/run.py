@@ -11,6 +11,16 @@ from factbench import __version__
 from factbench.cli.options import EXIT_ERRORS, EXIT_OK, VERIFIER_ONLY, UsageError, options_from, role_specs
 
 
+def _preflight(args: argparse.Namespace, roles) -> None:
+    """Every role's key, endpoints and model name, checked before any work (exit 2 on a problem)."""
+    if getattr(args, "no_preflight", False):
+        return
+    from factbench.llm.preflight import preflight
+
+    for line in preflight(roles):
+        print(f"pre-flight: {line}", file=sys.stderr)
+
+
 def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str | None = None,
              responses: str | None = None, select_from_run: str | None = None) -> int:
     from factbench.api import prepare_run
@@ -19,7 +29,9 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
     from factbench.tasks import DataContext
 
     check_tracker(args)
-    runner = prepare_run(options_from(args), tasks, with_model=with_model, responses=responses,
+    options = options_from(args)
+    _preflight(args, options.role_specs(with_model))  # before anything is opened or written
+    runner = prepare_run(options, tasks, with_model=with_model, responses=responses,
                          select_from_run=select_from_run, run_id=run_id)
     settings = runner.settings
     run_id = settings.run_id
@@ -121,6 +133,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    _preflight(args, roles)
     judge = resolve_judges(options.judges, {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = options.open_cache()
     evidence = "none" if args.evidence == "auto" else args.evidence

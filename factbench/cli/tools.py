@@ -1,4 +1,4 @@
-"""`list`, `cache`, `corpus` and `judge serve`."""
+"""`list`, `data fetch`, `cache`, `corpus` and `judge serve`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError
 
 
 def _print_table(header: list[str], table: list[list[str]]) -> None:
@@ -31,11 +31,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = [{**p.obj.describe(), "from": p.origin} for _, p in sorted(discover_judges().items())]
         header = ["name", "role", "templates", "from"]
     else:
-        rows, header = _task_rows(args), ["name", "version", "prompts", "source", "license", "tags", "from"]
+        rows, header = _task_rows(args), ["name", "version", "prompts", "data", "source", "license", "tags", "from"]
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     _print_table(header, [[_cell(r[h]) for h in header] for r in rows])
+    if args.what == "tasks":
+        from factbench.tasks import DataContext
+
+        where = DataContext.from_env(args.data_dir).data_dir or "none (set --data-dir or FACTBENCH_DATA_DIR)"
+        print(f"\ndata directory: {where}; missing data: `factbench data fetch TASKS --to DIR` (docs/tasks.md)")
     return EXIT_OK
 
 
@@ -48,22 +53,49 @@ def _cell(value: Any) -> str:
 
 
 def _task_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from factbench.tasks import DataContext, TaskDataUnavailable, discover_task_plugins
+    from factbench.store.jsonl import InputFileError
+    from factbench.tasks import DataContext, TaskDataUnavailable, TaskError, discover_task_plugins
 
-    ctx = DataContext.from_env(args.data_dir)
+    ctx = DataContext(DataContext.from_env(args.data_dir).data_dir, offline=True)  # listing never downloads
     rows = []
     for name, plugin in sorted(discover_task_plugins().items()):
         task = plugin.obj
         count: Any = task.n_prompts
-        if ctx.data_dir is not None:
-            try:
-                count = len(task.load(ctx.__class__(ctx.data_dir, offline=True)))
-            except TaskDataUnavailable:
-                pass
-        rows.append({"name": name, "version": task.version, "prompts": count, "k": task.k,
+        try:
+            count, data = len(task.load(ctx)), "local"
+        except TaskDataUnavailable:
+            data = "missing"
+        except (TaskError, InputFileError) as exc:
+            data = f"unreadable ({exc})"
+        rows.append({"name": name, "version": task.version, "prompts": count, "data": data, "k": task.k,
                      "evidence": task.default_evidence, "source": task.source, "revision": task.revision,
                      "license": task.license, "tags": list(task.tags), "from": plugin.origin})
     return rows
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from factbench.taskdata import DataFetchError, fetch
+    from factbench.tasks import resolve_tasks
+
+    to = Path(args.to)
+    failed = 0
+    for task in resolve_tasks(args.tasks):
+        if not task.data_files:
+            print(f"{task.name}: no data files (built in)")
+            continue
+        try:
+            done = fetch(task.data_files, to, force=args.force)
+        except DataFetchError as exc:
+            print(f"{task.name}: failed: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        new = sum(1 for _, status in done if status == "downloaded")
+        print(f"{task.name}: {len(done)} file(s) in {to} ({new} downloaded, {len(done) - new} already there)")
+    if failed:
+        print(f"{failed} task(s) failed; nothing partial was left (re-run to retry)", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"use it with: --data-dir {to}  (or export FACTBENCH_DATA_DIR={to})")
+    return EXIT_OK
 
 
 def cmd_cache(args: argparse.Namespace) -> int:

@@ -15,31 +15,31 @@ def add_view_commands(sub: argparse._SubParsersAction) -> None:
     lbsub = lb.add_subparsers(dest="leaderboard_command", required=True)
     lbb = lbsub.add_parser("build", help="write index.html, leaderboard.md/.csv, pareto.svg and a viewer per run")
     lbb.add_argument("runs", nargs="+", help="run directories, or folders to search for run directories")
-    lbb.add_argument("--out", default="leaderboard")
+    lbb.add_argument("--out", default="leaderboard", help="output folder")
 
     cmp_ = sub.add_parser("compare", help="regression gate: candidate run against a baseline run")
-    cmp_.add_argument("base")
-    cmp_.add_argument("candidate")
-    cmp_.add_argument("--metric", default="precision")
+    cmp_.add_argument("base", help="baseline run directory")
+    cmp_.add_argument("candidate", help="candidate run directory")
+    cmp_.add_argument("--metric", default="precision", help="metric compared (docs/metrics.md)")
     cmp_.add_argument("--max-drop", type=float, default=1.0,
                       help="allowed drop (percentage points for rates, units otherwise)")
-    cmp_.add_argument("--alpha", type=float, default=0.05)
-    cmp_.add_argument("--min-pairs", type=int, default=10)
+    cmp_.add_argument("--alpha", type=float, default=0.05, help="significance level of the paired test")
+    cmp_.add_argument("--min-pairs", type=int, default=10, help="fewest paired answers a verdict needs")
     cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
-    cmp_.add_argument("--seed", type=int, default=0)
-    cmp_.add_argument("--json", action="store_true")
+    cmp_.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    cmp_.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     cmp_.add_argument("--html", metavar="OUT.html", help="also write a diff page: per prompt, the change and "
                                                        "the claims whose label flipped, biggest regressions first")
 
     exp = sub.add_parser("export", help="a run as one flat table (one row per claim, or per answer)")
-    exp.add_argument("run_dir")
-    exp.add_argument("--format", choices=("parquet", "jsonl", "csv"), default="parquet")
-    exp.add_argument("--out", required=True, metavar="FILE")
-    exp.add_argument("--level", choices=("claim", "answer"), default="claim")
+    exp.add_argument("run_dir", help="run directory to export")
+    exp.add_argument("--format", choices=("parquet", "jsonl", "csv"), default="parquet", help="file format")
+    exp.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    exp.add_argument("--level", choices=("claim", "answer"), default="claim", help="one row per claim or per answer")
 
     view = sub.add_parser("view", help="write a run's viewer page (static, self-contained)")
-    view.add_argument("run_dir")
-    view.add_argument("--out", required=True, metavar="FILE.html")
+    view.add_argument("run_dir", help="run directory to show")
+    view.add_argument("--out", required=True, metavar="FILE.html", help="page to write")
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:

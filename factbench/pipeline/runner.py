@@ -31,7 +31,7 @@ from factbench.scoring.metrics import as_rows
 from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, load_responses
+from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, check_response_ids, load_responses
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.stages.weights import WeightsStage
@@ -60,8 +60,11 @@ class Runner:
         self.stages = stages
         self.plan = shard_plan(plan_tasks(tasks, settings, cache), settings.shard)
         responses, source = None, "generated"
+        response_notes: list[str] = []
         if settings.responses:
             responses, digest = load_responses(settings.responses, [pt.task.name for pt in self.plan.tasks])
+            response_notes = check_response_ids(responses, {pt.task.name: pt.all_ids for pt in self.plan.tasks},
+                                                settings.responses)
             source = f"responses:{Path(settings.responses).name}@{digest}"
         self.source = source
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
@@ -75,6 +78,7 @@ class Runner:
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
+        self.notes += response_notes
         if settings.reward.design != settings.reward_design:
             self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
 

@@ -78,6 +78,9 @@ class ScriptedState:
     cached_tokens: int = 0
     output_tokens: int = 0
     seen_prefixes: set[str] = field(default_factory=set)
+    # What GET /v1/models lists. None: an empty list, which pre-flight reads as "names not checked",
+    # so the server answers any model name, as it always has.
+    models: tuple[str, ...] | None = None
     # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
     responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
 
@@ -231,7 +234,8 @@ class ScriptedServer:
                                   "output_tokens": st.output_tokens, "max_seqs": st.latency.max_seqs})
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        names = self.state.models or ()
+        return web.json_response({"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
 
     async def _start(self, ready: threading.Event) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -292,10 +296,12 @@ def main() -> None:
     parser.add_argument("--max-seqs", type=int, default=256)
     parser.add_argument("--no-prefix-cache", action="store_true")
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--models", default="", help="comma-separated names GET /v1/models lists (default: none)")
     args = parser.parse_args()
     latency = LatencyModel(args.prefill_s_per_1k, args.decode_s_per_token, args.max_seqs,
                            not args.no_prefix_cache, args.speed)
-    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False)
+    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False,
+                          models=tuple(n for n in args.models.split(",") if n) or None)
     server = ScriptedServer(state, port=args.port).start()
     print(f"scripted server on {server.base_url} (test double)", flush=True)
     try:
