@@ -1,4 +1,5 @@
-"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error (EXIT_CODES_HELP)."""
+"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error,
+3 runs not comparable (`compare`), 4 stopped at --max-cost (resumable), 130 interrupted (EXIT_CODES_HELP)."""
 
 from __future__ import annotations
 

@@ -6,16 +6,20 @@ import argparse
 from typing import Any
 
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
+from factbench.pipeline.options import _prices as _prices  # the price syntax of --price-per-1k-*
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 
 _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 __all__ = ["EXIT_OK", "EXIT_ERRORS", "EXIT_USAGE", "UsageError", "options_from", "role_specs", "default_run_id"]
+EXIT_MAX_COST = 4  # stopped cleanly at --max-cost; resume with the same --run-id (and a larger --max-cost)
 EXIT_CODES_HELP = """exit codes:
   0    the run finished (failed samples within --fail-on-error)
-  1    too many failed samples (--fail-on-error), or a served judge that stopped
-  2    usage or input error: a bad flag or file, missing task data, a failed pre-flight check
+  1    too many failed samples (--fail-on-error: a stage still failing, or claims left without a label),
+       or a served judge that stopped
+  2    usage or input error: a bad flag or file, missing task data or default evidence, a failed pre-flight check
+  4    stopped at --max-cost; re-run with the same --run-id and a larger --max-cost to finish
   130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
 
 
@@ -63,6 +67,8 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
     g.add_argument(f"--{flag}-api-key-env", metavar="VAR", help="environment variable holding the API key")
     g.add_argument(f"--{flag}-concurrency", type=int, default=None, metavar="N",
                    help=f"max concurrent requests per endpoint (default {concurrency})")
+    g.add_argument(f"--{flag}-revision", metavar="TEXT",
+                   help="a fingerprint you pin (checkpoint hash, date): part of the run identity and cache key")
 
 
 def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> None:
@@ -82,8 +88,8 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
                    help="skip the checks made before any work (API key variables set, every endpoint "
                         "answers GET /models, the model name is served)")
     p.add_argument("--evidence", default=_DEFAULT.evidence,
-                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none); "
-                        "see `factbench list evidence`")
+                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; the "
+                        "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
     p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call, help="claims per verification call")
     p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
                    help="evidence budget per verification call")
@@ -131,7 +137,16 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
                                       "else ./data, else ../shared/data when present)")
     p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
-                   help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
+                   help="exit 1 when failed samples (a stage failing, claims left unlabelled) exceed this "
+                        "proportion (<1) or count (>=1)")
+    p.add_argument("--max-judge-attempts", type=int, default=_DEFAULT.max_judge_attempts, metavar="N",
+                   help="attempts per sample and judge stage, across resumes, for items whose answer did not parse")
+    p.add_argument("--price-per-1k-input", metavar="USD|ROLE=USD,...",
+                   help="price of 1,000 input tokens (e.g. 0.0005, or judge=0.0005,model=0.001); self-hosted roles "
+                        "have no dollar cost without it")
+    p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--label", default=_DEFAULT.label,
                    help="a note shown with this run on the leaderboard (e.g. demo-quality)")

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from factbench import __version__
-from factbench.cli.options import EXIT_ERRORS, EXIT_OK, VERIFIER_ONLY, UsageError, options_from, role_specs
+from factbench.cli.options import (
+    EXIT_ERRORS,
+    EXIT_MAX_COST,
+    EXIT_OK,
+    VERIFIER_ONLY,
+    UsageError,
+    options_from,
+    role_specs,
+)
 
 
 def _preflight(args: argparse.Namespace, roles) -> None:
@@ -25,21 +33,26 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
              responses: str | None = None, select_from_run: str | None = None) -> int:
     from factbench.api import prepare_run
     from factbench.cli.views import check_tracker, log_finished_run
-    from factbench.reports.console import summary_table
-    from factbench.tasks import DataContext
+    from factbench.reports.console import run_report, summary_table
 
     check_tracker(args)
     options = options_from(args)
-    _preflight(args, options.role_specs(with_model))  # before anything is opened or written
+    roles = options.role_specs(with_model)
+    _preflight(args, roles)  # before anything is opened or written
+    if options.max_cost is not None:
+        _require_prices(roles)
     runner = prepare_run(options, tasks, with_model=with_model, responses=responses,
                          select_from_run=select_from_run, run_id=run_id)
     settings = runner.settings
     run_id = settings.run_id
     print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
+    from factbench.tasks import DataContext
+
     data = DataContext.from_env(settings.data_dir).data_dir
     print(f"task data: {data if data else 'none local (Hub downloads where a task has them)'}", file=sys.stderr)
-    print(f"tasks: {', '.join(f'{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name})' for pt in runner.plan.tasks) or 'none'}",
-          file=sys.stderr)
+    planned = [f"{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name}, {pt.evidence_chosen_by})"
+               for pt in runner.plan.tasks]
+    print(f"tasks: {', '.join(planned) or 'none'}", file=sys.stderr)
     if settings.shard:
         print(f"shard {settings.shard} of the planned prompts (join the shards with `factbench merge`)", file=sys.stderr)
     for note in runner.notes:
@@ -50,18 +63,32 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
         print(summary.model_dump_json(indent=2))
     else:
         print(summary_table(summary))
-        cache_line = f"cache hits: {summary.cache['hits']}/{summary.cache['calls']} calls"
-        if any(summary.resumed.values()):
-            done = ", ".join(f"{stage} {n}" for stage, n in summary.resumed.items())
-            cache_line += f"; already done before this invocation: {done}"
-        print(f"\n{cache_line}; wall {summary.wall_seconds:.1f}s; results in {settings.run_dir}")
+        print("\n" + run_report(summary, str(settings.run_dir)))
     errors = summary.errors
     if errors.failed_samples:
         print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
     log_finished_run(args, settings.run_dir)
-    too_many = settings.failures_exceed_limit(errors.failed_samples, errors.failed_sample_rate)
+    if summary.budget.get("stopped_at_max_cost"):
+        print(f"factbench: stopped at --max-cost {settings.max_cost} (spent ${summary.cost_usd or 0:.4f} over "
+              f"{summary.invocations} invocation(s)); nothing is lost: re-run with --run-id {run_id} and a larger "
+              "--max-cost (or none) to finish", file=sys.stderr)
+        return EXIT_MAX_COST
+    # Samples with a stage still failing, and samples with claims or sentences left without a
+    # parsed judge answer, both count against --fail-on-error.
+    too_many = settings.failures_exceed_limit(errors.gate_failures, errors.gate_failure_rate)
     return EXIT_ERRORS if too_many else EXIT_OK
+
+
+def _require_prices(roles: dict) -> None:
+    from factbench.llm.cost import role_price
+
+    unpriced = [f"{r} ({s.model})" for r, s in roles.items()
+                if role_price(s.model, bool(s.base_urls), s.price_per_1k) is None]
+    if unpriced:
+        raise UsageError("--max-cost needs a price for every role; none is known for " + ", ".join(unpriced) +
+                         ": give --price-per-1k-input/--price-per-1k-output (self-hosted roles are never priced "
+                         "from a provider's list)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ the built-ins are registered the same way in factbench's pyproject.toml:
     corpus:PATH[#topic]       local passage store; `#topic` restricts to the prompt's topic document
     serper                    web search through Serper (SERPER_API_KEY), cached
     snapshot:RUN_DIR          the evidence an earlier run stored: no network, drift made visible
-    auto                      each task's default, or `none` when that default is unavailable here
+    auto                      each task's default; the run fails, naming what to set, when it is unavailable
 Options follow `?`: `corpus:wiki.db#topic?k=5`, `serper?k=5`.
 """
 

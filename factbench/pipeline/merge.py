@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from factbench.hashing import sha256_hex
+from factbench.pipeline import accounting
 from factbench.pipeline.identity import diff
 from factbench.pipeline.options import UsageError, parse_shard
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.shards import interleave
-from factbench.pipeline.summary import build_summary, collect_scores
+from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.scoring.metrics import as_rows
 from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.records import STAGE_FILES, sample_key
@@ -91,20 +92,6 @@ def _check(shards: list[tuple[RunStore, dict, dict]]) -> int:
     return count
 
 
-def _merged_calls(summaries: list[dict]) -> dict[str, dict]:
-    calls: dict[str, dict] = {}
-    for summary in summaries:
-        for role, stats in summary.get("calls", {}).items():
-            into = calls.setdefault(role, {"errors": {}})
-            for key, value in stats.items():
-                if key == "errors":
-                    for kind, n in value.items():
-                        into["errors"][kind] = into["errors"].get(kind, 0) + n
-                else:
-                    into[key] = into.get(key, 0) + value
-    return calls
-
-
 def merge_runs(run_dirs: list[str], out: str | Path) -> RunSummary:
     """Write the merged run to `out` (which must not exist yet) and return its summary."""
     if not run_dirs:
@@ -121,38 +108,38 @@ def merge_runs(run_dirs: list[str], out: str | Path) -> RunSummary:
     task_of = {key: key.split("\x1f", 1)[0] for key in order}
     prompt_ids = {name: [key.split("\x1f", 1)[1] for key in order if task_of[key] == name] for name in specs[0]["tasks"]}
 
-    latest = {stage: {} for stage in STAGE_FILES}
-    for store, _, _ in shards:
-        for stage in STAGE_FILES:
-            latest[stage].update(store.load_latest(stage))
-    first = specs[0]
+    first, summaries = specs[0], [summary for _, _, summary in shards]
     settings = RunSettings(**{**first["settings"], "run_id": out.name, "results_dir": str(out.parent), "shard": None})
     planned = {}
     for name, t in first["tasks"].items():
         task = Task(name=name, version=t["version"], loader=lambda ctx: [], k=t["k"])
-        planned[name] = PlannedTask(task, [Prompt(id=pid, text="") for pid in prompt_ids[name]], _Evidence(t["evidence"]))
+        planned[name] = PlannedTask(task, [Prompt(id=pid, text="") for pid in prompt_ids[name]], _Evidence(t["evidence"]),
+                                    evidence_chosen_by=summaries[0]["tasks"][name].get("evidence_chosen_by", ""))
+    # Who judged each task is the same in every shard (one identity): the first shard's record of it.
+    task_judges = {name: summaries[0]["tasks"][name]["judge"] for name in planned}
+    relevance_tasks = {name for name, judge in task_judges.items() if "relevance" in judge.get("roles", {})}
+    position = {key: i for i, key in enumerate(order)}
 
     target = RunStore(out)
     with target:
-        for stage in STAGE_FILES:
-            for key in order:
-                if key in latest[stage]:
-                    target.append(stage, latest[stage][key])
+        for stage in (*STAGE_FILES, "errors"):  # every record (superseded attempts carry usage too), in plan order
+            records = [r for store, _, _ in shards for r in store.iter_records(stage)]
+            for record in sorted(records, key=lambda r: position.get(r.key, len(position))):
+                target.append(stage, record)
         for store, _, _ in shards:
-            for record in store.iter_records("errors"):
-                target.append("errors", record)
-        merged_latest = {stage: {k: latest[stage][k] for k in order if k in latest[stage]} for stage in STAGE_FILES}
-        scores = collect_scores(merged_latest, planned, settings)
-        summaries = [summary for _, _, summary in shards]
-        first_summary = summaries[0]
-        summary = build_summary(
-            target, merged_latest, scores, planned, settings, _merged_calls(summaries),
-            max(s["wall_seconds"] for s in summaries),
-            list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))),
-            resumed=dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter())),
-            judges=first_summary.get("judges", {}), answers_from=first_summary.get("answers_from"))
-        summary = summary.model_copy(update={"merged_from": [str(store.dir) for store, _, _ in shards]})
+            for invocation in accounting.read_invocations(store.dir):
+                accounting.append_invocation(target.dir, {**invocation, "shard": str(store.dir)})
+        latest, usage = read_run(target)
+        failed = {key for _, key in unresolved_failures(target)}
+        scores = collect_scores(latest, usage, planned, settings, relevance_tasks, failed)
         target.write_scores(as_rows(scores))
+        summary = build_summary(
+            target, latest, scores, planned, settings, accounting.totals(accounting.read_invocations(target.dir)),
+            list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))), task_judges=task_judges,
+            resumed=dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter())),
+            budget={"max_cost_usd": settings.max_cost, "stopped_at_max_cost": False},
+            judges=summaries[0].get("judges", {}), answers_from=summaries[0].get("answers_from"))
+        summary = summary.model_copy(update={"merged_from": [str(store.dir) for store, _, _ in shards]})
         target.write_spec(RunSpec.model_validate(
             _merged_spec(specs, settings, prompt_ids, count, [s.dir for s, _, _ in shards])))
         target.write_summary(summary)

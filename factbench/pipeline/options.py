@@ -48,6 +48,7 @@ class RunOptions(BaseModel):
     model_base_url: Urls = None
     model_api_key_env: str | None = None
     model_concurrency: int | None = None
+    model_revision: str | None = None
     temperature: float = _R.model_temperature
     max_tokens: int = _R.model_max_tokens
     model_timeout: float = _R.model_timeout_s
@@ -57,29 +58,37 @@ class RunOptions(BaseModel):
     judge_base_url: Urls = None
     judge_api_key_env: str | None = None
     judge_concurrency: int | None = None
+    judge_revision: str | None = None
     extractor: str | None = None
     extractor_base_url: Urls = None
     extractor_api_key_env: str | None = None
     extractor_concurrency: int | None = None
+    extractor_revision: str | None = None
     verifier: str | None = None
     verifier_base_url: Urls = None
     verifier_api_key_env: str | None = None
     verifier_concurrency: int | None = None
+    verifier_revision: str | None = None
     relevance_judge: str | None = None
     relevance_judge_base_url: Urls = None
     relevance_judge_api_key_env: str | None = None
     relevance_judge_concurrency: int | None = None
+    relevance_judge_revision: str | None = None
     weighting_judge: str | None = None
     weighting_judge_base_url: Urls = None
     weighting_judge_api_key_env: str | None = None
     weighting_judge_concurrency: int | None = None
+    weighting_judge_revision: str | None = None
     reference_model: str | None = None
     reference_model_base_url: Urls = None
     reference_model_api_key_env: str | None = None
     reference_model_concurrency: int | None = None
+    reference_model_revision: str | None = None
     judge_max_tokens: int = _R.judge_max_tokens
     judge_timeout: float = _R.judge_timeout_s
     max_retries: int = _R.max_retries
+    price_per_1k_input: str | None = None  # "USD" (every role) or "judge=USD,model=USD,..."
+    price_per_1k_output: str | None = None
     structured_output: bool = True
     # scoring
     evidence: str = _S.evidence
@@ -104,6 +113,8 @@ class RunOptions(BaseModel):
     seed: int = _S.seed
     parallel: int = _S.max_parallel_samples
     fail_on_error: float = _S.fail_on_error
+    max_judge_attempts: int = _S.max_judge_attempts
+    max_cost: float | None = _S.max_cost
     progress: bool = _S.progress
     label: str = _S.label
     step: int | None = None  # checkpoint step (the leaderboard's trend view)
@@ -148,11 +159,19 @@ class RunOptions(BaseModel):
         return cls.model_fields[name].default
 
     # ------------------------------------------------------------------ specs and settings
-    def _role(self, prefix: str, role: str, model: str, default_concurrency: int, **extra: Any) -> RoleSpec:
+    def _role(self, prefix: str, role: str, model: str, default_concurrency: int, revision: str | None,
+              **extra: Any) -> RoleSpec:
         return RoleSpec(role=role, model=model, base_urls=_urls(getattr(self, f"{prefix}_base_url")),
                         api_key_env=getattr(self, f"{prefix}_api_key_env"),
                         max_concurrency=getattr(self, f"{prefix}_concurrency") or default_concurrency,
-                        max_retries=self.max_retries, **extra)
+                        max_retries=self.max_retries, revision=revision, price_per_1k=self._price(role), **extra)
+
+    def _price(self, role: str) -> tuple[float, float] | None:
+        inp = _prices(self.price_per_1k_input, "--price-per-1k-input")
+        out = _prices(self.price_per_1k_output, "--price-per-1k-output")
+        if role not in inp and role not in out:
+            return None
+        return inp.get(role, 0.0), out.get(role, 0.0)
 
     def role_specs(self, with_model: bool, judge_roles: tuple[tuple[str, str], ...] = JUDGE_ROLES) -> dict[str, RoleSpec]:
         """One RoleSpec per role: the model under test (when generating), the judges, the reference model."""
@@ -161,7 +180,7 @@ class RunOptions(BaseModel):
             if not self.model and not self.responses:
                 raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
             if self.model:
-                roles["model"] = self._role("model", "model", self.model, _R.model_concurrency,
+                roles["model"] = self._role("model", "model", self.model, _R.model_concurrency, self.model_revision,
                                             timeout_s=self.model_timeout,
                                             params={"temperature": self.temperature, "max_tokens": self.max_tokens})
         judge_params = {"temperature": 0.0, "max_tokens": self.judge_max_tokens}
@@ -170,11 +189,14 @@ class RunOptions(BaseModel):
             if not (own or self.judge):
                 raise UsageError(f"give --judge PROVIDER/MODEL (or --{prefix.replace('_', '-')}) for the {role} role")
             roles[role] = self._role(prefix if own else "judge", role, own or self.judge,
-                                     self.judge_concurrency or _R.judge_concurrency, timeout_s=self.judge_timeout,
+                                     self.judge_concurrency or _R.judge_concurrency,
+                                     getattr(self, f"{prefix}_revision") or self.judge_revision,
+                                     timeout_s=self.judge_timeout,
                                      structured_output=self.structured_output, params=judge_params)
         if self.reference_model:
             roles["reference"] = self._role("reference_model", "reference", self.reference_model,
-                                            _R.reference_concurrency, timeout_s=self.judge_timeout,
+                                            _R.reference_concurrency, self.reference_model_revision,
+                                            timeout_s=self.judge_timeout,
                                             params={"temperature": 0.0, "max_tokens": _R.reference_max_tokens})
         if not self.relevance:
             roles.pop("relevance", None)
@@ -191,12 +213,37 @@ class RunOptions(BaseModel):
             reward_design=self.reward_design, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,
-            select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard)
+            select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard,
+            max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost)
 
     def open_cache(self):
         from factbench.llm.cache import CallCache, default_cache_path
 
         return CallCache(self.cache or default_cache_path()) if self.use_cache else None
+
+
+_JUDGE_ROLES = {"extractor", "verifier", "relevance", "weighting"}
+_PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
+
+
+def _prices(value: str | None, flag: str) -> dict[str, float]:
+    """`0.5` (every role) or `judge=0.5,model=1` (`judge` = every judge role) -> {role: USD}."""
+    if not value:
+        return {}
+    out: dict[str, float] = {}
+    for part in (x.strip() for x in value.split(",") if x.strip()):
+        role, _, number = part.rpartition("=")
+        try:
+            price = float(number)
+        except ValueError:
+            raise UsageError(f"{flag}: {part!r} is not a price (USD per 1,000 tokens)") from None
+        if price < 0 or (role and role not in _PRICE_ROLES):
+            raise UsageError(f"{flag}: {part!r}: use a non-negative number, optionally after one of "
+                             f"{', '.join(sorted(_PRICE_ROLES))}=")
+        for r in ({"model", "reference", *_JUDGE_ROLES} if not role else _JUDGE_ROLES if role == "judge" else {role}):
+            if role or r not in out:
+                out[r] = price
+    return out
 
 
 def _urls(value: Urls) -> tuple[str, ...]:

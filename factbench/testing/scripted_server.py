@@ -60,7 +60,8 @@ class LatencyModel:
 class Fault:
     """Applied to the next request matching `when` (a predicate on the request body), `times` times."""
 
-    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>", "close"
+    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>",
+    # "close", "drop_last" (the right answer without its last item: a judge answering for too few items)
     when: Callable[[dict[str, Any]], bool] = lambda body: True
     times: int = 1
 
@@ -204,6 +205,11 @@ class ScriptedServer:
             content, finish = action[len("length:"):], "length"
         elif action == "empty":
             content = ""
+        elif action == "drop_last":
+            data = json.loads(content)
+            items = next(v for v in data.values() if isinstance(v, list))
+            del items[-1:]
+            content = json.dumps(data)
         messages = body.get("messages") or []
         system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
         input_tokens = sum(approx_tokens(m.get("content", "")) for m in messages)

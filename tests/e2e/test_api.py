@@ -17,7 +17,7 @@ from factbench.cli.main import main
 def _options(server, data, res, run_id):
     return dict(model="openai/test-model", model_base_url=server.base_url, judge="openai/judge",
                 judge_base_url=server.base_url, data_dir=str(data), results_dir=str(res), run_id=run_id,
-                progress=False)
+                evidence="none", progress=False)
 
 
 def test_evaluate_from_a_script_is_the_cli_run(tmp_path, server):
