@@ -12,9 +12,9 @@ Behaviour, by the request's system prompt:
 - verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported;
 - relevance: the response that repeats more of the question's words wins; equal counts tie.
 
-Latency model (for benchmarks): a request waits for one of `max_seqs` sequence slots, then
-takes prefill_s_per_1k * input_tokens/1000 (minus a prefix-cache discount on the part of the
-system prompt already seen) + decode_s_per_token * output_tokens, all divided by `speed`.
+Timing (for benchmarks) follows the GPU model in :mod:`factbench.testing.gpu_model`: one
+shared prefill engine for uncached input tokens, up to `max_seqs` sequences decoding in
+parallel, prefix caching by 16-token blocks; `GET /stats` reports the work and its floor.
 Faults can be scripted per test: `faults` is a list of (predicate, action) consumed in order.
 """
 
@@ -33,25 +33,10 @@ from typing import Any
 
 from aiohttp import web
 
+from factbench.testing.gpu_model import GpuModel, LatencyModel, approx_tokens, render_prompt
+
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
 _CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
-
-
-def approx_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
-
-
-@dataclass
-class LatencyModel:
-    prefill_s_per_1k: float = 0.0
-    decode_s_per_token: float = 0.0
-    max_seqs: int = 256
-    prefix_cache: bool = True
-    speed: float = 1.0
-
-    def seconds(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
-        billable = input_tokens - (cached_tokens if self.prefix_cache else 0)
-        return (self.prefill_s_per_1k * billable / 1000 + self.decode_s_per_token * output_tokens) / self.speed
 
 
 @dataclass
@@ -71,11 +56,15 @@ class ScriptedState:
     requests: Counter[str] = field(default_factory=Counter)
     log: list[dict[str, Any]] = field(default_factory=list)
     keep_log: bool = True
-    work_seconds: float = 0.0
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
-    seen_prefixes: set[str] = field(default_factory=set)
+    first_request_at: dict[str, float] = field(default_factory=dict)  # kind -> time.time() of its first request
+    gpu: GpuModel | None = None
+
+    def __post_init__(self) -> None:
+        if self.gpu is None:
+            self.gpu = GpuModel(self.latency)
 
 
 def request_kind(body: dict[str, Any]) -> str:
@@ -149,7 +138,6 @@ class ScriptedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._sem: asyncio.Semaphore | None = None
         self.port: int | None = None
 
     @property
@@ -167,6 +155,7 @@ class ScriptedServer:
         body = await request.json()
         state = self.state
         kind = request_kind(body)
+        state.first_request_at.setdefault(kind, time.time())
         state.requests[kind] += 1
         if state.keep_log:
             state.log.append(body)
@@ -191,18 +180,8 @@ class ScriptedServer:
             content, finish = action[len("length:"):], "length"
         elif action == "empty":
             content = ""
-        messages = body.get("messages") or []
-        system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
-        input_tokens = sum(approx_tokens(m.get("content", "")) for m in messages)
-        cached = approx_tokens(system) if system and system in state.seen_prefixes else 0
-        if system:
-            state.seen_prefixes.add(system)
         output_tokens = approx_tokens(content)
-        seconds = state.latency.seconds(input_tokens, cached, output_tokens)
-        if seconds > 0:
-            async with self._sem:
-                await asyncio.sleep(seconds)
-        state.work_seconds += seconds
+        input_tokens, cached = await state.gpu.serve(kind, render_prompt(body.get("messages") or []), output_tokens)
         state.input_tokens += input_tokens
         state.cached_tokens += cached
         state.output_tokens += output_tokens
@@ -216,9 +195,14 @@ class ScriptedServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         st = self.state
-        return web.json_response({"requests": dict(st.requests), "work_seconds": st.work_seconds,
-                                  "input_tokens": st.input_tokens, "cached_tokens": st.cached_tokens,
-                                  "output_tokens": st.output_tokens, "max_seqs": st.latency.max_seqs})
+        return web.json_response({"requests": dict(st.requests), "input_tokens": st.input_tokens,
+                                  "cached_tokens": st.cached_tokens, "output_tokens": st.output_tokens,
+                                  "first_request_at": st.first_request_at, **st.gpu.stats()})
+
+    async def _log(self, request: web.Request) -> web.Response:
+        """The logged request bodies of one kind (`?kind=verify`), for benchmarks that inspect prompts."""
+        kind = request.query.get("kind")
+        return web.json_response([b for b in self.state.log if kind is None or request_kind(b) == kind])
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
@@ -229,7 +213,7 @@ class ScriptedServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._models)
         app.router.add_get("/stats", self._stats)
-        self._sem = asyncio.Semaphore(self.state.latency.max_seqs)
+        app.router.add_get("/log", self._log)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=4096)
@@ -277,13 +261,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--answer-sentences", type=int, default=6)
-    parser.add_argument("--prefill-s-per-1k", type=float, default=0.0)
-    parser.add_argument("--decode-s-per-token", type=float, default=0.0)
+    parser.add_argument("--prefill-tokens-per-s", type=float, default=0.0, help="0: no simulated time")
+    parser.add_argument("--decode-tokens-per-s", type=float, default=0.0)
     parser.add_argument("--max-seqs", type=int, default=256)
     parser.add_argument("--no-prefix-cache", action="store_true")
     parser.add_argument("--speed", type=float, default=1.0)
     args = parser.parse_args()
-    latency = LatencyModel(args.prefill_s_per_1k, args.decode_s_per_token, args.max_seqs,
+    latency = LatencyModel(args.prefill_tokens_per_s, args.decode_tokens_per_s, args.max_seqs,
                            not args.no_prefix_cache, args.speed)
     state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False)
     server = ScriptedServer(state, port=args.port).start()
