@@ -2,12 +2,14 @@
 
 Each person has an encyclopedia-style article of paragraphs (one passage each, 80-190 words,
 like FActScore's <=256-token Wikipedia passages): facts written in article style, with
-pronouns and connective prose. An answer about the person states ~25 facts in its own words
-(one sentence each, the subject named in full), mostly from the first paragraphs, as
-biographies do: 20 true facts, 3 with a wrong place ("Atlantis": the scripted judge calls
-them unsupported) and 2 hedged facts absent from the article ("perhaps": unverifiable).
-Places, years and organisations are drawn from small shared pools, so several paragraphs
-share words with a claim and retrieval is not trivially exact.
+pronouns and connective prose. An answer about the person is written as atomic facts, one
+sentence each, the subject named in full (so the scripted extractor's one claim per sentence
+gives FActScore-like claims of ~45 characters; FActScore's human-written atomic facts average
+40): two or three facts from each of ~10 article facts, drawn mostly from the first
+paragraphs, as biographies are; 3 of them with a wrong place ("Atlantis": the scripted judge
+calls them unsupported) and 2 hedged facts absent from the article ("perhaps": unverifiable).
+Places, awards and organisations are many and each rare, as named entities are in an
+encyclopedia; years and fields are few and shared, so several paragraphs match a claim.
 
 A web-search stand-in serves the same world as Serper would: per query, the best-matching
 pages (one per paragraph, on a handful of sites), each with a ~160-character snippet of its
@@ -21,13 +23,13 @@ import re
 from dataclasses import dataclass
 
 SYLLABLES = "ka lo mi ren dal vor sen tu bri mar el cas nov ter ash wyn gal pe ro lin".split()
-PLACES = ("Lisbon Utrecht Tampere Graz Lyon Turin Bergen Leeds Ghent Cork Aarhus Bilbao Kraków Porto Brno "
-          "Basel Malmö Nantes Trieste Dundee Cádiz Riga Tartu Split Padua Bremen Zadar Lund Oulu Mons").split()
+_PLACE_SYLLABLES = "ber lan tor vik mal sud gra nes por kel dun ros tam var lis ock ham bur zel kor".split()
+PLACES = sorted({"".join(random.Random(k).choices(_PLACE_SYLLABLES, k=2 + k % 2)).capitalize() + ("a", "en", "o", "")[k % 4]
+                 for k in range(600)})
+AWARDS = sorted({"".join(random.Random(-k).choices(SYLLABLES, k=3)).capitalize() for k in range(300)})
 FIELDS = "chemistry law medicine philosophy music architecture botany economics physics history".split()
-ORGS = ("Royal Society,National Theatre,Geological Survey,State Orchestra,Academy of Sciences,Public Library,"
-        "Naval Observatory,City Council,Botanical Garden,Medical Association,Film Institute,Opera House").split(",")
+ORGS = "Academy Society Observatory Orchestra Institute Library Museum Theatre Council Hospital".split()
 ROLES = "director,president,secretary,chief curator,principal conductor,senior fellow,chair".split(",")
-AWARDS = "Holberg,Lindqvist,Marlow,Castellan,Everard,Sorel,Brandt,Ivanko".split(",")
 JOBS = "teacher,carpenter,physician,merchant,printer,engineer,pharmacist,sailor".split(",")
 FILLER = ("The period is described in several later accounts, which differ on minor details. Contemporary "
           "reviews were mixed, although later critics have been more generous. Much of the surviving "
@@ -41,7 +43,7 @@ FILLER = ("The period is described in several later accounts, which differ on mi
 class Fact:
     paragraph: int
     article: str  # as the encyclopedia states it
-    answer: str  # as an answer states it, the subject named in full
+    atoms: list[str]  # the atomic facts an answer states, the subject named in full
 
 
 @dataclass
@@ -49,8 +51,8 @@ class Person:
     name: str
     paragraphs: list[str]
     facts: list[Fact]
-    answer: list[str]  # the answer's sentences
-    sources: list[int | None]  # per answer sentence: the paragraph it comes from (None: nowhere)
+    answer: list[str]  # the answer's sentences, one atomic fact each
+    sources: list[Fact | None]  # per answer sentence: the article fact it states (None: a wrong or absent one)
 
 
 def _name(rng: random.Random) -> str:
@@ -59,41 +61,43 @@ def _name(rng: random.Random) -> str:
     return f"{word(2)} {word(3)}"
 
 
-def _fact(rng: random.Random, name: str, he: str, his: str) -> tuple[str, str]:
-    """(article sentence, answer sentence) of one random fact about `name`."""
+def _fact(rng: random.Random, name: str, he: str, his: str) -> tuple[str, list[str]]:
+    """(article sentence, atomic facts) of one random fact about `name`."""
     y, place = rng.randint(1850, 1990), rng.choice(PLACES)
-    org, role = rng.choice(ORGS), rng.choice(ROLES)
-    last = name.split()[-1]
+    org, role = f"{rng.choice(PLACES)} {rng.choice(ORGS)}", rng.choice(ROLES)
+    last, n = name.split()[-1], name
     kind = rng.randrange(9)
     if kind == 0:
         return (f"{last} was born in {place} in {y}, the child of a {rng.choice(JOBS)}.",
-                f"{name} was born in {place} in {y}.")
+                [f"{n} was born in {place}.", f"{n} was born in {y}."])
     if kind == 1:
         field = rng.choice(FIELDS)
         return (f"{he} studied {field} at the University of {place}, graduating in {y}.",
-                f"{name} earned a degree in {field} from the University of {place} in {y}.")
+                [f"{n} studied {field}.", f"{n} studied at the University of {place}.", f"{n} graduated in {y}."])
     if kind == 2:
-        return (f"In {y} {he.lower()} joined the {org} as its {role}.", f"{name} became {role} of the {org} in {y}.")
+        return (f"In {y} {he.lower()} joined the {org} as its {role}.",
+                [f"{n} joined the {org} in {y}.", f"{n} was {role} of the {org}."])
     if kind == 3:
         award = rng.choice(AWARDS)
         return (f"{he} was awarded the {award} Prize in {y} for {his.lower()} work in {place}.",
-                f"{name} received the {award} Prize in {y}.")
+                [f"{n} received the {award} Prize.", f"{n} received the {award} Prize in {y}."])
     if kind == 4:
         spouse = _name(rng)
         return (f"In {y} {last} married {spouse}, whom {he.lower()} had met in {place}.",
-                f"{name} married {spouse} in {y}.")
+                [f"{n} married {spouse}.", f"{n} married {spouse} in {y}."])
     if kind == 5:
         return (f"{he} settled in {place} in {y} and lived there for {rng.randint(3, 30)} years.",
-                f"{name} moved to {place} in {y}.")
+                [f"{n} moved to {place}.", f"{n} moved to {place} in {y}."])
     if kind == 6:
         work = f"The {rng.choice(FIELDS).capitalize()} of {rng.choice(PLACES)}"
-        return (f"{his} book {work} appeared in {y} and was widely translated.", f"{name} published {work} in {y}.")
+        return (f"{his} book {work} appeared in {y} and was widely translated.",
+                [f"{n} wrote {work}.", f"{n} published {work} in {y}."])
     if kind == 7:
         y2 = y + rng.randint(2, 15)
-        return (f"From {y} to {y2} {he.lower()} served as {role} of the {org} in {place}.",
-                f"{name} was {role} of the {org} from {y} to {y2}.")
-    return (f"{last} founded the {place} {org} in {y} with a group of former students.",
-            f"{name} founded the {place} {org} in {y}.")
+        return (f"From {y} to {y2} {he.lower()} served as {role} of the {org}.",
+                [f"{n} was {role} of the {org}.", f"{n} served the {org} from {y} to {y2}."])
+    return (f"{last} founded the {org} in {y} with a group of former students.",
+            [f"{n} founded the {org}.", f"{n} founded the {org} in {y}."])
 
 
 def person(i: int, n_claims: int = 25, n_paragraphs: int = 12) -> Person:
@@ -104,33 +108,29 @@ def person(i: int, n_claims: int = 25, n_paragraphs: int = 12) -> Person:
     for p in range(n_paragraphs):
         sentences = [f"{name} is a figure in the history of {rng.choice(FIELDS)}."] if p == 0 else []
         for _ in range(rng.randint(4, 8)):
-            article, answer = _fact(rng, name, he, his)
-            facts.append(Fact(p, article, answer))
+            article, atoms = _fact(rng, name, he, his)
+            facts.append(Fact(p, article, atoms))
             sentences.append(article)
             if rng.random() < 0.6:
                 sentences.append(rng.choice(FILLER).rstrip(".") + ".")
         paragraphs.append(" ".join(sentences))
     # Answers follow the lead: paragraph p is drawn with weight 1/(p+1).
     weights = [1 / (f.paragraph + 1) for f in facts]
-    n_true, n_wrong = n_claims - 5, 3
+    n_stated = max(0, n_claims - 2)
     chosen: list[int] = []
-    pool = list(range(len(facts)))
-    while len(chosen) < n_true + n_wrong:
-        pick = rng.choices(pool, weights=weights)[0]
+    while sum(len(facts[f].atoms) for f in chosen) < n_stated:
+        pick = rng.choices(range(len(facts)), weights=weights)[0]
         if pick not in chosen:
             chosen.append(pick)
-    wrong = set(rng.sample(chosen, n_wrong))
-    answer, sources = [], []
-    for f in sorted(chosen):
-        text = facts[f].answer
-        if f in wrong:
-            text = re.sub("|".join(PLACES), "Atlantis", text, count=1) if any(p in text for p in PLACES) \
-                else text.replace(" in ", " in Atlantis in ", 1)
-        answer.append(text)
-        sources.append(facts[f].paragraph)
-    for k in range(n_claims - len(answer)):
+    stated = [(a, facts[f]) for f in sorted(chosen) for a in facts[f].atoms][:n_stated]
+    answer, sources = [a for a, _ in stated], [f for _, f in stated]
+    for k in rng.sample(range(len(answer)), min(3, len(answer))):
+        wrong = next((p for p in PLACES if p in answer[k]), None)
+        answer[k] = answer[k].replace(wrong, "Atlantis") if wrong else answer[k][:-1] + " in Atlantis."
+        sources[k] = None
+    for _ in range(n_claims - len(answer)):
         at = rng.randrange(len(answer) + 1)
-        answer.insert(at, f"{name} perhaps also worked for a time in {rng.choice(PLACES)} as a {rng.choice(JOBS)}.")
+        answer.insert(at, f"{name} perhaps also worked in {rng.choice(PLACES)} as a {rng.choice(JOBS)}.")
         sources.insert(at, None)
     return Person(name, paragraphs, facts, answer, sources)
 

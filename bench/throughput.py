@@ -123,11 +123,10 @@ def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, 
 
 
 def _warm_up() -> None:
-    from factbench.llm.client import _litellm
-    from factbench.stages.claims import split_sentences
+    """One-off loading, done before timing the harness CPU (a cold run is timed separately)."""
+    from factbench.pipeline.warmup import _load
 
-    _litellm()
-    split_sentences("Warm up the sentencizer. Twice.")
+    _load(needs_litellm=False)
 
 
 # ------------------------------------------------------------------ evidence coverage
@@ -139,13 +138,8 @@ def _block(text: str, tag: str) -> str:
 
 def _sources(people: list, web: bool) -> dict[str, str]:
     """Answer sentence -> the text that must be in its prompt: its paragraph (corpus) or fact sentence (web)."""
-    out = {}
-    for p in people:
-        facts = {f.answer: f for f in p.facts}
-        for sentence, src in zip(p.answer, p.sources):
-            if src is not None and sentence in facts:
-                out[sentence] = facts[sentence].article if web else p.paragraphs[src]
-    return out
+    return {sentence: (fact.article if web else p.paragraphs[fact.paragraph])
+            for p in people for sentence, fact in zip(p.answer, p.sources) if fact is not None}
 
 
 def coverage_sent(log: list[dict], sources: dict[str, str]) -> float:

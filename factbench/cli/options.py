@@ -40,9 +40,10 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--evidence", default="auto",
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none)")
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
-    p.add_argument("--sentences-per-call", type=int, default=10)
-    p.add_argument("--claims-per-call", type=int, default=10)
-    p.add_argument("--evidence-tokens", type=int, default=3000, help="evidence budget per verification call")
+    p.add_argument("--sentences-per-call", type=int, default=30, help="sentences per claim-extraction call")
+    p.add_argument("--claims-per-call", type=int, default=30, help="claims per verification call")
+    p.add_argument("--evidence-tokens", type=int, default=2000,
+                   help="budget of an answer's evidence block, shared by its verification calls")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--reward-lambda", type=float, default=0.1)
     p.add_argument("--reward-mu", type=float, default=1.0)

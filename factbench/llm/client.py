@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
+from factbench.llm.direct import DirectTransport, is_direct
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
 os.environ.setdefault("LITELLM_LOG", "ERROR")
@@ -215,6 +216,7 @@ class LLMClient:
         # form moves the client down one step, once.
         self._formats = ["json_schema", "json_object", None] if spec.structured_output else [None]
         self._api_key = self._resolve_key()
+        self._direct = DirectTransport(spec.max_concurrency)
 
     def _resolve_key(self) -> str | None:
         env = self.spec.api_key_env
@@ -290,14 +292,15 @@ class LLMClient:
         raise LLMError(last_kind, f"role {self.spec.role} ({self.spec.model}): {last_detail}")
 
     async def _call_once(self, url, messages, schema, schema_name) -> Completion:
-        litellm = _litellm()
+        # OpenAI-compatible endpoints are called over aiohttp (factbench.llm.direct); the rest via litellm.
+        acompletion = self._direct.acompletion if is_direct(self.spec.model, url) else _litellm().acompletion
         kwargs: dict[str, Any] = dict(self.spec.params)
         if schema is not None and self._formats[0] == "json_schema":
             kwargs["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
         elif schema is not None and self._formats[0] == "json_object":
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
-        response = await litellm.acompletion(
+        response = await acompletion(
             model=self.spec.model, messages=messages, api_base=url, api_key=self._api_key,
             timeout=self.spec.timeout_s, num_retries=0, max_retries=0, **kwargs,
         )

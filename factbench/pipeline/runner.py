@@ -26,6 +26,7 @@ from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.summary import build_summary, collect_scores
+from factbench.pipeline.warmup import start as start_warm_up
 from factbench.scoring.metrics import as_rows
 from factbench.stages.claims import extract_claims
 from factbench.stages.evidence import retrieve_evidence
@@ -198,6 +199,7 @@ class Runner:
     def run(self) -> dict[str, Any]:
         if not self.plan.tasks:
             raise TaskDataUnavailable("no selected task has data here:\n  " + "\n  ".join(self.notes))
+        start_warm_up(self.roles)  # spaCy (and litellm, where a role needs it), concurrently with the work
         with self.store:
             self._write_spec()
             self.existing = {s: self.store.load_latest(s) for s in STAGES}

@@ -1,15 +1,17 @@
 """A scripted OpenAI-compatible server: a TEST DOUBLE and benchmark stand-in, never a scorer.
 
 It answers factbench's requests deterministically over real HTTP, so tests and `make bench`
-exercise the real client stack (litellm -> openai -> httpx). It is never used by `factbench
+exercise the real client stack (aiohttp for OpenAI-compatible endpoints, factbench.llm.direct;
+litellm -> openai -> httpx for other providers). It is never used by `factbench
 run` unless a user points a base URL at it explicitly.
 
 Behaviour, by the request's system prompt:
 - generation (no system prompt): a fixed, prompt-dependent answer of `answer_sentences`
   sentences; sentences about "Atlantis" are false and those with "perhaps" are vague;
 - claim extraction: one claim per numbered sentence (the sentence itself); sentences with
-  "I think" give none;
+  "I think" give none; answered as the template asks, `{"claims": [[...], ...]}`;
 - verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported;
+  answered as `{"labels": [...]}`, one per claim in order;
 - relevance: the response that repeats more of the question's words wins; equal counts tie.
 
 Timing (for benchmarks) follows the GPU model in :mod:`factbench.testing.gpu_model`: one
@@ -99,27 +101,27 @@ def scripted_answer(prompt: str, n: int) -> str:
     return " ".join(sentences)
 
 
+def scripted_claims(sentence: str) -> list[str]:
+    """The scripted extractor: a sentence is its own claim; one with "I think" has none."""
+    text = sentence.strip()
+    return [] if "I think" in text else [text]
+
+
+def scripted_label(claim: str) -> str:
+    """The scripted verifier: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported."""
+    return ("unsupported" if "Atlantis" in claim else
+            "unverifiable" if "Perhaps" in claim or "perhaps" in claim else "supported")
+
+
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
-    if kind == "extract":
-        out = []
-        for line in _block(user, "sentences").splitlines():
-            m = _SENTENCE_LINE.match(line)
-            if m:
-                text = m.group(2).strip()
-                out.append({"id": int(m.group(1)), "claims": [] if "I think" in text else [text]})
-        return json.dumps({"sentences": out})
-    if kind == "verify":
-        verdicts = []
-        for line in _block(user, "claims").splitlines():
-            m = _CLAIM_LINE.match(line)
-            if m:
-                claim = m.group(2)
-                label = ("unsupported" if "Atlantis" in claim else
-                         "unverifiable" if "Perhaps" in claim or "perhaps" in claim else "supported")
-                verdicts.append({"id": int(m.group(1)), "label": label})
-        return json.dumps({"verdicts": verdicts})
+    if kind == "extract":  # the compact format the extraction template asks for: one list per sentence
+        sentences = [m.group(2) for m in map(_SENTENCE_LINE.match, _block(user, "sentences").splitlines()) if m]
+        return json.dumps({"claims": [scripted_claims(s) for s in sentences]})
+    if kind == "verify":  # one label per claim, in order
+        claims = [m.group(2) for m in map(_CLAIM_LINE.match, _block(user, "claims").splitlines()) if m]
+        return json.dumps({"labels": [scripted_label(c) for c in claims]})
     if kind == "relevance":
         words = set(re.findall(r"[a-z]{4,}", _block(user, "question").lower()))
         score_a = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_a").lower())))
