@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from typing import Any
 
 from factbench.hashing import sha256_hex
@@ -165,7 +165,7 @@ Output:
 {{"labels": ["supported", "unsupported", "{silent}"]}}"""
 
 
-@lru_cache(maxsize=None)
+@cache
 def verify_template(mode: str, with_evidence: bool) -> JudgeTemplate:
     """The verification template for a label mode (ternary|binary) and an evidence setting."""
     labels = LABELS_TERNARY if mode == "ternary" else LABELS_BINARY
