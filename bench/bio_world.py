@@ -11,9 +11,12 @@ calls them unsupported) and 2 hedged facts absent from the article ("perhaps": u
 Places, awards and organisations are many and each rare, as named entities are in an
 encyclopedia; years and fields are few and shared, so several paragraphs match a claim.
 
-A web-search stand-in serves the same world as Serper would: per query, the best-matching
-pages (one per paragraph, on a handful of sites), each with a ~160-character snippet of its
-best-matching sentences.
+A web-search stand-in serves the same world as Serper would. Each of six sites has its own
+page per paragraph: the same facts, but other prose between them. Per query it returns the
+best-matching pages (ties broken per query, so the sites mix), each with a ~160-character
+snippet: the best-matching sentence and the one after it on that page. So results differ
+from site to site, a fact is usually stated by several of them, and claims about the same
+fact get largely the same results, as they would from a search engine.
 """
 
 from __future__ import annotations
@@ -145,19 +148,35 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
 
 
-def _snippet(paragraph: str, query: set[str], chars: int = 160) -> str:
-    sentences = re.split(r"(?<=\.) ", paragraph)
-    best = max(range(len(sentences)), key=lambda i: (len(_words(sentences[i]) & query), -i))
+def _page(paragraph: str, site: int) -> list[str]:
+    """A site's version of a paragraph: its sentences, with that site's prose after some of them."""
+    rng = random.Random(f"{site}:{paragraph[:40]}")
+    out = []
+    for sentence in re.split(r"(?<=\.) ", paragraph):
+        out.append(sentence)
+        if rng.random() < 0.5:
+            out.append(rng.choice(FILLER).rstrip(".") + ".")
+    return out
+
+
+def _snippet(sentences: list[str], weight: dict[str, float], chars: int = 160) -> str:
+    best = max(range(len(sentences)), key=lambda i: (sum(weight.get(w, 0) for w in _words(sentences[i])), -i))
     text = " ".join(sentences[best:best + 2])
     return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " ..."
 
 
 def search_results(people: dict[str, Person], query: str, num: int) -> list[dict[str, str]]:
-    """Serper-style organic results for `query`: pages of the person it names, best match first."""
+    """Serper-style organic results for `query`: pages about the person it names, best match first."""
     q = _words(query)
     who = next((p for n, p in people.items() if n.lower() in query.lower()), None)
     if who is None:
         return []
-    scored = sorted(range(len(who.paragraphs)), key=lambda i: (-len(_words(who.paragraphs[i]) & q), i))
-    return [{"title": f"{who.name} - {SITES[i % len(SITES)]}", "snippet": _snippet(who.paragraphs[i], q),
-             "link": f"https://example.org/{who.name.replace(' ', '_')}/{i}"} for i in scored[:num]]
+    words = [_words(f"{who.name} {p}") for p in who.paragraphs]  # a page carries its title
+    # Rare words weigh most, as in any search engine: the person's name is on every page.
+    weight = {w: 1 / sum(w in ws for ws in words) for w in q if any(w in ws for ws in words)}
+    score = [sum(weight.get(w, 0) for w in ws) for ws in words]
+    pages = sorted(((site, i) for site in range(len(SITES)) for i in range(len(who.paragraphs))),
+                   key=lambda sp: (-score[sp[1]], random.Random(f"{query}|{sp[0]}").random(), sp[1]))
+    return [{"title": f"{who.name} - {SITES[site]}", "snippet": _snippet(_page(who.paragraphs[i], site), weight),
+             "link": f"https://example.org/{SITES[site].replace(' ', '_')}/{who.name.replace(' ', '_')}/{i}"}
+            for site, i in pages[:num]]

@@ -106,7 +106,8 @@ def _start_server(latency: dict, n_answers: int, n_claims: int, keep_log: bool =
     return server, port, search_port
 
 
-def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, run_id: str, quiet: bool = True):
+def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, run_id: str, quiet: bool = True,
+            scoring: dict | None = None):
     from factbench.llm.cache import CallCache
     from factbench.llm.client import RoleSpec
     from factbench.pipeline.runner import Runner, RunSettings
@@ -118,7 +119,7 @@ def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, 
              "params": {"temperature": 0.0, "max_tokens": 2048}}
     roles = {r: RoleSpec(role=r, **judge) for r in ("extractor", "verifier")}
     settings = RunSettings(run_id=run_id, results_dir=str(root / "results"), evidence=evidence,
-                           responses=str(responses), relevance=False, progress=not quiet)
+                           responses=str(responses), relevance=False, progress=not quiet, **(scoring or {}))
     return Runner(settings, roles, [task], CallCache(root / f"cache-{run_id}.sqlite"))
 
 
@@ -183,7 +184,8 @@ def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, bud
 
 # ------------------------------------------------------------------ runs
 
-def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: bool = True) -> dict:
+def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: bool = True,
+             scoring: dict | None = None) -> dict:
     server, port, search_port = _start_server(latency, n_answers, n_claims, keep_log=True)
     os.environ["FACTBENCH_SERPER_URL"] = f"http://127.0.0.1:{search_port}/search"
     os.environ["SERPER_API_KEY"] = SEARCH_KEY
@@ -192,7 +194,7 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
             root = Path(tmp)
             responses, corpus, people = _write_inputs(root, n_answers, n_claims)
             evidence = f"corpus:{corpus}#topic" if kind == "corpus" else "serper"
-            runner = _runner(root, responses, people, evidence, f"http://127.0.0.1:{port}/v1", kind, quiet)
+            runner = _runner(root, responses, people, evidence, f"http://127.0.0.1:{port}/v1", kind, quiet, scoring)
             _warm_up()
             cpu0, wall0 = time.process_time(), time.perf_counter()
             summary = runner.run()
@@ -210,6 +212,7 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
     return {
         "kind": kind, "answers": n_answers, "claims_per_answer": claims / n_answers,
         "requests": {k: v["requests"] / n_answers for k, v in kinds.items()},
+        "by_kind": {k: {key: v / n_answers for key, v in totals.items()} for k, totals in kinds.items()},
         "input_tokens": per("input_tokens"), "cached_tokens": per("cached_tokens"),
         "output_tokens": per("output_tokens"),
         "gpu_s": stats["floor_s"] / n_answers, "gpu_s_uncached": stats["floor_s_uncached"] / n_answers,
@@ -272,6 +275,8 @@ def _print(r: dict) -> None:
         ("input tokens / answer", f"{r['input_tokens']:.0f} ({r['cached_tokens']:.0f} prefix-cached, "
                                   f"{r['input_tokens'] - r['cached_tokens']:.0f} prefilled)"),
         ("output tokens / answer", f"{r['output_tokens']:.0f}   (target <= 500)"),
+        *((f"  {kind} calls", f"{t['requests']:.2f} / answer: {t['input_tokens']:.0f} in ({t['cached_tokens']:.0f} "
+                              f"prefix-cached), {t['output_tokens']:.0f} out") for kind, t in r["by_kind"].items()),
         ("GPU-s / answer, prefix caching", f"{r['gpu_s']:.3f}   (target <= 0.6)"),
         ("GPU-s / answer, no prefix caching", f"{r['gpu_s_uncached']:.3f}   (target <= 1.0)"),
         ("wall / floor", f"{r['wall_over_floor']:.3f} (wall {r['wall_s']:.1f} s, floor {r['floor_s']:.1f} s)"
@@ -288,7 +293,7 @@ def _print(r: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--answers", type=int, default=100)
+    parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--claims", type=int, default=25)
     parser.add_argument("--prefill-tokens-per-s", type=float, default=5000.0, help="70B-class model, one H100")
     parser.add_argument("--decode-tokens-per-s", type=float, default=50.0, help="per sequence")
@@ -298,6 +303,10 @@ def main() -> None:
     parser.add_argument("--stream-answers", type=int, default=10000)
     parser.add_argument("--stream-claims", type=int, default=5)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--sentences-per-call", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--claims-per-call", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--evidence-tokens", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--no-cold-run", action="store_true", help="skip the time-to-first-request run")
     parser.add_argument("--only", choices=("stream", "cold"), help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -314,11 +323,16 @@ def main() -> None:
     print(f"\nfactbench GPU-cost benchmark (simulated 70B judge on one H100: prefill {args.prefill_tokens_per_s:g} "
           f"tok/s shared, decode {args.decode_tokens_per_s:g} tok/s per sequence x {args.max_seqs}, "
           f"16-token prefix-cache blocks, speed x{args.speed:g})")
+    scoring = {k: v for k in ("sentences_per_call", "claims_per_call", "evidence_tokens")
+               if (v := getattr(args, k)) is not None}
+    if scoring:
+        print(f"settings changed from the defaults: {scoring}")
     for kind in (("corpus", "web") if args.evidence == "both" else (args.evidence,)):
         print(f"\n{kind} evidence ({'corpus:DB#topic' if kind == 'corpus' else 'serper, via FACTBENCH_SERPER_URL'}):")
-        _print(run_kind(kind, args.answers, args.claims, latency, quiet=not args.progress))
-    ttfr = time_to_first_request(latency)
-    print(f"\ntime from process start to the first judge request (cold run): {ttfr:.2f} s   (target <= 1.5)")
+        _print(run_kind(kind, args.answers, args.claims, latency, quiet=not args.progress, scoring=scoring))
+    if not args.no_cold_run:
+        ttfr = time_to_first_request(latency)
+        print(f"\ntime from process start to the first judge request (cold run): {ttfr:.2f} s   (target <= 1.5)")
     if args.stream_answers:
         out = subprocess.run([sys.executable, __file__, "--only", "stream", "--stream-answers", str(args.stream_answers),
                               "--stream-claims", str(args.stream_claims)],

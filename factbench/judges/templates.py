@@ -94,13 +94,6 @@ EXTRACT = JudgeTemplate(
 )
 
 
-def schema_for(template: JudgeTemplate, n_items: int) -> dict[str, Any]:
-    """The template's schema for one call: its one top-level list holds exactly `n_items` entries
-    (one per sentence or claim), so a constrained decoder cannot drop or add one."""
-    (key, prop), = template.schema["properties"].items()
-    return {**template.schema, "properties": {key: {**prop, "minItems": n_items, "maxItems": n_items}}}
-
-
 def extraction_messages(question: str, before: list[str], numbered: list[tuple[int, str]],
                         after: list[str]) -> list[dict[str, str]]:
     parts = [quote("question", question)]

@@ -17,7 +17,7 @@ import asyncio
 import re
 
 from factbench.judges.parsing import parse_sentence_claims
-from factbench.judges.templates import EXTRACT, extraction_messages, schema_for
+from factbench.judges.templates import EXTRACT, extraction_messages
 from factbench.llm.client import LLMClient
 from factbench.stages.sentences import split_line
 from factbench.store.records import Claim, ClaimsRecord
@@ -117,8 +117,7 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(extraction_messages(question, before, numbered, after),
-                                           template=EXTRACT.id, schema=schema_for(EXTRACT, len(numbered)),
-                                           schema_name="claims")
+                                           template=EXTRACT.id, schema=EXTRACT.schema, schema_name="claims")
         per_sentence, errs = parse_sentence_claims(completion.text, [n for n, _ in numbered])
         if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
             errs = ["truncated_output" if e in ("invalid_json", "missing_sentence") else e for e in errs]

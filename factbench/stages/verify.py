@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from factbench.judges.parsing import parse_verdicts
-from factbench.judges.templates import schema_for, verification_messages, verify_template
+from factbench.judges.templates import verification_messages, verify_template
 from factbench.llm.client import LLMClient
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
@@ -30,7 +30,8 @@ def approx_tokens(text: str) -> int:
 
 
 def passage_tokens(passage: Passage) -> int:
-    return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS)
+    """What a passage costs in the prompt: its text (at most MAX_PASSAGE_TOKENS), title and marker."""
+    return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS) + approx_tokens(f"[P10] {passage.title}: ") - 1
 
 
 def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[tuple[str, str]]:
@@ -94,8 +95,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
 
     async def one(batch: range, pooled: list[tuple[str, str]]):
         completion = await client.complete(verification_messages(template, pooled, texts[batch.start:batch.stop]),
-                                           template=template.id, schema=schema_for(template, len(batch)),
-                                           schema_name="verdicts")
+                                           template=template.id, schema=template.schema, schema_name="verdicts")
         got, errs = parse_verdicts(completion.text, len(batch), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
