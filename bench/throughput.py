@@ -206,7 +206,7 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
     finally:
         server.terminate()
         server.join()
-    claims = summary["overall"]["n_claims"]
+    claims = summary.overall.n_claims
     kinds = stats["by_kind"]
     per = lambda key: sum(k[key] for k in kinds.values()) / n_answers  # noqa: E731
     return {
@@ -219,7 +219,7 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
         "wall_s": wall, "floor_s": stats["floor_s"] / latency["speed"],
         "wall_over_floor": wall * latency["speed"] / stats["floor_s"],
         "cpu_ms_per_claim": cpu * 1000 / max(1, claims), "coverage": after, "coverage_before": before,
-        "failed_samples": summary["errors"]["failed_samples"],
+        "failed_samples": summary.errors.failed_samples,
     }
 
 
@@ -261,8 +261,8 @@ def _stream(n_answers: int, n_claims: int) -> dict:
     finally:
         server.terminate()
         server.join()
-    return {"answers": n_answers, "claims": summary["overall"]["n_claims"], "wall_s": wall,
-            "cpu_ms_per_claim": cpu * 1000 / max(1, summary["overall"]["n_claims"]),
+    return {"answers": n_answers, "claims": summary.overall.n_claims, "wall_s": wall,
+            "cpu_ms_per_claim": cpu * 1000 / max(1, summary.overall.n_claims),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

@@ -11,6 +11,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+source"
 
+from factbench.reports.run_tables import load_run  # noqa: E402
 from factbench.tasks import Prompt, Task  # noqa: E402
 
-__all__ = ["Prompt", "Task", "__version__"]
+__all__ = ["Prompt", "Task", "__version__", "load_run"]

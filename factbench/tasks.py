@@ -1,9 +1,8 @@
 """Tasks: what a benchmark is, how its prompts are found, and how `--tasks` is resolved.
 
 A task is one Python object (:class:`Task`); there is no second representation.
-Built-in tasks live in the top-level ``tasks/`` folder (installed as ``factbench_tasks``)
-and are registered through the ``factbench.tasks`` entry-point group, exactly like
-third-party tasks. A local file can be named directly: ``--tasks ./my_task.py``.
+Built-in tasks live in the ``factbench_tasks`` package and are registered through the
+``factbench.tasks`` entry-point group (:mod:`factbench.plugins`), exactly like third-party tasks. A local file can be named directly: ``--tasks ./my_task.py``.
 """
 
 from __future__ import annotations
@@ -14,13 +13,13 @@ import os
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from factbench.hashing import sha256_hex
+from factbench.plugins import Plugin, PluginError, load_plugins
+from factbench.taskdata import DataFile
 
-ENTRY_POINT_GROUP = "factbench.tasks"
 DATA_DIR_ENV = "FACTBENCH_DATA_DIR"
 DEFAULT_DATA_DIRS = ("data", "../shared/data")  # looked for, in order, when neither flag nor variable is set
 PROMPT_SLOT = "{prompt}"
@@ -59,8 +58,9 @@ class DataContext:
         chosen = data_dir or os.environ.get(DATA_DIR_ENV)
         if not chosen:
             chosen = next((str(p) for p in DEFAULT_DATA_DIRS if Path(p).is_dir()), None)
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
-        return cls(Path(chosen).expanduser() if chosen else None, offline)
+        from factbench.taskdata import offline
+
+        return cls(Path(chosen).expanduser() if chosen else None, offline())
 
     def local(self, *parts: str) -> Path | None:
         """The path under the data directory if it exists, else None."""
@@ -94,6 +94,7 @@ class Task:
     tags: tuple[str, ...] = ()
     n_prompts: int | None = None
     has_references: bool = False
+    data_files: tuple[DataFile, ...] = ()  # what `factbench data fetch` downloads (pinned), and where it goes
 
     def __post_init__(self) -> None:
         if PROMPT_SLOT not in self.template:
@@ -177,19 +178,24 @@ def load_task_file(path: str | os.PathLike[str]) -> list[Task]:
 
 def discover_tasks() -> dict[str, Task]:
     """Every task registered under the `factbench.tasks` entry-point group, by name."""
-    registry: dict[str, Task] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            tasks = _tasks_from_object(ep.load(), f"entry point {ep.name} ({ep.value})")
-        except TaskError:
-            raise
-        except Exception as exc:
-            raise TaskError(f"task plugin {ep.name} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
-        for task in tasks:
-            if task.name in registry and registry[task.name] is not task:
-                raise TaskError(f"task name {task.name!r} is registered twice (last by {ep.value})")
-            registry[task.name] = task
-    return registry
+    return {name: plugin.obj for name, plugin in discover_task_plugins().items()}
+
+
+def discover_task_plugins() -> dict[str, Plugin]:
+    """Registered tasks with where each comes from (for `factbench list tasks`)."""
+    try:
+        return load_plugins("tasks", lambda o: isinstance(o, Task), lambda t: t.name)
+    except PluginError as exc:
+        raise TaskError(str(exc)) from exc
+
+
+def tasks_named(names: Iterable[str], where: str) -> list[Task]:
+    """The installed tasks with these names (a stored run's tasks); TaskError names a missing one."""
+    registry = discover_tasks()
+    missing = [n for n in names if n not in registry]
+    if missing:
+        raise TaskError(f"{where} used task(s) {', '.join(map(repr, missing))}, not installed here")
+    return [registry[n] for n in names]
 
 
 def resolve_tasks(selector: str, registry: dict[str, Task] | None = None) -> list[Task]:

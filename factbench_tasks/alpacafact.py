@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from factbench.store.jsonl import read_json
+from factbench.taskdata import DataFile
 from factbench.tasks import DataContext, Prompt, Task
 
 from ._hub import hub_rows
@@ -23,6 +24,9 @@ from ._hub import hub_rows
 HF_REPO = "tatsu-lab/alpaca_eval"
 REVISION = "cd543a149df89434d8a54582c0151c0b945c3d20"
 RULE_VERSION = "alpacafact-rule-1"
+# The pinned revision is a commit of the GitHub repository, so the file comes from there.
+FILE = DataFile("github", HF_REPO, REVISION, "results/gpt4/model_outputs.json",
+                "alpacafact/results/gpt4/model_outputs.json")
 
 _EXCLUDE = re.compile(
     r"\b(write|rewrite|compose|draft|paraphrase|translate|summari[sz]e|edit|proofread|correct the|"
@@ -52,10 +56,7 @@ def is_fact_seeking(instruction: str) -> bool:
 
 def load(ctx: DataContext) -> list[Prompt]:
     local = ctx.local("alpacafact", "results", "gpt4", "model_outputs.json")
-    rows = read_json(local) if local else hub_rows(
-        ctx, HF_REPO, REVISION, "results/gpt4/model_outputs.json",
-        "<data-dir>/alpacafact/results/gpt4/model_outputs.json",
-    )
+    rows = read_json(local) if local else hub_rows(ctx, FILE, "alpacafact")
     return [
         Prompt(id=f"alpaca-{i:03d}", text=row["instruction"], reference=row.get("output"),
                meta={"reference_model": row.get("generator"), "selection_rule": RULE_VERSION})
@@ -77,5 +78,6 @@ TASKS = [
         license="CC-BY-NC-4.0 (non-commercial)",
         tags=("core", "alpacafact", "noncommercial"),
         has_references=True,
+        data_files=(FILE,),
     )
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from factbench.taskdata import DataFile
 from factbench.tasks import DataContext, Prompt, Task
 
 from ._hub import hub_rows, jsonl_rows
@@ -9,12 +10,13 @@ from ._hub import hub_rows, jsonl_rows
 HF_REPO = "facebook/FACTORY"
 REVISION = "c820453a0c8637ad0eea2692b7e03e79acc591d1"
 FILES = {"factory": "prompts/all_prompts.jsonl", "factory-hard": "prompts/hard_prompts.jsonl"}
+DATA = {name: DataFile("hf", HF_REPO, REVISION, file, f"factory/{file}") for name, file in FILES.items()}
 
 
 def _loader(name: str):
     def load(ctx: DataContext) -> list[Prompt]:
         local = ctx.local("factory", *FILES[name].split("/"))
-        rows = jsonl_rows(local) if local else hub_rows(ctx, HF_REPO, REVISION, FILES[name], f"<data-dir>/factory/{FILES[name]}")
+        rows = jsonl_rows(local) if local else hub_rows(ctx, DATA[name], name)
         prompts = []
         for i, row in enumerate(rows):
             pid = str(row.get("id", f"{name}-{i:05d}"))
@@ -36,6 +38,7 @@ TASKS = [
         revision=REVISION,
         license="CC-BY-NC-4.0 (non-commercial)",
         tags=("core", "factory", "noncommercial") + (("hard",) if "hard" in name else ()),
+        data_files=(DATA[name],),
     )
     for name in FILES
 ]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from factbench.store.jsonl import read_json
+from factbench.taskdata import DataFile
 from factbench.tasks import DataContext, Prompt, Task
 
 from ._hub import hub_rows
 
 HF_REPO = "fava-uw/fava-data"
 REVISION = "main"  # the Hub card publishes no tagged revision; results record what was loaded
+FILE = DataFile("hf", HF_REPO, REVISION, "annotations.json", "fava/annotations.json")
 
 
 def load(ctx: DataContext) -> list[Prompt]:
     local = ctx.local("fava", "annotations.json")
-    rows = read_json(local) if local else hub_rows(ctx, HF_REPO, REVISION, "annotations.json", "<data-dir>/fava/annotations.json")
+    rows = read_json(local) if local else hub_rows(ctx, FILE, "fava")
     prompts: list[Prompt] = []
     seen: set[str] = set()
     for row in rows:
@@ -37,5 +39,6 @@ TASKS = [
         revision=REVISION,
         license="CC-BY-4.0",
         tags=("core", "fava"),
+        data_files=(FILE,),
     )
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from factbench.taskdata import DataFile, fetch_command
 from factbench.tasks import DataContext, Prompt, Task, TaskDataUnavailable
 
 from ._hub import jsonl_rows
@@ -12,6 +13,23 @@ FOLDERS = {
     "objects": "longfact-objects_gpt4_01-12-2024_noduplicates",
     "concepts": "longfact-concepts_gpt4_01-10-2024_noduplicates",
 }
+# The 38 topics of both sets at REVISION (one file per topic, 30 prompts each).
+TOPICS = (
+    "20th-century-events", "US-foreign-policy", "accounting", "architecture", "astronomy", "biology",
+    "business-ethics", "celebrities", "chemistry", "clinical-knowledge", "computer-science", "computer-security",
+    "economics", "electrical-engineering", "gaming", "geography", "global-facts", "history", "immigration-law",
+    "international-law", "jurisprudence", "machine-learning", "management", "marketing", "mathematics", "medicine",
+    "moral-disputes", "movies", "music", "philosophy", "physics", "prehistory", "psychology", "public-relations",
+    "sociology", "sports", "virology", "world-religions",
+)
+
+
+def data_files(kind: str) -> tuple[DataFile, ...]:
+    folder = FOLDERS[kind]
+    return tuple(DataFile("github", REPO, REVISION, f"longfact/{folder}/longfact-{kind}_{topic}.jsonl",
+                          f"longfact/{folder}/longfact-{kind}_{topic}.jsonl") for topic in TOPICS)
+
+
 # Our own detail-eliciting postamble (LongFact experiments append one to every prompt).
 POSTAMBLE = " Be thorough and concrete: mention the specific people, places, dates, figures and events that matter."
 
@@ -21,8 +39,8 @@ def _loader(kind: str):
         folder = ctx.local("longfact", FOLDERS[kind])
         if folder is None:
             raise TaskDataUnavailable(
-                f"LongFact is read from <data-dir>/longfact/{FOLDERS[kind]}/ "
-                f"(from {REPO}@{REVISION[:12]}, folder longfact/); set --data-dir or FACTBENCH_DATA_DIR"
+                f"<data-dir>/longfact/{FOLDERS[kind]}/ is missing (from {REPO}@{REVISION[:12]}, folder longfact/); "
+                f"put it there, or run {fetch_command(f'longfact-{kind}')}"
             )
         prompts = []
         prefix = f"longfact-{kind}_"
@@ -49,6 +67,7 @@ TASKS = [
         license="Apache-2.0 / CC-BY-4.0",
         tags=("core", "longfact", kind),
         n_prompts=1140,
+        data_files=data_files(kind),
     )
     for kind in ("objects", "concepts")
 ]

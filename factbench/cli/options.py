@@ -6,15 +6,56 @@ import argparse
 import time
 from typing import Any
 
+from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
+
+_DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_CODES_HELP = """exit codes:
+  0    the run finished (failed samples within --fail-on-error)
+  1    too many failed samples (--fail-on-error), or a served judge that stopped
+  2    usage or input error: a bad flag or file, missing task data, a failed pre-flight check
+  130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
 
 
 class UsageError(Exception):
     pass
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps epilog layout and appends each option's default when it has a meaningful one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False or default is argparse.SUPPRESS
+                or default == "" or not action.option_strings or isinstance(action, argparse._VersionAction)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose sub-parsers (created with parser_class=type(self)) share HelpFormatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
-JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"))
+JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"),
+                    ("weighting-judge", "weighting"))
+VERIFIER_ONLY = (("verifier", "verifier"),)  # `calibrate` runs only the verification judge
 
 
 def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int) -> None:
@@ -27,48 +68,77 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
                    help=f"max concurrent requests per endpoint (default {concurrency})")
 
 
-def _add_scoring_args(p: argparse.ArgumentParser) -> None:
-    _add_role(p, "judge", "default model for every judge role", 32)
-    for flag, _ in JUDGE_ROLE_FLAGS:
-        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", 32)
-    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none", 16)
-    p.add_argument("--judge-max-tokens", type=int, default=2048)
-    p.add_argument("--judge-timeout", type=float, default=180.0, help="seconds per judge request")
-    p.add_argument("--max-retries", type=int, default=6, help="bounded retries on 429/5xx/timeouts")
+def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> None:
+    """The judge roles' models and transport, and which judges (templates + parsers) they run."""
+    d = ROLE_DEFAULTS
+    _add_role(p, "judge", "default model for every judge role", d.judge_concurrency)
+    for flag, _ in role_flags:
+        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
+                   help="judges (template + parser) replacing their role's default; see `factbench list judges`")
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens, help="max output tokens per judge call")
+    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
+    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
-    p.add_argument("--evidence", default="auto",
-                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none)")
-    p.add_argument("--verify-mode", choices=("ternary", "binary"), default="ternary")
-    p.add_argument("--sentences-per-call", type=int, default=30, help="sentences per claim-extraction call")
-    p.add_argument("--claims-per-call", type=int, default=30, help="claims per verification call")
-    p.add_argument("--evidence-tokens", type=int, default=2000,
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip the checks made before any work (API key variables set, every endpoint "
+                        "answers GET /models, the model name is served)")
+    p.add_argument("--evidence", default=_DEFAULT.evidence,
+                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none); "
+                        "see `factbench list evidence`")
+    p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call, help="claims per verification call")
+    p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
                    help="budget of an answer's evidence block, shared by its verification calls")
-    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--reward-lambda", type=float, default=0.1)
-    p.add_argument("--reward-mu", type=float, default=1.0)
-    p.add_argument("--run-id", help="name of the run directory; re-use it to resume")
-    p.add_argument("--results-dir", default="results")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--data-dir", help="local task data (default $FACTBENCH_DATA_DIR, else the Hub)")
-    p.add_argument("--limit", type=int, help="seeded sample of N prompts per task")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parallel", type=int, default=0, help="samples in flight (default: from judge concurrency)")
-    p.add_argument("--fail-on-error", type=float, default=0.05,
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="seeded sample of N >= 1 prompts per task (default: every prompt)")
+    p.add_argument("--seed", type=int, default=_DEFAULT.seed, help="seed of the --limit sample and the bootstrap")
+    p.add_argument("--parallel", type=int, default=_DEFAULT.max_parallel_samples,
+                   help="samples in flight (0: derived from the judges' concurrency)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    _add_judge_args(p)
+    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
+              ROLE_DEFAULTS.reference_concurrency)
+    p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode,
+                   help="ternary: supported/unsupported/unverifiable; binary: supported/unsupported")
+    p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call,
+                   help="answer sentences per claim-extraction call")
+    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
+    p.add_argument("--no-weighting", action="store_true",
+                   help="skip the informativeness judge (the reward then uses the plain design)")
+    p.add_argument("--claims-per-weight-call", type=int, default=_DEFAULT.claims_per_weight_call,
+                   help="claims per informativeness-judge call")
+    p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
+                   help="informative: weighted precision and detail; plain: unweighted (docs/metrics.md)")
+    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda,
+                   help="weight of the detail term log(1 + D)")
+    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu,
+                   help="weight of pairwise relevance (0.5 where it is not measured)")
+    p.add_argument("--run-id", help="name of the run directory; re-use it to resume (default: time and model name)")
+    p.add_argument("--results-dir", default=_DEFAULT.results_dir, help="where run directories are written")
+    p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
+                                      "else ./data, else ../shared/data when present)")
+    p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
                    help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--json", action="store_true", help="print summary.json instead of the table")
-    p.add_argument("--label", default="", help="a note shown with this run on the leaderboard (e.g. demo-quality)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--label", default=_DEFAULT.label,
+                   help="a note shown with this run on the leaderboard (e.g. demo-quality)")
 
 
 def _urls(value: str | None) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip()) if value else ()
 
 
-def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
+def role_specs(args: argparse.Namespace, with_model: bool,
+               role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> dict[str, Any]:
     from factbench.llm.client import RoleSpec
 
+    d = ROLE_DEFAULTS
     structured = not args.no_structured_output
     judge_params = {"temperature": 0.0, "max_tokens": args.judge_max_tokens}
     roles: dict[str, RoleSpec] = {}
@@ -78,10 +148,10 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
         if args.model:
             roles["model"] = RoleSpec(role="model", model=args.model, base_urls=_urls(args.model_base_url),
                                       api_key_env=args.model_api_key_env,
-                                      max_concurrency=args.model_concurrency or 16, timeout_s=args.model_timeout,
+                                      max_concurrency=args.model_concurrency or d.model_concurrency, timeout_s=args.model_timeout,
                                       max_retries=args.max_retries,
                                       params={"temperature": args.temperature, "max_tokens": args.max_tokens})
-    for flag, role in JUDGE_ROLE_FLAGS:
+    for flag, role in role_flags:
         attr = flag.replace("-", "_")
         model = getattr(args, attr) or args.judge
         if not model:
@@ -91,31 +161,39 @@ def role_specs(args: argparse.Namespace, with_model: bool) -> dict[str, Any]:
         roles[role] = RoleSpec(
             role=role, model=model, base_urls=_urls(getattr(args, f"{prefix}_base_url")),
             api_key_env=getattr(args, f"{prefix}_api_key_env"),
-            max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or 32,
+            max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or d.judge_concurrency,
             timeout_s=args.judge_timeout, max_retries=args.max_retries, structured_output=structured,
             params=judge_params)
-    if args.reference_model:
+    if getattr(args, "reference_model", None):
         roles["reference"] = RoleSpec(
             role="reference", model=args.reference_model, base_urls=_urls(args.reference_model_base_url),
-            api_key_env=args.reference_model_api_key_env, max_concurrency=args.reference_model_concurrency or 16,
+            api_key_env=args.reference_model_api_key_env,
+            max_concurrency=args.reference_model_concurrency or d.reference_concurrency,
             timeout_s=args.judge_timeout, max_retries=args.max_retries,
-            params={"temperature": 0.0, "max_tokens": 2048})
-    if args.no_relevance:
+            params={"temperature": 0.0, "max_tokens": d.reference_max_tokens})
+    if getattr(args, "no_relevance", False):
         roles.pop("relevance", None)
+    if getattr(args, "no_weighting", False):
+        roles.pop("weighting", None)
     return roles
 
 
-def _settings(args: argparse.Namespace, run_id: str, responses: str | None, select_from_run: str | None):
-    from factbench.pipeline.runner import RunSettings
+def judge_names(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(n.strip() for n in args.judges.split(",") if n.strip())
 
+
+def _settings(args: argparse.Namespace, run_id: str, responses: str | None, select_from_run: str | None):
     return RunSettings(
         run_id=run_id, results_dir=args.results_dir, limit=args.limit, seed=args.seed, evidence=args.evidence,
         verify_mode=args.verify_mode, sentences_per_call=args.sentences_per_call,
         claims_per_call=args.claims_per_call, evidence_tokens=args.evidence_tokens,
-        relevance=not args.no_relevance, reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
+        relevance=not args.no_relevance, weighting=not args.no_weighting,
+        claims_per_weight_call=args.claims_per_weight_call, reward_design=args.reward_design,
+        reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
-        select_from_run=select_from_run, label=args.label)
+        select_from_run=select_from_run, label=args.label, judges=judge_names(args),
+        step=getattr(args, "step", None))
 
 
 def _open_cache(args: argparse.Namespace):

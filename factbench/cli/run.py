@@ -11,19 +11,33 @@ from factbench import __version__
 from factbench.cli.options import (
     EXIT_ERRORS,
     EXIT_OK,
+    VERIFIER_ONLY,
     UsageError,
     _default_run_id,
     _open_cache,
     _settings,
+    judge_names,
     role_specs,
 )
 
 
+def _preflight(args: argparse.Namespace, roles) -> None:
+    """Every role's key, endpoints and model name, checked before any work (exit 2 on a problem)."""
+    if getattr(args, "no_preflight", False):
+        return
+    from factbench.llm.preflight import preflight
+
+    for line in preflight(roles):
+        print(f"pre-flight: {line}", file=sys.stderr)
+
+
 def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
              select_from_run: str | None = None) -> int:
+    from factbench.cli.views import check_tracker, log_finished_run
     from factbench.pipeline.runner import Runner
     from factbench.reports.console import summary_table
 
+    check_tracker(args)
     settings = _settings(args, run_id, responses, select_from_run)
     cache = _open_cache(args)
     runner = Runner(settings, roles, tasks, cache)
@@ -39,21 +53,20 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     print(f"resume with: --run-id {run_id}", file=sys.stderr)
     summary = runner.run()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(summary.model_dump_json(indent=2))
     else:
         print(summary_table(summary))
-        cache_line = f"cache hits: {summary['cache']['hits']}/{summary['cache']['calls']} calls"
-        if any(summary["resumed"].values()):
-            done = ", ".join(f"{stage} {n}" for stage, n in summary["resumed"].items())
+        cache_line = f"cache hits: {summary.cache['hits']}/{summary.cache['calls']} calls"
+        if any(summary.resumed.values()):
+            done = ", ".join(f"{stage} {n}" for stage, n in summary.resumed.items())
             cache_line += f"; already done before this invocation: {done}"
-        print(f"\n{cache_line}; wall {summary['wall_seconds']:.1f}s; results in {settings.run_dir}")
-    errors = summary["errors"]
-    failed = errors["failed_samples"]
-    if failed:
-        print(f"{failed} sample(s) failed a stage: {errors['stage_failures']} "
+        print(f"\n{cache_line}; wall {summary.wall_seconds:.1f}s; results in {settings.run_dir}")
+    errors = summary.errors
+    if errors.failed_samples:
+        print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
-    limit = args.fail_on_error
-    too_many = failed > limit if limit >= 1 else errors["failed_sample_rate"] > limit
+    log_finished_run(args, settings.run_dir)
+    too_many = settings.failures_exceed_limit(errors.failed_samples, errors.failed_sample_rate)
     return EXIT_ERRORS if too_many else EXIT_OK
 
 
@@ -63,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = resolve_tasks(args.tasks)
     print(f"resolved --tasks {args.tasks!r}: {', '.join(t.name for t in tasks)}", file=sys.stderr)
     roles = role_specs(args, with_model=True)
+    _preflight(args, roles)
     run_id = args.run_id or _default_run_id(args.model or Path(args.responses).stem)
     return _execute(args, tasks, roles, run_id, args.responses)
 
@@ -73,21 +87,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.run_dir:
         raise UsageError("score needs RUN_DIR (a run whose answers to re-score) or --labels FILE")
     from factbench.store.run_dir import RunStore
-    from factbench.tasks import discover_tasks
+    from factbench.tasks import tasks_named
 
     source = RunStore(args.run_dir)
-    spec = source.read_json("run.json")
+    spec = source.read_spec()
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
-    registry = discover_tasks()
-    tasks = []
-    for name in spec["tasks"]:
-        if name not in registry:
-            raise UsageError(f"{args.run_dir} used task {name!r}, which is not installed here")
-        tasks.append(registry[name])
+    tasks = tasks_named(list(spec.tasks), args.run_dir)
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
     roles = role_specs(args, with_model=False)
+    _preflight(args, roles)
     run_id = args.run_id or _default_run_id(f"{Path(args.run_dir).name}-rescored")
     args.limit = None  # the source run's prompt selection is reused as it is
     return _execute(args, tasks, roles, run_id, str(answers_file), select_from_run=args.run_dir)
@@ -97,15 +107,21 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
     from factbench.reports.console import summary_table
     from factbench.scoring.human_labels import replay
     from factbench.scoring.metrics import aggregate
+    from factbench.store.artefacts import RunSummary
 
     if args.run_id:  # also write a run directory (a human-judged leaderboard row)
+        from factbench.cli.views import check_tracker, log_finished_run
         from factbench.scoring.human_labels import write_replay_run
 
+        check_tracker(args)
         write_replay_run(args.labels, Path(args.results_dir) / args.run_id, task=args.labels_task,
                          model=args.labels_model, seed=args.seed)
+        log_finished_run(args, Path(args.results_dir) / args.run_id)
     scores = replay(args.labels)
     agg = aggregate(scores, args.seed)
-    summary = {"tasks": {Path(args.labels).stem: agg}, "overall": agg}
+    summary = RunSummary.model_validate({"run_id": args.run_id or Path(args.labels).stem,
+                                         "factbench_version": __version__,
+                                         "tasks": {Path(args.labels).stem: agg}, "overall": agg})
     if args.json:
         print(json.dumps(agg, indent=2))
     else:
@@ -119,14 +135,17 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.evidence.backends import open_backend
+    from factbench.judges.registry import resolve_judges
     from factbench.llm.client import LLMClient
     from factbench.scoring.calibrate import calibrate
 
-    roles = role_specs(args, with_model=False)
+    roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    _preflight(args, roles)
+    judge = resolve_judges(judge_names(args), {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = _open_cache(args)
     evidence = "none" if args.evidence == "auto" else args.evidence
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
-                       limit=args.limit, seed=args.seed, mode=args.mode, claims_per_call=args.claims_per_call,
+                       limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
                        evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -1,4 +1,4 @@
-"""`list`, `cache`, `corpus`, `judge serve`, `leaderboard build` and `compare`."""
+"""`list`, `data fetch`, `cache`, `corpus` and `judge serve`."""
 
 from __future__ import annotations
 
@@ -8,34 +8,93 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from factbench.cli.options import EXIT_ERRORS, EXIT_OK, UsageError
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError
+
+
+def _print_table(header: list[str], table: list[list[str]]) -> None:
+    widths = [max(len(x[i]) for x in [header] + table) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from factbench.tasks import DataContext, TaskDataUnavailable, discover_tasks
+    if args.what == "evidence":
+        from factbench.evidence.backends import discover_backends
 
-    ctx = DataContext.from_env(args.data_dir)
-    rows = []
-    for task in sorted(discover_tasks().values(), key=lambda t: t.name):
-        count: Any = task.n_prompts
-        if ctx.data_dir is not None:
-            try:
-                count = len(task.load(ctx.__class__(ctx.data_dir, offline=True)))
-            except TaskDataUnavailable:
-                pass
-        rows.append({"name": task.name, "version": task.version, "prompts": count, "k": task.k,
-                     "evidence": task.default_evidence, "source": task.source, "revision": task.revision,
-                     "license": task.license, "tags": list(task.tags)})
+        rows = [{"name": n, "from": p.origin, "about": (p.obj.__doc__ or "").strip().splitlines()[0]
+                 if p.obj.__doc__ else ""} for n, p in sorted(discover_backends().items())]
+        header = ["name", "from"]
+    elif args.what == "judges":
+        from factbench.judges.registry import discover_judges
+
+        rows = [{**p.obj.describe(), "from": p.origin} for _, p in sorted(discover_judges().items())]
+        header = ["name", "role", "templates", "from"]
+    else:
+        rows, header = _task_rows(args), ["name", "version", "prompts", "data", "source", "license", "tags", "from"]
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    header = ["name", "version", "prompts", "source", "license", "tags"]
-    table = [[r["name"], r["version"], "?" if r["prompts"] is None else str(r["prompts"]), r["source"],
-              r["license"], ",".join(r["tags"])] for r in rows]
-    widths = [max(len(x[i]) for x in [header] + table) for i in range(len(header))]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    _print_table(header, [[_cell(r[h]) for h in header] for r in rows])
+    if args.what == "tasks":
+        from factbench.tasks import DataContext
+
+        where = DataContext.from_env(args.data_dir).data_dir or "none (set --data-dir or FACTBENCH_DATA_DIR)"
+        print(f"\ndata directory: {where}; missing data: `factbench data fetch TASKS --to DIR` (docs/tasks.md)")
+    return EXIT_OK
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _task_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from factbench.store.jsonl import InputFileError
+    from factbench.tasks import DataContext, TaskDataUnavailable, TaskError, discover_task_plugins
+
+    ctx = DataContext(DataContext.from_env(args.data_dir).data_dir, offline=True)  # listing never downloads
+    rows = []
+    for name, plugin in sorted(discover_task_plugins().items()):
+        task = plugin.obj
+        count: Any = task.n_prompts
+        try:
+            count, data = len(task.load(ctx)), "local"
+        except TaskDataUnavailable:
+            data = "missing"
+        except (TaskError, InputFileError) as exc:
+            data = f"unreadable ({exc})"
+        rows.append({"name": name, "version": task.version, "prompts": count, "data": data, "k": task.k,
+                     "evidence": task.default_evidence, "source": task.source, "revision": task.revision,
+                     "license": task.license, "tags": list(task.tags), "from": plugin.origin})
+    return rows
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from factbench.taskdata import DataFetchError, fetch
+    from factbench.tasks import resolve_tasks
+
+    to = Path(args.to)
+    failed = 0
+    for task in resolve_tasks(args.tasks):
+        if not task.data_files:
+            print(f"{task.name}: no data files (built in)")
+            continue
+        try:
+            done = fetch(task.data_files, to, force=args.force)
+        except DataFetchError as exc:
+            print(f"{task.name}: failed: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        new = sum(1 for _, status in done if status == "downloaded")
+        print(f"{task.name}: {len(done)} file(s) in {to} ({new} downloaded, {len(done) - new} already there)")
+    if failed:
+        print(f"{failed} task(s) failed; nothing partial was left (re-run to retry)", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"use it with: --data-dir {to}  (or export FACTBENCH_DATA_DIR={to})")
     return EXIT_OK
 
 
@@ -92,30 +151,3 @@ def cmd_judge(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         served.stop()
         return EXIT_OK
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from factbench.reports.leaderboard import build
-
-    info = build([Path(r) for r in args.runs], Path(args.out))
-    print(f"leaderboard: {info['rows']} runs, tasks {', '.join(info['tasks'])} -> {args.out}/index.html")
-    return EXIT_OK
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from factbench.reports.compare import CompareError, compare, gate, markdown_report
-
-    try:
-        deltas, meta = compare(args.base, args.candidate, args.metric, args.max_drop, args.alpha,
-                               args.min_pairs, args.seed)
-    except CompareError as exc:
-        print(f"factbench compare: {exc}", file=sys.stderr)
-        return exc.code
-    failed = gate(deltas, args.per_task)
-    if args.json:
-        print(json.dumps({**meta, "failed": failed, "deltas": [d.__dict__ for d in deltas]}, indent=2))
-    else:
-        print(markdown_report(deltas, meta, failed))
-    return EXIT_ERRORS if failed else EXIT_OK
-
-

@@ -1,4 +1,8 @@
-"""Evidence backends, named by `--evidence SPEC`.
+"""Evidence backends, named by `--evidence SPEC` = NAME[:ARG][?OPTIONS].
+
+Each NAME is an entry point of the `factbench.evidence` group (a factory
+``open(arg, options, cache) -> EvidenceBackend``), so a package can ship its own backend;
+the built-ins are registered the same way in factbench's pyproject.toml:
 
     none                      the judge's own knowledge (marked as such in every result)
     corpus:PATH[#topic]       local passage store; `#topic` restricts to the prompt's topic document
@@ -18,6 +22,8 @@ from typing import Protocol
 from factbench.evidence.corpus import PassageStore
 from factbench.llm.cache import CallCache, cache_key
 from factbench.llm.client import redact
+from factbench.plugins import Plugin, load_plugins
+from factbench.retry import backoff_delay
 from factbench.store.jsonl import InputFileError
 from factbench.store.records import Passage, sample_key
 from factbench.tasks import Prompt
@@ -26,6 +32,7 @@ SERPER_URL = "https://google.serper.dev/search"
 SERPER_URL_ENV = "FACTBENCH_SERPER_URL"  # a Serper-compatible endpoint (proxies, test stand-ins)
 SERPER_KEY_ENV = "SERPER_API_KEY"
 DEFAULT_K = 5
+SERPER_ATTEMPTS = 4
 
 
 class EvidenceUnavailable(Exception):
@@ -33,13 +40,29 @@ class EvidenceUnavailable(Exception):
 
 
 class EvidenceBackend(Protocol):
+    """What the evidence stage needs of a backend. Opened by its factory, closed by `aclose`."""
+
     name: str  # recorded in results, e.g. "corpus:wiki.db#topic?k=5"
+    uses_evidence: bool  # False: the judge relies on its own knowledge (the `none` backend)
 
     async def retrieve(self, claims: list[str], prompt: Prompt, task: str) -> tuple[list[list[Passage]], list[str]]:
         """Passages per claim, and error kinds."""
 
+    async def aclose(self) -> None:
+        """Release connections and files; called once at the end of a run."""
 
-class NoEvidence:
+
+class Backend:
+    """Defaults for the EvidenceBackend protocol."""
+
+    name = "?"
+    uses_evidence = True
+
+    async def aclose(self) -> None:
+        return None
+
+
+class NoEvidence(Backend):
     name = "none"
     uses_evidence = False
 
@@ -47,8 +70,7 @@ class NoEvidence:
         return [[] for _ in claims], []
 
 
-class CorpusEvidence:
-    uses_evidence = True
+class CorpusEvidence(Backend):
 
     def __init__(self, path: str, topic: bool, k: int):
         try:
@@ -65,8 +87,7 @@ class CorpusEvidence:
         return [self.store.search(c, self.k, title) for c in claims], []
 
 
-class SerperEvidence:
-    uses_evidence = True
+class SerperEvidence(Backend):
 
     def __init__(self, cache: CallCache | None, k: int, max_concurrency: int = 8, timeout_s: float = 30.0):
         self.key = os.environ.get(SERPER_KEY_ENV)
@@ -91,22 +112,23 @@ class SerperEvidence:
             self._sem = asyncio.Semaphore(self._max)
         http = await session("search", self._max)  # aiohttp: a fraction of httpx's CPU per request
         async with self._sem:
-            for attempt in range(4):
+            for attempt in range(SERPER_ATTEMPTS):
+                last = attempt == SERPER_ATTEMPTS - 1
                 try:
                     async with http.post(self.url, json={"q": query, "num": self.k}, headers={"X-API-KEY": self.key},
                                          timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
                         if resp.status == 429 or resp.status >= 500:
-                            await asyncio.sleep(0.5 * 2**attempt)
+                            if last:
+                                return [], f"search_failed: HTTP {resp.status}"
+                            await asyncio.sleep(backoff_delay(attempt))
                             continue
                         resp.raise_for_status()
                         data = await resp.json(content_type=None)
                     break
                 except Exception as exc:  # network failures are counted, not fatal
-                    if attempt == 3:
+                    if last:
                         return [], f"search_failed: {redact(str(exc))[:120]}"
-                    await asyncio.sleep(0.5 * 2**attempt)
-            else:
-                return [], "search_failed"
+                    await asyncio.sleep(backoff_delay(attempt))
         passages = []
         for box in ("answerBox", "knowledgeGraph"):
             item = data.get(box) or {}
@@ -125,11 +147,12 @@ class SerperEvidence:
         results = await asyncio.gather(*(self._search(c) for c in claims))
         return [r[0] for r in results], [r[1] for r in results if r[1]]
 
+    async def aclose(self) -> None:
+        self._sem = None  # bound to this loop; the pooled session is closed when the loop shuts down
 
-class SnapshotEvidence:
+
+class SnapshotEvidence(Backend):
     """Evidence stored by an earlier run, looked up by (task, id, claim text)."""
-
-    uses_evidence = True
 
     def __init__(self, run_dir: str):
         from factbench.store.run_dir import RunStore
@@ -166,20 +189,40 @@ def _options(spec: str) -> tuple[str, dict[str, str]]:
     return base, opts
 
 
+def open_none(arg: str, options: dict[str, str], cache: CallCache | None) -> NoEvidence:
+    return NoEvidence()
+
+
+def open_serper(arg: str, options: dict[str, str], cache: CallCache | None) -> SerperEvidence:
+    return SerperEvidence(cache, int(options.get("k", DEFAULT_K)))
+
+
+def open_corpus(arg: str, options: dict[str, str], cache: CallCache | None) -> CorpusEvidence:
+    path, _, frag = arg.partition("#")
+    expanded = os.path.expandvars(path)
+    if "$" in expanded or not expanded:
+        raise EvidenceUnavailable(f"corpus:{arg}: the variable in {path!r} is not set")
+    return CorpusEvidence(expanded, topic=(frag == "topic"), k=int(options.get("k", DEFAULT_K)))
+
+
+def open_snapshot(arg: str, options: dict[str, str], cache: CallCache | None) -> SnapshotEvidence:
+    return SnapshotEvidence(arg)
+
+
+def discover_backends() -> dict[str, Plugin]:
+    """Backend factories registered under `factbench.evidence`, by name."""
+    return load_plugins("evidence", callable, lambda f: "", expand=False)
+
+
 def open_backend(spec: str, cache: CallCache | None) -> EvidenceBackend:
     """Open the backend a spec names; raises EvidenceUnavailable with the reason when it cannot."""
     base, opts = _options(spec.strip())
-    k = int(opts.get("k", DEFAULT_K))
-    if base == "none":
-        return NoEvidence()
-    if base == "serper":
-        return SerperEvidence(cache, k)
-    if base.startswith("corpus:"):
-        path, _, frag = base[len("corpus:"):].partition("#")
-        expanded = os.path.expandvars(path)
-        if "$" in expanded or not expanded:
-            raise EvidenceUnavailable(f"{spec}: the variable in {path!r} is not set")
-        return CorpusEvidence(expanded, topic=(frag == "topic"), k=k)
-    if base.startswith("snapshot:"):
-        return SnapshotEvidence(base[len("snapshot:"):])
-    raise EvidenceUnavailable(f"unknown evidence backend {spec!r} (use none, corpus:PATH[#topic], serper, snapshot:RUN_DIR)")
+    name, _, arg = base.partition(":")
+    backends = discover_backends()
+    if name not in backends:
+        raise EvidenceUnavailable(f"unknown evidence backend {spec!r} (registered: {', '.join(sorted(backends))}; "
+                                  "e.g. none, corpus:PATH[#topic], serper, snapshot:RUN_DIR)")
+    try:
+        return backends[name].obj(arg, opts, cache)
+    except ValueError as exc:
+        raise EvidenceUnavailable(f"{spec}: bad option ({exc})") from exc

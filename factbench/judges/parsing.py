@@ -244,14 +244,18 @@ def _parse_id_keyed_verdicts(text: str, n_claims: int, mode: str) -> tuple[list[
     return _labels_from(raw, n_claims, mode)
 
 
+_BARE_WINNER = re.compile(r"(?:(?:the\s+)?winner(?:\s+is)?\s*[:=\-]?\s*)?(?:response\s+)?\**(A|B|tie)\**\.?",
+                          re.IGNORECASE)
+
+
 def parse_winner(text: str) -> str:
     """'A', 'B' or 'tie'; raises ParseError otherwise."""
     try:
         data = extract_json(text)
         word = data.get("winner") if isinstance(data, dict) else None
     except ParseError:
-        m = re.search(r"\b(?:winner\W+)?(A|B|tie)\b", text.strip(), re.IGNORECASE)
-        word = m.group(1) if m and len(text.strip()) < 40 else None
+        m = _BARE_WINNER.fullmatch(text.strip())  # the whole answer must be the verdict: never guess
+        word = m.group(1) if m else None
     if isinstance(word, str):
         w = word.strip().strip(".\"'").lower()
         if w in ("a", "response a"):

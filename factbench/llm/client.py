@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
 from factbench.llm.direct import DirectTransport, is_direct
+from factbench.retry import backoff_delay
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
 os.environ.setdefault("LITELLM_LOG", "ERROR")
@@ -286,9 +286,7 @@ class LLMClient:
             if last_kind not in TRANSIENT or attempt == self.spec.max_retries:
                 break
             self.stats.retries += 1
-            if wait is None:
-                wait = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.5)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, wait))
         raise LLMError(last_kind, f"role {self.spec.role} ({self.spec.model}): {last_detail}")
 
     async def _call_once(self, url, messages, schema, schema_name) -> Completion:

@@ -5,34 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from factbench.hashing import sha256_hex
-from factbench.judges.templates import EXTRACT, RELEVANCE, verify_template
+from factbench.judges.judge import Judge
 from factbench.llm.client import RoleSpec
 from factbench.pipeline.plan import Plan
 from factbench.pipeline.settings import RunSettings
 
 
-def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, source: str) -> dict[str, Any]:
+def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, source: str,
+                 judges: dict[str, Judge]) -> dict[str, Any]:
     """Everything that changes scores. A resume with a different identity is refused."""
-    judges = {}
-    for role in ("extractor", "verifier", "relevance"):
+    models = {}
+    for role in ("extractor", "verifier", "relevance", "weighting"):
         if role in roles:
-            judges[role] = roles[role].identity()
-    templates = {"claims": EXTRACT.id, "relevance": RELEVANCE.id}
+            models[role] = roles[role].identity()
+    templates = {"claims": judges["extractor"].id, "relevance": judges["relevance"].id}
     for pt in plan.tasks:
-        t = verify_template(settings.verify_mode, pt.evidence.uses_evidence)
+        t = judges["verifier"].template_for(pt.evidence.uses_evidence)
         templates[t.name] = t.id
+    if settings.weighting and "weighting" in judges:
+        templates[judges["weighting"].template.name] = judges["weighting"].id
     return {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
         "reference": roles["reference"].identity() if "reference" in roles else None,
-        "judges": judges,
+        "judges": models,
         "templates": templates,
         "tasks": {pt.task.name: {**pt.task.identity(), "evidence": pt.evidence.name,
                                  "prompt_ids_sha": sha256_hex([p.id for p in pt.prompts], 16)}
                   for pt in plan.tasks},
-        "scoring": {"verify_mode": settings.verify_mode, "sentences_per_call": settings.sentences_per_call,
+        "scoring": {"verify_mode": judges["verifier"].mode, "sentences_per_call": settings.sentences_per_call,
                     "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-                    "relevance": settings.relevance},
+                    "relevance": settings.relevance, "weighting": settings.weighting,
+                    **({"claims_per_weight_call": settings.claims_per_weight_call} if settings.weighting else {})},
     }
 
 

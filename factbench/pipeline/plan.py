@@ -17,6 +17,7 @@ class PlannedTask:
     prompts: list[Prompt]
     evidence: EvidenceBackend
     evidence_note: str | None = None
+    all_ids: frozenset[str] = frozenset()  # every prompt id of the task, sampled or not (checks responses files)
 
 
 @dataclass
@@ -30,12 +31,13 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
     ctx = DataContext.from_env(settings.data_dir)
     selection = None
     if settings.select_from_run:
-        source = RunStore(settings.select_from_run).read_json("run.json") or {}
-        selection = {name: set(t["prompt_ids"]) for name, t in source.get("tasks", {}).items()}
+        source = RunStore(settings.select_from_run).read_spec()
+        selection = {name: set(t.prompt_ids) for name, t in source.tasks.items()} if source else {}
     plan = Plan(tasks=[])
     for task in tasks:
         try:
-            prompts = sample_prompts(task.load(ctx), settings.limit, settings.seed, task.name)
+            loaded = task.load(ctx)
+            prompts = sample_prompts(loaded, settings.limit, settings.seed, task.name)
         except TaskDataUnavailable as exc:
             plan.skipped[task.name] = str(exc)
             continue
@@ -50,5 +52,5 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
                 raise
             backend = open_backend("none", cache)
             note = f"default evidence {spec!r} unavailable ({exc}); using the judge's own knowledge"
-        plan.tasks.append(PlannedTask(task, prompts, backend, note))
+        plan.tasks.append(PlannedTask(task, prompts, backend, note, frozenset(p.id for p in loaded)))
     return plan

@@ -13,8 +13,10 @@ from factbench.llm.client import LLMClient
 class Progress:
     """One tqdm bar per stage with done/errors/cache-hit counts."""
 
-    def __init__(self, totals: dict[str, int], enabled: bool, clients: dict[str, LLMClient]):
+    def __init__(self, totals: dict[str, int], enabled: bool, clients: dict[str, LLMClient],
+                 roles: dict[str, str]):
         self.clients = clients
+        self.roles = roles  # stage -> the role whose cache hits its bar shows
         self.errors: Counter[str] = Counter()
         self.bars = {s: tqdm(total=n, desc=f"{s:<9}", position=i, leave=True, disable=not enabled,
                              file=sys.stderr, dynamic_ncols=True) for i, (s, n) in enumerate(totals.items())}
@@ -23,7 +25,7 @@ class Progress:
         bar = self.bars.get(stage)
         if bar is not None:
             bar.update(1)
-            role = {"answers": "model", "claims": "extractor", "verdicts": "verifier", "relevance": "relevance"}.get(stage)
+            role = self.roles.get(stage)
             client = self.clients.get(role) if role else None
             postfix = {"errors": self.errors[stage]}
             if client is not None:

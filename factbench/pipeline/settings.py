@@ -6,8 +6,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from factbench.judges.builtin import DEFAULT_JUDGES, VERIFY_BINARY
+from factbench.judges.informativeness import INFORMATIVENESS_JUDGE
+from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
+from factbench.stages.weights import DEFAULT_CLAIMS_PER_WEIGHT_CALL
 
 
 class RunSettings(BaseModel):
@@ -25,8 +29,11 @@ class RunSettings(BaseModel):
     claims_per_call: int = DEFAULT_CLAIMS_PER_CALL
     evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS
     relevance: bool = True
-    reward_lambda: float = 0.1
-    reward_mu: float = 1.0
+    weighting: bool = True  # the informativeness judge weighs every claim
+    claims_per_weight_call: int = DEFAULT_CLAIMS_PER_WEIGHT_CALL
+    reward_design: str = DEFAULT_DESIGN
+    reward_lambda: float = DEFAULT_LAMBDA
+    reward_mu: float = DEFAULT_MU
     responses: str | None = None
     max_parallel_samples: int = 0  # 0: derived from the judges' concurrency
     fail_on_error: float = 0.05
@@ -35,7 +42,49 @@ class RunSettings(BaseModel):
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
     label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"
+    step: int | None = None  # checkpoint step: the leaderboard's trend view
+    judges: tuple[str, ...] = ()  # judge names replacing the default judge of their role
+
+    def default_judges(self) -> dict[str, str]:
+        """The judge per role before `judges` applies; `verify_mode` picks the verifier's label set."""
+        defaults = dict(DEFAULT_JUDGES)
+        if self.verify_mode == "binary":
+            defaults["verifier"] = VERIFY_BINARY.name
+        if self.weighting:
+            defaults["weighting"] = INFORMATIVENESS_JUDGE.name
+        return defaults
+
+    def failures_exceed_limit(self, failed: int, failed_rate: float) -> bool:
+        """`fail_on_error` is a proportion of samples when < 1, else a count."""
+        limit = self.fail_on_error
+        return failed > limit if limit >= 1 else failed_rate > limit
+
+    @property
+    def reward(self) -> RewardSpec:
+        """The reward actually composed: without claim weights the informative design cannot be used."""
+        design = self.reward_design if self.weighting else "plain"
+        return RewardSpec(design, self.reward_lambda, self.reward_mu)
 
     @property
     def run_dir(self) -> Path:
         return Path(self.results_dir) / self.run_id
+
+
+class RoleDefaults(BaseModel):
+    """Transport and decoding defaults per role: the CLI and the Python API read them from here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_concurrency: int = 16
+    judge_concurrency: int = 32
+    reference_concurrency: int = 16
+    model_timeout_s: float = 300.0
+    judge_timeout_s: float = 180.0
+    max_retries: int = 6
+    model_temperature: float = 0.0
+    model_max_tokens: int = 2048
+    judge_max_tokens: int = 2048
+    reference_max_tokens: int = 2048
+
+
+ROLE_DEFAULTS = RoleDefaults()

@@ -9,6 +9,8 @@ from factbench import __version__
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
+from factbench.store.artefacts import RunSummary
+from factbench.store.hacks_file import hacks_pointer
 from factbench.store.records import Record, sample_key
 from factbench.store.run_dir import RunStore
 
@@ -16,22 +18,25 @@ Latest = dict[str, dict[str, Record]]  # stage -> sample key -> its last record
 
 
 def collect_scores(latest: Latest, planned: dict[str, PlannedTask], settings: RunSettings) -> list[AnswerScore]:
-    claims, verdicts, relevance = latest["claims"], latest["verdicts"], latest["relevance"]
+    claims, verdicts, relevance, weights = latest["claims"], latest["verdicts"], latest["relevance"], latest["weights"]
+    reward = settings.reward
     scores = []
     for pt in planned.values():
         for p in pt.prompts:
             key = sample_key(pt.task.name, p.id)
             c = claims.get(key)
-            if c is None or (key not in verdicts and not c.abstained and c.claims):
+            unfinished = key not in verdicts or (settings.weighting and key not in weights)
+            if c is None or (unfinished and not c.abstained and c.claims):
                 continue  # not finished: counted under errors, not scored
-            scores.append(score_answer(c, verdicts.get(key), relevance.get(key), pt.task.k,
-                                       settings.reward_lambda, settings.reward_mu))
+            scores.append(score_answer(c, verdicts.get(key), relevance.get(key), pt.task.k, reward.lam, reward.mu,
+                                       weights.get(key) if settings.weighting else None, reward.design))
     return scores
 
 
 def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
                   settings: RunSettings, role_stats: dict[str, dict], wall_s: float,
-                  notes: list[str]) -> dict[str, Any]:
+                  notes: list[str], *, resumed: dict[str, int], judges: dict[str, Any],
+                  answers_from: Any) -> RunSummary:
     per_task = {}
     for name, pt in planned.items():
         agg = aggregate([s for s in scores if s.task == name], settings.seed)
@@ -57,12 +62,14 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
     verdict_errors: Counter[str] = Counter()
     for rec in latest["verdicts"].values():
         verdict_errors.update(e for e in rec.errors if e)
+    weighting_errors: Counter[str] = Counter()
+    for rec in latest["weights"].values():
+        weighting_errors.update(e for e in rec.errors if e)
     relevance_errors: Counter[str] = Counter()
     for rec in latest["relevance"].values():
         relevance_errors.update(rec.errors)
     failed_samples = len({key for (stage, key) in latest_failures if key not in done.get(stage, set())})
-    return {
-        "schema_version": 1,
+    return RunSummary.model_validate({
         "run_id": settings.run_id,
         "factbench_version": __version__,
         "wall_seconds": round(wall_s, 3),
@@ -75,9 +82,15 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
             "extraction_parse_errors": dict(claim_errors),
             "verification_parse_errors": dict(verdict_errors),
             "relevance_parse_errors": dict(relevance_errors),
+            "weighting_parse_errors": dict(weighting_errors),
         },
+        "reward": settings.reward.describe(),
         "calls": role_stats,
         "cache": {"hits": sum(s["cache_hits"] for s in role_stats.values()),
                   "calls": sum(s["calls"] for s in role_stats.values())},
         "notes": notes,
-    }
+        "resumed": resumed,
+        "judges": judges,
+        "answers_from": answers_from,
+        "hacks": hacks_pointer(store.dir),
+    })

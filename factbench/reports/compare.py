@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from factbench.reports.diff import PromptDiff
+from factbench.reports.run_info import judge_identity
+from factbench.scoring.metrics import METRIC_INFO, bootstrap_ci
 from factbench.store.run_dir import RunStore
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE, EXIT_INCOMPARABLE = 0, 1, 2, 3
-HIGHER_IS_BETTER = {"precision": True, "hallucination_rate": False, "supported": True, "f1_at_k": True,
-                    "factscore": True, "relevance": True, "reward": True}
-PERCENT_METRICS = {"precision", "hallucination_rate", "f1_at_k", "factscore", "relevance"}
+HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in METRIC_INFO.values() if m.name != "claims"}
+PERCENT_METRICS = {m.name for m in METRIC_INFO.values() if m.percent}
 
 
 class CompareError(Exception):
@@ -48,16 +50,10 @@ def _load(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return spec, scores
 
 
-def _judge_identity(spec: dict[str, Any]) -> dict[str, Any]:
-    ident = spec.get("identity", {})
-    return {"judges": {k: v for k, v in ident.get("judges", {}).items() if k != "relevance"},
-            "templates": ident.get("templates"), "scoring": ident.get("scoring")}
-
-
 def check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
     problems = []
-    if _judge_identity(base) != _judge_identity(cand):
-        problems.append("the runs were judged differently (judge models, endpoints, parameters, templates or "
+    if judge_identity(base) != judge_identity(cand):
+        problems.append("the runs were judged differently (judge models, parameters, templates or "
                         "scoring settings differ); re-score one with the other's judge")
     for name in set(base.get("tasks", {})) & set(cand.get("tasks", {})):
         b, c = base["tasks"][name], cand["tasks"][name]
@@ -68,10 +64,10 @@ def check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
 
 
 def paired_bootstrap(diffs: np.ndarray, alpha: float, seed: int, samples: int = 2000) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(diffs), size=(samples, len(diffs)))
-    means = diffs[idx].mean(axis=1)
-    return float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
+    """CI of the mean paired difference: the same seeded bootstrap as every other CI."""
+    ci = bootstrap_ci(diffs, seed, samples=samples, level=1 - alpha)
+    assert ci is not None  # callers pair at least two answers
+    return ci
 
 
 def compare(base_dir: str | Path, cand_dir: str | Path, metric: str = "precision", max_drop: float = 1.0,
@@ -118,8 +114,13 @@ def gate(deltas: list[Delta], per_task: bool) -> bool:
     return any(d.regression for d in deltas if per_task or d.scope == "overall")
 
 
-def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool) -> str:
-    unit = "pp" if meta["metric"] in PERCENT_METRICS else ""
+def unit_of(metric: str) -> str:
+    return "pp" if metric in PERCENT_METRICS else ""
+
+
+def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool,
+                    regressions: list[PromptDiff] | None = None, top: int = 10) -> str:
+    unit = unit_of(meta["metric"])
     verdict = "❌ regression" if failed else "✅ no significant regression"
     lines = [f"### factbench: {verdict}", "",
              f"`{meta['metric']}` of **{meta['candidate_model']}** against **{meta['base_model']}**, paired by prompt; "
@@ -131,4 +132,15 @@ def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool) -> 
                      f"[{d.ci[0]:+.2f}, {d.ci[1]:+.2f}] | {mark} |")
     if meta["metric"] == "hallucination_rate":
         lines.append("\n(change is shown as improvement: positive = fewer hallucinations)")
+    worst = [d for d in regressions or [] if d.change < 0][:top]
+    if worst:
+        esc = lambda s: str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")  # noqa: E731
+        lines += ["", f"#### Biggest regressions ({len(worst)} of {sum(1 for d in regressions if d.change < 0)} "
+                      "prompts that got worse)", "",
+                  "| task | id | baseline | candidate | change | flipped claims |", "|---|---|---|---|---|---|"]
+        for d in worst:
+            flips = "; ".join(f"{esc(c[:80])} ({b} → {a})" for c, b, a in d.flipped[:3])
+            if len(d.flipped) > 3:
+                flips += f"; … {len(d.flipped) - 3} more"
+            lines.append(f"| {esc(d.task)} | {esc(d.id)} | {d.base:.1f} | {d.candidate:.1f} | {d.change:+.1f}{unit} | {flips} |")
     return "\n".join(lines) + "\n"

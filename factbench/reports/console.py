@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from factbench.scoring.metrics import METRIC_INFO
+from factbench.store.artefacts import Aggregate, MetricValue, RunSummary
 
-COLUMNS = (("precision", "precision"), ("hallucination_rate", "halluc."), ("supported", "supported"),
-           ("f1_at_k", "F1@K"), ("factscore", "FActScore"), ("relevance", "relevance"))
+COLUMNS = ("precision", "hallucination_rate", "supported", "f1_at_k", "factscore", "relevance")
 
 
-def _fmt(metric: dict[str, Any] | None, pct: bool) -> str:
-    if not metric or metric.get("mean") is None:
+def _fmt(metric: MetricValue | None, pct: bool) -> str:
+    if metric is None or metric.mean is None:
         return "-"
     scale = 100 if pct else 1
-    mean = metric["mean"] * scale
-    ci = metric.get("ci95")
-    if ci:
-        return f"{mean:.1f} [{ci[0] * scale:.1f},{ci[1] * scale:.1f}]"
+    mean = metric.mean * scale
+    if metric.ci95:
+        return f"{mean:.1f} [{metric.ci95[0] * scale:.1f},{metric.ci95[1] * scale:.1f}]"
     return f"{mean:.1f}"
 
 
-def summary_table(summary: dict[str, Any]) -> str:
-    header = ["task", "answers", "abst.", "claims/ans"] + [label for _, label in COLUMNS]
+def summary_table(summary: RunSummary) -> str:
+    header = ["task", "answers", "abst.", "claims/ans"] + [METRIC_INFO[key].label for key in COLUMNS]
     rows = []
-    items = list(summary["tasks"].items())
+    items: list[tuple[str, Aggregate]] = list(summary.tasks.items())
     if len(items) > 1:
-        items.append(("OVERALL", summary["overall"]))
+        items.append(("OVERALL", summary.overall))
     for name, agg in items:
-        m = agg["metrics"]
-        row = [name, str(agg["n_answers"]), f"{agg['abstention_rate']['mean'] * 100:.0f}%" if agg["n_answers"] else "-",
-               f"{agg['mean_claims_per_answer']:.1f}" if agg["mean_claims_per_answer"] is not None else "-"]
-        row += [_fmt(m[key], pct=key not in ("supported",)) for key, _ in COLUMNS]
+        abst = agg.abstention_rate
+        row = [name, str(agg.n_answers), f"{abst.mean * 100:.0f}%" if agg.n_answers and abst and abst.mean is not None
+               else "-", f"{agg.mean_claims_per_answer:.1f}" if agg.mean_claims_per_answer is not None else "-"]
+        row += [_fmt(agg.metrics.get(key), pct=METRIC_INFO[key].percent) for key in COLUMNS]
         rows.append(row)
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]

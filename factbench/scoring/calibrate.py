@@ -13,6 +13,8 @@ from collections import Counter
 from typing import Any
 
 from factbench.evidence.backends import EvidenceBackend
+from factbench.judges.builtin import VERIFY_BINARY
+from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient, LLMError
 from factbench.scoring.human_labels import labelled_records
 from factbench.scoring.metrics import score_answer
@@ -31,7 +33,7 @@ def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
     return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
 
 
-async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, mode: str, claims_per_call: int,
+async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, judge: Judge, claims_per_call: int,
                      evidence_tokens: int, parallel: int):
     sem = asyncio.Semaphore(parallel)
 
@@ -40,8 +42,8 @@ async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, mode:
             prompt = Prompt(id=claims_rec.id, text=f"Tell me a bio of {claims_rec.id}.", topic=claims_rec.id)
             evidence = await retrieve_evidence(backend, claims_rec.task, prompt, [c.text for c in claims_rec.claims])
             try:
-                judged = await verify_claims(client, claims_rec, evidence, mode=mode,
-                                             uses_evidence=getattr(backend, "uses_evidence", False),
+                judged = await verify_claims(client, claims_rec, evidence, judge=judge,
+                                             uses_evidence=backend.uses_evidence,
                                              claims_per_call=claims_per_call, evidence_tokens=evidence_tokens)
             except LLMError as exc:
                 return claims_rec, human, None, exc.kind
@@ -51,13 +53,13 @@ async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, mode:
 
 
 def calibrate(labels_path: str, client: LLMClient, backend: EvidenceBackend, *, limit: int | None = None,
-              seed: int = 0, mode: str = "binary", claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
+              seed: int = 0, judge: Judge = VERIFY_BINARY, claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
               evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
               parallel: int = 32) -> dict[str, Any]:
     records = [(c, v) for c, v in labelled_records(labels_path) if not c.abstained and c.claims]
     if limit is not None and limit < len(records):
         records = random.Random(seed).sample(records, limit)
-    results = asyncio.run(_judge_all(client, backend, records, mode, claims_per_call, evidence_tokens, parallel))
+    results = asyncio.run(_judge_all(client, backend, records, judge, claims_per_call, evidence_tokens, parallel))
     human_flags, judge_flags = [], []
     human_prec, judge_prec = [], []
     failures: Counter[str] = Counter()
@@ -86,5 +88,5 @@ def calibrate(labels_path: str, client: LLMClient, backend: EvidenceBackend, *, 
         "cohens_kappa": cohens_kappa(human_flags, judge_flags),
         "human_precision": human_mean, "judge_precision": judge_mean,
         "aggregate_error": None if human_mean is None or judge_mean is None else judge_mean - human_mean,
-        "judge": client.spec.model, "evidence": backend.name, "mode": mode,
+        "judge": client.spec.model, "judge_name": judge.name, "evidence": backend.name, "mode": judge.mode,
     }

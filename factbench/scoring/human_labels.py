@@ -12,10 +12,14 @@ has "is-relevant", "human-atomic-facts" ([{"text", "label": S|NS|IR}] or null) a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factbench.scoring.metrics import AnswerScore, score_answer
 from factbench.store.jsonl import InputFileError, read_jsonl
 from factbench.store.records import Claim, ClaimsRecord, VerdictsRecord
+
+if TYPE_CHECKING:
+    from factbench.store.artefacts import RunSummary
 
 HUMAN_LABELS = {"S": "supported", "NS": "unsupported", "IR": "unsupported"}
 
@@ -63,7 +67,7 @@ def replay(path: str | Path, k: int = 32) -> list[AnswerScore]:
 
 
 def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "bio", k: int = 32,
-                     model: str | None = None, seed: int = 0) -> dict:
+                     model: str | None = None, seed: int = 0) -> RunSummary:
     """A run directory for a human-label replay (run.json, summary.json, scores.jsonl): a
     human-judged row for the leaderboard. Claim texts are not copied; the source file is named."""
     import datetime as dt
@@ -71,6 +75,7 @@ def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "
 
     from factbench import __version__
     from factbench.scoring.metrics import aggregate, as_rows
+    from factbench.store.artefacts import RunSpec, RunSummary
     from factbench.store.run_dir import RunStore
 
     labels_path = Path(labels_path)
@@ -83,7 +88,7 @@ def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "
     model = model or labels_path.stem
     run_id = Path(run_dir).name
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    spec = {
+    spec = RunSpec.model_validate({
         "run_id": run_id, "factbench_version": __version__, "kind": "human-label-replay",
         "label": "human-judged (FActScore annotation replay)",
         "identity": {"answers": f"labels:{labels_path.name}@{digest}",
@@ -96,15 +101,15 @@ def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "
         "source": {"file": labels_path.name, "sha256_16": digest,
                    "conventions": "S supported; NS, IR and facts of irrelevant sentences unsupported; null = abstention"},
         "started_at": now, "finished_at": now,
-    }
-    summary = {"schema_version": 1, "run_id": run_id, "factbench_version": __version__, "wall_seconds": 0.0,
+    })
+    summary = RunSummary.model_validate({"run_id": run_id, "factbench_version": __version__, "wall_seconds": 0.0,
                "tasks": {task: agg}, "overall": agg,
                "errors": {"failed_samples": 0, "failed_sample_rate": 0.0, "stage_failures": {},
                           "extraction_parse_errors": {}, "verification_parse_errors": {}},
-               "calls": {}, "cache": {"hits": 0, "calls": 0}, "notes": []}
+               "calls": {}, "cache": {"hits": 0, "calls": 0}, "notes": []})
     store = RunStore(run_dir)
     store.dir.mkdir(parents=True, exist_ok=True)
-    store.write_json("run.json", spec)
-    store.write_json("summary.json", summary)
+    store.write_spec(spec)
+    store.write_summary(summary)
     store.write_scores(as_rows(scores))
     return summary

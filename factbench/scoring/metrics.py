@@ -7,7 +7,9 @@ Definitions (see docs/metrics.md):
 - f1_at_k: recall@K = min(S / K, 1), F1 = 2PR / (P + R) (0 when S = 0); K fixed per task version.
 - factscore: precision x exp(1 - gamma / n) when n < gamma claims (gamma = 10), else precision.
 - relevance: win rate against the reference (ties 0.5), both orders averaged.
-- reward: precision + lambda * log(1 + S) + mu * relevance (relevance term only when measured).
+- weighted_precision / weighted_supported / on_topic: from the informativeness classes of the
+  claims (:mod:`factbench.scoring.weighting`); None when the run has no claim weights.
+- reward: composed in one place, :mod:`factbench.scoring.reward`.
 Abstentions are excluded from every per-answer mean except abstention_rate; claims without a
 label (judge errors) are excluded from S, U, V and counted as errors.
 """
@@ -20,11 +22,41 @@ from typing import Any
 
 import numpy as np
 
-from factbench.store.records import ClaimsRecord, RelevanceRecord, VerdictsRecord
+from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
+from factbench.scoring.weighting import weighted_terms
+from factbench.store.records import ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
 
 GAMMA = 10
 BOOTSTRAP_SAMPLES = 1000
-METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance", "reward")
+METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance",
+           "weighted_precision", "weighted_supported", "on_topic", "reward")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is shown and compared: the one table every report reads."""
+
+    name: str
+    label: str
+    percent: bool  # a rate in [0, 1], shown x100 (differences in percentage points)
+    higher_is_better: bool
+    description: str
+
+
+METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in (
+    MetricInfo("precision", "precision", True, True, "supported / labelled claims"),
+    MetricInfo("hallucination_rate", "halluc.", True, False, "1 - precision"),
+    MetricInfo("supported", "supported", False, True, "supported claims per answer (detail)"),
+    MetricInfo("claims", "claims", False, True, "claims per answer"),
+    MetricInfo("f1_at_k", "F1@K", True, True, "harmonic mean of precision and min(S/K, 1)"),
+    MetricInfo("factscore", "FActScore", True, True, "precision with FActScore's length penalty (gamma = 10)"),
+    MetricInfo("relevance", "relevance", True, True, "win rate against the reference answer (ties 0.5)"),
+    MetricInfo("weighted_precision", "w.precision", True, True,
+               "precision over informative and off-topic claims (trivial facts and restatements left out)"),
+    MetricInfo("weighted_supported", "w.supported", False, True, "supported informative claims per answer"),
+    MetricInfo("on_topic", "on topic", True, True, "share of claims the informativeness judge finds on topic"),
+    MetricInfo("reward", "reward", False, True, "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md)"),
+)}
 
 
 @dataclass
@@ -44,6 +76,10 @@ class AnswerScore:
     factscore: float | None
     relevance: float | None
     reward: float | None
+    weighted_precision: float | None = None
+    weighted_supported: float | None = None
+    on_topic: float | None = None
+    weighting_errors: int = 0
 
 
 def f1_at_k(precision: float, supported: int, k: int) -> float:
@@ -60,7 +96,9 @@ def length_penalised(precision: float, n_claims: int, gamma: int = GAMMA) -> flo
 
 
 def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
-                 k: int, lam: float = 0.1, mu: float = 1.0) -> AnswerScore:
+                 k: int, lam: float = DEFAULT_LAMBDA, mu: float = DEFAULT_MU,
+                 weights: WeightsRecord | None = None, design: str | None = None) -> AnswerScore:
+    """One answer's metrics. `design` defaults to "informative" when claim weights are given, else "plain"."""
     labels = verdicts.labels if verdicts else []
     s = labels.count("supported")
     u = labels.count("unsupported")
@@ -68,9 +106,12 @@ def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevanc
     judged = s + u + v
     precision = s / judged if judged and not claims.abstained else None
     rel = relevance.score if relevance else None
-    reward = None
-    if precision is not None:
-        reward = precision + lam * math.log1p(s) + (mu * rel if rel is not None else 0.0)
+    terms = weighted_terms(labels, weights.classes) if weights is not None else None
+    spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
+    reward = compose_reward(spec, abstained=claims.abstained, precision=precision, supported=s,
+                            weighted_precision=terms.precision if terms else None,
+                            weighted_supported=terms.supported if terms else None, relevance=rel)
+    scored = precision is not None
     return AnswerScore(
         task=claims.task, id=claims.id, abstained=claims.abstained, claims=len(claims.claims),
         supported=s, unsupported=u, unverifiable=v,
@@ -81,6 +122,10 @@ def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevanc
         f1_at_k=None if precision is None else f1_at_k(precision, s, k),
         factscore=None if precision is None else length_penalised(precision, len(claims.claims)),
         relevance=rel, reward=reward,
+        weighted_precision=terms.precision if terms and scored else None,
+        weighted_supported=terms.supported if terms and scored else None,
+        on_topic=terms.on_topic if terms and scored else None,
+        weighting_errors=sum(1 for e in weights.errors if e) if weights is not None else 0,
     )
 
 
@@ -122,6 +167,7 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
                    "unverifiable": sum(s.unverifiable for s in answered)},
         "judge_errors": sum(s.judge_errors for s in scores),
         "extraction_errors": sum(s.extraction_errors for s in scores),
+        "weighting_errors": sum(s.weighting_errors for s in scores),
         "abstention_rate": _metric([float(s.abstained) for s in scores], seed),
     }
     metrics: dict[str, Any] = {}

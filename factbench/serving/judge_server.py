@@ -1,14 +1,17 @@
 """Serving a judge: vLLM on GPUs (extra `factbench[gpu]`) or llama.cpp on CPU (extra `factbench[local]`).
 
 Both expose an OpenAI-compatible API; factbench talks to them like any other endpoint
-(`--judge openai/<served name> --judge-base-url <url>`). This module only builds the server
-command with judging-friendly settings, starts it, and waits until it answers.
+(`--judge openai/<served name> --judge-base-url <url>`). This module builds the server
+command with judging-friendly settings, starts it, waits until it answers one real completion,
+and watches the process afterwards: a server that dies is reported with its exit status and the
+tail of its log, never as a string of connection errors.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -81,7 +84,7 @@ def wait_ready(base_url: str, proc: subprocess.Popen | None = None, timeout_s: f
     last = "no answer yet"
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise ServeError(f"the server exited with code {proc.returncode} before it was ready")
+            raise ServeError(f"the server {exit_description(proc.returncode)} before it was ready")
         try:
             with urllib.request.urlopen(f"{base_url.rstrip('/')}/models", timeout=5) as resp:
                 data = json.loads(resp.read().decode("utf-8"))
@@ -92,11 +95,58 @@ def wait_ready(base_url: str, proc: subprocess.Popen | None = None, timeout_s: f
     raise ServeError(f"the server at {base_url} was not ready after {timeout_s:.0f}s ({last})")
 
 
+def log_tail(log: Path | None, lines: int = 15) -> str:
+    """The last lines of a server log, indented, for an error message ('' without a log)."""
+    if log is None or not log.is_file():
+        return ""
+    text = log.read_bytes()[-16384:].decode("utf-8", "replace").splitlines()[-lines:]
+    return f"\nlast lines of {log}:\n" + "\n".join(f"  | {line}" for line in text)
+
+
+def exit_description(code: int) -> str:
+    """'exited with status 3', or 'was killed by SIGILL (illegal instruction)' for a signal."""
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        sig = signal.Signals(-code)
+    except ValueError:
+        return f"was killed by signal {-code}"
+    hint = {signal.SIGILL: " (illegal instruction: the binary uses a CPU feature this machine lacks)",
+            signal.SIGKILL: " (killed, often by the out-of-memory killer)"}.get(sig, "")
+    return f"was killed by {sig.name}{hint}"
+
+
+def smoke_completion(base_url: str, served_name: str, timeout_s: float = 120.0) -> str:
+    """One real chat completion; its text. Raises ServeError when none comes back."""
+    body = json.dumps({"model": served_name, "messages": [{"role": "user", "content": "Say OK."}],
+                       "max_tokens": 8, "temperature": 0.0}).encode()
+    request = urllib.request.Request(f"{base_url.rstrip('/')}/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+            data = json.loads(resp.read().decode("utf-8"))
+        text = data["choices"][0]["message"]["content"] or ""
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError, KeyError, IndexError,
+            TypeError) as exc:
+        raise ServeError(f"the server at {base_url} said it was ready, but a test completion failed: {exc}") from exc
+    if not text.strip():
+        raise ServeError(f"the server at {base_url} said it was ready, but a test completion came back empty")
+    return text
+
+
 @dataclass
 class ServedJudge:
     proc: subprocess.Popen
     base_url: str
     served_name: str
+    log: Path | None = None
+
+    def death_report(self) -> str | None:
+        """None while the server runs; else what happened to it, with the tail of its log."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        return f"the server at {self.base_url} {exit_description(code)}{log_tail(self.log)}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -115,20 +165,49 @@ class ServedJudge:
 
 
 def start(cmd: list[str], base_url: str, served_name: str, timeout_s: float = 600.0,
-          log: Path | None = None) -> ServedJudge:
-    """Start a server command and wait until it is ready."""
+          log: Path | None = None, smoke_test: bool = True) -> ServedJudge:
+    """Start a server command, wait until it lists its models, then (smoke_test) until one real
+    completion succeeds. Any failure stops the process and says why, with the log's tail."""
     out = log.open("ab") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     except FileNotFoundError as exc:
         raise ServeError(f"cannot start {cmd[0]}: {exc}") from exc
-    served = ServedJudge(proc, base_url, served_name)
+    served = ServedJudge(proc, base_url, served_name, log)
     try:
         wait_ready(base_url, proc, timeout_s)
+        if smoke_test:
+            smoke_completion(base_url, served_name, timeout_s)
+    except ServeError as exc:
+        try:  # a failed completion often means the server is dying: let it finish, to say how
+            proc.wait(2)
+        except subprocess.TimeoutExpired:
+            pass
+        report = served.death_report()
+        served.stop()
+        raise ServeError(report or f"{exc}{log_tail(log)}") from exc
     except BaseException:
         served.stop()
         raise
     return served
+
+
+def supervise(server: ServedJudge, work: subprocess.Popen, poll_s: float = 0.5,
+              grace_s: float = 10.0) -> tuple[int, str | None]:
+    """Wait for `work` while watching `server`. If the server dies first, interrupt the work
+    (SIGINT: it stops cleanly and stays resumable) and return (1, what happened)."""
+    while work.poll() is None:
+        report = server.death_report()
+        if report is not None:
+            work.send_signal(signal.SIGINT)
+            try:
+                work.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                work.kill()
+                work.wait()
+            return 1, report
+        time.sleep(poll_s)
+    return work.returncode, None
 
 
 def backend_available(backend: str) -> str | None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import re
 
-from factbench.judges.parsing import parse_sentence_claims
-from factbench.judges.templates import EXTRACT, extraction_messages
+from factbench.judges.builtin import CLAIMS
+from factbench.judges.judge import Judge
+from factbench.judges.templates import extraction_messages
 from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.sentences import split_line
 from factbench.store.records import Claim, ClaimsRecord
 
@@ -102,14 +104,15 @@ def chunks(n: int, size: int) -> list[range]:
 
 
 async def extract_claims(client: LLMClient, task: str, sample_id: str, question: str, answer: str,
-                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL) -> ClaimsRecord:
+                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL, judge: Judge = CLAIMS) -> ClaimsRecord:
     """Claims of one answer. An abstention yields no call and no claim."""
+    template = judge.template
     sentences = split_sentences(answer)
     truncated = len(sentences) > MAX_SENTENCES
     sentences = sentences[:MAX_SENTENCES]
     if not sentences or is_abstention(answer, sentences):
         return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
-                            claims=[], extractor=EXTRACT.id)
+                            claims=[], extractor=template.id)
     spans = chunks(len(sentences), max(1, sentences_per_call))
 
     async def one(span: range):
@@ -117,8 +120,8 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(extraction_messages(question, before, numbered, after),
-                                           template=EXTRACT.id, schema=EXTRACT.schema, schema_name="claims")
-        per_sentence, errs = parse_sentence_claims(completion.text, [n for n, _ in numbered])
+                                           template=template.id, schema=template.schema, schema_name="claims")
+        per_sentence, errs = judge.parse(completion.text, [n for n, _ in numbered])
         if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
             errs = ["truncated_output" if e in ("invalid_json", "missing_sentence") else e for e in errs]
         return numbered, completion.text, per_sentence, errs
@@ -134,4 +137,14 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
             found.extend(Claim(text=c, sentence=n - 1) for c in per_sentence.get(n, []))
     claims, merged = merge_duplicates(found)
     return ClaimsRecord(task=task, id=sample_id, abstained=False, sentences=sentences, claims=claims,
-                        merged_duplicates=merged, errors=errors, extractor=EXTRACT.id, raw=raw)
+                        merged_duplicates=merged, errors=errors, extractor=template.id, raw=raw)
+
+
+class ClaimsStage(Stage):
+    name = "claims"
+    role = "extractor"
+
+    async def run(self, run: RunContext, sample: Sample) -> ClaimsRecord:
+        answer = sample.records["answers"]
+        return await extract_claims(run.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
+                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from factbench.evidence.backends import EvidenceBackend
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import EvidenceRecord, Passage
 from factbench.tasks import Prompt
 
@@ -23,3 +24,11 @@ async def retrieve_evidence(backend: EvidenceBackend, task: str, prompt: Prompt,
         per_claim.append(ids)
     return EvidenceRecord(task=task, id=prompt.id, backend=backend.name, passages=unique,
                           per_claim=per_claim, errors=errors)
+
+
+class EvidenceStage(Stage):
+    name = "evidence"
+
+    async def run(self, run: RunContext, sample: Sample) -> EvidenceRecord:
+        claims = sample.records["claims"]
+        return await retrieve_evidence(sample.evidence, sample.task.name, sample.prompt, [c.text for c in claims.claims])

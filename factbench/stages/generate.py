@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from factbench.hashing import sha256_hex
-from factbench.llm.client import LLMClient
+from factbench.llm.client import Completion, LLMClient
+from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.store.jsonl import InputFileError, read_jsonl
 from factbench.store.records import AnswerRecord, sample_key
 from factbench.tasks import Prompt, Task
@@ -40,10 +41,16 @@ def keeps_prompt_text(task: Task) -> bool:
     return "noncommercial" not in task.tags
 
 
-async def generate_answer(client: LLMClient, task: Task, prompt: Prompt) -> AnswerRecord:
-    rendered = task.render(prompt)
+async def complete_text(client: LLMClient, rendered: str) -> tuple[str, str | None, Completion]:
+    """One answer from a model to a rendered prompt: (answer, reasoning trace, the completion)."""
     completion = await client.complete([{"role": "user", "content": rendered}], template=GENERATION_TEMPLATE)
     answer, reasoning = split_reasoning(completion.text, completion.reasoning)
+    return answer, reasoning, completion
+
+
+async def generate_answer(client: LLMClient, task: Task, prompt: Prompt) -> AnswerRecord:
+    rendered = task.render(prompt)
+    answer, reasoning, completion = await complete_text(client, rendered)
     return AnswerRecord(
         task=task.name, id=prompt.id, prompt_sha=sha256_hex(rendered, 16),
         prompt=prompt.text if keeps_prompt_text(task) else None,
@@ -53,6 +60,14 @@ async def generate_answer(client: LLMClient, task: Task, prompt: Prompt) -> Answ
 
 
 _ANSWER_FIELDS = ("response", "answer", "output", "completion")
+RESPONSES_FORMAT = """responses file (--responses FILE.jsonl; docs/responses.md): one JSON object per line
+  {"id": "<prompt id>", "task": "<task name>", "response": "<the answer>"}
+  id        the prompt id, as in `factbench list tasks` data (e.g. LongFact "astronomy-03"); required
+  task      the task name; may be left out when exactly one task is selected
+  response  the answer text (or: answer, output, completion); required
+  reasoning an optional reasoning trace, kept apart from the answer
+  An empty file, a duplicate (task, id) and an id that matches no prompt of its task are errors
+  (exit 2); lines for tasks not selected in this run are ignored, and said so."""
 
 
 def load_responses(path: str | Path, task_names: list[str]) -> tuple[dict[str, dict], str]:
@@ -87,8 +102,31 @@ def load_responses(path: str | Path, task_names: list[str]) -> tuple[dict[str, d
         if key in out:
             raise InputFileError(f"{where}: duplicate response for task {task!r} id {sid!r} "
                                  f"(first at line {out[key]['_line']})")
-        out[key] = {"text": text, "reasoning": reasoning, "_line": lineno}
+        out[key] = {"text": text, "reasoning": reasoning, "_line": lineno, "task": task, "id": sid}
+    if not out:
+        raise InputFileError(f"{file}: no responses in the file (one JSON object per line; see `factbench run --help`)")
     return out, hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+
+
+def check_response_ids(responses: dict[str, dict], prompt_ids: dict[str, set[str]], path: str | Path) -> list[str]:
+    """Every response must answer a prompt of its task. Raises InputFileError naming the ids that
+    match none; returns notes about lines for tasks this run does not include (ignored)."""
+    unknown: list[str] = []
+    other_tasks: dict[str, int] = {}
+    for row in responses.values():
+        ids = prompt_ids.get(row["task"])
+        if ids is None:
+            other_tasks[row["task"]] = other_tasks.get(row["task"], 0) + 1
+        elif row["id"] not in ids:
+            unknown.append(f"{row['task']}/{row['id']} (line {row['_line']})")
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise InputFileError(f"{path}: {len(unknown)} response id(s) match no prompt of their task: {shown}")
+    if prompt_ids and sum(other_tasks.values()) == len(responses):
+        raise InputFileError(f"{path}: no response is for a task of this run (the file has "
+                             f"{', '.join(sorted(other_tasks))}; this run has {', '.join(sorted(prompt_ids))})")
+    return [f"responses for task {t!r} ({n} lines) ignored: the task is not in this run"
+            for t, n in sorted(other_tasks.items())]
 
 
 def answer_from_response(task: Task, prompt: Prompt, row: dict, source: str) -> AnswerRecord:
@@ -98,3 +136,18 @@ def answer_from_response(task: Task, prompt: Prompt, row: dict, source: str) -> 
         prompt=prompt.text if keeps_prompt_text(task) else None,
         answer=answer, reasoning=reasoning, source=source,
     )
+
+
+class AnswerStage(Stage):
+    """The model under test's answer, or the row of a responses file (no generation)."""
+
+    name = "answers"
+    role = "model"
+
+    async def run(self, run: RunContext, sample: Sample) -> AnswerRecord:
+        if run.responses is not None:
+            row = run.responses.get(sample_key(sample.task.name, sample.prompt.id))
+            if row is None:
+                raise StageError("no_response", "the responses file has no answer for this prompt")
+            return answer_from_response(sample.task, sample.prompt, row, run.answers_source)
+        return await generate_answer(run.clients["model"], sample.task, sample.prompt)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 
-from factbench.judges.parsing import parse_verdicts
-from factbench.judges.templates import verification_messages, verify_template
+from factbench.judges.judge import Judge
+from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
 DEFAULT_CLAIMS_PER_CALL = 30
@@ -84,10 +85,11 @@ def batches(group: range, size: int) -> list[range]:
 
 
 async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
-                        mode: str = "ternary", uses_evidence: bool = True,
+                        judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
                         evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS) -> VerdictsRecord:
-    template = verify_template(mode, uses_evidence)
+    template = judge.template_for(uses_evidence)
+    mode = judge.mode or "ternary"
     texts = [c.text for c in claims.claims]
     with_passages = uses_evidence and evidence is not None
     groups = claim_groups(evidence.per_claim, evidence.passages, evidence_tokens) if with_passages \
@@ -96,7 +98,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
     async def one(batch: range, pooled: list[tuple[str, str]]):
         completion = await client.complete(verification_messages(template, pooled, texts[batch.start:batch.stop]),
                                            template=template.id, schema=template.schema, schema_name="verdicts")
-        got, errs = parse_verdicts(completion.text, len(batch), mode)
+        got, errs = judge.parse(completion.text, len(batch), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
         return completion.text, got, errs
@@ -123,3 +125,13 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
     backend = evidence.backend if evidence is not None else "none"
     return VerdictsRecord(task=claims.task, id=claims.id, labels=labels, errors=errors, verifier=template.id,
                           evidence_backend=backend, raw=raw)
+
+
+class VerdictsStage(Stage):
+    name = "verdicts"
+    role = "verifier"
+
+    async def run(self, run: RunContext, sample: Sample) -> VerdictsRecord:
+        return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
+                                   judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
+                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens)

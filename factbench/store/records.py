@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-STAGES = ("answers", "claims", "evidence", "verdicts", "relevance")
+STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "weights", "relevance")  # their order is the runner's business
 
 
 class Record(BaseModel):
@@ -71,6 +71,16 @@ class VerdictsRecord(Record):
     raw: list[str] = Field(default_factory=list)
 
 
+class WeightsRecord(Record):
+    """Informativeness class per claim (aligned with ClaimsRecord.claims); None = no class (see errors)."""
+
+    classes: list[str | None]
+    same_as: list[int | None]  # for "restates": the index of the claim it restates, when the judge named one
+    errors: list[str | None]
+    judge: str  # template id
+    raw: list[str] = Field(default_factory=list)
+
+
 class RelevanceRecord(Record):
     reference_source: str
     winners: list[str | None]  # per order: [answer-first, reference-first], from the answer's point of view
@@ -87,5 +97,5 @@ class ErrorRecord(Record):
 
 RECORD_TYPES: dict[str, type[Record]] = {
     "answers": AnswerRecord, "claims": ClaimsRecord, "evidence": EvidenceRecord,
-    "verdicts": VerdictsRecord, "relevance": RelevanceRecord, "errors": ErrorRecord,
+    "verdicts": VerdictsRecord, "weights": WeightsRecord, "relevance": RelevanceRecord, "errors": ErrorRecord,
 }

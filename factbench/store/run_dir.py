@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.records import RECORD_TYPES, Record
 
 
@@ -44,6 +45,7 @@ class RunStore:
         self._lock_fd = fd
         for stage in RECORD_TYPES:
             self._repair_tail(self.path(stage))
+            self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
         return self
 
     def close(self) -> None:
@@ -123,3 +125,17 @@ class RunStore:
         tmp = self.dir / f".{name}.tmp"
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
         os.replace(tmp, self.dir / name)
+
+    def read_spec(self) -> RunSpec | None:
+        data = self.read_json("run.json")
+        return None if data is None else RunSpec.model_validate(data)
+
+    def write_spec(self, spec: RunSpec) -> None:
+        self.write_json("run.json", spec.model_dump(mode="json"))
+
+    def read_summary(self) -> RunSummary | None:
+        data = self.read_json("summary.json")
+        return None if data is None else RunSummary.model_validate(data)
+
+    def write_summary(self, summary: RunSummary) -> None:
+        self.write_json("summary.json", summary.model_dump(mode="json"))

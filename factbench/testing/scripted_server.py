@@ -35,6 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
+from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind
 from factbench.testing.gpu_model import GpuModel, LatencyModel, approx_tokens, render_prompt
 
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
@@ -63,6 +64,11 @@ class ScriptedState:
     output_tokens: int = 0
     first_request_at: dict[str, float] = field(default_factory=dict)  # kind -> time.time() of its first request
     gpu: GpuModel | None = None
+    # What GET /v1/models lists. None: an empty list, which pre-flight reads as "names not checked",
+    # so the server answers any model name, as it always has.
+    models: tuple[str, ...] | None = None
+    # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
+    responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
 
     def __post_init__(self) -> None:
         if self.gpu is None:
@@ -72,6 +78,8 @@ class ScriptedState:
 def request_kind(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if extra_kind(system):
+        return extra_kind(system)
     if system.startswith("You break a response"):
         return "extract"
     if system.startswith("You check claims"):
@@ -115,6 +123,10 @@ def scripted_label(claim: str) -> str:
 
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
+    if state.responder is not None:
+        return state.responder(body, kind)
+    if kind in EXTRA_KINDS:
+        return extra_content(body, kind)
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
     if kind == "extract":  # the compact format the extraction template asks for: one list per sentence
         sentences = [m.group(2) for m in map(_SENTENCE_LINE.match, _block(user, "sentences").splitlines()) if m]
@@ -207,7 +219,8 @@ class ScriptedServer:
         return web.json_response([b for b in self.state.log if kind is None or request_kind(b) == kind])
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        names = self.state.models or ()
+        return web.json_response({"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
 
     async def _start(self, ready: threading.Event) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -268,10 +281,12 @@ def main() -> None:
     parser.add_argument("--max-seqs", type=int, default=256)
     parser.add_argument("--no-prefix-cache", action="store_true")
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--models", default="", help="comma-separated names GET /v1/models lists (default: none)")
     args = parser.parse_args()
     latency = LatencyModel(args.prefill_tokens_per_s, args.decode_tokens_per_s, args.max_seqs,
                            not args.no_prefix_cache, args.speed)
-    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False)
+    state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False,
+                          models=tuple(n for n in args.models.split(",") if n) or None)
     server = ScriptedServer(state, port=args.port).start()
     print(f"scripted server on {server.base_url} (test double)", flush=True)
     try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import chromium_page, screenshot
 from conftest import write_longfact_fixture
 
 from factbench.cli.main import main
+from factbench.testing.synthetic_run import write_synthetic_run
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -70,17 +71,8 @@ def test_compare_exit_codes(tmp_path, server, capsys):
     assert overall["ci"][1] < -1.0
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    return path
-
-
 def test_leaderboard_page_in_headless_browser(tmp_path, server):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    chromium = _chromium()
-    good = _run(tmp_path, server, "good", _answers(60, bad=set()))
+    _run(tmp_path, server, "good", _answers(60, bad=set()))
     hostile_answers = _answers(60, bad=set(range(0, 60, 3)))
     hostile_answers[0] = hostile_answers[0] + " " + HOSTILE
     hostile = _run(tmp_path, server, "hostile", hostile_answers, model_label=HOSTILE)
@@ -88,35 +80,52 @@ def test_leaderboard_page_in_headless_browser(tmp_path, server):
     spec = json.loads((hostile / "run.json").read_text())
     spec["roles"]["model"] = {"model": HOSTILE, "endpoints": []}
     (hostile / "run.json").write_text(json.dumps(spec))
+    # a crowd of similar runs: their Pareto labels must still not overlap
+    for n in range(10):
+        write_synthetic_run(tmp_path / "results" / f"crowd-{n}", 40, tasks=("longfact-objects",), seed=n,
+                            model=f"crowd/model-number-{n}", p_unsupported=0.1 + 0.01 * n)
     out = tmp_path / "lb"
-    assert main(["leaderboard", "build", str(good), str(hostile), "--out", str(out)]) == 0
+    assert main(["leaderboard", "build", str(tmp_path / "results"), "--out", str(out)]) == 0
     for name in ("index.html", "leaderboard.md", "leaderboard.csv", "pareto.svg", "runs/good.html", "runs/hostile.html"):
         assert (out / name).is_file(), name
     assert HOSTILE not in (out / "index.html").read_text()
     assert HOSTILE not in (out / "runs" / "hostile.html").read_text()
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        page = browser.new_page()
-        dialogs = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    with chromium_page() as page:
         page.goto((out / "index.html").as_uri())
-        rows = page.locator("#lb-body tr")
-        assert rows.count() == 2
-        first_model = lambda: rows.nth(0).locator("td").nth(1).inner_text()  # noqa: E731
-        assert first_model().startswith("responses:good")  # sorted by precision, best first
-        page.click("th[data-key=precision]")  # ascending now
-        assert first_model().startswith(HOSTILE)  # shown as text, not executed
-        assert page.locator("svg.pareto[data-task=overall]").is_visible()
-        assert page.locator("svg.pareto[data-task=overall] circle").count() == 2
+        section = page.locator("section.task[data-task=longfact-objects]")
+        assert not section.is_visible()
         page.select_option("#task", "longfact-objects")
-        assert page.locator("svg.pareto[data-task=longfact-objects]").is_visible()
-        assert not page.locator("svg.pareto[data-task=overall]").is_visible()
+        assert section.is_visible() and not page.locator("section.task[data-task=overall]").is_visible()
+        rows = section.locator("table.lb tbody tr")
+        assert rows.count() == 12
+        runs = rows.locator(".runid").all_inner_texts()
+        assert all(r.startswith("run ") for r in runs)  # every row names its run
+        assert rows.nth(0).locator("td.rank").inner_text() == "1" and "run good" in runs[0]
+        assert HOSTILE in section.inner_text()  # shown as text, not executed
+        hostile_row = section.locator("tr[data-run=hostile]")
+        assert hostile_row.locator("td.rank").inner_text() == "2"  # CIs apart: not tied with good
+        table = section.locator("table.lb").first
+        table.locator("th[data-key=precision]").click()
+        first = lambda: table.locator("tbody tr").nth(0).get_attribute("data-run")  # noqa: E731
+        assert first() == "good"  # highest first
+        table.locator("th[data-key=precision]").click()
+        assert first() == "hostile"  # lowest first
+        headline = table.locator("td.headline").first.inner_text()
+        assert "\n" not in headline and "[" in headline  # the CI on one line
+        svg = section.locator("svg.pareto")
+        assert svg.is_visible() and svg.locator("circle").count() == 12
+        boxes = page.evaluate("""sel => Array.from(document.querySelectorAll(sel)).map(t => {
+            const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })""",
+                              "section.task[data-task=longfact-objects] svg.pareto text.point-label")
+        assert len(boxes) == 12
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+        screenshot(page, "leaderboard")
         page.goto((out / "runs" / "hostile.html").as_uri())
-        page.locator("details").first.click()
-        assert HOSTILE in page.locator("body").inner_text()
-        assert page.locator("script").count() == 0
-        assert dialogs == []
-        browser.close()
+        page.fill("#search", "alert")
+        page.locator("#rows tr.answer-row").first.click()
+        assert HOSTILE in page.locator("tr.detail").inner_text()
+        assert page.locator("script").count() == 3  # the index, one chunk of details, the page's own script
+        assert page.dialogs == [] and page.errors == []

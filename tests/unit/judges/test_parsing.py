@@ -157,3 +157,14 @@ def test_compact_prefixed_garbage_never_invents_labels(tail, n):
     assert len(labels) == len(errors) == n
     for label, error in zip(labels, errors):
         assert (label is None) != (error is None)
+
+
+def test_winner_fallback_takes_only_a_bare_verdict():
+    import pytest
+
+    from factbench.judges.parsing import ParseError, parse_winner
+
+    assert [parse_winner(s) for s in ("A", "Winner: B", "tie.", "Response A", "**B**")] == ["A", "B", "tie", "A", "B"]
+    for prose in ("not a verdict at all", "A is better because it is longer", "I cannot decide"):
+        with pytest.raises(ParseError):
+            parse_winner(prose)

@@ -42,7 +42,7 @@ def test_judge_serve_dry_run_prints_the_command(capsys):
 
 def test_start_waits_for_a_local_stand_in_and_stops_it():
     port = free_port()
-    cmd = [sys.executable, "-m", "factbench.testing.scripted_server", "--port", str(port)]
+    cmd = [sys.executable, "-m", "factbench.testing.scripted_server", "--port", str(port), "--models", "scripted"]
     with start(cmd, f"http://127.0.0.1:{port}/v1", "scripted", timeout_s=60) as served:
         assert served.proc.poll() is None
         assert wait_ready(served.base_url, served.proc, timeout_s=5) == ["scripted"]
@@ -51,7 +51,7 @@ def test_start_waits_for_a_local_stand_in_and_stops_it():
 
 def test_readiness_fails_fast_when_the_server_dies():
     proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
-    with pytest.raises(ServeError, match="exited with code 3"):
+    with pytest.raises(ServeError, match="exited with status 3"):
         wait_ready(f"http://127.0.0.1:{free_port()}/v1", proc, timeout_s=30, interval_s=0.05)
 
 

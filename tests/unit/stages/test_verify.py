@@ -1,5 +1,6 @@
 import asyncio
 
+from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.templates import verify_template
 from factbench.llm.client import LLMClient, RoleSpec
 from factbench.stages.verify import batches, claim_groups, verify_claims
@@ -31,7 +32,8 @@ def test_an_answers_calls_share_one_evidence_block_and_every_claim_keeps_its_bes
     per_claim = [[i % 8, (i + 1) % 8, (i + 2) % 8] for i in range(7)]
     claims, evidence = _records(7, per_claim, passages)
     client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
-    rec = asyncio.run(verify_claims(client, claims, evidence, claims_per_call=3, evidence_tokens=2000))
+    rec = asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, claims_per_call=3,
+                                    evidence_tokens=2000))
     assert rec.labels == ["supported", "supported", "supported", "unverifiable", "supported", "supported", "supported"]
     prompts = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
     assert len(prompts) == 3  # 7 claims in calls of at most 3: 2, 2, 3

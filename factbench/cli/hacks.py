@@ -1,0 +1,97 @@
+"""`hacks`: does a hacked answer score higher? Exit 0 when no hack raises the reward, 1 when one does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from factbench.cli.options import EXIT_ERRORS, EXIT_OK, JUDGE_ROLE_FLAGS, UsageError, _add_role, _open_cache
+from factbench.pipeline.settings import ROLE_DEFAULTS
+
+
+def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
+    """Judges for rescoring (default: the run's own, from run.json), and how they are called."""
+    d = ROLE_DEFAULTS
+    _add_role(p, "judge", "default model for every judge role (default: the run's judges)", d.judge_concurrency)
+    for flag, _ in JUDGE_ROLE_FLAGS:
+        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
+              d.reference_concurrency)
+    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens, help="max output tokens per judge call")
+    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
+    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
+    p.add_argument("--no-structured-output", action="store_true",
+                   help="do not request JSON-schema output (the tolerant parser is always used)")
+    p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
+    p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
+    p.add_argument("--data-dir", help="local task data (default: the run's, else $FACTBENCH_DATA_DIR)")
+
+
+def add_hacks_parser(sub) -> None:
+    from factbench.hacks.variants import HACKS
+
+    hk = sub.add_parser("hacks", help="rescore hacked variants of a run's answers: does any raise the reward?",
+                        description="Derive hacked variants of RUN_DIR's answers (" +
+                        "; ".join(f"{h.name}: {h.description}" for h in HACKS) +
+                        "), score each with the run's judge (or --judge) and print the paired change of every "
+                        "metric and of the reward. Exit 1 when a hack raises the reward significantly.")
+    hk.add_argument("run_dir", help="run directory whose answers are altered and re-scored")
+    hk.add_argument("--hacks", default="all", help="comma-separated hack names (default: all)")
+    hk.add_argument("--reward-design", choices=("informative", "plain"), help="default: the run's")
+    hk.add_argument("--reward-lambda", type=float, help="default: the run's")
+    hk.add_argument("--reward-mu", type=float, help="default: the run's")
+    hk.add_argument("--alpha", type=float, default=0.05, help="1 - the CI level (default 0.05: 95%%)")
+    hk.add_argument("--max-raise", type=float, default=0.0,
+                    help="a hack raises the reward when the whole CI of its change is above this")
+    hk.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    hk.add_argument("--show", action="store_true", help="print the run's stored report; score nothing")
+    hk.add_argument("--json", action="store_true", help="print the report as JSON")
+    hk.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_rescoring_judges(hk)
+
+
+def cmd_hacks(args: argparse.Namespace) -> int:
+    from factbench.hacks.runner import HackError, HackOptions, run_hacks
+    from factbench.reports.hacks import markdown
+    from factbench.scoring.reward import RewardSpec
+    from factbench.store.hacks_file import REPORT_FILE
+
+    if not 0 < args.alpha < 1:
+        raise UsageError("--alpha must be between 0 and 1")
+    if args.show:
+        path = Path(args.run_dir) / REPORT_FILE
+        if not path.is_file():
+            raise UsageError(f"{args.run_dir} has no hack report ({path}); run `factbench hacks {args.run_dir}`")
+        report = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        roles = None
+        if args.judge or any(getattr(args, flag.replace("-", "_")) for flag, _ in JUDGE_ROLE_FLAGS):
+            from factbench.cli.options import role_specs
+
+            roles = role_specs(args, with_model=False)
+        reward = None
+        if args.reward_design or args.reward_lambda is not None or args.reward_mu is not None:
+            from factbench.store.run_dir import RunStore
+
+            stored = (RunStore(args.run_dir).read_json("run.json") or {}).get("settings", {})
+            reward = RewardSpec(args.reward_design or stored.get("reward_design", "informative"),
+                                stored.get("reward_lambda", 0.1) if args.reward_lambda is None else args.reward_lambda,
+                                stored.get("reward_mu", 0.0) if args.reward_mu is None else args.reward_mu)
+        names = tuple(n.strip() for n in args.hacks.split(",") if n.strip()) if args.hacks != "all" else None
+        options = HackOptions(reward=reward, alpha=args.alpha, max_raise=args.max_raise, seed=args.seed,
+                              relevance=False if args.no_relevance else None, data_dir=args.data_dir,
+                              progress=not args.no_progress, say=lambda line: print(line, file=sys.stderr))
+        if names is not None:
+            options.hacks = names
+        try:
+            report = run_hacks(args.run_dir, roles, _open_cache(args), options)
+        except HackError as exc:
+            raise UsageError(str(exc)) from None
+    print(json.dumps(report, indent=2) if args.json else markdown(report))
+    if report.get("incomplete"):
+        print(f"factbench hacks: too many answers failed a stage in {report['incomplete']} (see errors.jsonl "
+              f"under {Path(args.run_dir) / 'hacks'}); the report is incomplete", file=sys.stderr)
+    return EXIT_ERRORS if report["raised"] or report.get("incomplete") else EXIT_OK

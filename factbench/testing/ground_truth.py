@@ -1,0 +1,246 @@
+"""A TEST DOUBLE with ground truth: a synthetic world of people whose facts are known, and a
+responder for the scripted server that answers every factbench request from that truth.
+
+- generation: a biography of `SENTENCES` facts; sentence i is false with probability
+  FALSE_BASE + FALSE_SLOPE * i, so an answer's first sentences are more often true, as in
+  real answers (what makes precision alone hackable by truncation);
+- extraction: one claim per sentence, hedges removed ("It is possible that X" -> X); a
+  sentence starting "I think" is an opinion and gives no claim;
+- verification: supported iff the claim states a person's true fact (in either wording), a
+  trivial fact or an off-topic world fact; a wrong value is unsupported; anything else is
+  unverifiable. A claim keeps its label whatever batch it is in;
+- informativeness: off_topic (another subject), trivial, restates (an earlier claim's fact,
+  in any wording), else informative;
+- paraphrase: the world's other wording of a fact; "In other words, ..." for anything else;
+- relevance: the response with the larger share of informative sentences about the subject wins.
+
+The prompts are the built-in `groundtruth` task. Serve it by hand with
+`python -m factbench.testing.ground_truth --port 8012`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
+from factbench.testing.extra_kinds import block, numbered, system_and_user
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState
+
+N_PEOPLE = 50
+SENTENCES = 12
+FALSE_BASE, FALSE_SLOPE = 0.10, 0.015
+
+_FIRST = ("Orla", "Bram", "Ceri", "Dov", "Esme", "Finn", "Greta", "Hale", "Ines", "Joss", "Kaia", "Lorne", "Mira",
+          "Nils", "Odile", "Pim", "Quill", "Rhea", "Soren", "Tova", "Ulla", "Vero", "Wynn", "Yara", "Zeno")
+_LAST = ("Ashdown", "Brevik", "Calloway", "Dunmore", "Elsworth", "Fenwick", "Galloway", "Hartigan", "Ilsley",
+         "Jarrow", "Kestrel", "Lindqvist", "Marlowe", "Northam", "Oakridge", "Penhallow", "Quarrie", "Rosslyn")
+_CITIES = ("Porto", "Ghent", "Tallinn", "Bergen", "Lyon", "Krakow", "Turin", "Utrecht", "Graz", "Aarhus", "Cork", "Bilbao")
+_PEERS = ("Ada Morrow", "Tomas Reyne", "Lise Harker", "Owen Stroud", "Petra Vale", "Ivo Lanning", "Maud Keswick",
+          "Rafe Tennant", "Selma Orrin", "Gil Ashby")
+# slot -> (sentence, the same fact in other words, possible values)
+SLOTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "birthplace": ("{n} was born in {v}.", "{v} is the birthplace of {n}.", _CITIES),
+    "birth_year": ("{n} was born in the year {v}.", "The birth year of {n} is {v}.",
+                   tuple(str(y) for y in range(1921, 1961, 3))),
+    "profession": ("{n} worked as a {v}.", "By profession, {n} was a {v}.",
+                   ("botanist", "cartographer", "violinist", "civil engineer", "journalist", "architect", "chemist",
+                    "translator", "surgeon", "geologist")),
+    "university": ("{n} studied at {v}.", "{n} received an education at {v}.",
+                   ("Brightwater University", "Calder Institute", "Dunmere College", "Easton Polytechnic",
+                    "Fairholm University", "Glenrock Academy", "Harrowgate College", "Ivel University")),
+    "award": ("{n} received the {v}.", "The {v} was awarded to {n}.",
+              ("Orrin Medal", "Vessel Prize", "Kestrel Award", "Lantern Prize", "Marrow Medal", "Aster Prize")),
+    "book": ("{n} wrote a book called {v}.", "A book called {v} was written by {n}.",
+             ("The Quiet Harbour", "Salt and Iron", "A Map of Small Rivers", "The Glass Orchard", "Winter Ledger",
+              "Paper Bridges")),
+    "spouse": ("{n} married {v}.", "{v} was the spouse of {n}.", _PEERS),
+    "residence": ("{n} lived for many years in {v}.", "For many years, the home of {n} was {v}.", _CITIES),
+    "instrument": ("{n} played the {v}.", "The {v} was an instrument played by {n}.",
+                   ("cello", "oboe", "harp", "clarinet", "viola", "bassoon", "lute", "accordion")),
+    "death_year": ("{n} died in the year {v}.", "The death of {n} took place in {v}.",
+                   tuple(str(y) for y in range(1990, 2021, 3))),
+    "company": ("{n} founded a company named {v}.", "A company named {v} was founded by {n}.",
+                ("Nordlys Works", "Brackwater Tools", "Silverfen Press", "Oakhollow Labs", "Marren Textiles",
+                 "Quayside Optics")),
+    "mentor": ("{n} trained under {v}.", "{v} was a teacher of {n}.", _PEERS),
+}
+_PREFIX = "In other words, "
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _template_regex(template: str, slot: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(template).replace(re.escape("{" + slot + "}"), "(.+?)") + "$")
+
+
+_HEDGE_RES = [(_template_regex(h, "x") if "{x}" in h else _template_regex(h, "y"), h) for h in HEDGES]
+_TRIVIAL_RES = [_template_regex(t, "s") for t in TRIVIAL]
+_OFFTOPIC = {_norm(t) for t in OFFTOPIC}
+
+
+def strip_hedge(sentence: str, opinions: bool = False) -> str | None:
+    """The fact inside a hedged sentence; None for an opinion ("I think ...") unless `opinions`."""
+    for pattern, hedge in _HEDGE_RES:
+        m = pattern.match(sentence)
+        if m:
+            if hedge.startswith("I think") and not opinions:
+                return None
+            inner = m.group(1)
+            inner = inner[:1].upper() + inner[1:]
+            return inner if inner.endswith((".", "!", "?")) else inner + "."
+    return sentence
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    facts: dict[str, str]  # slot -> true value
+    answer: tuple[tuple[str, str], ...]  # (slot, stated value) per sentence, in order
+
+
+class World:
+    """People, their true facts, their answers, and every wording of every possible fact."""
+
+    def __init__(self, n_people: int = N_PEOPLE, seed: int = 0, sentences: int = SENTENCES):
+        rng = random.Random(f"groundtruth:{seed}")
+        names = [f"{f} {last}" for f in _FIRST for last in _LAST]
+        self.people: dict[str, Person] = {}
+        for name in rng.sample(names, n_people):
+            facts = {slot: rng.choice(values) for slot, (_, _, values) in SLOTS.items()}
+            order = rng.sample(list(SLOTS), min(sentences, len(SLOTS)))
+            stated = []
+            for i, slot in enumerate(order):
+                value = facts[slot]
+                if rng.random() < FALSE_BASE + FALSE_SLOPE * i:
+                    value = rng.choice([v for v in SLOTS[slot][2] if v != facts[slot]])
+                stated.append((slot, value))
+            self.people[name] = Person(name, facts, tuple(stated))
+        self.index: dict[str, tuple[str, str, str]] = {}  # normalised wording -> (person, slot, value)
+        self.other_wording: dict[str, str] = {}
+        for name in self.people:
+            for slot, (first, second, values) in SLOTS.items():
+                for v in values:
+                    a, b = first.format(n=name, v=v), second.format(n=name, v=v)
+                    self.index[_norm(a)] = self.index[_norm(b)] = (name, slot, v)
+                    self.other_wording[_norm(a)], self.other_wording[_norm(b)] = b, a
+
+    def answer(self, name: str) -> str:
+        return " ".join(SLOTS[slot][0].format(n=name, v=v) for slot, v in self.people[name].answer)
+
+    def reference(self, name: str) -> str:
+        return " ".join(SLOTS[slot][0].format(n=name, v=v) for slot, v in self.people[name].facts.items())
+
+    def subject(self, text: str) -> str | None:
+        return next((name for name in self.people if name in text), None)
+
+    def fact(self, claim: str) -> tuple[str, str, str] | None:
+        inner = strip_hedge(claim.removeprefix(_PREFIX), opinions=True) or ""
+        return self.index.get(_norm(inner))
+
+    def label(self, claim: str) -> str:
+        fact = self.fact(claim)
+        if fact is not None:
+            name, slot, value = fact
+            return "supported" if self.people[name].facts[slot] == value else "unsupported"
+        if self.is_trivial(claim) or _norm(claim) in _OFFTOPIC:
+            return "supported"
+        return "unverifiable"
+
+    @staticmethod
+    def is_trivial(claim: str) -> bool:
+        return any(p.match(claim) for p in _TRIVIAL_RES)
+
+    def classify(self, subject: str | None, claims: list[tuple[int, str]], earlier: list[tuple[int, str]]) -> list[dict]:
+        seen: dict[tuple[str, str, str], int] = {}
+        for i, text in earlier:
+            fact = self.fact(text)
+            if fact is not None:
+                seen.setdefault(fact, i)
+        out = []
+        for i, text in claims:
+            fact, same_as = self.fact(text), None
+            if _norm(text) in _OFFTOPIC or (fact is not None and fact[0] != subject) or \
+                    (fact is None and (subject is None or subject not in text)):
+                cls = "off_topic"
+            elif self.is_trivial(text):
+                cls = "trivial"
+            elif fact is not None and fact in seen:
+                cls, same_as = "restates", seen[fact]
+            else:
+                cls = "informative"
+            if fact is not None:
+                seen.setdefault(fact, i)
+            out.append({"id": i, "class": cls, "same_as": same_as})
+        return out
+
+    def relevance_share(self, subject: str | None, response: str) -> float:
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", response.strip()) if s]
+        good = sum(1 for s in sentences if (f := self.fact(s)) is not None and f[0] == subject)
+        return good / len(sentences) if sentences else 0.0
+
+
+@lru_cache(maxsize=4)
+def world(n_people: int = N_PEOPLE, seed: int = 0) -> World:
+    return World(n_people, seed)
+
+
+class GroundTruthResponder:
+    """`ScriptedState(responder=GroundTruthResponder())`: every reply follows the world's truth."""
+
+    def __init__(self, truth: World | None = None):
+        self.world = truth or world()
+        self.requests: Counter[str] = Counter()
+
+    def __call__(self, body: dict[str, Any], kind: str) -> str:
+        self.requests[kind] += 1
+        _, user = system_and_user(body)
+        w = self.world
+        if kind == "extract":
+            return json.dumps({"sentences": [{"id": i, "claims": [c] if (c := strip_hedge(s)) else []}
+                                             for i, s in numbered(block(user, "sentences"), sentences=True)]})
+        if kind == "verify":
+            return json.dumps({"verdicts": [{"id": i, "label": w.label(c)} for i, c in numbered(block(user, "claims"))]})
+        if kind == "informativeness":
+            subject = w.subject(block(user, "question"))
+            return json.dumps({"claims": w.classify(subject, numbered(block(user, "claims")),
+                                                    numbered(block(user, "context")))})
+        if kind == "paraphrase":
+            return json.dumps({"sentences": [{"id": i, "text": w.other_wording.get(_norm(s), _PREFIX + s)}
+                                             for i, s in numbered(block(user, "sentences"), sentences=True)]})
+        if kind == "relevance":
+            subject = w.subject(block(user, "question"))
+            a = w.relevance_share(subject, block(user, "response_a"))
+            b = w.relevance_share(subject, block(user, "response_b"))
+            return json.dumps({"winner": "A" if a > b + 1e-9 else "B" if b > a + 1e-9 else "tie"})
+        name = w.subject(user)
+        return w.answer(name) if name else "I could not find reliable information about that."
+
+
+def main() -> None:
+    """`python -m factbench.testing.ground_truth --port 8012`: the double as a stand-alone server."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="ground-truth judge double (test double, never a scorer)")
+    parser.add_argument("--port", type=int, default=8012)
+    args = parser.parse_args()
+    server = ScriptedServer(ScriptedState(responder=GroundTruthResponder(), keep_log=False), port=args.port).start()
+    print(f"ground-truth double on {server.base_url} (test double)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

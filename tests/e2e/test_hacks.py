@@ -1,0 +1,108 @@
+"""`factbench hacks` through the CLI (subprocesses) against the ground-truth judge double.
+
+The double's verdicts follow a known truth, so the assertions are about the reward's design:
+precision alone is raised by truncation and by trivial padding; the default reward is raised
+by none of the hacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from factbench.testing.ground_truth import GroundTruthResponder
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState
+
+N_ANSWERS = 30
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FACTBENCH_CACHE": str(cwd / "cache.sqlite")}
+    return subprocess.run([sys.executable, "-m", "factbench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def hacked_run(tmp_path_factory):
+    """A 30-answer run of the `groundtruth` task, and its hack report (default reward)."""
+    root = tmp_path_factory.mktemp("hacks")
+    responder = GroundTruthResponder()
+    with ScriptedServer(ScriptedState(responder=responder, keep_log=False)) as server:
+        url = server.base_url
+        run = _cli("run", "--tasks", "groundtruth", "--limit", str(N_ANSWERS), "--model", "openai/gt",
+                   "--model-base-url", url, "--judge", "openai/gt", "--judge-base-url", url, "--no-relevance",
+                   "--sentences-per-call", "25", "--claims-per-call", "25", "--run-id", "gt", "--no-progress",
+                   cwd=root)
+        assert run.returncode == 0, run.stderr
+        default = _cli("hacks", "results/gt", "--json", "--no-progress", cwd=root)
+        after_default = responder.requests.total()
+        precision_alone = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "plain",
+                               "--reward-lambda", "0", "--reward-mu", "0", cwd=root)
+        shown = _cli("hacks", "results/gt", "--show", cwd=root)
+        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown,
+               "requests": dict(responder.requests), "new_requests": responder.requests.total() - after_default}
+
+
+def test_default_reward_is_raised_by_no_hack(hacked_run):
+    proc = hacked_run["default"]
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reward"]["design"] == "informative" and report["raised"] == []
+    assert set(report["hacks"]) == {"repeat", "paraphrase", "trivial", "offtopic", "truncate", "hedge", "abstain"}
+    assert {h["family"] for h in report["hacks"].values()} == {"repeat", "trivial", "offtopic", "truncate", "hedge"}
+    for name, hack in report["hacks"].items():
+        reward = hack["metrics"]["reward"]
+        assert reward["n"] == N_ANSWERS and not hack["raises_reward"], name
+        assert reward["ci95"][0] <= 0, (name, reward)
+    m = {name: hack["metrics"] for name, hack in report["hacks"].items()}
+    # The padding is seen: more supported claims, yet no weighted detail and no reward for it.
+    assert m["trivial"]["supported"]["change"] == 8 and m["trivial"]["weighted_supported"]["change"] == 0
+    assert m["offtopic"]["weighted_precision"]["ci95"][1] < 0 and m["offtopic"]["on_topic"]["ci95"][1] < 0
+    assert m["paraphrase"]["claims"]["change"] > 10 and m["paraphrase"]["reward"]["change"] == 0
+    assert m["abstain"]["abstained"]["change"] == 1 and m["abstain"]["reward"]["ci95"][1] < 0
+    # Scored by the run's judge through the run pipeline, with the paraphrases from the judge model.
+    assert hacked_run["requests"]["paraphrase"] > 0 and hacked_run["requests"]["generate"] == N_ANSWERS
+
+
+def test_precision_alone_is_hacked_by_truncation_and_trivial_facts(hacked_run):
+    proc = hacked_run["precision_alone"]
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["reward"]["design"], report["reward"]["lambda"], report["reward"]["mu"]) == ("plain", 0.0, 0.0)
+    assert {"truncate", "trivial"} <= set(report["raised"])
+    for name in ("truncate", "trivial"):
+        precision = report["hacks"][name]["metrics"]["precision"]
+        assert precision["ci95"][0] > 0, (name, precision)
+    # The second report re-used the scored variants and the cache: nothing was asked of the judge again.
+    assert hacked_run["new_requests"] == 0
+
+
+def test_report_is_recorded_in_the_run_and_shown(hacked_run):
+    run = hacked_run["root"] / "results" / "gt"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["hacks"]["report"] == "hacks/hacks.json"
+    report = json.loads((run / summary["hacks"]["report"]).read_text())
+    assert report["reward"]["design"] == summary["hacks"]["reward"]["design"]
+    hack_dir = run / report["hacks"]["trivial"]["dir"]
+    variants = [json.loads(x) for x in (hack_dir.parent / "variants" / "trivial.jsonl").read_text().splitlines()]
+    assert len(variants) == N_ANSWERS and all("has a name." in v["response"] for v in variants)
+    assert json.loads((hack_dir / "summary.json").read_text())["overall"]["n_answers"] == N_ANSWERS
+    shown = hacked_run["shown"]
+    assert shown.returncode == (1 if report["raised"] else 0)
+    assert "| reward |" in shown.stdout and "truncate" in shown.stdout
+
+
+def test_bad_input_is_a_usage_error(tmp_path):
+    missing = _cli("hacks", str(tmp_path / "nope"), cwd=tmp_path)
+    assert missing.returncode == 2 and "not a run directory" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    (tmp_path / "r").mkdir()
+    no_report = _cli("hacks", str(tmp_path / "r"), "--show", cwd=tmp_path)
+    assert no_report.returncode == 2 and "no hack report" in no_report.stderr
+    unknown = _cli("hacks", str(tmp_path / "r"), "--hacks", "truncate,shout", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown hack(s) shout" in unknown.stderr

@@ -1,0 +1,71 @@
+"""Claim weighting in `factbench run`, and one reward scale with and without relevance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import role_args, write_longfact_fixture
+
+from factbench.cli.main import main
+from factbench.testing.ground_truth import GroundTruthResponder
+from factbench.testing.scripted_server import Fault, ScriptedServer, ScriptedState, request_kind
+
+
+def _summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
+    data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=3)
+    base = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path)]
+    assert main(base + ["--run-id", "w"] + role_args(server.base_url)) == 0
+    summary = _summary(tmp_path / "w")
+    assert summary["judges"]["templates"]["informativeness"].startswith("informativeness-v1+")
+    assert summary["judges"]["weighting"]["model"] == "openai/judge"
+    assert summary["reward"]["design"] == "informative"
+    m = summary["overall"]["metrics"]
+    # the plain scripted judge calls every claim informative: weighting changes nothing
+    assert m["weighted_precision"]["mean"] == pytest.approx(m["precision"]["mean"])
+    assert len(_lines(tmp_path / "w" / "weights.jsonl")) == 3
+
+    assert main(base + ["--run-id", "nw", "--no-weighting"] + role_args(server.base_url)) == 0
+    summary = _summary(tmp_path / "nw")
+    assert summary["reward"]["design"] == "plain" and "informativeness" not in summary["judges"]["templates"]
+    assert any("weighting is off" in note for note in summary["notes"])
+    assert _lines(tmp_path / "nw" / "weights.jsonl") == []
+
+
+def test_unparseable_weights_are_errors_never_classes(tmp_path):
+    state = ScriptedState(faults=[Fault("text:no classes here", when=lambda b: request_kind(b) == "informativeness")])
+    with ScriptedServer(state) as srv:
+        data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
+        assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+                     "--run-id", "f"] + role_args(srv.base_url)) == 0
+    summary = _summary(tmp_path / "f")
+    assert summary["errors"]["weighting_parse_errors"]["invalid_json"] > 0
+    assert summary["overall"]["weighting_errors"] > 0
+    broken = [r for r in _lines(tmp_path / "f" / "weights.jsonl") if "invalid_json" in r["errors"]]
+    assert broken and all(c is None for c in broken[0]["classes"])
+
+
+def test_reward_is_on_one_scale_with_and_without_relevance(tmp_path):
+    with ScriptedServer(ScriptedState(responder=GroundTruthResponder())) as srv:
+        url = srv.base_url
+        base = ["run", "--tasks", "groundtruth", "--limit", "4", "--model", "openai/gt", "--model-base-url", url,
+                "--judge", "openai/gt", "--judge-base-url", url, "--results-dir", str(tmp_path), "--no-progress"]
+        for mu in ("0", "1"):
+            assert main(base + ["--run-id", f"rel{mu}", "--reward-mu", mu]) == 0
+            assert main(base + ["--run-id", f"norel{mu}", "--reward-mu", mu, "--no-relevance"]) == 0
+    for mu in ("0", "1"):
+        with_rel = {r["id"]: r for r in _lines(tmp_path / f"rel{mu}" / "scores.jsonl")}
+        without = {r["id"]: r for r in _lines(tmp_path / f"norel{mu}" / "scores.jsonl")}
+        assert all(r["relevance"] == 0.5 for r in with_rel.values())  # each answer ties its reference
+        assert all(r["relevance"] is None for r in without.values())
+        # a tie and an unmeasured relevance give the same reward: one scale
+        assert {k: r["reward"] for k, r in with_rel.items()} == pytest.approx({k: r["reward"] for k, r in without.items()})

@@ -1,0 +1,50 @@
+import json
+
+from factbench.hacks.variants import OFFTOPIC, TRIVIAL, derive
+from factbench.judges.informativeness import informativeness_messages
+from factbench.judges.templates import verification_messages, verify_template
+from factbench.testing.ground_truth import SLOTS, GroundTruthResponder, strip_hedge, world
+
+
+def _verify(responder, claims):
+    body = {"messages": verification_messages(verify_template("ternary", False), [], claims)}
+    return [v["label"] for v in json.loads(responder(body, "verify"))["verdicts"]]
+
+
+def test_labels_follow_the_truth_whatever_the_batch():
+    w = world()
+    person = next(iter(w.people.values()))
+    first, second, values = SLOTS["birthplace"]
+    true, wrong = person.facts["birthplace"], next(v for v in values if v != person.facts["birthplace"])
+    claims = [first.format(n=person.name, v=true), second.format(n=person.name, v=true),
+              first.format(n=person.name, v=wrong), TRIVIAL[0].format(s=person.name), OFFTOPIC[0],
+              f"{person.name} invented the telephone."]
+    r = GroundTruthResponder(w)
+    labels = _verify(r, claims)
+    assert labels == ["supported", "supported", "unsupported", "supported", "supported", "unverifiable"]
+    assert [_verify(r, [c])[0] for c in reversed(claims)] == labels[::-1]
+
+
+def test_answers_have_known_truth_and_hedges_keep_the_fact():
+    w = world()
+    person = next(iter(w.people.values()))
+    answer = w.answer(person.name)
+    assert answer.count(person.name) == len(person.answer)
+    hedged = derive("hedge", answer, person.name, "x").split(". ")
+    assert strip_hedge(hedged[0] + ".") is not None and strip_hedge("I think it rained.") is None
+
+
+def test_informativeness_classes():
+    w = world()
+    name = next(iter(w.people))
+    first, second, _ = SLOTS["profession"]
+    fact = w.people[name].facts["profession"]
+    claims = [(1, first.format(n=name, v=fact)), (2, second.format(n=name, v=fact)),
+              (3, TRIVIAL[1].format(s=name)), (4, OFFTOPIC[2])]
+    body = {"messages": informativeness_messages(f"Tell me a bio of {name}.", [], claims)}
+    out = json.loads(GroundTruthResponder(w)(body, "informativeness"))["claims"]
+    assert [(c["class"], c["same_as"]) for c in out] == [("informative", None), ("restates", 1),
+                                                         ("trivial", None), ("off_topic", None)]
+    # the restated claim is found when it is only in the context of a later span
+    body = {"messages": informativeness_messages(f"Tell me a bio of {name}.", claims[:1], claims[1:2])}
+    assert json.loads(GroundTruthResponder(w)(body, "informativeness"))["claims"][0]["class"] == "restates"
