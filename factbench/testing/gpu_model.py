@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CHARS_PER_TOKEN = 4
+CLAIM_KINDS = ("extract", "verify")  # claim extraction and verification: the judging every run does
 
 
 def approx_tokens(text: str) -> int:
@@ -59,10 +60,14 @@ class KindTotals:
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
+    prefill_s: float = 0.0
+    prefill_s_uncached: float = 0.0
+    decode_s: float = 0.0
 
-    def to_dict(self) -> dict[str, int]:
-        return {"requests": self.requests, "input_tokens": self.input_tokens,
-                "cached_tokens": self.cached_tokens, "output_tokens": self.output_tokens}
+    def to_dict(self) -> dict[str, float]:
+        return {"requests": self.requests, "input_tokens": self.input_tokens, "cached_tokens": self.cached_tokens,
+                "output_tokens": self.output_tokens, "prefill_s": self.prefill_s,
+                "prefill_s_uncached": self.prefill_s_uncached, "decode_s": self.decode_s}
 
 
 @dataclass
@@ -123,16 +128,27 @@ class GpuModel:
         totals.input_tokens += input_tokens
         totals.cached_tokens += cached
         totals.output_tokens += output_tokens
+        totals.prefill_s += prefill
+        totals.prefill_s_uncached += lat.prefill_seconds(input_tokens)
+        totals.decode_s += decode
         return input_tokens, cached
 
-    def floor_s(self, cached: bool = True) -> float:
-        """max(total prefill, total slot time / max_seqs): no schedule of this work can finish sooner."""
-        prefill = self.prefill_s if cached else self.prefill_s_uncached
-        return max(prefill, (prefill + self.decode_s) / max(1, self.latency.max_seqs))
+    def floor_s(self, cached: bool = True, kinds: tuple[str, ...] | None = None) -> float:
+        """max(total prefill, total slot time / max_seqs): no schedule of this work can finish
+        sooner. With `kinds`, the floor of those requests alone."""
+        if kinds is None:
+            prefill, decode = (self.prefill_s if cached else self.prefill_s_uncached), self.decode_s
+        else:
+            parts = [self.by_kind[k] for k in kinds if k in self.by_kind]
+            prefill = sum(t.prefill_s if cached else t.prefill_s_uncached for t in parts)
+            decode = sum(t.decode_s for t in parts)
+        return max(prefill, (prefill + decode) / max(1, self.latency.max_seqs))
 
     def stats(self) -> dict[str, Any]:
         return {"max_seqs": self.latency.max_seqs, "prefix_cache": self.latency.prefix_cache,
                 "prefill_s": self.prefill_s, "prefill_s_uncached": self.prefill_s_uncached,
                 "decode_s": self.decode_s, "floor_s": self.floor_s(True),
                 "floor_s_uncached": self.floor_s(False),
+                "floor_s_claims": self.floor_s(True, CLAIM_KINDS),
+                "floor_s_claims_uncached": self.floor_s(False, CLAIM_KINDS),
                 "by_kind": {k: v.to_dict() for k, v in self.by_kind.items()}}
