@@ -1,8 +1,8 @@
 """Pooled aiohttp sessions, one per (event loop, name), closed when their loop shuts down.
 
-aiohttp's client costs ~0.1 ms of CPU per request where httpx costs ~0.8 ms (measured against
-a local server); at one search request per claim and two judge requests per answer that is
-most of the harness's CPU. A session belongs to the loop that made it, so a new loop (a new
+aiohttp's client costs several times less CPU per request than httpx (measured against a local
+server); at one search request per claim and a few judge requests per answer that was most of
+the harness's CPU. A session belongs to the loop that made it, so a new loop (a new
 `asyncio.run`) gets new sessions; each is closed by an async generator that the loop
 finalises at shutdown (`asyncio.run` calls `shutdown_asyncgens`), so none is left unclosed.
 """
