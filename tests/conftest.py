@@ -33,8 +33,12 @@ def server():
         yield srv
 
 
-def role_args(url: str, model: bool = True) -> list[str]:
+def role_args(url: str, model: bool = True, evidence: str | None = "none") -> list[str]:
+    """Roles on the scripted server. Evidence is named explicitly (a task's default, web search,
+    is not available in tests and is never replaced silently); pass evidence=None to omit it."""
     args = ["--judge", "openai/judge", "--judge-base-url", url, "--no-progress"]
+    if evidence is not None:
+        args += ["--evidence", evidence]
     if model:
         args = ["--model", "openai/test-model", "--model-base-url", url] + args
     return args

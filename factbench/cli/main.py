@@ -1,4 +1,5 @@
-"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error (EXIT_CODES_HELP)."""
+"""The `factbench` command line. Exit codes: 0 ok, 1 too many errors, 2 usage or input error,
+3 runs not comparable (`compare`), 4 stopped at --max-cost (resumable), 130 interrupted (EXIT_CODES_HELP)."""
 
 from __future__ import annotations
 
@@ -87,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     corpus = sub.add_parser("corpus", help="build or query a local passage store")
     csub = corpus.add_subparsers(dest="corpus_command", required=True)
-    build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, or a FActScore DB")
-    build.add_argument("source", help="a .jsonl file ({title, text} per line), a folder of .txt files, or a FActScore .db")
-    build.add_argument("--out", required=True, help="the SQLite store to write (e.g. wiki.db)")
+    build = csub.add_parser("build", help="build a store from JSONL, a folder of .txt, a FActScore DB or a store")
+    build.add_argument("source", nargs="+", help="one or more inputs, read in order: a .jsonl file ({title, text} per "
+                       "line), a folder of .txt files, a FActScore .db, or a store (the one named by --out too: "
+                       "rebuild or extend it)")
+    build.add_argument("--out", required=True, help="the store to write (e.g. wiki.db, with wiki.db.postings beside it)")
     build.add_argument("--passage-words", type=int, default=256, help="words per passage")
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
     judge = sub.add_parser("judge", help="serve a judge model (vLLM on GPU, llama.cpp on CPU)")

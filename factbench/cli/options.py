@@ -11,10 +11,13 @@ from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_MAX_COST = 4  # stopped cleanly at --max-cost; resume with the same --run-id (and a larger --max-cost)
 EXIT_CODES_HELP = """exit codes:
   0    the run finished (failed samples within --fail-on-error)
-  1    too many failed samples (--fail-on-error), or a served judge that stopped
-  2    usage or input error: a bad flag or file, missing task data, a failed pre-flight check
+  1    too many failed samples (--fail-on-error: a stage still failing, or claims left without a label),
+       or a served judge that stopped
+  2    usage or input error: a bad flag or file, missing task data or default evidence, a failed pre-flight check
+  4    stopped at --max-cost; re-run with the same --run-id and a larger --max-cost to finish
   130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
 
 
@@ -66,6 +69,8 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
     g.add_argument(f"--{flag}-api-key-env", metavar="VAR", help="environment variable holding the API key")
     g.add_argument(f"--{flag}-concurrency", type=int, default=None, metavar="N",
                    help=f"max concurrent requests per endpoint (default {concurrency})")
+    g.add_argument(f"--{flag}-revision", metavar="TEXT",
+                   help="a fingerprint you pin (checkpoint hash, date): part of the run identity and cache key")
 
 
 def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> None:
@@ -85,8 +90,8 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
                    help="skip the checks made before any work (API key variables set, every endpoint "
                         "answers GET /models, the model name is served)")
     p.add_argument("--evidence", default=_DEFAULT.evidence,
-                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (task default, else none); "
-                        "see `factbench list evidence`")
+                   help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; the "
+                        "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
     p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call, help="claims per verification call")
     p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
                    help="budget of an answer's evidence block, shared by its verification calls")
@@ -124,7 +129,16 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
                                       "else ./data, else ../shared/data when present)")
     p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
-                   help="exit 1 when failed samples exceed this proportion (<1) or count (>=1)")
+                   help="exit 1 when failed samples (a stage failing, claims left unlabelled) exceed this "
+                        "proportion (<1) or count (>=1)")
+    p.add_argument("--max-judge-attempts", type=int, default=_DEFAULT.max_judge_attempts, metavar="N",
+                   help="attempts per sample and judge stage, across resumes, for items whose answer did not parse")
+    p.add_argument("--price-per-1k-input", metavar="USD|ROLE=USD,...",
+                   help="price of 1,000 input tokens (e.g. 0.0005, or judge=0.0005,model=0.001); self-hosted roles "
+                        "have no dollar cost without it")
+    p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--label", default=_DEFAULT.label,
                    help="a note shown with this run on the leaderboard (e.g. demo-quality)")
@@ -132,6 +146,38 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
 
 def _urls(value: str | None) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip()) if value else ()
+
+
+_JUDGE_ROLES = {"extractor", "verifier", "relevance", "weighting"}
+_PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
+
+
+def _prices(value: str | None, flag: str) -> dict[str, float]:
+    """`0.5` (every role) or `judge=0.5,model=1` (`judge` = every judge role) -> {role: USD}."""
+    if not value:
+        return {}
+    out: dict[str, float] = {}
+    for part in (x.strip() for x in value.split(",") if x.strip()):
+        role, _, number = part.rpartition("=")
+        try:
+            price = float(number)
+        except ValueError:
+            raise UsageError(f"{flag}: {part!r} is not a price (USD per 1,000 tokens)") from None
+        if price < 0 or (role and role not in _PRICE_ROLES):
+            raise UsageError(f"{flag}: {part!r}: use a non-negative number, optionally after one of "
+                             f"{', '.join(sorted(_PRICE_ROLES))}=")
+        for r in ({"model", "reference", *_JUDGE_ROLES} if not role else _JUDGE_ROLES if role == "judge" else {role}):
+            if role or r not in out:
+                out[r] = price
+    return out
+
+
+def _role_price(args: argparse.Namespace, role: str) -> tuple[float, float] | None:
+    inp = _prices(getattr(args, "price_per_1k_input", None), "--price-per-1k-input")
+    out = _prices(getattr(args, "price_per_1k_output", None), "--price-per-1k-output")
+    if role not in inp and role not in out:
+        return None
+    return inp.get(role, 0.0), out.get(role, 0.0)
 
 
 def role_specs(args: argparse.Namespace, with_model: bool,
@@ -149,7 +195,8 @@ def role_specs(args: argparse.Namespace, with_model: bool,
             roles["model"] = RoleSpec(role="model", model=args.model, base_urls=_urls(args.model_base_url),
                                       api_key_env=args.model_api_key_env,
                                       max_concurrency=args.model_concurrency or d.model_concurrency, timeout_s=args.model_timeout,
-                                      max_retries=args.max_retries,
+                                      max_retries=args.max_retries, revision=args.model_revision,
+                                      price_per_1k=_role_price(args, "model"),
                                       params={"temperature": args.temperature, "max_tokens": args.max_tokens})
     for flag, role in role_flags:
         attr = flag.replace("-", "_")
@@ -163,13 +210,15 @@ def role_specs(args: argparse.Namespace, with_model: bool,
             api_key_env=getattr(args, f"{prefix}_api_key_env"),
             max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or d.judge_concurrency,
             timeout_s=args.judge_timeout, max_retries=args.max_retries, structured_output=structured,
-            params=judge_params)
+            revision=getattr(args, f"{attr}_revision") or args.judge_revision,
+            price_per_1k=_role_price(args, role), params=judge_params)
     if getattr(args, "reference_model", None):
         roles["reference"] = RoleSpec(
             role="reference", model=args.reference_model, base_urls=_urls(args.reference_model_base_url),
             api_key_env=args.reference_model_api_key_env,
             max_concurrency=args.reference_model_concurrency or d.reference_concurrency,
-            timeout_s=args.judge_timeout, max_retries=args.max_retries,
+            timeout_s=args.judge_timeout, max_retries=args.max_retries, revision=args.reference_model_revision,
+            price_per_1k=_role_price(args, "reference"),
             params={"temperature": 0.0, "max_tokens": d.reference_max_tokens})
     if getattr(args, "no_relevance", False):
         roles.pop("relevance", None)
@@ -193,7 +242,7 @@ def _settings(args: argparse.Namespace, run_id: str, responses: str | None, sele
         responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
         progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
         select_from_run=select_from_run, label=args.label, judges=judge_names(args),
-        step=getattr(args, "step", None))
+        step=getattr(args, "step", None), max_judge_attempts=args.max_judge_attempts, max_cost=args.max_cost)
 
 
 def _open_cache(args: argparse.Namespace):

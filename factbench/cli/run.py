@@ -10,6 +10,7 @@ from pathlib import Path
 from factbench import __version__
 from factbench.cli.options import (
     EXIT_ERRORS,
+    EXIT_MAX_COST,
     EXIT_OK,
     VERIFIER_ONLY,
     UsageError,
@@ -35,10 +36,12 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
              select_from_run: str | None = None) -> int:
     from factbench.cli.views import check_tracker, log_finished_run
     from factbench.pipeline.runner import Runner
-    from factbench.reports.console import summary_table
+    from factbench.reports.console import run_report, summary_table
 
     check_tracker(args)
     settings = _settings(args, run_id, responses, select_from_run)
+    if settings.max_cost is not None:
+        _require_prices(roles)
     cache = _open_cache(args)
     runner = Runner(settings, roles, tasks, cache)
     print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
@@ -46,8 +49,9 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
 
     data = DataContext.from_env(settings.data_dir).data_dir
     print(f"task data: {data if data else 'none local (Hub downloads where a task has them)'}", file=sys.stderr)
-    print(f"tasks: {', '.join(f'{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name})' for pt in runner.plan.tasks) or 'none'}",
-          file=sys.stderr)
+    planned = [f"{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name}, {pt.evidence_chosen_by})"
+               for pt in runner.plan.tasks]
+    print(f"tasks: {', '.join(planned) or 'none'}", file=sys.stderr)
     for note in runner.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"resume with: --run-id {run_id}", file=sys.stderr)
@@ -56,18 +60,32 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
         print(summary.model_dump_json(indent=2))
     else:
         print(summary_table(summary))
-        cache_line = f"cache hits: {summary.cache['hits']}/{summary.cache['calls']} calls"
-        if any(summary.resumed.values()):
-            done = ", ".join(f"{stage} {n}" for stage, n in summary.resumed.items())
-            cache_line += f"; already done before this invocation: {done}"
-        print(f"\n{cache_line}; wall {summary.wall_seconds:.1f}s; results in {settings.run_dir}")
+        print("\n" + run_report(summary, str(settings.run_dir)))
     errors = summary.errors
     if errors.failed_samples:
         print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
               f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
     log_finished_run(args, settings.run_dir)
-    too_many = settings.failures_exceed_limit(errors.failed_samples, errors.failed_sample_rate)
+    if summary.budget.get("stopped_at_max_cost"):
+        print(f"factbench: stopped at --max-cost {settings.max_cost} (spent ${summary.cost_usd or 0:.4f} over "
+              f"{summary.invocations} invocation(s)); nothing is lost: re-run with --run-id {run_id} and a larger "
+              "--max-cost (or none) to finish", file=sys.stderr)
+        return EXIT_MAX_COST
+    # Samples with a stage still failing, and samples with claims or sentences left without a
+    # parsed judge answer, both count against --fail-on-error.
+    too_many = settings.failures_exceed_limit(errors.gate_failures, errors.gate_failure_rate)
     return EXIT_ERRORS if too_many else EXIT_OK
+
+
+def _require_prices(roles: dict) -> None:
+    from factbench.llm.cost import role_price
+
+    unpriced = [f"{r} ({s.model})" for r, s in roles.items()
+                if role_price(s.model, bool(s.base_urls), s.price_per_1k) is None]
+    if unpriced:
+        raise UsageError("--max-cost needs a price for every role; none is known for " + ", ".join(unpriced) +
+                         ": give --price-per-1k-input/--price-per-1k-output (self-hosted roles are never priced "
+                         "from a provider's list)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

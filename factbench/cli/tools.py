@@ -113,8 +113,9 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     from factbench.evidence.corpus import FACTSCORE_SEPARATOR, PassageStore, iter_documents
 
     if args.corpus_command == "build":
-        counts = PassageStore.build(args.out, iter_documents(args.source, args.separator or FACTSCORE_SEPARATOR),
-                                    args.passage_words)
+        sep = args.separator or FACTSCORE_SEPARATOR
+        documents = (doc for source in args.source for doc in iter_documents(source, sep))
+        counts = PassageStore.build(args.out, documents, args.passage_words)
         print(f"built {args.out}: {counts['documents']} documents, {counts['passages']} passages")
         return EXIT_OK
     store = PassageStore(args.store)

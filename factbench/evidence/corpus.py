@@ -1,29 +1,29 @@
-"""The local passage store: a SQLite file with an FTS5 (BM25) index over passages.
+"""The local passage store: passage texts in SQLite, BM25 over a memory-mapped impact index.
 
 Built by `factbench corpus build` from JSONL ({"title", "text"}), a folder of .txt files
-(title = file name), or a FActScore-format knowledge DB (`documents(title, text)` whose
-text joins a page's passages with a separator).
+(title = file name), a FActScore-format knowledge DB (`documents(title, text)` whose text joins a
+page's passages with a separator) or an existing store (to rebuild or extend it). A store is two
+files: `NAME.db` (passages, titles, terms) and `NAME.db.postings` (see factbench/evidence/index_bm25.py).
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections import Counter
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from factbench.evidence.index_bm25 import Postings, PostingsError, Term, postings_path
+from factbench.evidence.index_build import FORMAT, build_store
+from factbench.evidence.index_text import content_words
 from factbench.store.jsonl import InputFileError, read_jsonl
 from factbench.store.records import Passage
 
+__all__ = ["FACTSCORE_SEPARATOR", "PassageStore", "chunk_words", "content_words", "iter_documents"]
+
 FACTSCORE_SEPARATOR = "####SPECIAL####SEPARATOR####"
 DEFAULT_PASSAGE_WORDS = 256
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(
-    "a an and are as at be been being but by did do does for from had has have he her his how i in is it its "
-    "of on or she that the their them they this to was were what when where which who whom why will with "
-    "would you also into than then there these those not no".split()
-)
+_SQL_VARIABLES = 900  # stay under SQLite's bound-parameter limit in IN (...) lists
 
 
 def chunk_words(text: str, size: int = DEFAULT_PASSAGE_WORDS) -> list[str]:
@@ -31,21 +31,46 @@ def chunk_words(text: str, size: int = DEFAULT_PASSAGE_WORDS) -> list[str]:
     return [" ".join(words[i:i + size]) for i in range(0, len(words), size)] or []
 
 
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+
+
+def _iter_sqlite(src: Path, separator: str) -> Iterator[tuple[str, list[str]]]:
+    conn = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    try:
+        tables = _tables(conn)
+        if "documents" in tables:  # FActScore knowledge source
+            for title, text in conn.execute("SELECT title, text FROM documents"):
+                yield title, [p for p in text.split(separator) if p.strip()]
+        elif "passages" in tables:  # a factbench store (any format): its passages, page by page
+            title, parts = None, []
+            for t, text in conn.execute("SELECT title, text FROM passages ORDER BY id"):
+                if t != title and parts:
+                    yield title, parts
+                    parts = []
+                title = t
+                parts.append(text)
+            if parts:
+                yield title, parts
+        else:
+            raise InputFileError(f"{src}: neither a FActScore knowledge DB with documents(title, text) "
+                                 "nor a factbench passage store")
+    except sqlite3.DatabaseError as exc:
+        raise InputFileError(f"{src}: not a FActScore knowledge DB with documents(title, text): {exc}") from exc
+    finally:
+        conn.close()
+
+
 def iter_documents(source: str | Path, separator: str = FACTSCORE_SEPARATOR) -> Iterator[tuple[str, list[str]]]:
-    """(title, pre-split passages or [whole text]) from a JSONL file, a folder of .txt, or a FActScore DB."""
+    """(title, pre-split passages or [whole text]) from a JSONL file, a folder of .txt, or a SQLite DB."""
     src = Path(source)
     if src.is_dir():
         for file in sorted(src.rglob("*.txt")):
             yield file.stem, [file.read_text(encoding="utf-8", errors="replace")]
     elif src.suffix in (".db", ".sqlite", ".sqlite3"):
-        conn = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-        try:
-            for title, text in conn.execute("SELECT title, text FROM documents"):
-                yield title, [p for p in text.split(separator) if p.strip()]
-        except sqlite3.DatabaseError as exc:
-            raise InputFileError(f"{src}: not a FActScore knowledge DB with documents(title, text): {exc}") from exc
-        finally:
-            conn.close()
+        if not src.is_file():
+            raise InputFileError(f"{src}: no such file")
+        yield from _iter_sqlite(src, separator)
     elif src.is_file():
         for lineno, row in read_jsonl(src):
             text = row.get("text", row.get("contents"))
@@ -56,117 +81,108 @@ def iter_documents(source: str | Path, separator: str = FACTSCORE_SEPARATOR) -> 
         raise InputFileError(f"{src}: no such file or folder")
 
 
-MAX_QUERY_TERMS = 6
-COMMON_TERM_SHARE = 0.01  # terms in more than 1% of passages carry little BM25 weight and cost the most
-
-
-def content_words(text: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for tok in _TOKEN.findall(text.lower()):
-        if len(tok) > 1 and tok not in _STOPWORDS:
-            seen.setdefault(tok, None)
-    return list(seen)
-
-
-def fts_query(words: list[str]) -> str:
-    """An FTS5 OR-query of `words` (each quoted, so no query syntax can leak in)."""
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-
-
 class PassageStore:
+    """A read-only store; one instance may serve several threads at once."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"passage store not found: {self.path} (build it with `factbench corpus build`)")
-        self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        # One connection for all threads (queries on it are short), so a store rebuilt while it is
+        # open keeps being read from the same file as its memory-mapped postings.
+        self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        rebuild = f"rebuild it with `factbench corpus build {self.path} --out {self.path}`"
         try:
-            self.conn.execute("SELECT 1 FROM passages_fts LIMIT 1")
-            self.n_passages = int(self.conn.execute("SELECT value FROM meta WHERE key = 'passages'").fetchone()[0])
-        except (sqlite3.DatabaseError, TypeError) as exc:
-            raise InputFileError(f"{self.path}: not a factbench passage store ({exc}); rebuild it with "
-                                 "`factbench corpus build`") from exc
+            meta = dict(self._sql("SELECT key, value FROM meta"))
+        except sqlite3.DatabaseError as exc:
+            raise InputFileError(f"{self.path}: not a factbench passage store ({exc})") from exc
+        if meta.get("format") != FORMAT:
+            raise InputFileError(f"{self.path}: a passage store in an older format; {rebuild}")
+        try:
+            self.index = Postings(postings_path(self.path), meta["build"])
+        except PostingsError as exc:
+            raise InputFileError(f"{exc}; {rebuild}") from exc
+        self.n_passages = int(meta["passages"])
+        self.meta = meta
 
-    def query_terms(self, text: str) -> list[str]:
-        """The claim's rarest content words present in the corpus, at most MAX_QUERY_TERMS; very
-        common words are dropped unless nothing else is left. Ranking is still BM25 over these."""
-        words = content_words(text)
-        if not words:
-            return []
-        marks = ",".join("?" * len(words))
-        df = dict(self.conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", words).fetchall())
-        present = sorted((df[w], w) for w in words if w in df)
-        rare = [w for d, w in present if d <= max(50, COMMON_TERM_SHARE * self.n_passages)]
-        chosen = rare or [w for _, w in present[:3]]
-        return chosen[:MAX_QUERY_TERMS]
+    def _sql(self, query: str, params: tuple | list = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(query, params).fetchall()
 
     @staticmethod
     def build(out: str | Path, documents: Iterable[tuple[str, list[str]]],
               passage_words: int = DEFAULT_PASSAGE_WORDS) -> dict[str, int]:
         """Write a new store at `out` (replacing it). Long texts are cut into `passage_words` windows."""
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.unlink(missing_ok=True)
-        conn = sqlite3.connect(tmp)
-        conn.executescript(
-            "CREATE TABLE passages (id INTEGER PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL);"
-            "CREATE INDEX passages_title ON passages(title);"
-            "CREATE VIRTUAL TABLE passages_fts USING fts5(title, text, content='passages', content_rowid='id',"
-            " tokenize='porter unicode61');"
-            "CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;"
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        )
-        n_docs = n_passages = 0
-        df: Counter[str] = Counter()
-        with conn:
+        n_docs = 0
+
+        def passages() -> Iterator[tuple[str, str]]:
+            nonlocal n_docs
             for title, parts in documents:
                 n_docs += 1
                 for part in parts:
                     for passage in chunk_words(part, passage_words):
-                        conn.execute("INSERT INTO passages (title, text) VALUES (?, ?)", (title, passage))
-                        df.update(set(_TOKEN.findall(passage.lower())))
-                        n_passages += 1
-            conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
-            conn.executemany("INSERT INTO term_df VALUES (?, ?)", df.items())
-            conn.execute("INSERT INTO meta VALUES ('passages', ?)", (str(n_passages),))
-        conn.execute("VACUUM")
-        conn.close()
-        tmp.replace(out)
+                        yield title, passage
+
+        n_passages = build_store(out, passages())
         return {"documents": n_docs, "passages": n_passages}
+
+    def terms(self, words: Iterable[str]) -> dict[str, Term]:
+        """Index statistics of the given index terms (absent ones are left out)."""
+        words = list(dict.fromkeys(words))
+        found: dict[str, Term] = {}
+        for i in range(0, len(words), _SQL_VARIABLES):
+            chunk = words[i:i + _SQL_VARIABLES]
+            rows = self._sql(f"SELECT term, start, df, top FROM terms WHERE term IN ({','.join('?' * len(chunk))})",
+                             chunk)
+            found.update((t, Term(start, df, top)) for t, start, df, top in rows)
+        return found
 
     def search(self, query_text: str, k: int = 5, title: str | None = None) -> list[Passage]:
         """Top-k passages by BM25; with `title`, only that document's passages (filled in page order)."""
-        query = fts_query(self.query_terms(query_text))
-        rows: list[tuple] = []
-        if title is None:
-            if query:
-                rows = self.conn.execute(
-                    "SELECT p.title, p.text, bm25(passages_fts) AS s FROM passages_fts "
-                    "JOIN passages p ON p.id = passages_fts.rowid WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
-                    (query, k)).fetchall()
-        else:
-            # A document's passages are stored together: restrict the full-text match to its rowid
-            # range (cheap for FTS5), then to the exact title.
-            lo, hi = self.conn.execute("SELECT MIN(id), MAX(id) FROM passages WHERE title = ?", (title,)).fetchone()
-            if query and lo is not None:
-                rows = self.conn.execute(
-                    "SELECT p.title, p.text, bm25(passages_fts) AS s FROM passages_fts "
-                    "JOIN passages p ON p.id = passages_fts.rowid "
-                    "WHERE passages_fts MATCH ? AND passages_fts.rowid BETWEEN ? AND ? AND p.title = ? "
-                    "ORDER BY s LIMIT ?", (query, lo, hi, title, k)).fetchall()
-            if len(rows) < k:  # the topic's page, in order, when few passages match the words
-                have = {r[1] for r in rows}
-                for t, text in self.conn.execute(
-                        "SELECT title, text FROM passages WHERE title = ? ORDER BY id LIMIT ?", (title, k)):
-                    if len(rows) >= k:
-                        break
-                    if text not in have:
-                        rows.append((t, text, None))
-        return [Passage(title=t, text=text, source=f"corpus:{self.path.name}",
-                        score=None if s is None else round(-float(s), 4)) for t, text, s in rows]
+        return self.search_many([query_text], k, title)[0]
+
+    def search_many(self, texts: list[str], k: int = 5, title: str | None = None,
+                    exhaustive: bool = False) -> list[list[Passage]]:
+        """`search` for each text, in order, with one term lookup and one passage fetch for all of them.
+        `exhaustive` scores every posting (the reference MaxScore must agree with)."""
+        words = [content_words(t) for t in texts]
+        stats = self.terms(w for ws in words for w in ws)
+        span = None
+        if title is not None:
+            span = next(iter(self._sql("SELECT no, lo, hi FROM titles WHERE title = ?", (title,))), None)
+        ranked: list[list[tuple[int, float | None]]] = []
+        for ws in words:
+            terms = [stats[w] for w in ws if w in stats]
+            if span is not None:
+                ranked.append(self.index.top_k_in_range(terms, k, span[1], span[2], span[0]))
+            elif title is not None:
+                ranked.append([])
+            elif exhaustive:
+                ranked.append(self.index.top_k_exhaustive(terms, k))
+            else:
+                ranked.append(self.index.top_k(terms, k))
+        if span is not None and any(len(r) < k for r in ranked):
+            page = [(pid, None) for (pid,) in self._sql(
+                "SELECT id FROM passages WHERE id BETWEEN ? AND ? AND title = ? ORDER BY id LIMIT ?",
+                (span[1], span[2], title, k))]
+            ranked = [r + [p for p in page if p[0] not in {pid for pid, _ in r}][:k - len(r)] for r in ranked]
+        texts_by_id = self.passages_by_id({pid for r in ranked for pid, _ in r})
+        source = f"corpus:{self.path.name}"
+        return [[Passage(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
+                         score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
+
+    def passages_by_id(self, ids: set[int]) -> dict[int, tuple[str, str]]:
+        ids_list, out = sorted(ids), {}
+        for i in range(0, len(ids_list), _SQL_VARIABLES):
+            chunk = ids_list[i:i + _SQL_VARIABLES]
+            out.update((pid, (t, text)) for pid, t, text in self._sql(
+                f"SELECT id, title, text FROM passages WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return out
 
     def count(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return self.n_passages
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            self._conn.close()

@@ -1,8 +1,8 @@
 """Content-addressed SQLite cache of LLM calls and web searches (WAL, safe for several processes).
 
-The key is a hash of everything that changes the output (model id, endpoint, every
-generation parameter, the messages, the prompt-template version); transport knobs such as
-timeouts and concurrency are never part of it. API keys are never stored.
+The key is a hash of everything that changes the output (model id, pinned revision, every
+generation parameter, the messages, the prompt-template version); endpoints and transport
+knobs such as timeouts and concurrency are never part of it. API keys are never stored.
 """
 
 from __future__ import annotations

@@ -14,12 +14,14 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
+from factbench.llm.cost import charge
 from factbench.llm.direct import DirectTransport, is_direct
 from factbench.retry import backoff_delay
 
@@ -44,16 +46,28 @@ class RoleSpec(BaseModel):
     max_retries: int = 6
     structured_output: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
+    revision: str | None = None  # a fingerprint the user pins (checkpoint hash, date): identity
+    served_model: str | None = None  # the model id/root the server reports on /v1/models: identity
+    price_per_1k: tuple[float, float] | None = None  # user price, $ per 1k input and output tokens
 
     def identity(self) -> dict[str, Any]:
-        """What changes this role's outputs (keys the cache and appears in results)."""
-        return {"model": self.model, "endpoints": sorted(self.base_urls), "params": self.params}
+        """What changes this role's outputs: keys the call cache and the run identity. Endpoints,
+        replicas, concurrency, timeouts and prices are provenance (`public`), never identity."""
+        out: dict[str, Any] = {"model": self.model, "params": self.params}
+        if self.revision:
+            out["revision"] = self.revision
+        if self.served_model:
+            out["served_model"] = self.served_model
+        return out
 
     def public(self) -> dict[str, Any]:
-        """For run.json: identity plus transport settings; never the key itself."""
-        return {**self.identity(), "api_key_env": self.api_key_env, "max_concurrency": self.max_concurrency,
-                "timeout_s": self.timeout_s, "max_retries": self.max_retries,
-                "structured_output": self.structured_output}
+        """For run.json: identity plus provenance (endpoints, transport, price); never the key itself."""
+        from factbench.llm.cost import price_source
+
+        return {**self.identity(), "endpoints": sorted(self.base_urls), "api_key_env": self.api_key_env,
+                "max_concurrency": self.max_concurrency, "timeout_s": self.timeout_s,
+                "max_retries": self.max_retries, "structured_output": self.structured_output,
+                "price": price_source(self.model, bool(self.base_urls), self.price_per_1k)}
 
 
 @dataclass
@@ -89,11 +103,16 @@ class RoleStats:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    cost_usd: float | None = 0.0  # None once a fresh call had no price
+    rejected: int = 0  # outputs the caller could not parse: never cached
+    cache_rejected: int = 0  # cached outputs that no longer parse: called again
 
     def to_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "cache_hits": self.cache_hits, "retries": self.retries,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors)}
+                "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors),
+                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
+                "rejected": self.rejected, "cache_rejected": self.cache_rejected}
 
 
 _KEY_VARIABLES: set[str] = set()  # variables named by --ROLE-api-key-env, whatever their names
@@ -240,20 +259,35 @@ class LLMClient:
                                  "schema": schema})
 
     async def complete(self, messages: list[dict[str, str]], *, template: str,
-                       schema: dict[str, Any] | None = None, schema_name: str = "output") -> Completion:
-        """One chat completion. `template` is the prompt-template version (part of the cache key)."""
+                       schema: dict[str, Any] | None = None, schema_name: str = "output",
+                       accept: Callable[[Completion], bool] | None = None) -> Completion:
+        """One chat completion. `template` is the prompt-template version (part of the cache key).
+        Only outputs `accept` passes (a judge answer that parsed) are cached or served from it."""
         key = self.key_for(messages, template, schema)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                self.stats.calls += 1
-                self.stats.cache_hits += 1
-                self.stats.cached_prompt_tokens += hit.get("prompt_tokens", 0)
-                return Completion(**hit, cached=True, endpoint=None)
+                completion = Completion(**hit, cached=True, endpoint=None)
+                if accept is None or accept(completion):
+                    self.stats.calls += 1
+                    self.stats.cache_hits += 1
+                    self.stats.cached_prompt_tokens += hit.get("prompt_tokens", 0)
+                    self._account(completion)
+                    return completion
+                self.stats.cache_rejected += 1
         completion = await self._call_with_retries(messages, schema, schema_name)
-        if self.cache is not None:
+        self._account(completion)
+        if accept is not None and not accept(completion):
+            self.stats.rejected += 1
+        elif self.cache is not None:
             self.cache.put(key, f"llm:{self.spec.role}", completion.to_cache())
         return completion
+
+    def _account(self, completion: Completion) -> None:
+        """Dollars for a fresh call (cache hits cost nothing), also into the per-answer ledger."""
+        cost = charge(self.spec, completion.cached, completion.prompt_tokens, completion.completion_tokens)
+        if not completion.cached:
+            self.stats.cost_usd = None if None in (cost, self.stats.cost_usd) else self.stats.cost_usd + cost
 
     async def _call_with_retries(self, messages, schema, schema_name) -> Completion:
         last_kind, last_detail = "other", ""

@@ -10,13 +10,15 @@ from factbench.pipeline.settings import RunSettings
 from factbench.store.run_dir import RunStore
 from factbench.tasks import DataContext, Prompt, Task, TaskDataUnavailable, sample_prompts
 
+DEFAULT_EVIDENCE = ("auto", "default")  # `--evidence` values meaning "each task's default, or fail"
+
 
 @dataclass
 class PlannedTask:
     task: Task
     prompts: list[Prompt]
     evidence: EvidenceBackend
-    evidence_note: str | None = None
+    evidence_chosen_by: str = "task default"  # or "--evidence" (named by the user)
     all_ids: frozenset[str] = frozenset()  # every prompt id of the task, sampled or not (checks responses files)
 
 
@@ -34,6 +36,7 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
         source = RunStore(settings.select_from_run).read_spec()
         selection = {name: set(t.prompt_ids) for name, t in source.tasks.items()} if source else {}
     plan = Plan(tasks=[])
+    unavailable: list[str] = []
     for task in tasks:
         try:
             loaded = task.load(ctx)
@@ -43,14 +46,22 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
             continue
         if selection is not None:
             prompts = [p for p in prompts if p.id in selection.get(task.name, ())]
-        spec = task.default_evidence if settings.evidence in ("auto", "default") else settings.evidence
-        note = None
+        by_default = settings.evidence in DEFAULT_EVIDENCE
+        spec = task.default_evidence if by_default else settings.evidence
         try:
             backend = open_backend(spec, cache)
         except EvidenceUnavailable as exc:
-            if settings.evidence != "auto":
+            if not by_default:
                 raise
-            backend = open_backend("none", cache)
-            note = f"default evidence {spec!r} unavailable ({exc}); using the judge's own knowledge"
-        plan.tasks.append(PlannedTask(task, prompts, backend, note, frozenset(p.id for p in loaded)))
+            unavailable.append(f"{task.name}: default evidence {spec!r} is unavailable: {exc}")
+            continue
+        plan.tasks.append(PlannedTask(task, prompts, backend, "task default" if by_default else "--evidence",
+                                      frozenset(p.id for p in loaded)))
+    if unavailable:
+        # Never a silent downgrade to the judge's own knowledge: the user sets what is missing
+        # or names the evidence explicitly.
+        raise EvidenceUnavailable(
+            "\n  ".join(["a task's default evidence is not available here:"] + unavailable) +
+            "\nset the variable named above, or choose the evidence explicitly: --evidence none (the "
+            "judge's own knowledge; recorded as such), --evidence corpus:PATH[#topic] or --evidence serper")
     return plan

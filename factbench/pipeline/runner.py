@@ -21,11 +21,13 @@ from factbench.hashing import sha256_hex
 from factbench.judges.registry import resolve_judges
 from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, LLMError, RoleSpec, redact
-from factbench.pipeline.identity import diff, run_identity
+from factbench.llm.cost import CURRENT_LEDGER, UsageLedger
+from factbench.pipeline import accounting
+from factbench.pipeline.identity import diff, run_identity, task_judges, with_served_models
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
-from factbench.pipeline.summary import build_summary, collect_scores
+from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.pipeline.warmup import start as start_warm_up
 from factbench.scoring.metrics import as_rows
 from factbench.stages.base import RunContext, Sample, Stage, StageError
@@ -36,7 +38,7 @@ from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
-from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
+from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import Prompt, Task, TaskDataUnavailable
 
@@ -56,9 +58,10 @@ class Runner:
         self.settings = settings
         if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
             roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
-        self.roles = roles
         self.stages = stages
         self.plan = plan_tasks(tasks, settings, cache)
+        roles = with_served_models(roles) if settings.probe_served_models else roles  # identity, once per run
+        self.roles = roles
         responses, source = None, "generated"
         response_notes: list[str] = []
         if settings.responses:
@@ -73,14 +76,14 @@ class Runner:
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
-            claims_per_weight_call=settings.claims_per_weight_call)
+            max_judge_attempts=settings.max_judge_attempts, claims_per_weight_call=settings.claims_per_weight_call)
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
-        self.notes += [f"{pt.task.name}: {pt.evidence_note}" for pt in self.plan.tasks if pt.evidence_note]
         self.notes += response_notes
         if settings.reward.design != settings.reward_design:
             self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
+        self.budget_stopped = False
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
@@ -100,7 +103,7 @@ class Runner:
             settings=self.settings.model_dump(mode="json"),
             tasks={pt.task.name: TaskEntry(**pt.task.identity(), evidence=pt.evidence.name, tags=list(pt.task.tags),
                                            n_prompts=len(pt.prompts), prompt_ids=[p.id for p in pt.prompts],
-                                           evidence_note=pt.evidence_note)
+                                           evidence_chosen_by=pt.evidence_chosen_by)
                    for pt in self.plan.tasks},
             skipped_tasks=self.plan.skipped, generation_template=GENERATION_TEMPLATE,
             started_at=old.started_at if old else now,
@@ -110,30 +113,54 @@ class Runner:
     # ------------------------------------------------------------------ per sample
     async def _stage(self, stage: Stage, sample: Sample) -> Record | None:
         task, sid = sample.task.name, sample.prompt.id
+        if self._over_budget():  # --max-cost reached: no new stage starts; a resume goes on from here
+            self.budget_stopped = True
+            return None
+        ledger = UsageLedger()  # the calls this (sample, stage) makes, stored on its record
+        token = CURRENT_LEDGER.set(ledger)
         try:
             record = await stage.run(self.context, sample)
         except (LLMError, StageError) as exc:
-            self._fail(stage.name, task, sid, exc.kind, exc.detail)
+            self._fail(stage.name, task, sid, exc.kind, exc.detail, ledger.to_dict())
             return None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a bad input for this one sample: recorded, the run goes on
-            self._fail(stage.name, task, sid, "internal", f"{type(exc).__name__}: {exc}")
+            self._fail(stage.name, task, sid, "internal", f"{type(exc).__name__}: {exc}", ledger.to_dict())
             return None
+        finally:
+            CURRENT_LEDGER.reset(token)
+        record.usage = ledger.to_dict()
         self.store.append(stage.name, record)
+        self._resolve(stage.name, sample_key(task, sid))
         self.progress.done(stage.name)
         return record
 
-    def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str) -> None:
-        self.store.append("errors", ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500]))
+    def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str, usage: dict | None = None) -> None:
+        rec = ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500], usage=usage or {})
+        self.store.append("errors", rec)
+        self.unresolved[(stage, rec.key)] = rec
         self.progress.failed(stage)
+
+    def _resolve(self, stage: str, key: str) -> None:
+        """A later attempt fixed a recorded failure: say so in errors.jsonl (a new line)."""
+        failure = self.unresolved.pop((stage, key), None)
+        if failure is not None:
+            self.store.append("errors", failure.model_copy(update={
+                "resolved": True, "usage": {}, "detail": f"resolved: a later attempt produced the {stage} record"}))
+
+    def _over_budget(self) -> bool:
+        limit = self.settings.max_cost
+        spent = self.spent_before + sum(c.stats.cost_usd or 0.0 for c in self.clients.values())
+        return limit is not None and spent >= limit
 
     async def _process(self, pt: PlannedTask, prompt: Prompt) -> None:
         key = sample_key(pt.task.name, prompt.id)
         sample = Sample(pt.task, prompt, pt.evidence,
                         {s.name: self.existing[s.name][key] for s in self.stages if key in self.existing[s.name]})
         for stage in self.stages:
-            if stage.name in sample.records or not stage.wanted(self.context, sample):
+            # A partial record (judge items left unparsed) is not done: the stage completes it.
+            if stage.done(self.context, sample) or not stage.wanted(self.context, sample):
                 continue
             record = await self._stage(stage, sample)
             if record is None:
@@ -181,31 +208,56 @@ class Runner:
         start_warm_up(self.roles)  # spaCy (and litellm, where a role needs it), concurrently with the work
         with self.store:
             self._write_spec()
+            accounting.import_legacy(self.store.dir)
+            self.spent_before = accounting.spent_usd(accounting.read_invocations(self.store.dir), self.roles)
             self.existing = {s.name: self.store.load_latest(s.name) for s in self.stages}
+            self.unresolved = unresolved_failures(self.store)
+            for stage, key in [k for k in self.unresolved if k[1] in self.existing.get(k[0], {})]:
+                self._resolve(stage, key)  # fixed by an attempt that predates resolution lines
             work = [(pt, p) for pt in self.plan.tasks for p in pt.prompts]
             totals = self._totals(work)
             roles = {s.name: s.role for s in self.stages if s.role}
             self.progress = Progress(totals, self.settings.progress, self.clients, roles)
-            resumed = {name: sum(1 for pt, p in work if sample_key(pt.task.name, p.id) in self.existing[name])
-                       for name in totals}
+            resumed = {name: sum(1 for pt, p in work if self._done(name, pt, p)) for name in totals}
             for name, n in resumed.items():  # samples finished in an earlier attempt count as done
                 self.progress.bars[name].update(n)
-            started = time.monotonic()
+            started, started_at = time.monotonic(), _now()
             try:
                 asyncio.run(self._run_all(work))
             finally:
                 self.progress.close()
-            latest = {name: self.store.load_latest(name) for name in STAGE_FILES}  # each stage file read once
-            planned = {pt.task.name: pt for pt in self.plan.tasks}
-            scores = collect_scores(latest, planned, self.settings)
-            summary = build_summary(
-                self.store, latest, scores, planned, self.settings,
-                {r: c.stats.to_dict() for r, c in self.clients.items()}, time.monotonic() - started, self.notes,
-                resumed=resumed,
-                # Who judged, with which templates: in every summary, not only in run.json.
-                judges={**self.identity["judges"], "templates": self.identity["templates"]},
-                answers_from=self.identity["model"] or self.identity["answers"])
-            self.store.write_scores(as_rows(scores))
-            self.store.write_spec(self.spec.model_copy(update={"finished_at": _now()}))
+                accounting.append_invocation(self.store.dir, {
+                    "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
+                    "wall_seconds": round(time.monotonic() - started, 3),
+                    "calls": {r: c.stats.to_dict() for r, c in self.clients.items()},
+                    "stopped_at_max_cost": self.budget_stopped})
+            summary = self._summarise(resumed)
+            self.store.write_spec(self.spec.model_copy(update={"finished_at": None if self.budget_stopped else _now()}))
             self.store.write_summary(summary)
         return summary
+
+    def _done(self, stage_name: str, pt: PlannedTask, prompt: Prompt) -> bool:
+        """A sample's stage finished in an earlier attempt (a partial record is not finished)."""
+        key = sample_key(pt.task.name, prompt.id)
+        sample = Sample(pt.task, prompt, pt.evidence,
+                        {s.name: self.existing[s.name][key] for s in self.stages if key in self.existing[s.name]})
+        stage = next(s for s in self.stages if s.name == stage_name)
+        return stage.done(self.context, sample)
+
+    def _summarise(self, resumed: dict[str, int]) -> RunSummary:
+        latest, usage = read_run(self.store)  # each stage file read once
+        planned = {pt.task.name: pt for pt in self.plan.tasks}
+        relevance = next((s for s in self.stages if s.name == "relevance"), None)
+        relevance_tasks = {pt.task.name for pt in self.plan.tasks
+                           if relevance is not None and relevance.applies(self.context, pt.task)}
+        failed = {key for _, key in unresolved_failures(self.store)}
+        scores = collect_scores(latest, usage, planned, self.settings, relevance_tasks, failed)
+        self.store.write_scores(as_rows(scores))
+        return build_summary(
+            self.store, latest, scores, planned, self.settings,
+            accounting.totals(accounting.read_invocations(self.store.dir)), self.notes,
+            task_judges=task_judges(self.identity, self.plan, self.judges["verifier"], relevance_tasks),
+            resumed=resumed, budget={"max_cost_usd": self.settings.max_cost, "stopped_at_max_cost": self.budget_stopped},
+            # Who judged, with which templates: in every summary, not only in run.json.
+            judges={**self.identity["judges"], "templates": self.identity["templates"]},
+            answers_from=self.identity["model"] or self.identity["answers"])

@@ -37,6 +37,9 @@ class RunSettings(BaseModel):
     responses: str | None = None
     max_parallel_samples: int = 0  # 0: derived from the judges' concurrency
     fail_on_error: float = 0.05
+    max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for unparsed items
+    max_cost: float | None = None  # dollars over all invocations of the run; no new stage starts past it
+    probe_served_models: bool = True  # ask each endpoint once which model it serves (identity)
     progress: bool = True
     cache_path: str | None = None
     data_dir: str | None = None

@@ -1,4 +1,4 @@
-"""summary.json: per-task and overall metrics, errors, calls."""
+"""summary.json: per-task and overall metrics, judge health, errors, accounting (docs/summary-schema.md)."""
 
 from __future__ import annotations
 
@@ -6,91 +6,146 @@ from collections import Counter
 from typing import Any
 
 from factbench import __version__
+from factbench.hashing import sha256_hex
+from factbench.llm.cost import add_up, total_cost
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
 from factbench.store.artefacts import RunSummary
 from factbench.store.hacks_file import hacks_pointer
-from factbench.store.records import Record, sample_key
+from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunStore
 
 Latest = dict[str, dict[str, Record]]  # stage -> sample key -> its last record
+Usage = dict[str, dict[str, dict[str, Any]]]  # sample key -> role -> usage over every record of it
 
 
-def collect_scores(latest: Latest, planned: dict[str, PlannedTask], settings: RunSettings) -> list[AnswerScore]:
-    claims, verdicts, relevance, weights = latest["claims"], latest["verdicts"], latest["relevance"], latest["weights"]
+def read_run(store: RunStore) -> tuple[Latest, Usage]:
+    """Each stage file read once: the latest record per sample, and usage summed over all records
+    (superseded attempts and failures cost tokens too)."""
+    latest: Latest = {}
+    parts: dict[str, list[dict]] = {}
+    for stage in (*STAGE_FILES, "errors"):
+        latest[stage] = {}
+        for rec in store.iter_records(stage):
+            if stage != "errors":
+                latest[stage][rec.key] = rec
+            if rec.usage:
+                parts.setdefault(rec.key, []).append(rec.usage)
+    return latest, {key: add_up(p) for key, p in parts.items()}
+
+
+def unresolved_failures(store: RunStore) -> dict[tuple[str, str], ErrorRecord]:
+    """(stage, sample key) -> its last failure, for failures no later `resolved` line follows."""
+    last: dict[tuple[str, str], ErrorRecord] = {}
+    for rec in store.iter_records("errors"):
+        last[(rec.stage, rec.key)] = rec
+    return {k: rec for k, rec in last.items() if not rec.resolved}
+
+
+def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask], settings: RunSettings,
+                   relevance_tasks: set[str], failed: set[str]) -> list[AnswerScore]:
+    """A score for every prompt that has an answer (a judge failure is an unscored row, never a
+    gap). An answer whose judging stopped without a recorded failure (--max-cost, a kill) is
+    `pending` rather than `judge_failed`; `failed` holds the keys with an unresolved failure."""
     reward = settings.reward
     scores = []
     for pt in planned.values():
         for p in pt.prompts:
             key = sample_key(pt.task.name, p.id)
-            c = claims.get(key)
-            unfinished = key not in verdicts or (settings.weighting and key not in weights)
-            if c is None or (unfinished and not c.abstained and c.claims):
-                continue  # not finished: counted under errors, not scored
-            scores.append(score_answer(c, verdicts.get(key), relevance.get(key), pt.task.k, reward.lam, reward.mu,
-                                       weights.get(key) if settings.weighting else None, reward.design))
+            answer = latest["answers"].get(key)
+            if answer is None:
+                continue  # no answer to score: counted as n_prompts - n_answers
+            claims = latest["claims"].get(key)
+            score = score_answer(claims, latest["verdicts"].get(key), latest["relevance"].get(key), pt.task.k,
+                                 reward.lam, reward.mu, latest["weights"].get(key) if settings.weighting else None,
+                                 reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks)
+            missing = key not in latest["verdicts"] or (settings.weighting and key not in latest["weights"])
+            unfinished = claims is None or (missing and not claims.abstained and claims.claims)
+            if score.status == "judge_failed" and unfinished and key not in failed:
+                score.status = "pending"
+            score.usage = usage.get(key, {})
+            score.cost_usd = total_cost(score.usage)
+            scores.append(score)
     return scores
 
 
+def judge_health(latest: Latest, keys: set[str]) -> dict[str, dict[str, Any]]:
+    """Items each judge stage was asked about, how many are still without a parsed answer, by kind."""
+    def block(items: int, missing: int, kinds: Counter[str]) -> dict[str, Any]:
+        return {"items": items, "unparsed": missing, "rate": missing / items if items else 0.0,
+                "by_kind": dict(kinds)}
+
+    claims = [r for k, r in latest["claims"].items() if k in keys and not r.abstained]
+    n_claims = {k: len(r.claims) for k, r in latest["claims"].items()}
+    verdicts = [(r, n_claims.get(k, len(r.labels))) for k, r in latest["verdicts"].items() if k in keys]
+    relevance = [r for k, r in latest["relevance"].items() if k in keys]
+    return {
+        "claims": block(sum(len(r.sentences) for r in claims), sum(len(r.missing_sentences) for r in claims),
+                        Counter(e for r in claims for e in r.errors)),
+        "verdicts": block(sum(n for _, n in verdicts),
+                          sum(n - sum(1 for lab in r.labels[:n] if lab) for r, n in verdicts),
+                          Counter(e for r, _ in verdicts for e in r.errors if e)),
+        "relevance": block(sum(len(r.winners) for r in relevance),
+                           sum(1 for r in relevance for w in r.winners if w is None),
+                           Counter(e for r in relevance for e in r.errors)),
+    }
+
+
+def task_block(pt: PlannedTask, scores: list[AnswerScore], judge: dict[str, Any], settings: RunSettings) -> dict[str, Any]:
+    agg = aggregate(scores, settings.seed)
+    agg.update({"n_prompts": len(pt.prompts), "n_no_answer": len(pt.prompts) - agg["n_answers"],
+                "k": pt.task.k, "version": pt.task.version, "evidence": pt.evidence.name,
+                "evidence_chosen_by": pt.evidence_chosen_by, "judge": judge, "judge_sha": sha256_hex(judge, 16)})
+    return agg
+
+
 def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
-                  settings: RunSettings, role_stats: dict[str, dict], wall_s: float,
-                  notes: list[str], *, resumed: dict[str, int], judges: dict[str, Any],
-                  answers_from: Any) -> RunSummary:
-    per_task = {}
-    for name, pt in planned.items():
-        agg = aggregate([s for s in scores if s.task == name], settings.seed)
-        agg["n_prompts"] = len(pt.prompts)
-        agg["k"] = pt.task.k
-        agg["version"] = pt.task.version
-        agg["evidence"] = pt.evidence.name
-        per_task[name] = agg
+                  settings: RunSettings, accounting: dict[str, Any], notes: list[str], *,
+                  task_judges: dict[str, dict[str, Any]], resumed: dict[str, int], judges: dict[str, Any],
+                  answers_from: Any, budget: dict[str, Any]) -> RunSummary:
+    per_task = {name: task_block(pt, [s for s in scores if s.task == name], task_judges[name], settings)
+                for name, pt in planned.items()}
     overall = aggregate(scores, settings.seed)
     overall["n_prompts"] = sum(len(pt.prompts) for pt in planned.values())
-    errors_by_stage: dict[str, dict[str, int]] = {}
-    latest_failures = {}
-    for rec in store.iter_records("errors"):
-        latest_failures[(rec.stage, rec.key)] = rec.kind
-    done = {s: set(records) for s, records in latest.items()}
-    for (stage, key), kind in latest_failures.items():
-        if key not in done.get(stage, set()):  # still failing (not fixed by a later resume)
-            errors_by_stage.setdefault(stage, {}).setdefault(kind, 0)
-            errors_by_stage[stage][kind] += 1
-    claim_errors: Counter[str] = Counter()
-    for rec in latest["claims"].values():
-        claim_errors.update(rec.errors)
-    verdict_errors: Counter[str] = Counter()
-    for rec in latest["verdicts"].values():
-        verdict_errors.update(e for e in rec.errors if e)
-    weighting_errors: Counter[str] = Counter()
-    for rec in latest["weights"].values():
-        weighting_errors.update(e for e in rec.errors if e)
-    relevance_errors: Counter[str] = Counter()
-    for rec in latest["relevance"].values():
-        relevance_errors.update(rec.errors)
-    failed_samples = len({key for (stage, key) in latest_failures if key not in done.get(stage, set())})
+    overall["n_no_answer"] = overall["n_prompts"] - overall["n_answers"]
+    keys = {sample_key(pt.task.name, p.id) for pt in planned.values() for p in pt.prompts}
+    failures = {k: rec for k, rec in unresolved_failures(store).items() if k[1] in keys}
+    stage_failures: dict[str, dict[str, int]] = {}
+    for (stage, _), rec in failures.items():
+        stage_failures.setdefault(stage, {}).setdefault(rec.kind, 0)
+        stage_failures[stage][rec.kind] += 1
+    failed = {key for _, key in failures}
+    incomplete = {sample_key(s.task, s.id) for s in scores if s.incomplete or s.unscored}
+    health = judge_health(latest, keys)
+    truncated = sum(1 for k, a in latest["answers"].items() if k in keys and a.finish_reason == "length")
+    n_prompts = max(1, overall["n_prompts"])
     return RunSummary.model_validate({
         "run_id": settings.run_id,
         "factbench_version": __version__,
-        "wall_seconds": round(wall_s, 3),
+        "wall_seconds": accounting["wall_seconds"],
         "tasks": per_task,
         "overall": overall,
         "errors": {
-            "failed_samples": failed_samples,
-            "failed_sample_rate": failed_samples / max(1, overall["n_prompts"]),
-            "stage_failures": errors_by_stage,
-            "extraction_parse_errors": dict(claim_errors),
-            "verification_parse_errors": dict(verdict_errors),
-            "relevance_parse_errors": dict(relevance_errors),
-            "weighting_parse_errors": dict(weighting_errors),
+            "failed_samples": len(failed),
+            "failed_sample_rate": len(failed) / n_prompts,
+            "stage_failures": stage_failures,
+            "incomplete_samples": len(incomplete),
+            "gate_failures": len(failed | incomplete),
+            "gate_failure_rate": len(failed | incomplete) / n_prompts,
+            "extraction_parse_errors": health["claims"]["by_kind"],
+            "verification_parse_errors": health["verdicts"]["by_kind"],
+            "relevance_parse_errors": health["relevance"]["by_kind"],
+            "weighting_parse_errors": dict(Counter(e for r in latest["weights"].values() for e in r.errors if e)),
+            "parse": health,
+            "truncated_answers": truncated,
         },
+        **accounting,
         "reward": settings.reward.describe(),
-        "calls": role_stats,
-        "cache": {"hits": sum(s["cache_hits"] for s in role_stats.values()),
-                  "calls": sum(s["calls"] for s in role_stats.values())},
+        "hacks": hacks_pointer(store.dir),
+        "budget": budget,
         "notes": notes,
         "resumed": resumed,
         "judges": judges,
         "answers_from": answers_from,
-        "hacks": hacks_pointer(store.dir),
     })

@@ -51,10 +51,13 @@ def _load(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
+    from factbench.pipeline.identity import diff  # endpoints are provenance, not identity
+
     problems = []
-    if judge_identity(base) != judge_identity(cand):
-        problems.append("the runs were judged differently (judge models, parameters, templates or "
-                        "scoring settings differ); re-score one with the other's judge")
+    judged = diff(judge_identity(base), judge_identity(cand))
+    if judged:
+        problems.append("the runs were judged differently (judge models, revisions, parameters, templates or "
+                        "scoring settings differ: " + "; ".join(judged[:5]) + "); re-score one with the other's judge")
     for name in set(base.get("tasks", {})) & set(cand.get("tasks", {})):
         b, c = base["tasks"][name], cand["tasks"][name]
         for field in ("version", "template_sha", "k", "evidence"):

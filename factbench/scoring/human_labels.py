@@ -74,6 +74,7 @@ def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "
     import hashlib
 
     from factbench import __version__
+    from factbench.hashing import sha256_hex
     from factbench.scoring.metrics import aggregate, as_rows
     from factbench.store.artefacts import RunSpec, RunSummary
     from factbench.store.run_dir import RunStore
@@ -83,7 +84,10 @@ def write_replay_run(labels_path: str | Path, run_dir: str | Path, task: str = "
     for s in scores:
         s.task = task
     agg = aggregate(scores, seed)
-    agg.update({"n_prompts": len(scores), "k": k, "version": "human-labels", "evidence": "human annotators"})
+    judge = {"roles": {"verifier": {"model": "human annotators"}}, "templates": {}, "scoring": {"labels": "S/NS/IR"}}
+    agg.update({"n_prompts": len(scores), "n_no_answer": 0, "k": k, "version": "human-labels",
+                "evidence": "human annotators", "evidence_chosen_by": "human annotators", "judge": judge,
+                "judge_sha": sha256_hex(judge, 16)})
     digest = hashlib.sha256(labels_path.read_bytes()).hexdigest()[:16]
     model = model or labels_path.stem
     run_id = Path(run_dir).name

@@ -10,24 +10,28 @@ Definitions (see docs/metrics.md):
 - weighted_precision / weighted_supported / on_topic: from the informativeness classes of the
   claims (:mod:`factbench.scoring.weighting`); None when the run has no claim weights.
 - reward: composed in one place, :mod:`factbench.scoring.reward`.
-Abstentions are excluded from every per-answer mean except abstention_rate; claims without a
-label (judge errors) are excluded from S, U, V and counted as errors.
+Every answer has a status (STATUSES) and every status but `judge_failed` and `pending` has a
+reward: answers without a labelled claim (empty, think-only, no verifiable claims, abstained)
+get the floor, and F1@K = 0. Claims without a label (judge errors) are excluded from S, U, V
+and counted as errors.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
 from factbench.scoring.weighting import weighted_terms
-from factbench.store.records import ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
+from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
 
 GAMMA = 10
 BOOTSTRAP_SAMPLES = 1000
+# Per-answer status, in the order they are decided (docs/metrics.md has the values of each).
+STATUSES = ("empty", "think_only", "judge_failed", "pending", "abstained", "no_claims", "scored")
 METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance",
            "weighted_precision", "weighted_supported", "on_topic", "reward")
 
@@ -80,6 +84,11 @@ class AnswerScore:
     weighted_supported: float | None = None
     on_topic: float | None = None
     weighting_errors: int = 0
+    status: str = "scored"  # one of STATUSES
+    unscored: bool = False  # no reward (judge failed or pending, or a term missing): counted, never dropped
+    incomplete: bool = False  # some sentences or claims were left without a parsed judge answer
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per role, over all attempts
+    cost_usd: float | None = 0.0  # over every role; None when a role's calls have no price
 
 
 def f1_at_k(precision: float, supported: int, k: int) -> float:
@@ -95,37 +104,66 @@ def length_penalised(precision: float, n_claims: int, gamma: int = GAMMA) -> flo
     return precision * (math.exp(1 - gamma / n_claims) if n_claims < gamma else 1.0)
 
 
-def score_answer(claims: ClaimsRecord, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
+def answer_status(answer: AnswerRecord | None, claims: ClaimsRecord | None, judged: int) -> str:
+    if answer is not None and not answer.answer.strip():
+        return "think_only" if (answer.reasoning or "").strip() else "empty"
+    if claims is None:
+        return "judge_failed"  # extraction never produced a record
+    if claims.abstained:
+        return "abstained"
+    if not claims.claims:
+        return "judge_failed" if claims.missing_sentences else "no_claims"
+    return "scored" if judged else "judge_failed"
+
+
+def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
                  k: int, lam: float = DEFAULT_LAMBDA, mu: float = DEFAULT_MU,
-                 weights: WeightsRecord | None = None, design: str | None = None) -> AnswerScore:
-    """One answer's metrics. `design` defaults to "informative" when claim weights are given, else "plain"."""
+                 weights: WeightsRecord | None = None, design: str | None = None, *,
+                 answer: AnswerRecord | None = None, relevance_measured: bool = False) -> AnswerScore:
+    """One answer's values (docs/metrics.md, "Every answer has a value"). `design` defaults to
+    "informative" when claim weights are given, else "plain". `relevance_measured`: the task
+    judges relevance, so an answer with nothing to judge (no sentence) loses to the reference (0)."""
     labels = verdicts.labels if verdicts else []
     s = labels.count("supported")
     u = labels.count("unsupported")
     v = labels.count("unverifiable")
     judged = s + u + v
-    precision = s / judged if judged and not claims.abstained else None
+    n_claims = len(claims.claims) if claims else 0
+    status = answer_status(answer, claims, judged)
     rel = relevance.score if relevance else None
+    if rel is None and relevance_measured and (status in ("empty", "think_only") or (claims and not claims.sentences)):
+        rel = 0.0
+    precision = s / judged if status == "scored" else None
     terms = weighted_terms(labels, weights.classes) if weights is not None else None
     spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
-    reward = compose_reward(spec, abstained=claims.abstained, precision=precision, supported=s,
-                            weighted_precision=terms.precision if terms else None,
-                            weighted_supported=terms.supported if terms else None, relevance=rel)
+    # A judge failure is never a value: no reward rather than the floor. So is a scored answer
+    # whose reward would miss a term (its claim weights, or a measured relevance that failed).
+    missing_term = status == "scored" and ((spec.weighted and terms is None) or
+                                           (relevance_measured and rel is None and mu != 0))
+    if status in ("judge_failed", "pending") or missing_term:
+        reward = None
+    else:
+        reward = compose_reward(spec, abstained=status == "abstained", precision=precision, supported=s,
+                                weighted_precision=terms.precision if terms else None,
+                                weighted_supported=terms.supported if terms else None, relevance=rel)
+    failed = status in ("judge_failed", "pending")
     scored = precision is not None
     return AnswerScore(
-        task=claims.task, id=claims.id, abstained=claims.abstained, claims=len(claims.claims),
-        supported=s, unsupported=u, unverifiable=v,
-        judge_errors=sum(1 for e in (verdicts.errors if verdicts else []) if e),
-        extraction_errors=len(claims.errors),
-        precision=precision,
-        hallucination_rate=None if precision is None else 1 - precision,
-        f1_at_k=None if precision is None else f1_at_k(precision, s, k),
-        factscore=None if precision is None else length_penalised(precision, len(claims.claims)),
+        task=claims.task if claims else answer.task, id=claims.id if claims else answer.id,
+        abstained=bool(claims and claims.abstained), claims=n_claims, supported=s, unsupported=u, unverifiable=v,
+        judge_errors=n_claims - judged if claims and not claims.abstained else 0,
+        extraction_errors=len(claims.errors) if claims else 0,
+        precision=precision, hallucination_rate=None if precision is None else 1 - precision,
+        f1_at_k=None if failed else f1_at_k(precision or 0.0, s, k),
+        # FActScore conditions on answering: abstentions are excluded, as in the published numbers.
+        factscore=None if failed or status == "abstained" else length_penalised(precision or 0.0, n_claims),
         relevance=rel, reward=reward,
         weighted_precision=terms.precision if terms and scored else None,
         weighted_supported=terms.supported if terms and scored else None,
         on_topic=terms.on_topic if terms and scored else None,
         weighting_errors=sum(1 for e in weights.errors if e) if weights is not None else 0,
+        status=status, unscored=reward is None,
+        incomplete=bool((claims and claims.missing_sentences) or judged < n_claims),
     )
 
 
@@ -155,27 +193,44 @@ def _metric(values: list[float], seed: int) -> dict[str, Any]:
 
 
 def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
-    """Counts and every metric's mean with a 95% bootstrap CI (answers resampled, seeded)."""
-    answered = [s for s in scores if not s.abstained]
+    """Counts and every metric's mean with a 95% bootstrap CI (answers resampled, seeded).
+
+    `n_scored` answers have a reward (every status but judge_failed and pending); each metric's
+    `n` says how many answers its mean is over."""
+    status = {name: sum(1 for s in scores if s.status == name) for name in STATUSES}
+    known = [s for s in scores if s.status not in ("judge_failed", "pending")]
+    answered = [s for s in known if not s.abstained]
+    claimed = [s for s in scores if not s.abstained]
+    n_claims = sum(s.claims for s in claimed)
+    judge_errors = sum(s.judge_errors for s in scores)
+    unscored = sum(1 for s in scores if s.reward is None)
     out: dict[str, Any] = {
         "n_answers": len(scores),
-        "n_abstained": len(scores) - len(answered),
-        "n_scored": sum(1 for s in answered if s.precision is not None),
-        "n_claims": sum(s.claims for s in answered),
-        "labels": {"supported": sum(s.supported for s in answered),
-                   "unsupported": sum(s.unsupported for s in answered),
-                   "unverifiable": sum(s.unverifiable for s in answered)},
-        "judge_errors": sum(s.judge_errors for s in scores),
+        "n_scored": len(scores) - unscored,
+        "n_unscored": unscored,
+        "n_abstained": status["abstained"],
+        "n_no_claims": status["no_claims"],
+        "n_empty": status["empty"],
+        "n_think_only": status["think_only"],
+        "n_incomplete": sum(1 for s in scores if s.incomplete),
+        "answer_status": status,
+        "n_claims": n_claims,
+        "labels": {"supported": sum(s.supported for s in claimed),
+                   "unsupported": sum(s.unsupported for s in claimed),
+                   "unverifiable": sum(s.unverifiable for s in claimed)},
+        "judge_errors": judge_errors,
+        "judge_error_rate": judge_errors / n_claims if n_claims else 0.0,
+        "unscored_rate": unscored / len(scores) if scores else 0.0,
         "extraction_errors": sum(s.extraction_errors for s in scores),
         "weighting_errors": sum(s.weighting_errors for s in scores),
-        "abstention_rate": _metric([float(s.abstained) for s in scores], seed),
+        "abstention_rate": _metric([float(s.abstained) for s in known], seed),
     }
     metrics: dict[str, Any] = {}
     for name in METRICS:
         if name in ("supported", "claims"):
             vals = [float(getattr(s, name)) for s in answered]
         else:
-            vals = [getattr(s, name) for s in answered if getattr(s, name) is not None]
+            vals = [getattr(s, name) for s in scores if getattr(s, name) is not None]
         metrics[name] = _metric(vals, seed)
     out["mean_claims_per_answer"] = metrics["claims"]["mean"]
     out["metrics"] = metrics

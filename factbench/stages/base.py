@@ -39,6 +39,7 @@ class RunContext:
     relevance: bool = True
     responses: dict[str, dict] | None = None  # sample key -> row, when answers come from a file
     answers_source: str = "generated"
+    max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for items that did not parse
     claims_per_weight_call: int = 25
 
 
@@ -63,6 +64,12 @@ class Stage(ABC):
     def wanted(self, run: RunContext, sample: Sample) -> bool:
         """Whether the stage has anything to do for this sample, given the earlier records."""
         return True
+
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        """Whether the sample's record of this stage needs nothing more. A judge stage whose record
+        is partial (items the judge's output did not cover) is not done: `run` then gets the
+        partial record in `sample.records` and completes exactly the missing items."""
+        return self.name in sample.records
 
     @abstractmethod
     async def run(self, run: RunContext, sample: Sample) -> Record:

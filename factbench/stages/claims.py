@@ -103,48 +103,89 @@ def chunks(n: int, size: int) -> list[range]:
     return [range(i, min(n, i + size)) for i in range(0, n, size)]
 
 
+def spans_of(indices: list[int], size: int) -> list[range]:
+    """Consecutive runs of sentence indices, each cut into chunks of at most `size`."""
+    spans: list[range] = []
+    run_start = prev = None
+    for i in sorted(indices) + [None]:
+        if run_start is not None and (i is None or i != prev + 1):
+            spans += [range(r.start + run_start, r.stop + run_start) for r in chunks(prev + 1 - run_start, size)]
+            run_start = None
+        if run_start is None:
+            run_start = i
+        prev = i
+    return spans
+
+
+def needs_completion(record: ClaimsRecord, max_attempts: int) -> bool:
+    """Sentences the judge's output did not cover, and attempts left to ask for them again."""
+    return bool(record.missing_sentences) and record.attempt < max_attempts
+
+
 async def extract_claims(client: LLMClient, task: str, sample_id: str, question: str, answer: str,
-                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL, judge: Judge = CLAIMS) -> ClaimsRecord:
-    """Claims of one answer. An abstention yields no call and no claim."""
+                         sentences_per_call: int = DEFAULT_SENTENCES_PER_CALL, judge: Judge = CLAIMS,
+                         previous: ClaimsRecord | None = None) -> ClaimsRecord:
+    """Claims of one answer. An abstention yields no call and no claim.
+
+    With `previous` (a record with missing sentences), only those sentences are asked for; its
+    claims are kept first, in order, so evidence and verdicts already aligned with them stay valid.
+    """
     template = judge.template
-    sentences = split_sentences(answer)
-    truncated = len(sentences) > MAX_SENTENCES
-    sentences = sentences[:MAX_SENTENCES]
-    if not sentences or is_abstention(answer, sentences):
-        return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
-                            claims=[], extractor=template.id)
-    spans = chunks(len(sentences), max(1, sentences_per_call))
+    if previous is None:
+        sentences = split_sentences(answer)
+        truncated = len(sentences) > MAX_SENTENCES
+        sentences = sentences[:MAX_SENTENCES]
+        if not sentences or is_abstention(answer, sentences):
+            return ClaimsRecord(task=task, id=sample_id, abstained=bool(sentences), sentences=sentences,
+                                claims=[], extractor=template.id)
+        todo = list(range(len(sentences)))
+        kept, errors, raw = [], ["answer_truncated"] if truncated else [], []
+    else:
+        sentences, todo, kept = previous.sentences, previous.missing_sentences, previous.claims
+        errors = [e for e in previous.errors if e == "answer_truncated"]  # the rest is retried now
+        raw = list(previous.raw)
+    spans = spans_of(todo, max(1, sentences_per_call))
 
     async def one(span: range):
         numbered = [(i + 1, sentences[i]) for i in span]
+        ids = [n for n, _ in numbered]
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
-        completion = await client.complete(extraction_messages(question, before, numbered, after),
-                                           template=template.id, schema=template.schema, schema_name="claims")
-        per_sentence, errs = judge.parse(completion.text, [n for n, _ in numbered])
+        completion = await client.complete(
+            extraction_messages(question, before, numbered, after), template=template.id, schema=template.schema,
+            schema_name="claims", accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
+        per_sentence, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
             errs = ["truncated_output" if e in ("invalid_json", "missing_sentence") else e for e in errs]
         return numbered, completion.text, per_sentence, errs
 
     found: list[Claim] = []
-    errors: list[str] = ["answer_truncated"] if truncated else []
-    raw: list[str] = []
+    missing: list[int] = []
     # Chunks are independent: their calls go out together, results are kept in sentence order.
     for numbered, text, per_sentence, errs in await asyncio.gather(*(one(span) for span in spans)):
         raw.append(text)
         errors.extend(errs)
         for n, _ in numbered:
+            if n not in per_sentence:
+                missing.append(n - 1)
             found.extend(Claim(text=c, sentence=n - 1) for c in per_sentence.get(n, []))
-    claims, merged = merge_duplicates(found)
+    claims, merged = merge_duplicates(list(kept) + found)  # earlier claims stay first and unchanged
     return ClaimsRecord(task=task, id=sample_id, abstained=False, sentences=sentences, claims=claims,
-                        merged_duplicates=merged, errors=errors, extractor=template.id, raw=raw)
+                        merged_duplicates=merged + (previous.merged_duplicates if previous else 0), errors=errors,
+                        extractor=template.id, raw=raw, missing_sentences=missing,
+                        attempt=previous.attempt + 1 if previous else 1)
 
 
 class ClaimsStage(Stage):
     name = "claims"
     role = "extractor"
 
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        record = sample.records.get(self.name)
+        return record is not None and not needs_completion(record, run.max_judge_attempts)
+
     async def run(self, run: RunContext, sample: Sample) -> ClaimsRecord:
         answer = sample.records["answers"]
         return await extract_claims(run.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
-                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"])
+                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"],
+                                    previous=sample.records.get(self.name))

@@ -8,11 +8,15 @@ from factbench.store.records import EvidenceRecord, Passage
 from factbench.tasks import Prompt
 
 
-async def retrieve_evidence(backend: EvidenceBackend, task: str, prompt: Prompt, claims: list[str]) -> EvidenceRecord:
-    per_claim_passages, errors = await backend.retrieve(claims, prompt, task)
-    unique: list[Passage] = []
-    index: dict[tuple[str, str], int] = {}
-    per_claim: list[list[int]] = []
+async def retrieve_evidence(backend: EvidenceBackend, task: str, prompt: Prompt, claims: list[str],
+                            previous: EvidenceRecord | None = None) -> EvidenceRecord:
+    """Passages per claim. With `previous` (evidence for the first claims only, before the claims
+    were completed), only the claims after those are looked up; the passages are shared."""
+    done = len(previous.per_claim) if previous is not None else 0
+    per_claim_passages, errors = await backend.retrieve(claims[done:], prompt, task)
+    unique: list[Passage] = list(previous.passages) if previous is not None else []
+    index: dict[tuple[str, str], int] = {(p.title, p.text): i for i, p in enumerate(unique)}
+    per_claim: list[list[int]] = [list(ids) for ids in previous.per_claim] if previous is not None else []
     for passages in per_claim_passages:
         ids = []
         for p in passages:
@@ -22,13 +26,19 @@ async def retrieve_evidence(backend: EvidenceBackend, task: str, prompt: Prompt,
                 unique.append(p)
             ids.append(index[pk])
         per_claim.append(ids)
-    return EvidenceRecord(task=task, id=prompt.id, backend=backend.name, passages=unique,
-                          per_claim=per_claim, errors=errors)
+    return EvidenceRecord(task=task, id=prompt.id, backend=backend.name, passages=unique, per_claim=per_claim,
+                          errors=(list(previous.errors) if previous is not None else []) + errors)
 
 
 class EvidenceStage(Stage):
     name = "evidence"
 
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        """Evidence covers every claim (claims completed on a resume need theirs)."""
+        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        return record is not None and (claims is None or len(record.per_claim) >= len(claims.claims))
+
     async def run(self, run: RunContext, sample: Sample) -> EvidenceRecord:
         claims = sample.records["claims"]
-        return await retrieve_evidence(sample.evidence, sample.task.name, sample.prompt, [c.text for c in claims.claims])
+        return await retrieve_evidence(sample.evidence, sample.task.name, sample.prompt, [c.text for c in claims.claims],
+                                       previous=sample.records.get(self.name))

@@ -11,7 +11,7 @@ from factbench.judges.builtin import RELEVANCE_PAIRWISE
 from factbench.judges.judge import Judge
 from factbench.judges.parsing import ParseError
 from factbench.judges.templates import relevance_messages
-from factbench.llm.client import LLMClient, LLMError
+from factbench.llm.client import Completion, LLMClient, LLMError
 from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.stages.generate import complete_text
 from factbench.store.records import RelevanceRecord
@@ -20,26 +20,43 @@ from factbench.tasks import Task
 _POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 
 
+def needs_completion(record: RelevanceRecord, max_attempts: int) -> bool:
+    """An order without a parsed winner, and attempts left to ask it again."""
+    return any(w is None for w in record.winners) and record.attempt < max_attempts
+
+
 async def judge_relevance(client: LLMClient, task: str, sample_id: str, question: str, answer: str,
-                          reference: str, reference_source: str, judge: Judge = RELEVANCE_PAIRWISE) -> RelevanceRecord:
+                          reference: str, reference_source: str, judge: Judge = RELEVANCE_PAIRWISE,
+                          previous: RelevanceRecord | None = None) -> RelevanceRecord:
+    """Both orders; with `previous`, only the orders without a parsed winner are asked again."""
     template = judge.template
-    outcomes: list[str | None] = []
+    outcomes: list[str | None] = list(previous.winners) if previous else [None, None]
     errors: list[str] = []
-    for answer_first in (True, False):
+
+    def parses(completion: Completion) -> bool:
+        try:
+            judge.parse(completion.text)
+        except ParseError:
+            return False
+        return True
+
+    for order, answer_first in enumerate((True, False)):
+        if outcomes[order] is not None:
+            continue
         a, b = (answer, reference) if answer_first else (reference, answer)
         completion = await client.complete(relevance_messages(question, a, b), template=template.id,
-                                           schema=template.schema, schema_name="relevance")
+                                           schema=template.schema, schema_name="relevance", accept=parses)
         try:
             winner = judge.parse(completion.text)
         except ParseError as exc:
-            outcomes.append(None)
             errors.append(exc.kind)
             continue
         ours = "A" if answer_first else "B"
-        outcomes.append("tie" if winner == "tie" else ("win" if winner == ours else "loss"))
+        outcomes[order] = "tie" if winner == "tie" else ("win" if winner == ours else "loss")
     scored = [_POINTS[o] for o in outcomes if o is not None]
     return RelevanceRecord(task=task, id=sample_id, reference_source=reference_source, winners=outcomes,
-                           score=sum(scored) / len(scored) if scored else None, errors=errors, judge=template.id)
+                           score=sum(scored) / len(scored) if scored else None, errors=errors, judge=template.id,
+                           attempt=previous.attempt + 1 if previous else 1)
 
 
 class RelevanceStage(Stage):
@@ -54,7 +71,13 @@ class RelevanceStage(Stage):
     def wanted(self, run: RunContext, sample: Sample) -> bool:
         claims = sample.records.get("claims")
         has_reference = bool(sample.prompt.reference) or "reference" in run.clients
-        return self.applies(run, sample.task) and claims is not None and not claims.abstained and has_reference
+        # An answer without a sentence (empty, think-only) has nothing to judge: it scores 0 (metrics.md).
+        return (self.applies(run, sample.task) and claims is not None and not claims.abstained
+                and bool(claims.sentences) and has_reference)
+
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        record = sample.records.get(self.name)
+        return record is not None and not needs_completion(record, run.max_judge_attempts)
 
     async def run(self, run: RunContext, sample: Sample) -> RelevanceRecord:
         prompt = sample.prompt
@@ -69,4 +92,4 @@ class RelevanceStage(Stage):
             source = f"model:{client.spec.model}"
         return await judge_relevance(run.clients["relevance"], sample.task.name, prompt.id, prompt.text,
                                      sample.records["answers"].answer, reference, source,
-                                     judge=run.judges["relevance"])
+                                     judge=run.judges["relevance"], previous=sample.records.get(self.name))

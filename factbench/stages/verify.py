@@ -84,54 +84,83 @@ def batches(group: range, size: int) -> list[range]:
     return [range(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -> bool:
+    """Claims never judged (added when the claims were completed), or claims whose label did not
+    parse (unknown word, missing, truncated) with attempts left."""
+    if len(record.labels) < n_claims:
+        return True
+    return any(label is None for label in record.labels) and record.attempt < max_attempts
+
+
 async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
                         judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
-                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS) -> VerdictsRecord:
+                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
+                        previous: VerdictsRecord | None = None) -> VerdictsRecord:
+    """Labels for the claims of one answer. With `previous`, only its claims without a label are
+    judged again (batched among themselves); its labels are kept."""
     template = judge.template_for(uses_evidence)
     mode = judge.mode or "ternary"
-    texts = [c.text for c in claims.claims]
+    n = len(claims.claims)
+    labels: list[str | None] = [None] * n
+    errors: list[str | None] = ["missing_label"] * n
+    raw: list[str] = []
+    if previous is not None:
+        labels[:len(previous.labels)] = previous.labels[:n]
+        errors[:len(previous.errors)] = previous.errors[:n]
+        raw = list(previous.raw)
+    todo = [i for i in range(n) if labels[i] is None]
     with_passages = uses_evidence and evidence is not None
-    groups = claim_groups(evidence.per_claim, evidence.passages, evidence_tokens) if with_passages \
-        else [range(len(texts))]
+    per_claim = evidence.per_claim if evidence is not None else []
 
-    async def one(batch: range, pooled: list[tuple[str, str]]):
-        completion = await client.complete(verification_messages(template, pooled, texts[batch.start:batch.stop]),
-                                           template=template.id, schema=template.schema, schema_name="verdicts")
-        got, errs = judge.parse(completion.text, len(batch), mode)
+    def ranked(i: int) -> list[int]:
+        return per_claim[i] if i < len(per_claim) else []
+
+    async def one(batch: list[int], pooled: list[tuple[str, str]]):
+        texts = [claims.claims[i].text for i in batch]
+        completion = await client.complete(
+            verification_messages(template, pooled, texts), template=template.id, schema=template.schema,
+            schema_name="verdicts", accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
+        got, errs = judge.parse(completion.text, len(texts), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
-        return completion.text, got, errs
+        return batch, completion.text, got, errs
 
     calls = []
+    groups = claim_groups([ranked(i) for i in todo], evidence.passages, evidence_tokens) if with_passages \
+        else [range(len(todo))]
     for group in groups:
+        members = [todo[j] for j in group]
         pooled: list[tuple[str, str]] = []
         if with_passages:
-            pooled = pool_evidence(evidence.per_claim[group.start:group.stop], evidence.passages, evidence_tokens)
+            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens)
         if uses_evidence and not pooled:
             # Nothing was retrieved for these claims: say so rather than show an empty block.
             pooled = [("", "(no evidence was found for these claims)")]
-        calls += [one(batch, pooled) for batch in batches(group, claims_per_call)]
+        calls += [one([members[j] for j in part], pooled) for part in batches(range(len(members)), claims_per_call)]
 
-    labels: list[str | None] = []
-    errors: list[str | None] = []
-    raw: list[str] = []
     # All calls of an answer go out together (those of a group share their evidence prefix);
     # results are kept in claim order.
-    for text, got, errs in await asyncio.gather(*calls):
+    for batch, text, got, errs in await asyncio.gather(*calls):
         raw.append(text)
-        labels.extend(got)
-        errors.extend(errs)
+        for i, label, err in zip(batch, got, errs):
+            labels[i], errors[i] = label, err
     backend = evidence.backend if evidence is not None else "none"
     return VerdictsRecord(task=claims.task, id=claims.id, labels=labels, errors=errors, verifier=template.id,
-                          evidence_backend=backend, raw=raw)
+                          evidence_backend=backend, raw=raw, attempt=previous.attempt + 1 if previous else 1)
 
 
 class VerdictsStage(Stage):
     name = "verdicts"
     role = "verifier"
 
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        n_claims = len(claims.claims) if claims is not None else 0
+        return record is not None and not needs_completion(record, n_claims, run.max_judge_attempts)
+
     async def run(self, run: RunContext, sample: Sample) -> VerdictsRecord:
         return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
                                    judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
-                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens)
+                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
+                                   previous=sample.records.get(self.name))

@@ -31,9 +31,10 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord,
     async def one(start: int):
         numbered = [(i + 1, texts[i]) for i in range(start, min(len(texts), start + size))]
         earlier = [(i + 1, texts[i]) for i in range(max(0, start - CONTEXT_CLAIMS), start)]
+        ids = [n for n, _ in numbered]
         completion = await client.complete(informativeness_messages(question, earlier, numbered),
-                                           template=template.id, schema=template.schema,
-                                           schema_name="informativeness")
+                                           template=template.id, schema=template.schema, schema_name="informativeness",
+                                           accept=lambda c: not any(judge.parse(c.text, ids)[2]))  # never cache garbage
         classes, same_as, errors = judge.parse(completion.text, [n for n, _ in numbered])
         if completion.finish_reason == "length":
             errors = [("truncated_output" if e else e) for e in errors]
@@ -60,6 +61,12 @@ class WeightsStage(Stage):
 
     def wanted(self, run: RunContext, sample: Sample) -> bool:
         return self.applies(run, sample.task) and sample.records.get("claims") is not None
+
+    def done(self, run: RunContext, sample: Sample) -> bool:
+        """Weights cover every claim (claims completed on a resume need theirs: the weights are
+        asked again, the unchanged spans from the call cache)."""
+        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        return record is not None and (claims is None or len(record.classes) >= len(claims.claims))
 
     async def run(self, run: RunContext, sample: Sample) -> WeightsRecord:
         return await weigh_claims(run.clients["weighting"], sample.prompt.text, sample.records["claims"],

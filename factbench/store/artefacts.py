@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_SCHEMA_VERSION = 1
-SUMMARY_SCHEMA_VERSION = 1
+SUMMARY_SCHEMA_VERSION = 2  # 2: answer statuses, judge health, accounting over invocations, cost
 
 
 class _Document(BaseModel):
@@ -33,33 +33,50 @@ class MetricValue(_Document):
 class Aggregate(_Document):
     """Counts and metrics over a set of answers (one task, or the whole run)."""
 
-    n_answers: int = 0
+    n_answers: int = 0  # prompts with an answer; each has a row in scores.jsonl
+    n_scored: int = 0  # answers with a reward: what the reward and F1@K means are over
+    n_unscored: int = 0  # answers without a reward (judge_failed, pending, missing relevance term)
     n_abstained: int = 0
-    n_scored: int = 0
+    n_no_claims: int = 0
+    n_empty: int = 0
+    n_think_only: int = 0
+    n_incomplete: int = 0  # answers with sentences or claims still without a parsed judge answer
+    answer_status: dict[str, int] = Field(default_factory=dict)  # status -> answers (docs/metrics.md)
     n_claims: int = 0
     labels: dict[str, int] = Field(default_factory=dict)
-    judge_errors: int = 0
+    judge_errors: int = 0  # claims without a label
+    judge_error_rate: float = 0.0  # judge_errors / n_claims
+    unscored_rate: float = 0.0  # n_unscored / n_answers
     extraction_errors: int = 0
     weighting_errors: int = 0  # claims without an informativeness class
     abstention_rate: MetricValue | None = None
     mean_claims_per_answer: float | None = None
     metrics: dict[str, MetricValue] = Field(default_factory=dict)
     n_prompts: int | None = None
+    n_no_answer: int | None = None  # n_prompts - n_answers
     k: int | None = None  # per task: F1@K's K
     version: str | None = None  # per task: task version
     evidence: str | None = None  # per task: the evidence backend used
+    evidence_chosen_by: str | None = None  # per task: "task default" or "--evidence"
+    judge: dict[str, Any] | None = None  # per task: judge roles, templates and scoring settings used
+    judge_sha: str | None = None  # per task: 16 hex digits of `judge`; comparable rows share it
 
 
 class ErrorSummary(_Document):
     """What failed and did not parse, by stage and kind (still failing at the end of the run)."""
 
-    failed_samples: int = 0
+    failed_samples: int = 0  # samples with a stage failure no later attempt resolved
     failed_sample_rate: float = 0.0
     stage_failures: dict[str, dict[str, int]] = Field(default_factory=dict)
+    incomplete_samples: int = 0  # answers unscored, or with items still without a parsed judge answer
+    gate_failures: int = 0  # failed or incomplete samples: what --fail-on-error compares
+    gate_failure_rate: float = 0.0
     extraction_parse_errors: dict[str, int] = Field(default_factory=dict)
     verification_parse_errors: dict[str, int] = Field(default_factory=dict)
     relevance_parse_errors: dict[str, int] = Field(default_factory=dict)
     weighting_parse_errors: dict[str, int] = Field(default_factory=dict)
+    parse: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per judge stage: items, unparsed, rate
+    truncated_answers: int = 0  # answers of the model under test cut at max tokens
 
 
 class RunSummary(_Document):
@@ -68,12 +85,16 @@ class RunSummary(_Document):
     schema_version: int = SUMMARY_SCHEMA_VERSION
     run_id: str
     factbench_version: str
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # over all invocations of the run
     tasks: dict[str, Aggregate] = Field(default_factory=dict)
     overall: Aggregate = Field(default_factory=Aggregate)
     errors: ErrorSummary = Field(default_factory=ErrorSummary)
-    calls: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per role: calls, cache hits, tokens, ...
+    invocations: int = 1  # invocations of `run`/`score` on this run directory (invocations.jsonl)
+    calls: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per role, over all invocations
     cache: dict[str, int] = Field(default_factory=lambda: {"hits": 0, "calls": 0})
+    cost_usd: float | None = 0.0  # over all roles and invocations; None when a role is unpriced
+    last_invocation: dict[str, Any] = Field(default_factory=dict)  # the same figures, last invocation only
+    budget: dict[str, Any] = Field(default_factory=dict)  # max_cost_usd, stopped_at_max_cost
     notes: list[str] = Field(default_factory=list)
     resumed: dict[str, int] = Field(default_factory=dict)  # per stage: samples done before this invocation
     judges: dict[str, Any] = Field(default_factory=dict)  # per judge role: model and parameters; templates
@@ -96,7 +117,7 @@ class TaskEntry(_Document):
     tags: list[str] = Field(default_factory=list)
     n_prompts: int = 0
     prompt_ids: list[str] = Field(default_factory=list)
-    evidence_note: str | None = None
+    evidence_chosen_by: str | None = None  # "task default" or "--evidence"
 
 
 class RunSpec(_Document):

@@ -5,6 +5,8 @@ Every record carries `task` and `id` (the prompt id); (task, id) is the sample k
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "weights", "relevance")  # their order is the runner's business
@@ -13,6 +15,9 @@ STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "weights", "relevanc
 class Record(BaseModel):
     task: str
     id: str
+    # Calls made to produce this record, per role: {"calls", "cache_hits", "prompt_tokens",
+    # "completion_tokens", "cost_usd"} (fresh calls only; cache hits cost nothing).
+    usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -47,6 +52,10 @@ class ClaimsRecord(Record):
     errors: list[str] = Field(default_factory=list)
     extractor: str  # judge template id
     raw: list[str] = Field(default_factory=list)  # raw judge outputs, so parsing can be re-applied
+    # Sentences (indices into `sentences`) whose claims the judge's output did not give: the
+    # next resume asks for exactly these and appends a record that supersedes this one.
+    missing_sentences: list[int] = Field(default_factory=list)
+    attempt: int = 1  # how many judge attempts produced this record (bounded across resumes)
 
 
 class Passage(BaseModel):
@@ -69,6 +78,7 @@ class VerdictsRecord(Record):
     verifier: str  # judge template id
     evidence_backend: str
     raw: list[str] = Field(default_factory=list)
+    attempt: int = 1  # a None label is asked again on resume until this reaches the bound
 
 
 class WeightsRecord(Record):
@@ -87,12 +97,17 @@ class RelevanceRecord(Record):
     score: float | None
     errors: list[str] = Field(default_factory=list)
     judge: str
+    attempt: int = 1  # an order without a parsed winner is asked again on resume until the bound
 
 
 class ErrorRecord(Record):
+    """A stage that failed for a sample; `resolved: true` marks a later attempt that fixed it
+    (errors.jsonl stays append-only: a resolution is a new line, never an edit)."""
+
     stage: str
     kind: str
     detail: str
+    resolved: bool = False
 
 
 RECORD_TYPES: dict[str, type[Record]] = {

@@ -46,7 +46,8 @@ _CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
 class Fault:
     """Applied to the next request matching `when` (a predicate on the request body), `times` times."""
 
-    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>", "close"
+    action: str  # "status:500", "status:429", "retry_after:1", "sleep:5", "empty", "text:<content>", "length:<content>",
+    # "close", "drop_last" (the right answer without its last item: a judge answering for too few items)
     when: Callable[[dict[str, Any]], bool] = lambda body: True
     times: int = 1
 
@@ -194,6 +195,11 @@ class ScriptedServer:
             content, finish = action[len("length:"):], "length"
         elif action == "empty":
             content = ""
+        elif action == "drop_last":
+            data = json.loads(content)
+            items = next(v for v in data.values() if isinstance(v, list))
+            del items[-1:]
+            content = json.dumps(data)
         output_tokens = approx_tokens(content)
         input_tokens, cached = await state.gpu.serve(kind, render_prompt(body.get("messages") or []), output_tokens)
         state.input_tokens += input_tokens

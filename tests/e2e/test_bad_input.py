@@ -92,7 +92,7 @@ def test_judge_answering_for_the_wrong_number_of_claims(tmp_path, server):
     server.state.faults = [Fault('text:{"verdicts": [{"id": 1, "label": "supported"}, {"id": 2, "label": "maybe"}]}',
                                  when=lambda b: request_kind(b) == "verify")]
     assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
-                 "--run-id", "w"] + role_args(server.base_url)) == 0
+                 "--run-id", "w", "--fail-on-error", "1"] + role_args(server.base_url)) == 0
     verdicts = json.loads((tmp_path / "w" / "verdicts.jsonl").read_text())
     assert verdicts["labels"][0] == "supported" and verdicts["labels"][1] is None
     assert verdicts["errors"][1] == "unknown_label" and set(verdicts["errors"][2:]) == {"missing_label"}
@@ -105,7 +105,7 @@ def test_truncated_judge_output_is_counted_as_such(tmp_path, server):
     server.state.faults = [Fault('length:{"verdicts": [{"id": 1, "label": "supported"}, {"id": 2, "la',
                                  when=lambda b: request_kind(b) == "verify")]
     assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
-                 "--run-id", "t"] + role_args(server.base_url)) == 0
+                 "--run-id", "t", "--fail-on-error", "1"] + role_args(server.base_url)) == 0
     verdicts = json.loads((tmp_path / "t" / "verdicts.jsonl").read_text())
     assert verdicts["labels"][0] == "supported" and verdicts["labels"][1:] == [None] * (len(verdicts["labels"]) - 1)
     assert set(verdicts["errors"][1:]) == {"truncated_output"}

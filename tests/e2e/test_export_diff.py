@@ -40,7 +40,7 @@ def _run(tmp_path: Path, server, run_id: str, answers: list[str], *extra: str) -
     responses.write_text("".join(json.dumps({"id": pid, "response": a}) + "\n" for pid, a in zip(IDS, answers)))
     args = ["run", "--tasks", "longfact-objects", "--responses", str(responses), "--data-dir", str(data),
             "--results-dir", str(tmp_path / "results"), "--run-id", run_id, "--judge", "openai/judge",
-            "--judge-base-url", server.base_url, "--no-progress", "--no-relevance", *extra]
+            "--judge-base-url", server.base_url, "--no-progress", "--no-relevance", "--evidence", "none", *extra]
     main(args)
     return tmp_path / "results" / run_id
 

@@ -36,7 +36,7 @@ def _run(tmp_path: Path, server, run_id: str, answers: list[str], judge: str = "
     responses.write_text("".join(json.dumps({"id": pid, "response": a}) + "\n" for pid, a in zip(ids, answers)))
     args = ["run", "--tasks", "longfact-objects", "--responses", str(responses), "--data-dir", str(data),
             "--results-dir", str(tmp_path / "results"), "--run-id", run_id, "--judge", judge,
-            "--judge-base-url", server.base_url, "--no-progress"]
+            "--judge-base-url", server.base_url, "--no-progress", "--evidence", "none"]
     if model_label:
         args += ["--label", model_label]
     assert main(args) == 0

@@ -75,7 +75,7 @@ def test_run_uses_a_third_party_backend_and_judge(toy_plugin, server, tmp_path):
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
     rc = main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
                "--run-id", "p", "--evidence", "toy:shelf?k=1", "--judges", "verify-strict", "--no-relevance"]
-              + role_args(server.base_url))
+              + role_args(server.base_url, evidence=None))
     assert rc == 0
     run = tmp_path / "p"
     evidence = [json.loads(x) for x in (run / "evidence.jsonl").read_text().splitlines()]
@@ -95,7 +95,7 @@ def test_unknown_judge_or_backend_is_a_usage_error(server, tmp_path, capsys):
     base = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path)]
     assert main(base + ["--judges", "no-such-judge"] + role_args(server.base_url)) == 2
     assert "unknown judge 'no-such-judge'" in capsys.readouterr().err
-    assert main(base + ["--evidence", "nowhere:x"] + role_args(server.base_url)) == 2
+    assert main(base + ["--evidence", "nowhere:x"] + role_args(server.base_url, evidence=None)) == 2
     assert "unknown evidence backend 'nowhere:x'" in capsys.readouterr().err
 
 

@@ -91,7 +91,7 @@ def test_resume_with_different_judge_is_refused(tmp_path, server, capsys):
     base = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path), "--run-id", "r"]
     assert main(base + role_args(server.base_url)) == 0
     other = ["--model", "openai/test-model", "--model-base-url", server.base_url, "--judge", "openai/other-judge",
-             "--judge-base-url", server.base_url, "--no-progress"]
+             "--judge-base-url", server.base_url, "--no-progress", "--evidence", "none"]
     assert main(base + other) == 2
     err = capsys.readouterr().err
     assert "different configuration" in err and "openai/other-judge" in err
@@ -134,7 +134,8 @@ def test_rescore_existing_run_with_another_judge(tmp_path, server):
                  "--run-id", "src"] + role_args(server.base_url)) == 0
     generated = server.state.requests["generate"]
     rc = main(["score", str(res / "src"), "--judge", "openai/judge-2", "--judge-base-url", server.base_url,
-               "--data-dir", str(data), "--results-dir", str(res), "--run-id", "rescored", "--no-progress"])
+               "--data-dir", str(data), "--results-dir", str(res), "--run-id", "rescored", "--no-progress",
+               "--evidence", "none"])
     assert rc == 0
     assert server.state.requests["generate"] == generated  # nothing regenerated
     new_answers = {a["id"]: a["answer"] for a in _lines(res / "rescored" / "answers.jsonl")}
@@ -154,7 +155,10 @@ def test_stage_failure_is_recorded_counted_and_retried_on_resume(tmp_path, serve
     summary = json.loads((tmp_path / "f" / "summary.json").read_text())
     assert summary["errors"]["stage_failures"]["verdicts"]["server_error"] == 6
     assert summary["errors"]["failed_samples"] == 6
-    assert summary["overall"]["n_answers"] == 0  # nothing was scored from a failed judge
+    overall = summary["overall"]
+    # every answer is counted: none has a reward from a failed judge, none is dropped
+    assert (overall["n_answers"], overall["n_scored"], overall["n_unscored"]) == (6, 0, 6)
+    assert overall["answer_status"]["judge_failed"] == 6 and overall["metrics"]["reward"]["n"] == 0
     errors = _lines(tmp_path / "f" / "errors.jsonl")
     assert {e["stage"] for e in errors} == {"verdicts"}
     assert "re-run with --run-id f" in capsys.readouterr().err
@@ -169,13 +173,17 @@ def test_stage_failure_is_recorded_counted_and_retried_on_resume(tmp_path, serve
 def test_unparseable_judge_output_is_counted_never_scored(tmp_path, server):
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=1)
     server.state.faults = [Fault("text:I think they all look fine to me.", when=lambda b: request_kind(b) == "verify")]
+    # claims left without a label count against --fail-on-error (default 5%): exit 1
     assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
-                 "--run-id", "p"] + role_args(server.base_url)) == 0
+                 "--run-id", "p"] + role_args(server.base_url)) == 1
     verdicts = _lines(tmp_path / "p" / "verdicts.jsonl")[0]
     assert set(verdicts["labels"]) == {None}
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["errors"]["verification_parse_errors"]["invalid_json"] == len(verdicts["labels"])
+    assert summary["errors"]["parse"]["verdicts"]["unparsed"] == len(verdicts["labels"])
+    assert summary["errors"]["gate_failures"] == 1 and summary["errors"]["failed_samples"] == 0
     assert summary["overall"]["metrics"]["precision"]["n"] == 0
+    assert summary["overall"]["answer_status"]["judge_failed"] == 1
 
 
 def test_missing_task_data_is_skipped_with_reason(tmp_path, server, capsys):

@@ -18,7 +18,7 @@ def test_api_key_never_reaches_disk_or_output(tmp_path, server, monkeypatch, cap
                "--run-id", "sec", "--cache", str(tmp_path / "cache.sqlite"), "--max-retries", "0",
                "--model", "openai/m", "--model-base-url", server.base_url, "--model-api-key-env", "CANARY_MODEL_KEY",
                "--judge", "openai/j", "--judge-base-url", server.base_url, "--judge-api-key-env", "CANARY_JUDGE_KEY",
-               "--no-progress"])
+               "--no-progress", "--evidence", "none"])
     assert rc == 1  # the verifier failed for every sample
     out = capsys.readouterr()
     assert CANARY not in out.out + out.err

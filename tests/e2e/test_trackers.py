@@ -21,7 +21,8 @@ def _args(tmp_path, server, run_id: str, tracker: str) -> list[str]:
                                              "Records from Atlantis mention it."}) + "\n" for t in range(2) for i in range(3)))
     return ["run", "--tasks", "longfact-objects", "--responses", str(responses), "--data-dir", str(data),
             "--results-dir", str(tmp_path / "results"), "--run-id", run_id, "--judge", "openai/judge",
-            "--judge-base-url", server.base_url, "--no-progress", "--no-relevance", "--log-to", tracker]
+            "--judge-base-url", server.base_url, "--no-progress", "--no-relevance", "--evidence", "none",
+            "--log-to", tracker]
 
 
 def test_log_to_wandb_offline(tmp_path, server, monkeypatch, capsys):

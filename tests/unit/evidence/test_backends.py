@@ -55,7 +55,7 @@ def test_run_with_corpus_evidence_puts_passages_in_the_judge_prompt(tmp_path, se
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
     corpus = _corpus(tmp_path)
     rc = main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
-               "--run-id", "c", "--evidence", f"corpus:{corpus}"] + role_args(server.base_url))
+               "--run-id", "c", "--evidence", f"corpus:{corpus}"] + role_args(server.base_url, evidence=None))
     assert rc == 0
     ev = [json.loads(x) for x in (tmp_path / "c" / "evidence.jsonl").read_text().splitlines()]
     assert all(r["backend"] == "corpus:corpus.db?k=5" and r["passages"] for r in ev)
@@ -134,7 +134,7 @@ def test_serper_backend_is_async_cached_and_snapshotted(tmp_path, server, monkey
         monkeypatch.setenv("FACTBENCH_SERPER_URL", f"http://127.0.0.1:{search.port}/search")
         data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
         args = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
-                "--evidence", "serper?k=2"] + role_args(server.base_url)
+                "--evidence", "serper?k=2"] + role_args(server.base_url, evidence=None)
         assert main(args + ["--run-id", "web"]) == 0
         n_claims = sum(len(json.loads(x)["claims"]) for x in (tmp_path / "web" / "claims.jsonl").read_text().splitlines())
         assert len(search.seen) == n_claims > 0

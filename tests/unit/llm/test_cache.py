@@ -22,15 +22,19 @@ def test_second_call_is_a_cache_hit(server, tmp_path):
     assert c.stats.cache_hits == 1
 
 
-def test_key_includes_params_template_model_endpoint_but_not_transport(server, tmp_path):
+def test_key_includes_params_template_model_revision_but_not_endpoint_or_transport(server, tmp_path):
     cache = CallCache(tmp_path / "c.sqlite")
     base = _client(server, cache, params={"temperature": 0.0}).key_for(MSG, "t1", None)
     assert base != _client(server, cache, params={"temperature": 0.7}).key_for(MSG, "t1", None)
     assert base != _client(server, cache, params={"temperature": 0.0}).key_for(MSG, "t2", None)
     assert base != LLMClient(RoleSpec(role="verifier", model="openai/other", base_urls=(server.base_url,),
                                       params={"temperature": 0.0}), cache).key_for(MSG, "t1", None)
-    assert base != LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=("http://127.0.0.1:1/v1",),
-                                      params={"temperature": 0.0}), cache).key_for(MSG, "t1", None)
+    assert base != _client(server, cache, params={"temperature": 0.0}, revision="ckpt-2").key_for(MSG, "t1", None)
+    assert base != _client(server, cache, params={"temperature": 0.0}, served_model="/w/b").key_for(MSG, "t1", None)
+    # The same judge on another host or port, or with more replicas, is the same judge.
+    moved = LLMClient(RoleSpec(role="verifier", model="openai/j", params={"temperature": 0.0},
+                               base_urls=("http://127.0.0.1:1/v1", "http://10.0.0.2:8000/v1")), cache)
+    assert base == moved.key_for(MSG, "t1", None)
     same = _client(server, cache, params={"temperature": 0.0}, timeout_s=5, max_concurrency=1, max_retries=0)
     assert base == same.key_for(MSG, "t1", None)
 

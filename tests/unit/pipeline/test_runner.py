@@ -25,7 +25,8 @@ def test_the_stage_list_is_the_pipeline(server, tmp_path):
     run = tmp_path / "r"
     assert len((run / "claims.jsonl").read_text().splitlines()) == 3
     assert (run / "verdicts.jsonl").read_text() == ""  # stages after the list's end never ran (the file exists, empty)
-    assert first.overall.n_answers == 0  # nothing verified yet: nothing scored
+    # nothing verified yet: every answer is counted, none is scored (pending, not failed)
+    assert (first.overall.n_answers, first.overall.n_scored, first.overall.answer_status["pending"]) == (3, 0, 3)
     calls_before = dict(server.state.requests)
     second = Runner(settings, _roles(server.base_url), tasks, cache=None).run()
     # The resume ran only the missing stages: no new answers or claims, one verification and one

@@ -18,12 +18,12 @@ def test_rates_are_percentages_counts_are_not_and_overall_is_added():
                                          "tasks": {"bio": _agg(0.8, 9.5, 4), "fava": _agg(0.5, 3.0, 4)},
                                          "overall": _agg(0.65, 6.25, 8)})
     lines = summary_table(summary).splitlines()
-    assert lines[0].split()[:5] == ["task", "answers", "abst.", "claims/ans", "precision"]
+    assert lines[0].split()[:6] == ["task", "answers", "scored", "abst.", "claims/ans", "precision"]
     assert "halluc." in lines[0] and "F1@K" in lines[0]
     bio = next(line for line in lines if line.startswith("bio"))
     assert "80.0 [70.0,90.0]" in bio and "9.5" in bio and "25%" in bio
     assert lines[-1].startswith("OVERALL") and "65.0 [55.0,75.0]" in lines[-1]
-    assert bio.split()[-1] == "-"  # relevance not measured
+    assert bio.split()[-2:] == ["-", "-"]  # relevance not measured, no reward given
 
 
 def test_single_task_has_no_overall_row():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from factbench.scoring.metrics import aggregate, bootstrap_ci, f1_at_k, length_penalised, score_answer
-from factbench.store.records import Claim, ClaimsRecord, RelevanceRecord, VerdictsRecord
+from factbench.store.records import AnswerRecord, Claim, ClaimsRecord, RelevanceRecord, VerdictsRecord
 
 
 def _rec(labels, abstained=False, errors=None):
@@ -62,3 +62,50 @@ def test_bootstrap_ci_is_seeded_and_brackets_mean():
     assert lo < values.mean() < hi
     assert bootstrap_ci(np.array([]), seed=0) is None
     assert bootstrap_ci(np.array([0.4]), seed=0) == (0.4, 0.4)
+
+
+def _answer(text, reasoning=None):
+    return AnswerRecord(task="t", id="x", prompt_sha="p", answer=text, reasoning=reasoning, source="generated")
+
+
+def test_every_kind_of_answer_has_a_documented_value():
+    empty = ClaimsRecord(task="t", id="x", abstained=False, sentences=[], claims=[], extractor="e")
+    no_verdicts = VerdictsRecord(task="t", id="x", labels=[], errors=[], verifier="v", evidence_backend="none")
+    s = score_answer(empty, no_verdicts, None, 10, answer=_answer(""))
+    assert (s.status, s.precision, s.f1_at_k, s.factscore, s.reward, s.unscored) == ("empty", None, 0.0, 0.0, 0.0, False)
+    assert score_answer(empty, no_verdicts, None, 10, answer=_answer("", "thinking")).status == "think_only"
+    # With relevance measured, an answer with nothing to judge loses to the reference.
+    s = score_answer(empty, no_verdicts, None, 10, mu=1.0, answer=_answer(""), relevance_measured=True)
+    assert (s.relevance, s.reward) == (0.0, 0.0)
+    claimless = ClaimsRecord(task="t", id="x", abstained=False, sentences=["I think so."], claims=[], extractor="e")
+    rel = RelevanceRecord(task="t", id="x", reference_source="task", winners=["win", "win"], score=1.0, judge="r")
+    s = score_answer(claimless, no_verdicts, rel, 10, mu=0.5, answer=_answer("I think so."), relevance_measured=True)
+    assert (s.status, s.precision, s.f1_at_k, s.relevance, s.reward) == ("no_claims", None, 0.0, 1.0, 0.0)  # floor
+    c, _ = _rec([], abstained=True)
+    s = score_answer(c, None, None, 10)
+    assert (s.status, s.precision, s.f1_at_k, s.factscore, s.reward) == ("abstained", None, 0.0, None, 0.0)
+    c, v = _rec(["unsupported", "unsupported"])
+    s = score_answer(c, v, None, 10)
+    assert (s.status, s.precision, s.f1_at_k, s.reward) == ("scored", 0.0, 0.0, 0.0)  # S = 0: the floor
+    c, v = _rec([None, None])
+    s = score_answer(c, v, None, 10)
+    assert (s.status, s.reward, s.unscored, s.incomplete) == ("judge_failed", None, True, True)
+    failed_extraction = ClaimsRecord(task="t", id="x", abstained=False, sentences=["a b c"], claims=[], extractor="e",
+                                     missing_sentences=[0])
+    assert score_answer(failed_extraction, no_verdicts, None, 10).status == "judge_failed"  # not "no claims"
+    c, v = _rec(["supported"])
+    s = score_answer(c, v, None, 10, mu=1.0, relevance_measured=True)  # the relevance judge failed for it
+    assert s.precision == 1.0 and s.reward is None and s.unscored
+    assert score_answer(c, v, None, 10, mu=0.0, relevance_measured=True).reward is not None  # no relevance term
+
+
+def test_aggregate_counts_every_status_and_says_what_each_mean_is_over():
+    c1, v1 = _rec(["supported", "unsupported"])
+    c2, _ = _rec([], abstained=True)
+    c3, v3 = _rec([None])
+    scores = [score_answer(c1, v1, None, 10), score_answer(c2, None, None, 10), score_answer(c3, v3, None, 10)]
+    agg = aggregate(scores)
+    assert (agg["n_answers"], agg["n_scored"], agg["n_unscored"], agg["n_abstained"]) == (3, 2, 1, 1)
+    assert agg["answer_status"]["judge_failed"] == 1 and agg["answer_status"]["scored"] == 1
+    assert agg["metrics"]["reward"]["n"] == 2 and agg["metrics"]["precision"]["n"] == 1
+    assert agg["judge_error_rate"] == pytest.approx(1 / 3) and agg["unscored_rate"] == pytest.approx(1 / 3)

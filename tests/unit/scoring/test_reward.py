@@ -54,8 +54,11 @@ def test_off_topic_padding_lowers_the_informative_reward():
 def test_nothing_to_credit_gets_the_floor_and_relevance_has_one_scale():
     c, v, w = _records([], [], abstained=True)
     assert score_answer(c, v, None, 10, weights=w).reward == FLOOR
-    c, v, w = _records([None], [None])  # no labelled claim
+    c, v, w = _records([], [])  # no verifiable claim in the answer
     assert score_answer(c, v, None, 10, weights=w).reward == FLOOR
+    c, v, w = _records([None], [None])  # claims, none labelled: a judge failure is no reward, not the floor
+    failed = score_answer(c, v, None, 10, weights=w)
+    assert failed.reward is None and failed.unscored and failed.status == "judge_failed"
     spec = RewardSpec("informative", 0.0, 2.0)
     c, v, w = _records(["supported"], ["informative"])
     without = score_answer(c, v, None, 10, spec.lam, spec.mu, w).reward
