@@ -8,8 +8,9 @@ gives FActScore-like claims of ~45 characters; FActScore's human-written atomic 
 40): two or three facts from each of ~10 article facts, drawn mostly from the first
 paragraphs, as biographies are; 3 of them with a wrong place ("Atlantis": the scripted judge
 calls them unsupported) and 2 hedged facts absent from the article ("perhaps": unverifiable).
-Places, awards and organisations are many and each rare, as named entities are in an
-encyclopedia; years and fields are few and shared, so several paragraphs match a claim.
+Places, awards, organisations and surnames are many and each rare, as named entities are in an
+encyclopedia; first names, years and fields are few and shared, so several paragraphs match a
+claim.
 
 A web-search stand-in serves the same world as Serper would. Each of six sites has its own
 page per paragraph: the same facts, but other prose between them. Per query it returns the
@@ -58,10 +59,12 @@ class Person:
     sources: list[Fact | None]  # per answer sentence: the article fact it states (None: a wrong or absent one)
 
 
+# First names are common, shared by many people, as real ones are; surnames are rare.
+FIRST_NAMES = sorted({"".join(random.Random(f"first{k}").choices(SYLLABLES, k=2)).capitalize() for k in range(60)})
+
+
 def _name(rng: random.Random) -> str:
-    def word(n: int) -> str:
-        return "".join(rng.choice(SYLLABLES) for _ in range(n)).capitalize()
-    return f"{word(2)} {word(3)}"
+    return f"{rng.choice(FIRST_NAMES)} {''.join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()}"
 
 
 def _fact(rng: random.Random, name: str, he: str, his: str) -> tuple[str, list[str]]:

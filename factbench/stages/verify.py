@@ -1,6 +1,6 @@
 """Stage 4: verdicts. An answer's claims are judged against one evidence block: the pooled,
 deduplicated passages of all its claims (every claim's best passage first), up to a token
-budget. The block comes right after the fixed instructions, so every call of the answer
+budget and at most one passage per claim plus EXTRA_PASSAGES. The block comes right after the fixed instructions, so every call of the answer
 (batches of claims, sent together) shares the prompt up to its claims and a prefix-caching
 server prefills the block once. When the claims' best passages alone exceed the budget, the
 claims are split, in order, into groups whose best passages fit, each group with its block.
@@ -21,7 +21,10 @@ from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
 DEFAULT_CLAIMS_PER_CALL = 30
-DEFAULT_EVIDENCE_TOKENS = 2000  # per evidence block (one per answer, unless its claims' best passages need more)
+DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+# A block also holds at most one passage per claim plus this many: short passages (search snippets)
+# would otherwise fill the token budget with ever lower-ranked ones.
+EXTRA_PASSAGES = 10
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
 
@@ -35,15 +38,19 @@ def passage_tokens(passage: Passage) -> int:
     return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS) + approx_tokens(f"[P10] {passage.title}: ") - 1
 
 
-def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[tuple[str, str]]:
+def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int,
+                  max_passages: int | None = None) -> list[tuple[str, str]]:
     """Round-robin over the claims' ranked passages (each claim's best first), deduplicated,
-    until the budget is spent: every claim gets its top passage before any gets a second."""
+    until the budget (tokens, and passages if given) is spent: every claim gets its top passage
+    before any gets a second."""
     chosen: list[int] = []
     seen: set[int] = set()
     used = 0
     depth = max((len(ids) for ids in per_claim), default=0)
     for rank in range(depth):
         for ids in per_claim:
+            if max_passages is not None and len(chosen) >= max_passages:
+                break
             if rank >= len(ids) or ids[rank] in seen:
                 continue
             cost = passage_tokens(passages[ids[rank]])
@@ -133,7 +140,8 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         members = [todo[j] for j in group]
         pooled: list[tuple[str, str]] = []
         if with_passages:
-            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens)
+            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens,
+                                   max_passages=len(members) + EXTRA_PASSAGES)
         if uses_evidence and not pooled:
             # Nothing was retrieved for these claims: say so rather than show an empty block.
             pooled = [("", "(no evidence was found for these claims)")]
