@@ -3,7 +3,7 @@ import asyncio
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.templates import verify_template
 from factbench.llm.client import LLMClient, RoleSpec
-from factbench.stages.verify import batches, claim_groups, verify_claims
+from factbench.stages.verify import batches, claim_groups, pool_evidence, verify_claims
 from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage
 from factbench.testing.scripted_server import request_kind
 
@@ -46,3 +46,11 @@ def test_an_answers_calls_share_one_evidence_block_and_every_claim_keeps_its_bes
 
 def test_new_template_ids():
     assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v2+")
+
+
+def test_a_block_holds_every_claims_best_passage_before_any_second_and_caps_passages():
+    passages = [Passage(text=f"snippet {i}", title="T") for i in range(20)]
+    per_claim = [[0, 10, 11], [1, 12, 13], [0, 14, 15]]
+    texts = [t for _, t in pool_evidence(per_claim, passages, budget_tokens=10_000, max_passages=4)]
+    assert texts == ["snippet 0", "snippet 1", "snippet 10", "snippet 12"]  # both best ones, then rank 2
+    assert len(pool_evidence(per_claim, passages, budget_tokens=10_000)) == 8  # no cap: all, deduplicated
