@@ -4,8 +4,8 @@ Each person has an encyclopedia-style article of paragraphs (one passage each, 8
 like FActScore's <=256-token Wikipedia passages): facts written in article style, with
 pronouns and connective prose. An answer about the person is written as atomic facts, one
 sentence each, the subject named in full (so the scripted extractor's one claim per sentence
-gives FActScore-like claims of ~48 characters, close to FActScore's human-written atomic facts;
-40): two or three facts from each of ~10 article facts, drawn mostly from the first
+gives FActScore-like claims of ~48 characters, close to FActScore's human-written atomic
+facts): two or three facts from each of ~10 article facts, drawn mostly from the first
 paragraphs, as biographies are; 3 of them with a wrong place ("Atlantis": the scripted judge
 calls them unsupported) and 2 hedged facts absent from the article ("perhaps": unverifiable).
 Places, awards, organisations and surnames are many and each rare, as named entities are in an
