@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/viewer.py
+	$(BIN)/python bench/reward.py
 
 demo: install-local
 	$(BIN)/python scripts/demo.py

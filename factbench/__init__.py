@@ -2,9 +2,15 @@
 
 Pipeline: prompt -> answer -> claims -> evidence -> verdicts -> metrics -> tables.
 The stage order lives in :mod:`factbench.pipeline.runner`; each stage is its own module.
+
+Python API: :func:`evaluate` (a whole run, like `factbench run`), :func:`load_run` (a run's
+tables), :class:`Scorer` (the training reward of arbitrary prompt/response pairs) and the
+trainer adapters :class:`TRLReward` and :class:`VerlReward` (docs/reward.md).
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("factbench")
@@ -14,4 +20,20 @@ except PackageNotFoundError:  # running from a source tree without install
 from factbench.reports.run_tables import load_run  # noqa: E402
 from factbench.tasks import Prompt, Task  # noqa: E402
 
-__all__ = ["Prompt", "Task", "__version__", "load_run"]
+# Loaded on first use, so `import factbench` stays light.
+_LAZY = {"evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalResult": "factbench.api",
+         "Scorer": "factbench.reward", "ScoreResult": "factbench.reward", "TrainingReward": "factbench.reward",
+         "TRLReward": "factbench.reward", "VerlReward": "factbench.reward"}
+
+__all__ = ["EvalResult", "Prompt", "ScoreResult", "Scorer", "TRLReward", "Task", "TrainingReward", "VerlReward",
+           "__version__", "evaluate", "evaluate_async", "load_run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'factbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,9 +16,11 @@ from factbench.cli.options import (
     UsageError,
     _add_judge_args,
     _add_role,
+    _add_sample_args,
     _add_scoring_args,
 )
-from factbench.cli.run import cmd_calibrate, cmd_run, cmd_score
+from factbench.cli.reward import add_reward_parser, cmd_reward
+from factbench.cli.run import cmd_calibrate, cmd_merge, cmd_run, cmd_score
 from factbench.cli.tools import cmd_cache, cmd_corpus, cmd_data, cmd_judge, cmd_list
 from factbench.cli.views import (
     add_tracking_args,
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
     cal.add_argument("--mode", choices=("binary", "ternary"), default="binary", help="label set compared")
     _add_judge_args(cal, role_flags=VERIFIER_ONLY)
+    _add_sample_args(cal)
 
     ls = sub.add_parser("list", help="list tasks (with whether their data is here), evidence backends or judges")
     ls.add_argument("what", choices=("tasks", "evidence", "judges"), help="what to list")
@@ -110,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
 
     add_view_commands(sub)
+    add_reward_parser(sub)
+
+    merge = sub.add_parser("merge", help="join the shards of one run (run --shard I/N) into one run directory")
+    merge.add_argument("runs", nargs="+", help="the shards' run directories")
+    merge.add_argument("--out", required=True, help="the merged run directory (must not exist yet)")
+    merge.add_argument("--json", action="store_true", help="print the merged summary.json")
 
     add_hacks_parser(sub)
 
@@ -124,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "data": cmd_data, "cache": cmd_cache,
             "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
-            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks}
+            "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks,
+            "merge": cmd_merge, "reward": cmd_reward}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
+from factbench.pipeline.options import RunOptions, UsageError, default_run_id
+from factbench.pipeline.options import _prices as _prices  # the price syntax of --price-per-1k-*
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 
 _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_OK", "EXIT_ERRORS", "EXIT_USAGE", "UsageError", "options_from", "role_specs", "default_run_id"]
 EXIT_MAX_COST = 4  # stopped cleanly at --max-cost; resume with the same --run-id (and a larger --max-cost)
 EXIT_CODES_HELP = """exit codes:
   0    the run finished (failed samples within --fail-on-error)
@@ -19,10 +21,6 @@ EXIT_CODES_HELP = """exit codes:
   2    usage or input error: a bad flag or file, missing task data or default evidence, a failed pre-flight check
   4    stopped at --max-cost; re-run with the same --run-id and a larger --max-cost to finish
   130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
-
-
-class UsageError(Exception):
-    pass
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -97,6 +95,10 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
                    help="budget of an answer's evidence block, shared by its verification calls")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
+
+
+def _add_sample_args(p: argparse.ArgumentParser) -> None:
+    """Which prompts, how many at once, and the output format (runs and calibration)."""
     p.add_argument("--limit", type=positive_int, metavar="N",
                    help="seeded sample of N >= 1 prompts per task (default: every prompt)")
     p.add_argument("--seed", type=int, default=_DEFAULT.seed, help="seed of the --limit sample and the bootstrap")
@@ -105,8 +107,8 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
 
-def _add_scoring_args(p: argparse.ArgumentParser) -> None:
-    _add_judge_args(p)
+def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
+    """How an answer is scored: reference model, label set, chunking, relevance, weighting, reward."""
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               ROLE_DEFAULTS.reference_concurrency)
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode,
@@ -124,6 +126,12 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
                    help="weight of the detail term log(1 + D)")
     p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu,
                    help="weight of pairwise relevance (0.5 where it is not measured)")
+
+
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    _add_judge_args(p)
+    _add_sample_args(p)
+    _add_answer_scoring_args(p)
     p.add_argument("--run-id", help="name of the run directory; re-use it to resume (default: time and model name)")
     p.add_argument("--results-dir", default=_DEFAULT.results_dir, help="where run directories are written")
     p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
@@ -142,119 +150,23 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--label", default=_DEFAULT.label,
                    help="a note shown with this run on the leaderboard (e.g. demo-quality)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="score only shard I of N (every N-th planned prompt); join the shards with `factbench merge`")
 
 
-def _urls(value: str | None) -> tuple[str, ...]:
-    return tuple(u.strip() for u in value.split(",") if u.strip()) if value else ()
-
-
-_JUDGE_ROLES = {"extractor", "verifier", "relevance", "weighting"}
-_PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
-
-
-def _prices(value: str | None, flag: str) -> dict[str, float]:
-    """`0.5` (every role) or `judge=0.5,model=1` (`judge` = every judge role) -> {role: USD}."""
-    if not value:
-        return {}
-    out: dict[str, float] = {}
-    for part in (x.strip() for x in value.split(",") if x.strip()):
-        role, _, number = part.rpartition("=")
-        try:
-            price = float(number)
-        except ValueError:
-            raise UsageError(f"{flag}: {part!r} is not a price (USD per 1,000 tokens)") from None
-        if price < 0 or (role and role not in _PRICE_ROLES):
-            raise UsageError(f"{flag}: {part!r}: use a non-negative number, optionally after one of "
-                             f"{', '.join(sorted(_PRICE_ROLES))}=")
-        for r in ({"model", "reference", *_JUDGE_ROLES} if not role else _JUDGE_ROLES if role == "judge" else {role}):
-            if role or r not in out:
-                out[r] = price
-    return out
-
-
-def _role_price(args: argparse.Namespace, role: str) -> tuple[float, float] | None:
-    inp = _prices(getattr(args, "price_per_1k_input", None), "--price-per-1k-input")
-    out = _prices(getattr(args, "price_per_1k_output", None), "--price-per-1k-output")
-    if role not in inp and role not in out:
-        return None
-    return inp.get(role, 0.0), out.get(role, 0.0)
+def options_from(args: argparse.Namespace, **overrides: Any) -> RunOptions:
+    """The namespace as RunOptions: the one place flags become role specs and run settings."""
+    return RunOptions.from_namespace(args, **overrides)
 
 
 def role_specs(args: argparse.Namespace, with_model: bool,
                role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> dict[str, Any]:
-    from factbench.llm.client import RoleSpec
-
-    d = ROLE_DEFAULTS
-    structured = not args.no_structured_output
-    judge_params = {"temperature": 0.0, "max_tokens": args.judge_max_tokens}
-    roles: dict[str, RoleSpec] = {}
-    if with_model:
-        if not args.model and not args.responses:
-            raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
-        if args.model:
-            roles["model"] = RoleSpec(role="model", model=args.model, base_urls=_urls(args.model_base_url),
-                                      api_key_env=args.model_api_key_env,
-                                      max_concurrency=args.model_concurrency or d.model_concurrency, timeout_s=args.model_timeout,
-                                      max_retries=args.max_retries, revision=args.model_revision,
-                                      price_per_1k=_role_price(args, "model"),
-                                      params={"temperature": args.temperature, "max_tokens": args.max_tokens})
-    for flag, role in role_flags:
-        attr = flag.replace("-", "_")
-        model = getattr(args, attr) or args.judge
-        if not model:
-            raise UsageError(f"give --judge PROVIDER/MODEL (or --{flag}) for the {role} role")
-        own = getattr(args, attr) is not None
-        prefix = attr if own else "judge"
-        roles[role] = RoleSpec(
-            role=role, model=model, base_urls=_urls(getattr(args, f"{prefix}_base_url")),
-            api_key_env=getattr(args, f"{prefix}_api_key_env"),
-            max_concurrency=getattr(args, f"{prefix}_concurrency") or args.judge_concurrency or d.judge_concurrency,
-            timeout_s=args.judge_timeout, max_retries=args.max_retries, structured_output=structured,
-            revision=getattr(args, f"{attr}_revision") or args.judge_revision,
-            price_per_1k=_role_price(args, role), params=judge_params)
-    if getattr(args, "reference_model", None):
-        roles["reference"] = RoleSpec(
-            role="reference", model=args.reference_model, base_urls=_urls(args.reference_model_base_url),
-            api_key_env=args.reference_model_api_key_env,
-            max_concurrency=args.reference_model_concurrency or d.reference_concurrency,
-            timeout_s=args.judge_timeout, max_retries=args.max_retries, revision=args.reference_model_revision,
-            price_per_1k=_role_price(args, "reference"),
-            params={"temperature": 0.0, "max_tokens": d.reference_max_tokens})
-    if getattr(args, "no_relevance", False):
-        roles.pop("relevance", None)
-    if getattr(args, "no_weighting", False):
-        roles.pop("weighting", None)
-    return roles
+    return options_from(args).role_specs(with_model, tuple((f.replace("-", "_"), r) for f, r in role_flags))
 
 
 def judge_names(args: argparse.Namespace) -> tuple[str, ...]:
-    return tuple(n.strip() for n in args.judges.split(",") if n.strip())
-
-
-def _settings(args: argparse.Namespace, run_id: str, responses: str | None, select_from_run: str | None):
-    return RunSettings(
-        run_id=run_id, results_dir=args.results_dir, limit=args.limit, seed=args.seed, evidence=args.evidence,
-        verify_mode=args.verify_mode, sentences_per_call=args.sentences_per_call,
-        claims_per_call=args.claims_per_call, evidence_tokens=args.evidence_tokens,
-        relevance=not args.no_relevance, weighting=not args.no_weighting,
-        claims_per_weight_call=args.claims_per_weight_call, reward_design=args.reward_design,
-        reward_lambda=args.reward_lambda, reward_mu=args.reward_mu,
-        responses=responses, max_parallel_samples=args.parallel, fail_on_error=args.fail_on_error,
-        progress=not args.no_progress, cache_path=args.cache, data_dir=args.data_dir,
-        select_from_run=select_from_run, label=args.label, judges=judge_names(args),
-        step=getattr(args, "step", None), max_judge_attempts=args.max_judge_attempts, max_cost=args.max_cost)
+    return options_from(args).judges
 
 
 def _open_cache(args: argparse.Namespace):
-    from factbench.llm.cache import CallCache, default_cache_path
-
-    if getattr(args, "no_cache", False):
-        return None
-    return CallCache(args.cache or default_cache_path())
-
-
-def _default_run_id(label: str) -> str:
-    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
-
-
+    return options_from(args).open_cache()

@@ -14,10 +14,7 @@ from factbench.cli.options import (
     EXIT_OK,
     VERIFIER_ONLY,
     UsageError,
-    _default_run_id,
-    _open_cache,
-    _settings,
-    judge_names,
+    options_from,
     role_specs,
 )
 
@@ -32,18 +29,22 @@ def _preflight(args: argparse.Namespace, roles) -> None:
         print(f"pre-flight: {line}", file=sys.stderr)
 
 
-def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str | None,
-             select_from_run: str | None = None) -> int:
+def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str | None = None,
+             responses: str | None = None, select_from_run: str | None = None) -> int:
+    from factbench.api import prepare_run
     from factbench.cli.views import check_tracker, log_finished_run
-    from factbench.pipeline.runner import Runner
     from factbench.reports.console import run_report, summary_table
 
     check_tracker(args)
-    settings = _settings(args, run_id, responses, select_from_run)
-    if settings.max_cost is not None:
+    options = options_from(args)
+    roles = options.role_specs(with_model)
+    _preflight(args, roles)  # before anything is opened or written
+    if options.max_cost is not None:
         _require_prices(roles)
-    cache = _open_cache(args)
-    runner = Runner(settings, roles, tasks, cache)
+    runner = prepare_run(options, tasks, with_model=with_model, responses=responses,
+                         select_from_run=select_from_run, run_id=run_id)
+    settings = runner.settings
+    run_id = settings.run_id
     print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
     from factbench.tasks import DataContext
 
@@ -52,6 +53,8 @@ def _execute(args: argparse.Namespace, tasks, roles, run_id: str, responses: str
     planned = [f"{pt.task.name} ({len(pt.prompts)} prompts, evidence {pt.evidence.name}, {pt.evidence_chosen_by})"
                for pt in runner.plan.tasks]
     print(f"tasks: {', '.join(planned) or 'none'}", file=sys.stderr)
+    if settings.shard:
+        print(f"shard {settings.shard} of the planned prompts (join the shards with `factbench merge`)", file=sys.stderr)
     for note in runner.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"resume with: --run-id {run_id}", file=sys.stderr)
@@ -93,10 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     tasks = resolve_tasks(args.tasks)
     print(f"resolved --tasks {args.tasks!r}: {', '.join(t.name for t in tasks)}", file=sys.stderr)
-    roles = role_specs(args, with_model=True)
-    _preflight(args, roles)
-    run_id = args.run_id or _default_run_id(args.model or Path(args.responses).stem)
-    return _execute(args, tasks, roles, run_id, args.responses)
+    return _execute(args, tasks, with_model=True)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -114,11 +114,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     tasks = tasks_named(list(spec.tasks), args.run_dir)
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
-    roles = role_specs(args, with_model=False)
-    _preflight(args, roles)
-    run_id = args.run_id or _default_run_id(f"{Path(args.run_dir).name}-rescored")
+    from factbench.pipeline.options import default_run_id
+
+    run_id = args.run_id or default_run_id(f"{Path(args.run_dir).name}-rescored")
     args.limit = None  # the source run's prompt selection is reused as it is
-    return _execute(args, tasks, roles, run_id, str(answers_file), select_from_run=args.run_dir)
+    return _execute(args, tasks, with_model=False, run_id=run_id, responses=str(answers_file),
+                    select_from_run=args.run_dir)
 
 
 def cmd_replay_labels(args: argparse.Namespace) -> int:
@@ -157,10 +158,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.llm.client import LLMClient
     from factbench.scoring.calibrate import calibrate
 
+    options = options_from(args)
     roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
     _preflight(args, roles)
-    judge = resolve_judges(judge_names(args), {"verifier": f"verify-{args.mode}"})["verifier"]
-    cache = _open_cache(args)
+    judge = resolve_judges(options.judges, {"verifier": f"verify-{args.mode}"})["verifier"]
+    cache = options.open_cache()
     evidence = "none" if args.evidence == "auto" else args.evidence
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
                        limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
@@ -178,3 +180,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from factbench.pipeline.merge import merge_runs
+    from factbench.reports.console import summary_table
+
+    summary = merge_runs(args.runs, args.out)
+    if args.json:
+        print(summary.model_dump_json(indent=2))
+    else:
+        print(summary_table(summary))
+        print(f"\nmerged {len(args.runs)} shards into {args.out}")
+    return EXIT_OK

@@ -27,6 +27,7 @@ from factbench.pipeline.identity import diff, run_identity, task_judges, with_se
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
+from factbench.pipeline.shards import shard_plan
 from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.pipeline.warmup import start as start_warm_up
 from factbench.scoring.metrics import as_rows
@@ -59,7 +60,7 @@ class Runner:
         if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
             roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
         self.stages = stages
-        self.plan = plan_tasks(tasks, settings, cache)
+        self.plan = shard_plan(plan_tasks(tasks, settings, cache), settings.shard)
         roles = with_served_models(roles) if settings.probe_served_models else roles  # identity, once per run
         self.roles = roles
         responses, source = None, "generated"

@@ -45,6 +45,7 @@ class RunSettings(BaseModel):
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
     label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"
+    shard: str | None = None  # "I/N": this run scores every N-th planned prompt (factbench merge joins them)
     step: int | None = None  # checkpoint step: the leaderboard's trend view
     judges: tuple[str, ...] = ()  # judge names replacing the default judge of their role
 

@@ -11,7 +11,7 @@ import html
 
 from factbench import __version__
 from factbench.reports.html import asset, page
-from factbench.reports.metric_format import BY_KEY, HEADLINE, REWARD_FORMULA, SHOWN_METRICS, fmt_ci
+from factbench.reports.metric_format import BY_KEY, HEADLINE, SHOWN_METRICS, fmt_ci, reward_formulas
 from factbench.reports.pareto import Point, pareto_svg
 from factbench.reports.ranking import MAX_JUDGE_ERROR_RATE, MIN_SCORED, TIE_RULE, Row
 from factbench.reports.trend import trend_svg
@@ -88,14 +88,13 @@ def _task_section(task: str, rows: list[Row], page_of: dict[str, str]) -> str:
 
 def index_html(rows_by_task: dict[str, list[Row]], page_of: dict[str, str]) -> str:
     options = "".join(f'<option value="{e(t)}">{e(t)}</option>' for t in rows_by_task)
-    lambdas = sorted({r.run.reward_params for rows in rows_by_task.values() for r in rows})
-    params = "; ".join(f"λ = {lam:g}, μ = {mu:g}" for lam, mu in lambdas) or "λ = 0.1, μ = 1"
+    rewards = reward_formulas({r.run.reward for rows in rows_by_task.values() for r in rows})
     headline = BY_KEY[HEADLINE]
     body = f"""<h1>factbench leaderboard</h1>
 <p class="intro">Long-form factuality. <b>Headline metric: {e(headline.header.lower())}</b> — the share of an
 answer's verified claims that the judge found supported (hallucination rate = 1 − precision), mean over answers
 with its 95% bootstrap CI. Detail = supported claims per answer; F1@K; relevance = win rate against reference
-answers; <b>{e(REWARD_FORMULA)}</b>, here with {e(params)}.</p>
+answers; <b>{e(rewards)}</b>.</p>
 <p class="rules">Rows are ranked only against rows of the same group: the same claim judges (models, parameters,
 templates; endpoints do not matter), evidence and task version, and for <i>overall</i> the same set of tasks.
 Rank rule: {e(TIE_RULE)}. Shown but unranked (marked –): fewer than {MIN_SCORED} scored answers, or more than

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from factbench import __version__
-from factbench.reports.metric_format import HEADLINE, REWARD_FORMULA, SHOWN_METRICS, fmt_ci, shown_triplet
+from factbench.reports.metric_format import HEADLINE, SHOWN_METRICS, fmt_ci, reward_formulas, shown_triplet
 from factbench.reports.ranking import MAX_JUDGE_ERROR_RATE, MIN_SCORED, TIE_RULE, Row
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,7 +59,8 @@ def markdown(rows_by_task: dict[str, list[Row]]) -> str:
              f"(mean [95% CI]; rates in %). Rank rule: {TIE_RULE}. Unranked (shown, marked): fewer than "
              f"{MIN_SCORED} scored answers, or more than {MAX_JUDGE_ERROR_RATE:.0%} of claims without a verdict. "
              f"Rows are ranked only against rows of the same group (same claim judges, evidence and task "
-             f"version; for overall, the same task set). `{REWARD_FORMULA}`.\n"]
+             f"version; for overall, the same task set). "
+             f"{reward_formulas({r.run.reward for rows in rows_by_task.values() for r in rows})}.\n"]
     for task, rows in rows_by_task.items():
         lines.append(f"\n## {task}\n")
         last = None

@@ -60,6 +60,9 @@ def build(roots: list[Path], out: Path, warn: TextIO | None = None) -> dict[str,
         target = _inside(out, runs_dir / f"{stem}.html")
         sizes[run.run_id] = write_viewer(data, run, target, back_link="../index.html")
         page_of[run.run_id] = stem
+    for stale in runs_dir.glob("*.html"):  # pages of runs no longer on the board would be linked from nowhere
+        if stale.stem not in page_of.values():
+            stale.unlink()
     rows = build_rows(runs)
     _inside(out, out / "index.html").write_text(index_html(rows, page_of), encoding="utf-8")
     _inside(out, out / "leaderboard.md").write_text(markdown(rows), encoding="utf-8")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from factbench.scoring.metrics import METRIC_INFO
+from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, formula
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,11 @@ SHOWN_METRICS = tuple(_shown(k, d) for k, d in (("precision", 1), ("hallucinatio
                                                 ("f1_at_k", 1), ("relevance", 1), ("reward", 3)))
 BY_KEY = {m.key: m for m in SHOWN_METRICS}
 HEADLINE = "precision"  # the metric the leaderboard ranks by
-REWARD_FORMULA = "reward = precision + λ·ln(1 + S) + μ·relevance (S = supported claims; the relevance term only where relevance was judged)"
+
+
+def reward_formulas(rewards: set[tuple[str, float, float]]) -> str:
+    """The reward formula(s) of the runs shown, each with its parameters (one name: `reward`)."""
+    return "; ".join(formula(*r) for r in sorted(rewards)) or formula("informative", DEFAULT_LAMBDA, DEFAULT_MU)
 
 
 def fmt(value: float | None, key: str) -> str:

@@ -59,7 +59,7 @@ class RunInfo:
     factbench_version: str
     step: int | None
     tasks: dict[str, TaskResult] = field(default_factory=dict)  # includes "overall"
-    reward_params: tuple[float, float] = (0.1, 1.0)
+    reward: tuple[str, float, float] = ("plain", 0.1, 1.0)  # (design, lambda, mu) the run's reward was composed with
 
     @property
     def demo(self) -> bool:
@@ -160,9 +160,17 @@ def read_run(run_dir: str | Path) -> RunInfo:
             judge_identity=judge_identity({"identity": spec.identity}),
             date=str(spec.finished_at or spec.started_at or "")[:10], factbench_version=spec.factbench_version,
             step=_step(spec, spec.label), tasks=tasks,
-            reward_params=(float(spec.settings.get("reward_lambda", 0.1)), float(spec.settings.get("reward_mu", 1.0))))
+            reward=_reward(summary, spec))
     except (AttributeError, TypeError, ValueError) as exc:
         raise UnreadableRun(f"{run_dir}: run.json or summary.json has an unexpected shape ({exc})") from None
+
+
+def _reward(summary: RunSummary, spec: RunSpec) -> tuple[str, float, float]:
+    """How the run's reward was composed: from summary.json, else (older runs) the settings' λ and μ."""
+    if summary.reward:
+        return (str(summary.reward.get("design", "plain")), float(summary.reward.get("lambda", 0.1)),
+                float(summary.reward.get("mu", 1.0)))
+    return ("plain", float(spec.settings.get("reward_lambda", 0.1)), float(spec.settings.get("reward_mu", 1.0)))
 
 
 def find_run_dirs(roots: list[Path]) -> list[Path]:

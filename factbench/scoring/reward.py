@@ -27,6 +27,20 @@ RELEVANCE_FALLBACK = 0.5
 FLOOR = 0.0
 
 
+FORMULAS = {
+    "informative": "reward = Pw + λ·ln(1 + Dw) + μ·r (Pw, Dw: precision and supported claims with trivial, "
+                   "restated and off-topic claims weighted down; r: relevance, 0.5 where not judged; 0 for an "
+                   "answer with no labelled claim)",
+    "plain": "reward = P + λ·ln(1 + S) + μ·r (P: precision, S: supported claims; r: relevance, 0.5 where not "
+             "judged; 0 for an answer with no labelled claim)",
+}
+
+
+def formula(design: str, lam: float, mu: float) -> str:
+    """The reward as a reader sees it: the design's formula with its parameters."""
+    return f"{FORMULAS[design]}, with λ = {lam:g}, μ = {mu:g}"
+
+
 @dataclass(frozen=True)
 class RewardSpec:
     design: str = DEFAULT_DESIGN

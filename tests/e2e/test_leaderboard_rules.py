@@ -52,7 +52,7 @@ def test_only_comparable_rows_are_ranked_together(tmp_path, capsys):
     cell = f"{p['precision']} [{p['precision_ci_low']}, {p['precision_ci_high']}]"
     assert cell in (out / "leaderboard.md").read_text() and cell in (out / "index.html").read_text()
     html = (out / "index.html").read_text()
-    assert "reward = precision + λ·ln(1 + S)" in html and "Combined" not in html
+    assert "reward = P + λ·ln(1 + S) + μ·r" in html and "Combined" not in html  # the formula of the runs shown
 
 
 def test_crafted_run_ids_cannot_write_outside_out(tmp_path):

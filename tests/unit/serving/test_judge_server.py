@@ -66,4 +66,4 @@ def test_make_leaderboard_builds_from_committed_runs(tmp_path):
     assert main(["leaderboard", "build", *runs, "--out", str(tmp_path)]) == 0
     md = (tmp_path / "leaderboard.md").read_text()
     assert "InstructGPT" in md and "42.6 [" in md  # the human-judged row
-    assert "demo-quality" in (tmp_path / "index.html").read_text()
+    assert "PerplexityAI" in md and "71.6 [" in md  # the second human-judged row

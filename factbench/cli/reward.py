@@ -1,0 +1,47 @@
+"""`factbench reward serve`: the training reward over HTTP (docs/reward.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from factbench.cli.options import EXIT_OK, _add_answer_scoring_args, _add_judge_args, options_from
+
+
+def add_reward_parser(sub) -> None:
+    reward = sub.add_parser("reward", help="the training reward: serve it over HTTP for RL trainers")
+    rsub = reward.add_subparsers(dest="reward_command", required=True)
+    serve = rsub.add_parser("serve", help="POST /score, POST /get_reward (OpenRLHF), GET /health")
+    _add_judge_args(serve)
+    _add_answer_scoring_args(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8100, help="port to listen on")
+    serve.add_argument("--reward-detail-cap", type=int, default=64,
+                       help="supported claims beyond this add nothing to the detail term (default 64)")
+    serve.add_argument("--reward-relevance", choices=("auto", "references", "model", "none"), default="auto",
+                       help="relevance against given references, a --reference-model's answers, or not at all")
+    serve.add_argument("--reward-abstention", type=float, default=0.0, help="the reward of an abstention (0..1)")
+    serve.add_argument("--masked-reward", type=float, default=0.0,
+                       help="the value /get_reward (OpenRLHF) sends for a masked answer; /score sends null")
+    serve.add_argument("--max-in-flight", type=int, help="answers scored at once (default: 2 x verifier capacity)")
+    serve.add_argument("--records", metavar="DIR", help="append every scored pair with its reward id here")
+
+
+def cmd_reward(args: argparse.Namespace) -> int:
+    from factbench.cli.run import _preflight
+    from factbench.reward.scorer import Scorer
+    from factbench.serving.reward_server import serve
+
+    relevance = "none" if args.no_relevance else args.reward_relevance
+    evidence = "none" if args.evidence == "auto" else args.evidence
+    scorer = Scorer.from_options(options_from(args), evidence=evidence,
+                                 reward_detail_cap=args.reward_detail_cap, reward_relevance=relevance,
+                                 reward_abstention=args.reward_abstention, records_dir=args.records,
+                                 max_in_flight=args.max_in_flight)
+    print(f"reward {scorer.reward_id}: judges {', '.join(f'{r}={s.model}' for r, s in scorer.roles.items())}, "
+          f"evidence {scorer.backend.name}, lambda {scorer.spec.lam}, mu {scorer.spec.mu}, "
+          f"relevance {scorer.spec.relevance}", file=sys.stderr)
+    _preflight(args, scorer.roles)  # a wrong key, URL or model name stops the service before it listens
+    scorer.warm_up()
+    serve(scorer, args.host, args.port, args.masked_reward)
+    return EXIT_OK

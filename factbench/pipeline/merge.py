@@ -1,0 +1,162 @@
+"""`factbench merge`: join the shards of one run (`--shard 1/N` ... `N/N`) into one run directory.
+
+The merged directory is the run that `factbench run` without `--shard` would have written: the
+same records (the latest of each sample, in plan order), the same run identity, and a summary
+computed by the same code from the same scores in the same order — so the metrics and their
+bootstrap intervals are identical. Shards must come from one configuration; anything else is
+refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from factbench.hashing import sha256_hex
+from factbench.pipeline import accounting
+from factbench.pipeline.identity import diff
+from factbench.pipeline.options import UsageError, parse_shard
+from factbench.pipeline.plan import PlannedTask
+from factbench.pipeline.settings import RunSettings
+from factbench.pipeline.shards import interleave
+from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
+from factbench.scoring.metrics import as_rows
+from factbench.store.artefacts import RunSpec, RunSummary
+from factbench.store.records import STAGE_FILES, sample_key
+from factbench.store.run_dir import RunStore
+from factbench.tasks import Prompt, Task
+
+# Settings that may differ between shards (transport, where things live) — everything else must match.
+_LOCAL_SETTINGS = {"run_id", "results_dir", "shard", "progress", "cache_path", "max_parallel_samples",
+                   "data_dir", "fail_on_error", "label"}
+
+
+class _Evidence:
+    """The evidence backend as a summary needs it: its recorded name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _read(run_dir: str) -> tuple[RunStore, dict[str, Any], dict[str, Any]]:
+    store = RunStore(run_dir)
+    typed_spec, typed_summary = store.read_spec(), store.read_summary()
+    spec = typed_spec.model_dump(mode="json") if typed_spec else None
+    summary = typed_summary.model_dump(mode="json") if typed_summary else None
+    if spec is None:
+        raise UsageError(f"{run_dir}: not a run directory (no run.json)")
+    if summary is None or not spec.get("finished_at"):
+        raise UsageError(f"{run_dir}: this shard has not finished; run it again with the same --run-id, then merge")
+    if not spec.get("settings", {}).get("shard"):
+        raise UsageError(f"{run_dir}: not a shard (it was run without --shard I/N)")
+    return store, spec, summary
+
+
+def _without_prompt_ids(identity: dict[str, Any]) -> dict[str, Any]:
+    tasks = {name: {k: v for k, v in t.items() if k != "prompt_ids_sha"} for name, t in identity["tasks"].items()}
+    return {**identity, "tasks": tasks}
+
+
+def _check(shards: list[tuple[RunStore, dict, dict]]) -> int:
+    """All shards of one N, each index once, one configuration, and the sizes the partition gives."""
+    parsed = [parse_shard(spec["settings"]["shard"]) for _, spec, _ in shards]
+    counts = {n for _, n in parsed}
+    if len(counts) != 1:
+        raise UsageError(f"shards of different splits: {sorted(spec['settings']['shard'] for _, spec, _ in shards)}")
+    count = counts.pop()
+    indices = Counter(i for i, _ in parsed)
+    missing = [i for i in range(1, count + 1) if i not in indices]
+    twice = [i for i, n in indices.items() if n > 1]
+    if missing or twice:
+        raise UsageError(f"need each shard 1..{count} exactly once: missing {missing or 'none'}, "
+                         f"repeated {twice or 'none'}")
+    first = shards[0][1]
+    base = {k: v for k, v in first["settings"].items() if k not in _LOCAL_SETTINGS}
+    for store, spec, _ in shards[1:]:
+        differences = diff(_without_prompt_ids(first["identity"]), _without_prompt_ids(spec["identity"]))
+        differences += diff(base, {k: v for k, v in spec["settings"].items() if k not in _LOCAL_SETTINGS})
+        if list(spec["tasks"]) != list(first["tasks"]):
+            differences.append(f"tasks: {list(first['tasks'])} -> {list(spec['tasks'])}")
+        if differences:
+            raise UsageError(f"{store.dir} is not a shard of the same run as {shards[0][0].dir}:\n  "
+                             + "\n  ".join(differences[:20]))
+    total = sum(sum(t["n_prompts"] for t in spec["tasks"].values()) for _, spec, _ in shards)
+    for (index, _), (store, spec, _) in zip(parsed, shards):
+        expected = len(range(index - 1, total, count))
+        got = sum(t["n_prompts"] for t in spec["tasks"].values())
+        if got != expected:
+            raise UsageError(f"{store.dir}: shard {index}/{count} planned {got} prompts, the partition of "
+                             f"{total} gives {expected}; were the shards run with the same --limit, --seed and data?")
+    return count
+
+
+def merge_runs(run_dirs: list[str], out: str | Path) -> RunSummary:
+    """Write the merged run to `out` (which must not exist yet) and return its summary."""
+    if not run_dirs:
+        raise UsageError("merge needs the run directories of the shards")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} already exists and is not empty; merge into a new directory")
+    shards = [_read(d) for d in run_dirs]
+    count = _check(shards)
+    shards.sort(key=lambda s: parse_shard(s[1]["settings"]["shard"])[0])
+    specs = [spec for _, spec, _ in shards]
+    order = interleave([[sample_key(name, pid) for name, t in spec["tasks"].items() for pid in t["prompt_ids"]]
+                        for spec in specs])
+    task_of = {key: key.split("\x1f", 1)[0] for key in order}
+    prompt_ids = {name: [key.split("\x1f", 1)[1] for key in order if task_of[key] == name] for name in specs[0]["tasks"]}
+
+    first, summaries = specs[0], [summary for _, _, summary in shards]
+    settings = RunSettings(**{**first["settings"], "run_id": out.name, "results_dir": str(out.parent), "shard": None})
+    planned = {}
+    for name, t in first["tasks"].items():
+        task = Task(name=name, version=t["version"], loader=lambda ctx: [], k=t["k"])
+        planned[name] = PlannedTask(task, [Prompt(id=pid, text="") for pid in prompt_ids[name]], _Evidence(t["evidence"]),
+                                    evidence_chosen_by=summaries[0]["tasks"][name].get("evidence_chosen_by", ""))
+    # Who judged each task is the same in every shard (one identity): the first shard's record of it.
+    task_judges = {name: summaries[0]["tasks"][name]["judge"] for name in planned}
+    relevance_tasks = {name for name, judge in task_judges.items() if "relevance" in judge.get("roles", {})}
+    position = {key: i for i, key in enumerate(order)}
+
+    target = RunStore(out)
+    with target:
+        for stage in (*STAGE_FILES, "errors"):  # every record (superseded attempts carry usage too), in plan order
+            records = [r for store, _, _ in shards for r in store.iter_records(stage)]
+            for record in sorted(records, key=lambda r: position.get(r.key, len(position))):
+                target.append(stage, record)
+        for store, _, _ in shards:
+            for invocation in accounting.read_invocations(store.dir):
+                accounting.append_invocation(target.dir, {**invocation, "shard": str(store.dir)})
+        latest, usage = read_run(target)
+        failed = {key for _, key in unresolved_failures(target)}
+        scores = collect_scores(latest, usage, planned, settings, relevance_tasks, failed)
+        target.write_scores(as_rows(scores))
+        summary = build_summary(
+            target, latest, scores, planned, settings, accounting.totals(accounting.read_invocations(target.dir)),
+            list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))), task_judges=task_judges,
+            resumed=dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter())),
+            budget={"max_cost_usd": settings.max_cost, "stopped_at_max_cost": False},
+            judges=summaries[0].get("judges", {}), answers_from=summaries[0].get("answers_from"))
+        summary = summary.model_copy(update={"merged_from": [str(store.dir) for store, _, _ in shards]})
+        target.write_spec(RunSpec.model_validate(
+            _merged_spec(specs, settings, prompt_ids, count, [s.dir for s, _, _ in shards])))
+        target.write_summary(summary)
+    return summary
+
+
+def _merged_spec(specs: list[dict], settings: RunSettings, prompt_ids: dict[str, list[str]], count: int,
+                 dirs: list[Path]) -> dict[str, Any]:
+    first = specs[0]
+    identity = dict(first["identity"])
+    identity["tasks"] = {name: {**t, "prompt_ids_sha": sha256_hex(prompt_ids[name], 16)}
+                         for name, t in identity["tasks"].items()}
+    tasks = {name: {**t, "n_prompts": len(prompt_ids[name]), "prompt_ids": prompt_ids[name]}
+             for name, t in first["tasks"].items()}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return {**first, "run_id": settings.run_id, "identity": identity, "identity_sha": sha256_hex(identity, 16),
+            "settings": settings.model_dump(mode="json"), "tasks": tasks,
+            "started_at": min(s["started_at"] for s in specs), "resumed_at": [],
+            "finished_at": max(s["finished_at"] for s in specs),
+            "merged": {"shards": count, "from": [str(d) for d in dirs], "at": now}}

@@ -1,0 +1,258 @@
+"""Run options as a user names them (CLI flags or Python keywords), and how they become role
+specs and run settings. The CLI, `factbench.evaluate` and `factbench.Scorer` all build their
+RoleSpecs and RunSettings here, so a flag and a keyword always mean the same thing.
+
+Each field is named like its flag (`--judge-base-url` is `judge_base_url`). Defaults come from
+RunSettings and ROLE_DEFAULTS (:mod:`factbench.pipeline.settings`), the one place they live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from factbench.llm.client import RoleSpec
+from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
+
+Urls = str | list[str] | tuple[str, ...] | None
+# Judge roles with their own flags: (flag/field prefix, role key). `judge` is every role's default.
+JUDGE_ROLES = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance_judge", "relevance"),
+               ("weighting_judge", "weighting"))
+_R, _S = ROLE_DEFAULTS, RunSettings(run_id="-")
+_SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+class UsageError(ValueError):
+    """Options that cannot work together (exit code 2 on the command line)."""
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """`I/N` -> (I, N), 1 <= I <= N."""
+    m = _SHARD.match(value.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UsageError(f"--shard {value!r}: expected I/N with 1 <= I <= N (e.g. 2/8)")
+    return int(m.group(1)), int(m.group(2))
+
+
+class RunOptions(BaseModel):
+    """Everything `factbench run` takes besides `--tasks`, as keyword-friendly fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # the model under test (absent when answers come from a responses file)
+    model: str | None = None
+    model_base_url: Urls = None
+    model_api_key_env: str | None = None
+    model_concurrency: int | None = None
+    model_revision: str | None = None
+    temperature: float = _R.model_temperature
+    max_tokens: int = _R.model_max_tokens
+    model_timeout: float = _R.model_timeout_s
+    responses: str | None = None
+    # judges: `judge` is the default of every judge role; each role may be overridden
+    judge: str | None = None
+    judge_base_url: Urls = None
+    judge_api_key_env: str | None = None
+    judge_concurrency: int | None = None
+    judge_revision: str | None = None
+    extractor: str | None = None
+    extractor_base_url: Urls = None
+    extractor_api_key_env: str | None = None
+    extractor_concurrency: int | None = None
+    extractor_revision: str | None = None
+    verifier: str | None = None
+    verifier_base_url: Urls = None
+    verifier_api_key_env: str | None = None
+    verifier_concurrency: int | None = None
+    verifier_revision: str | None = None
+    relevance_judge: str | None = None
+    relevance_judge_base_url: Urls = None
+    relevance_judge_api_key_env: str | None = None
+    relevance_judge_concurrency: int | None = None
+    relevance_judge_revision: str | None = None
+    weighting_judge: str | None = None
+    weighting_judge_base_url: Urls = None
+    weighting_judge_api_key_env: str | None = None
+    weighting_judge_concurrency: int | None = None
+    weighting_judge_revision: str | None = None
+    reference_model: str | None = None
+    reference_model_base_url: Urls = None
+    reference_model_api_key_env: str | None = None
+    reference_model_concurrency: int | None = None
+    reference_model_revision: str | None = None
+    judge_max_tokens: int = _R.judge_max_tokens
+    judge_timeout: float = _R.judge_timeout_s
+    max_retries: int = _R.max_retries
+    price_per_1k_input: str | None = None  # "USD" (every role) or "judge=USD,model=USD,..."
+    price_per_1k_output: str | None = None
+    structured_output: bool = True
+    # scoring
+    evidence: str = _S.evidence
+    verify_mode: str = _S.verify_mode
+    sentences_per_call: int = _S.sentences_per_call
+    claims_per_call: int = _S.claims_per_call
+    evidence_tokens: int = _S.evidence_tokens
+    relevance: bool = _S.relevance
+    weighting: bool = _S.weighting  # the informativeness judge weighs every claim (`--no-weighting`)
+    claims_per_weight_call: int = _S.claims_per_weight_call
+    reward_design: str = _S.reward_design
+    judges: tuple[str, ...] = _S.judges  # judge names replacing their role's default (`--judges`)
+    reward_lambda: float = _S.reward_lambda
+    reward_mu: float = _S.reward_mu
+    # the run
+    run_id: str | None = None
+    results_dir: str = _S.results_dir
+    cache: str | None = None
+    use_cache: bool = True
+    data_dir: str | None = None
+    limit: int | None = None
+    seed: int = _S.seed
+    parallel: int = _S.max_parallel_samples
+    fail_on_error: float = _S.fail_on_error
+    max_judge_attempts: int = _S.max_judge_attempts
+    max_cost: float | None = _S.max_cost
+    progress: bool = _S.progress
+    label: str = _S.label
+    step: int | None = None  # checkpoint step (the leaderboard's trend view)
+    shard: str | None = None
+
+    @field_validator("verify_mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in ("ternary", "binary"):
+            raise ValueError("verify_mode must be 'ternary' or 'binary'")
+        return v
+
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _judges(cls, v: Any) -> tuple[str, ...]:
+        parts = v.split(",") if isinstance(v, str) else list(v or ())
+        return tuple(n.strip() for n in parts if n and n.strip())
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_shard(v)
+        return v
+
+    # ------------------------------------------------------------------ from the command line
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace, **overrides: Any) -> RunOptions:
+        """The fields an argparse namespace has (negative flags such as --no-cache inverted)."""
+        values = {name: getattr(args, name) for name in cls.model_fields if hasattr(args, name)}
+        for flag, field in (("no_structured_output", "structured_output"), ("no_relevance", "relevance"),
+                            ("no_weighting", "weighting"), ("no_progress", "progress"), ("no_cache", "use_cache")):
+            if hasattr(args, flag):
+                values[field] = not getattr(args, flag)
+        try:
+            return cls(**{k: v for k, v in {**values, **overrides}.items() if v is not None})
+        except ValidationError as exc:
+            raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        return cls.model_fields[name].default
+
+    # ------------------------------------------------------------------ specs and settings
+    def _role(self, prefix: str, role: str, model: str, default_concurrency: int, revision: str | None,
+              **extra: Any) -> RoleSpec:
+        return RoleSpec(role=role, model=model, base_urls=_urls(getattr(self, f"{prefix}_base_url")),
+                        api_key_env=getattr(self, f"{prefix}_api_key_env"),
+                        max_concurrency=getattr(self, f"{prefix}_concurrency") or default_concurrency,
+                        max_retries=self.max_retries, revision=revision, price_per_1k=self._price(role), **extra)
+
+    def _price(self, role: str) -> tuple[float, float] | None:
+        inp = _prices(self.price_per_1k_input, "--price-per-1k-input")
+        out = _prices(self.price_per_1k_output, "--price-per-1k-output")
+        if role not in inp and role not in out:
+            return None
+        return inp.get(role, 0.0), out.get(role, 0.0)
+
+    def role_specs(self, with_model: bool, judge_roles: tuple[tuple[str, str], ...] = JUDGE_ROLES) -> dict[str, RoleSpec]:
+        """One RoleSpec per role: the model under test (when generating), the judges, the reference model."""
+        roles: dict[str, RoleSpec] = {}
+        if with_model:
+            if not self.model and not self.responses:
+                raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
+            if self.model:
+                roles["model"] = self._role("model", "model", self.model, _R.model_concurrency, self.model_revision,
+                                            timeout_s=self.model_timeout,
+                                            params={"temperature": self.temperature, "max_tokens": self.max_tokens})
+        judge_params = {"temperature": 0.0, "max_tokens": self.judge_max_tokens}
+        for prefix, role in judge_roles:
+            own = getattr(self, prefix)
+            if not (own or self.judge):
+                raise UsageError(f"give --judge PROVIDER/MODEL (or --{prefix.replace('_', '-')}) for the {role} role")
+            roles[role] = self._role(prefix if own else "judge", role, own or self.judge,
+                                     self.judge_concurrency or _R.judge_concurrency,
+                                     getattr(self, f"{prefix}_revision") or self.judge_revision,
+                                     timeout_s=self.judge_timeout,
+                                     structured_output=self.structured_output, params=judge_params)
+        if self.reference_model:
+            roles["reference"] = self._role("reference_model", "reference", self.reference_model,
+                                            _R.reference_concurrency, self.reference_model_revision,
+                                            timeout_s=self.judge_timeout,
+                                            params={"temperature": 0.0, "max_tokens": _R.reference_max_tokens})
+        if not self.relevance:
+            roles.pop("relevance", None)
+        if not self.weighting:
+            roles.pop("weighting", None)
+        return roles
+
+    def settings(self, run_id: str, responses: str | None = None, select_from_run: str | None = None) -> RunSettings:
+        return RunSettings(
+            run_id=run_id, results_dir=self.results_dir, limit=self.limit, seed=self.seed, evidence=self.evidence,
+            verify_mode=self.verify_mode, sentences_per_call=self.sentences_per_call,
+            claims_per_call=self.claims_per_call, evidence_tokens=self.evidence_tokens,
+            relevance=self.relevance, weighting=self.weighting, claims_per_weight_call=self.claims_per_weight_call,
+            reward_design=self.reward_design, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
+            responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
+            progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,
+            select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard,
+            max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost)
+
+    def open_cache(self):
+        from factbench.llm.cache import CallCache, default_cache_path
+
+        return CallCache(self.cache or default_cache_path()) if self.use_cache else None
+
+
+_JUDGE_ROLES = {"extractor", "verifier", "relevance", "weighting"}
+_PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
+
+
+def _prices(value: str | None, flag: str) -> dict[str, float]:
+    """`0.5` (every role) or `judge=0.5,model=1` (`judge` = every judge role) -> {role: USD}."""
+    if not value:
+        return {}
+    out: dict[str, float] = {}
+    for part in (x.strip() for x in value.split(",") if x.strip()):
+        role, _, number = part.rpartition("=")
+        try:
+            price = float(number)
+        except ValueError:
+            raise UsageError(f"{flag}: {part!r} is not a price (USD per 1,000 tokens)") from None
+        if price < 0 or (role and role not in _PRICE_ROLES):
+            raise UsageError(f"{flag}: {part!r}: use a non-negative number, optionally after one of "
+                             f"{', '.join(sorted(_PRICE_ROLES))}=")
+        for r in ({"model", "reference", *_JUDGE_ROLES} if not role else _JUDGE_ROLES if role == "judge" else {role}):
+            if role or r not in out:
+                out[r] = price
+    return out
+
+
+def _urls(value: Urls) -> tuple[str, ...]:
+    if not value:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else value
+    return tuple(u.strip() for u in parts if u and u.strip())
+
+
+def default_run_id(label: str) -> str:
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
