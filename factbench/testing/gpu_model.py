@@ -11,7 +11,8 @@
 The lower bound on wall time for a workload ("floor") is
 max(total prefill time, total slot time / max_seqs), where a request's slot time is its
 prefill plus its decode time. Every figure is in model seconds; the server divides sleeps
-by `speed` for quick runs. Tokens are estimated at 4 characters each.
+by `speed` for quick runs. Tokens are estimated at 4 characters each. The former per-sequence
+model (`prefill_s_per_1k`, `decode_s_per_token`) is kept for bench/reward.py.
 """
 
 from __future__ import annotations
@@ -42,10 +43,23 @@ class LatencyModel:
     prefix_cache: bool = True
     speed: float = 1.0
     block_tokens: int = 16
+    # The former per-sequence model, kept for bench/reward.py's latency comparisons: every request
+    # holds a slot for prefill_s_per_1k x its uncached tokens / 1000 + decode_s_per_token x its
+    # output tokens, prefill in parallel across slots, the system prompt cached once seen.
+    prefill_s_per_1k: float = 0.0
+    decode_s_per_token: float = 0.0
 
     @property
-    def timed(self) -> bool:
-        return self.prefill_tokens_per_s > 0 or self.decode_tokens_per_s > 0
+    def per_sequence(self) -> bool:
+        return not (self.prefill_tokens_per_s or self.decode_tokens_per_s) and \
+            bool(self.prefill_s_per_1k or self.decode_s_per_token)
+
+    def seconds(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        """One request's time on its own (no queueing), divided by `speed`."""
+        uncached = input_tokens - (cached_tokens if self.prefix_cache else 0)
+        if self.per_sequence:
+            return (self.prefill_s_per_1k * uncached / 1000 + self.decode_s_per_token * output_tokens) / self.speed
+        return (self.prefill_seconds(uncached) + self.decode_seconds(output_tokens)) / self.speed
 
     def prefill_seconds(self, tokens: int) -> float:
         return tokens / self.prefill_tokens_per_s if self.prefill_tokens_per_s > 0 else 0.0
@@ -80,6 +94,7 @@ class GpuModel:
     prefill_s_uncached: float = 0.0  # the same work with prefix caching off
     decode_s: float = 0.0
     by_kind: dict[str, KindTotals] = field(default_factory=dict)
+    _systems: set[str] = field(default_factory=set)  # the per-sequence model's cached system prompts
     _engine: asyncio.Lock | None = None
     _slots: asyncio.Semaphore | None = None
 
@@ -104,12 +119,14 @@ class GpuModel:
             self.blocks.update(hashes)
         return hits * self.latency.block_tokens
 
-    async def serve(self, kind: str, prompt: str, output_tokens: int) -> tuple[int, int]:
+    async def serve(self, kind: str, prompt: str, output_tokens: int, system: str = "") -> tuple[int, int]:
         """Wait for a slot and the prefill engine, then prefill and decode. Returns (input, cached) tokens."""
         lat = self.latency
         input_tokens = approx_tokens(prompt)
         if self._engine is None:
             self._engine, self._slots = asyncio.Lock(), asyncio.Semaphore(max(1, lat.max_seqs))
+        if lat.per_sequence:
+            return await self._serve_per_sequence(kind, system, input_tokens, output_tokens)
         async with self._slots:
             async with self._engine:  # asyncio.Lock wakes waiters in arrival order
                 cached = min(input_tokens, self.cached_tokens(prompt, register=False))
@@ -131,6 +148,22 @@ class GpuModel:
         totals.prefill_s += prefill
         totals.prefill_s_uncached += lat.prefill_seconds(input_tokens)
         totals.decode_s += decode
+        return input_tokens, cached
+
+    async def _serve_per_sequence(self, kind: str, system: str, input_tokens: int,
+                                  output_tokens: int) -> tuple[int, int]:
+        cached = approx_tokens(system) if system and system in self._systems else 0
+        if system:
+            self._systems.add(system)
+        seconds = self.latency.seconds(input_tokens, cached, output_tokens)
+        if seconds > 0:
+            async with self._slots:
+                await asyncio.sleep(seconds)
+        totals = self.by_kind.setdefault(kind, KindTotals())
+        totals.requests += 1
+        totals.input_tokens += input_tokens
+        totals.cached_tokens += cached
+        totals.output_tokens += output_tokens
         return input_tokens, cached
 
     def floor_s(self, cached: bool = True, kinds: tuple[str, ...] | None = None) -> float:

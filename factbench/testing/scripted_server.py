@@ -201,7 +201,9 @@ class ScriptedServer:
             del items[-1:]
             content = json.dumps(data)
         output_tokens = approx_tokens(content)
-        input_tokens, cached = await state.gpu.serve(kind, render_prompt(body.get("messages") or []), output_tokens)
+        messages = body.get("messages") or []
+        system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+        input_tokens, cached = await state.gpu.serve(kind, render_prompt(messages), output_tokens, system)
         state.input_tokens += input_tokens
         state.cached_tokens += cached
         state.output_tokens += output_tokens
