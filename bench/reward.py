@@ -175,7 +175,12 @@ def main() -> None:
                 assert not any(r.masked for r in results), [r.errors for r in results if r.masked][:3]
             cpu = time.process_time() - cpu0
             scorer.close()
-            path, calls = critical_path(*batch_of(0, args.batch_size, args.claims), latency, 10, 10, 25)
+            from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
+            from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL
+            from factbench.stages.weights import DEFAULT_CLAIMS_PER_WEIGHT_CALL
+
+            path, calls = critical_path(*batch_of(0, args.batch_size, args.claims), latency, DEFAULT_SENTENCES_PER_CALL,
+                                        DEFAULT_CLAIMS_PER_CALL, DEFAULT_CLAIMS_PER_WEIGHT_CALL)  # the Scorer's
             one = throughput(urls[:1], latency, args.workers, args.worker_batches, args.batch_size, args.claims,
                              concurrency, root, "one")
             two = throughput(urls, latency, args.workers, args.worker_batches, args.batch_size, args.claims,

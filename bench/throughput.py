@@ -1,17 +1,32 @@
-"""Throughput benchmark: factbench against a simulated vLLM-like judge over real HTTP.
+"""Throughput benchmark: GPU cost per answer against a simulated 70B judge on one H100, over real HTTP.
 
-Scores pre-generated answers (~25 one-fact sentences each, evidence for every claim from a
-local passage store) with the scripted server as extractor and verifier. The server runs in
-its own process with a latency model: prefill seconds per 1k input tokens (minus a prefix-cache
-discount), decode seconds per output token, at most `max_seqs` sequences at once (a queue
-beyond), all divided by `speed` for quick runs.
+The GPU model (factbench/testing/gpu_model.py): prefill is compute-bound and shared by the whole
+GPU, one engine processing uncached input tokens at 5,000 tokens/s (requests take turns);
+decode is memory-bound and runs in parallel for every sequence in the batch at 50 tokens/s
+each, up to 64 sequences; prefix caching makes 16-token blocks seen before free. The floor of
+a workload is max(total prefill time, total slot time / 64), a request's slot time being its
+prefill plus its decode; GPU-s/answer = floor / answers, reported with prefix caching (the
+run as served) and without it (the same requests, every input token prefilled).
 
-Prints: wall time, judge requests / answer, input tokens / answer (total, shared prefix, not
-shared), output tokens / answer, wall / floor (floor = simulated server work / max_seqs),
-harness CPU ms / claim and peak RSS; then peak RSS of a streamed run of many answers.
+Workload: synthetic biographies (bench/bio_world.py): ~25 one-fact sentences per answer,
+scored with default settings by the scripted server as extractor and verifier, twice: with
+topic-restricted corpus evidence (`corpus:DB#topic`, one passage per encyclopedia paragraph)
+and with web-search evidence (`serper`, a Serper stand-in via FACTBENCH_SERPER_URL). Every
+claim's source paragraph is known, so the bench also prints evidence coverage: the share of
+claims whose source (corpus: its paragraph; web: its fact sentence) is in the prompt the claim
+is judged in, for the prompts actually sent and for the layout used before (batches of 10
+claims, each with its own 3,000-token pool), recomputed from the same retrieval.
 
-    python bench/throughput.py                     # the figures the README quotes
-    python bench/throughput.py --answers 50 --speed 50 --stream-answers 1000   # a quick look
+Prints per evidence kind: judge requests, input tokens (total and prefix-cached) and output
+tokens per answer (also per request kind), GPU-s/answer with and without prefix caching, wall
+/ floor, harness CPU per claim (imports warmed first: they are one-off), coverage; then the
+time from process start to the first judge request of a cold run, and the peak RSS of a
+streamed run of many answers. Default settings include the informativeness judge (claim
+weights for the reward); output tokens and GPU-s are also given for claim extraction and
+verification alone, the judging every run does.
+
+    python bench/throughput.py                                   # the figures in docs/pipeline.md
+    python bench/throughput.py --answers 20 --stream-answers 0   # a quick look
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -28,154 +44,312 @@ import time
 import urllib.request
 from pathlib import Path
 
-WORDS = ("river harbour castle bridge museum library station garden temple market tower canal "
-         "cathedral fortress palace academy theatre observatory lighthouse monastery").split()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bio_world  # noqa: E402
+
+SEARCH_KEY = "bench-search-key"
 
 
-def _answer(i: int, n_claims: int) -> str:
-    return " ".join(f"The {WORDS[j % len(WORDS)]} of Town{i} was completed in {1800 + (i * 7 + j) % 200} "
-                    f"by builder{(i + j) % 97}." for j in range(n_claims))
-
-
-def _write_inputs(root: Path, n_answers: int, n_claims: int) -> tuple[Path, Path]:
+def _write_inputs(root: Path, n_answers: int, n_claims: int) -> tuple[Path, Path, list]:
     from factbench.evidence.corpus import PassageStore
 
+    people = [bio_world.person(i, n_claims) for i in range(n_answers)]
     responses = root / "responses.jsonl"
     with responses.open("w") as fh:
-        for i in range(n_answers):
-            fh.write(json.dumps({"task": "bench", "id": f"a{i:05d}", "response": _answer(i, n_claims)}) + "\n")
-    # Wikipedia-like passages of ~150 words (~200 tokens): one fact each, the rest context.
-    filler = ("The surrounding district grew around the old market square during the following decades, and "
-              "local histories describe several restorations, a period of decline after the railway bypassed "
-              "the town, and renewed interest from visitors in the late twentieth century. ") * 3
-    docs = ((f"Town{i}", [f"Town{i} has a {WORDS[j % len(WORDS)]} completed in {1800 + (i * 7 + j) % 200} "
-                          f"by builder{(i + j) % 97}, restored later and listed as a heritage site. " + filler
-                          for j in range(n_claims)])
-            for i in range(n_answers))
+        for i, p in enumerate(people):
+            fh.write(json.dumps({"task": "bench", "id": f"a{i:05d}", "response": " ".join(p.answer)}) + "\n")
     corpus = root / "corpus.db"
-    PassageStore.build(corpus, docs, passage_words=256)
-    return responses, corpus
+    PassageStore.build(corpus, ((p.name, p.paragraphs) for p in people))
+    return responses, corpus, people
 
 
-def _serve(port: int, latency: dict) -> None:
+def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims: int, keep_log: bool) -> None:
+    """The simulated judge and the search stand-in, in a process of their own."""
+    import asyncio
+
+    from aiohttp import web
+
     from factbench.testing.scripted_server import LatencyModel, ScriptedServer, ScriptedState
 
-    state = ScriptedState(latency=LatencyModel(**latency), keep_log=False)
-    ScriptedServer(state, port=port).start()
-    while True:
-        time.sleep(3600)
+    ScriptedServer(ScriptedState(latency=LatencyModel(**latency), keep_log=keep_log), port=port).start()
+    people = {p.name: p for p in (bio_world.person(i, n_claims) for i in range(n_answers))}
+
+    async def search(request):
+        body = await request.json()
+        return web.json_response({"organic": bio_world.search_results(people, body["q"], int(body.get("num", 5)))})
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/search", search)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", search_port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
-def _warm_up() -> None:
-    from factbench.llm.client import _litellm
-    from factbench.stages.claims import split_sentences
-
-    _litellm()
-    split_sentences("Warm up the sentencizer. Twice.")
+def _get(port: int, path: str):
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60).read())
 
 
-def run_once(n_answers: int, n_claims: int, latency: dict, concurrency: int, quiet: bool = True) -> dict:
-    from factbench.llm.cache import CallCache
-    from factbench.llm.client import RoleSpec
-    from factbench.pipeline.runner import Runner, RunSettings
+def _start_server(latency: dict, n_answers: int, n_claims: int, keep_log: bool = False) -> tuple[mp.Process, int, int]:
     from factbench.serving.judge_server import free_port
-    from factbench.tasks import Prompt, Task
 
-    port = free_port()
-    server = mp.get_context("spawn").Process(target=_serve, args=(port, latency), daemon=True)
+    port, search_port = free_port(), free_port()
+    server = mp.get_context("spawn").Process(target=_serve, args=(port, search_port, latency, n_answers, n_claims, keep_log),
+                                             daemon=True)
     server.start()
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(100):
+    for _ in range(300):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            _get(port, "/health")
             break
         except OSError:
             time.sleep(0.1)
+    return server, port, search_port
+
+
+def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, run_id: str, quiet: bool = True,
+            scoring: dict | None = None):
+    from factbench.llm.cache import CallCache
+    from factbench.llm.client import RoleSpec
+    from factbench.pipeline.runner import Runner, RunSettings
+    from factbench.tasks import Prompt, Task
+
+    prompts = [Prompt(id=f"a{i:05d}", text=f"Tell me a bio of {p.name}.", topic=p.name) for i, p in enumerate(people)]
+    task = Task(name="bench", version="1", loader=lambda ctx: prompts, k=25)
+    judge = {"model": "openai/sim-judge", "base_urls": (url,), "max_concurrency": 64,
+             "params": {"temperature": 0.0, "max_tokens": 2048}}
+    roles = {r: RoleSpec(role=r, **judge) for r in ("extractor", "verifier")}
+    settings = RunSettings(run_id=run_id, results_dir=str(root / "results"), evidence=evidence,
+                           responses=str(responses), relevance=False, progress=not quiet, **(scoring or {}))
+    return Runner(settings, roles, [task], CallCache(root / f"cache-{run_id}.sqlite"))
+
+
+def _warm_up() -> None:
+    """One-off loading, done before timing the harness CPU (a cold run is timed separately)."""
+    from factbench.pipeline.warmup import _load
+
+    _load(needs_litellm=False)
+
+
+# ------------------------------------------------------------------ evidence coverage
+
+def _block(text: str, tag: str) -> str:
+    m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL)
+    return m.group(1) if m else ""
+
+
+def _sources(people: list, web: bool) -> dict[str, str]:
+    """Answer sentence -> the text that must be in its prompt: its paragraph (corpus) or fact sentence (web)."""
+    return {sentence: (fact.article if web else p.paragraphs[fact.paragraph])
+            for p in people for sentence, fact in zip(p.answer, p.sources) if fact is not None}
+
+
+def coverage_sent(log: list[dict], sources: dict[str, str]) -> float:
+    """Share of claims with a known source whose source is in the verification prompt that judged them."""
+    hit = total = 0
+    for body in log:
+        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        passages = _block(user, "passages")
+        for line in _block(user, "claims").splitlines():
+            claim = re.sub(r"^\d+\. ", "", line)
+            if claim in sources:
+                total += 1
+                hit += sources[claim] in passages
+    return hit / max(1, total)
+
+
+def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, budget: int = 3000) -> float:
+    """The same share for the layout before: claims in batches of 10, each batch its own pool of its
+    claims' passages, round-robin by rank (each claim's best first), up to 3,000 tokens (4 chars each)."""
+    claims = {r["id"]: r for r in map(json.loads, (run_dir / "claims.jsonl").read_text().splitlines())}
+    hit = total = 0
+    for ev in map(json.loads, (run_dir / "evidence.jsonl").read_text().splitlines()):
+        texts = [c["text"] for c in claims[ev["id"]]["claims"]]
+        for start in range(0, len(texts), batch):
+            ranked = ev["per_claim"][start:start + batch]
+            chosen, used = [], 0
+            for rank in range(max((len(r) for r in ranked), default=0)):
+                for ids in ranked:
+                    if rank < len(ids) and ids[rank] not in chosen:
+                        cost = min(len(ev["passages"][ids[rank]]["text"]) // 4 + 1, 400)
+                        if used + cost <= budget:
+                            chosen.append(ids[rank])
+                            used += cost
+            pooled = " ".join(ev["passages"][i]["text"][:1600] for i in chosen)
+            for claim in texts[start:start + batch]:
+                if claim in sources:
+                    total += 1
+                    hit += sources[claim] in pooled
+    return hit / max(1, total)
+
+
+# ------------------------------------------------------------------ runs
+
+def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: bool = True,
+             scoring: dict | None = None) -> dict:
+    server, port, search_port = _start_server(latency, n_answers, n_claims, keep_log=True)
+    os.environ["FACTBENCH_SERPER_URL"] = f"http://127.0.0.1:{search_port}/search"
+    os.environ["SERPER_API_KEY"] = SEARCH_KEY
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            responses, corpus = _write_inputs(root, n_answers, n_claims)
-            prompts = [Prompt(id=f"a{i:05d}", text=f"Tell me about the landmarks of Town{i}.", topic=f"Town{i}")
-                       for i in range(n_answers)]
-            task = Task(name="bench", version="1", loader=lambda ctx: prompts, k=25)
-            judge = {"model": "openai/sim-judge", "base_urls": (url,), "max_concurrency": concurrency,
-                     "params": {"temperature": 0.0, "max_tokens": 2048}}
-            roles = {r: RoleSpec(role=r, **judge) for r in ("extractor", "verifier")}
-            settings = RunSettings(run_id="bench", results_dir=str(root / "results"), evidence=f"corpus:{corpus}#topic",
-                                   responses=str(responses), relevance=False, progress=not quiet)
-            runner = Runner(settings, roles, [task], CallCache(root / "cache.sqlite"))
-            _warm_up()  # one-off import costs (litellm ~3 s, spaCy) are not per-claim work
+            responses, corpus, people = _write_inputs(root, n_answers, n_claims)
+            evidence = f"corpus:{corpus}#topic" if kind == "corpus" else "serper"
+            runner = _runner(root, responses, people, evidence, f"http://127.0.0.1:{port}/v1", kind, quiet, scoring)
+            _warm_up()
             cpu0, wall0 = time.process_time(), time.perf_counter()
             summary = runner.run()
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
+            stats = _get(port, "/stats")
+            sources = _sources(people, web=kind == "web")
+            after = coverage_sent(_get(port, "/log?kind=verify"), sources)
+            before = coverage_legacy(root / "results" / kind, sources)
     finally:
         server.terminate()
         server.join()
-    n_req = sum(stats["requests"].values())
     claims = summary.overall.n_claims
-    floor = stats["work_seconds"] / stats["max_seqs"]
+    kinds = stats["by_kind"]
+    per = lambda key: sum(k[key] for k in kinds.values()) / n_answers  # noqa: E731
     return {
-        "answers": n_answers, "claims": claims, "wall_s": wall, "requests_per_answer": n_req / n_answers,
-        "input_tokens_per_answer": stats["input_tokens"] / n_answers,
-        "shared_prefix_tokens_per_answer": stats["cached_tokens"] / n_answers,
-        "unshared_input_tokens_per_answer": (stats["input_tokens"] - stats["cached_tokens"]) / n_answers,
-        "output_tokens_per_answer": stats["output_tokens"] / n_answers,
-        "floor_s": floor, "wall_over_floor": wall / floor if floor else float("nan"),
-        "harness_cpu_ms_per_claim": cpu * 1000 / max(1, claims),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "kind": kind, "answers": n_answers, "claims_per_answer": claims / n_answers,
+        "requests": {k: v["requests"] / n_answers for k, v in kinds.items()},
+        "by_kind": {k: {key: v / n_answers for key, v in totals.items()} for k, totals in kinds.items()},
+        "input_tokens": per("input_tokens"), "cached_tokens": per("cached_tokens"),
+        "output_tokens": per("output_tokens"),
+        "gpu_s": stats["floor_s"] / n_answers, "gpu_s_uncached": stats["floor_s_uncached"] / n_answers,
+        "gpu_s_claims": stats["floor_s_claims"] / n_answers,
+        "gpu_s_claims_uncached": stats["floor_s_claims_uncached"] / n_answers,
+        "output_tokens_claims": sum(kinds[k]["output_tokens"] for k in ("extract", "verify") if k in kinds) / n_answers,
+        "wall_s": wall, "floor_s": stats["floor_s"] / latency["speed"],
+        "wall_over_floor": wall * latency["speed"] / stats["floor_s"],
+        "cpu_ms_per_claim": cpu * 1000 / max(1, claims), "coverage": after, "coverage_before": before,
         "failed_samples": summary.errors.failed_samples,
     }
+
+
+def time_to_first_request(latency: dict, n_answers: int = 4) -> float:
+    """Seconds from starting a fresh Python process that scores answers to the first judge request it sends."""
+    server, port, _ = _start_server(latency, n_answers, 25)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            responses, corpus, _ = _write_inputs(Path(tmp), n_answers, 25)
+            cmd = [sys.executable, __file__, "--only", "cold", "--answers", str(n_answers), "--root", tmp,
+                   "--url", f"http://127.0.0.1:{port}/v1", "--corpus", str(corpus)]
+            t0 = time.time()
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
+            first = _get(port, "/stats")["first_request_at"]
+            return min(first.values()) - t0
+    finally:
+        server.terminate()
+        server.join()
+
+
+def _cold(args: argparse.Namespace) -> None:
+    root = Path(args.root)
+    people = [bio_world.person(i, 25) for i in range(args.answers)]
+    _runner(root, root / "responses.jsonl", people, f"corpus:{args.corpus}#topic", args.url, "cold").run()
+
+
+def _stream(n_answers: int, n_claims: int) -> dict:
+    """Peak RSS of a streamed run of many answers against an untimed judge (a fresh process)."""
+    server, port, _ = _start_server({"max_seqs": 256}, 0, n_claims)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            responses, corpus, people = _write_inputs(root, n_answers, n_claims)
+            runner = _runner(root, responses, people, f"corpus:{corpus}#topic", f"http://127.0.0.1:{port}/v1", "s")
+            _warm_up()
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            summary = runner.run()
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    finally:
+        server.terminate()
+        server.join()
+    return {"answers": n_answers, "claims": summary.overall.n_claims, "wall_s": wall,
+            "cpu_ms_per_claim": cpu * 1000 / max(1, summary.overall.n_claims),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _print(r: dict) -> None:
+    req = r["requests"]
+    rows = [
+        ("answers x claims", f"{r['answers']} x {r['claims_per_answer']:.1f}"),
+        ("judge requests / answer", f"{sum(req.values()):.2f} ({', '.join(f'{k} {v:.2f}' for k, v in req.items())})"
+                                    "   (target <= 6)"),
+        ("input tokens / answer", f"{r['input_tokens']:.0f} ({r['cached_tokens']:.0f} prefix-cached, "
+                                  f"{r['input_tokens'] - r['cached_tokens']:.0f} prefilled)"),
+        ("output tokens / answer", f"{r['output_tokens']:.0f}; extraction + verification "
+                                   f"{r['output_tokens_claims']:.0f}   (target <= 500)"),
+        *((f"  {kind} calls", f"{t['requests']:.2f} / answer: {t['input_tokens']:.0f} in ({t['cached_tokens']:.0f} "
+                              f"prefix-cached), {t['output_tokens']:.0f} out") for kind, t in r["by_kind"].items()),
+        ("GPU-s / answer, prefix caching", f"{r['gpu_s']:.3f}; extraction + verification {r['gpu_s_claims']:.3f}"
+                                           "   (target <= 0.6)"),
+        ("GPU-s / answer, no prefix caching", f"{r['gpu_s_uncached']:.3f}; extraction + verification "
+                                              f"{r['gpu_s_claims_uncached']:.3f}   (target <= 1.0)"),
+        ("wall / floor", f"{r['wall_over_floor']:.3f} (wall {r['wall_s']:.1f} s, floor {r['floor_s']:.1f} s)"
+                         "   (target <= 1.15)"),
+        ("harness CPU / claim", f"{r['cpu_ms_per_claim']:.2f} ms   (target <= 1)"),
+        ("evidence coverage", f"{r['coverage'] * 100:.1f}% (layout before: {r['coverage_before'] * 100:.1f}%)"
+                              "   (must not drop)"),
+        ("failed samples", str(r["failed_samples"])),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k.ljust(width)}  {v}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=200)
     parser.add_argument("--claims", type=int, default=25)
-    parser.add_argument("--prefill-s-per-1k", type=float, default=0.12, help="per sequence, 70B-class on one GPU")
-    parser.add_argument("--decode-s-per-token", type=float, default=0.03)
+    parser.add_argument("--prefill-tokens-per-s", type=float, default=5000.0, help="70B-class model, one H100")
+    parser.add_argument("--decode-tokens-per-s", type=float, default=50.0, help="per sequence")
     parser.add_argument("--max-seqs", type=int, default=64)
-    parser.add_argument("--speed", type=float, default=10.0, help="divide every simulated latency by this")
+    parser.add_argument("--speed", type=float, default=1.0, help="divide every simulated latency by this")
+    parser.add_argument("--evidence", choices=("corpus", "web", "both"), default="both")
     parser.add_argument("--stream-answers", type=int, default=10000)
     parser.add_argument("--stream-claims", type=int, default=5)
-    parser.add_argument("--only", choices=("main", "stream"), help=argparse.SUPPRESS)
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--sentences-per-call", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--claims-per-call", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--evidence-tokens", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--no-cold-run", action="store_true", help="skip the time-to-first-request run")
+    parser.add_argument("--only", choices=("stream", "cold"), help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    latency = {"prefill_s_per_1k": args.prefill_s_per_1k, "decode_s_per_token": args.decode_s_per_token,
+    latency = {"prefill_tokens_per_s": args.prefill_tokens_per_s, "decode_tokens_per_s": args.decode_tokens_per_s,
                "max_seqs": args.max_seqs, "prefix_cache": True, "speed": args.speed}
-
+    if args.only == "cold":
+        return _cold(args)
     if args.only == "stream":  # a fresh process, so its peak RSS is its own
-        fast = {**latency, "prefill_s_per_1k": 0.0, "decode_s_per_token": 0.0}
-        print(json.dumps(run_once(args.stream_answers, args.stream_claims, fast, args.max_seqs)))
+        print(json.dumps(_stream(args.stream_answers, args.stream_claims)))
         return
 
-    r = run_once(args.answers, args.claims, latency, args.max_seqs)
-    print(f"\nfactbench throughput benchmark (simulated judge: prefill {args.prefill_s_per_1k}s/1k tok, "
-          f"decode {args.decode_s_per_token}s/tok, {args.max_seqs} seqs, prefix cache on, speed x{args.speed:g})")
-    rows = [
-        ("answers x claims", f"{r['answers']} x {r['claims'] / r['answers']:.1f}"),
-        ("wall time", f"{r['wall_s']:.1f} s"),
-        ("floor (server work / max seqs)", f"{r['floor_s']:.1f} s"),
-        ("wall / floor", f"{r['wall_over_floor']:.2f}   (target <= 1.5)"),
-        ("judge requests / answer", f"{r['requests_per_answer']:.2f}   (target <= 8)"),
-        ("input tokens / answer: total", f"{r['input_tokens_per_answer']:.0f}"),
-        ("  shared prompt prefix", f"{r['shared_prefix_tokens_per_answer']:.0f}"),
-        ("  not shared", f"{r['unshared_input_tokens_per_answer']:.0f}   (target <= 20000)"),
-        ("output tokens / answer", f"{r['output_tokens_per_answer']:.0f}"),
-        ("harness CPU / claim", f"{r['harness_cpu_ms_per_claim']:.2f} ms   (target <= 2)"),
-        ("peak RSS", f"{r['peak_rss_mib']:.0f} MiB"),
-        ("failed samples", str(r["failed_samples"])),
-    ]
+    print(f"\nfactbench GPU-cost benchmark (simulated 70B judge on one H100: prefill {args.prefill_tokens_per_s:g} "
+          f"tok/s shared, decode {args.decode_tokens_per_s:g} tok/s per sequence x {args.max_seqs}, "
+          f"16-token prefix-cache blocks, speed x{args.speed:g})")
+    scoring = {k: v for k in ("sentences_per_call", "claims_per_call", "evidence_tokens")
+               if (v := getattr(args, k)) is not None}
+    if scoring:
+        print(f"settings changed from the defaults: {scoring}")
+    for kind in (("corpus", "web") if args.evidence == "both" else (args.evidence,)):
+        print(f"\n{kind} evidence ({'corpus:DB#topic' if kind == 'corpus' else 'serper, via FACTBENCH_SERPER_URL'}):")
+        _print(run_kind(kind, args.answers, args.claims, latency, quiet=not args.progress, scoring=scoring))
+    if not args.no_cold_run:
+        ttfr = time_to_first_request(latency)
+        print(f"\ntime from process start to the first judge request (cold run): {ttfr:.2f} s   (target <= 1.5)")
     if args.stream_answers:
         out = subprocess.run([sys.executable, __file__, "--only", "stream", "--stream-answers", str(args.stream_answers),
-                              "--stream-claims", str(args.stream_claims), "--max-seqs", str(args.max_seqs)],
+                              "--stream-claims", str(args.stream_claims)],
                              capture_output=True, text=True, env={**os.environ}, check=True)
         s = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append((f"streamed run: {s['answers']} answers x {s['claims'] / s['answers']:.0f} claims",
-                     f"peak RSS {s['peak_rss_mib']:.0f} MiB (target < 1024), wall {s['wall_s']:.0f} s, "
-                     f"CPU {s['harness_cpu_ms_per_claim']:.2f} ms/claim"))
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"  {k.ljust(width)}  {v}")
+        print(f"streamed run: {s['answers']} answers x {s['claims'] / s['answers']:.0f} claims, peak RSS "
+              f"{s['peak_rss_mib']:.0f} MiB (target < 1024), wall {s['wall_s']:.0f} s, "
+              f"CPU {s['cpu_ms_per_claim']:.2f} ms/claim")
 
 
 if __name__ == "__main__":

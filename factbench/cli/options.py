@@ -84,7 +84,7 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
                         "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
     p.add_argument("--claims-per-call", type=POSITIVE, default=_DEFAULT.claims_per_call, help="claims per verification call")
     p.add_argument("--evidence-tokens", type=POSITIVE, default=_DEFAULT.evidence_tokens,
-                   help="evidence budget per verification call")
+                   help="budget of an answer's evidence block, shared by its verification calls")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
 

@@ -124,10 +124,11 @@ class SerperEvidence(Backend):
         self.name = f"serper?k={k}"
         self._sem: asyncio.Semaphore | None = None
         self._max = max_concurrency
-        self._client = None
 
     async def _search(self, query: str) -> tuple[list[Passage], str | None]:
-        import httpx
+        import aiohttp
+
+        from factbench.llm.sessions import session
 
         ckey = cache_key("search", {"engine": "serper", "q": query, "k": self.k})
         hit = self.cache.get(ckey) if self.cache else None
@@ -135,20 +136,20 @@ class SerperEvidence(Backend):
             return [Passage(**p) for p in hit], None
         if self._sem is None:
             self._sem = asyncio.Semaphore(self._max)
-            self._client = httpx.AsyncClient(timeout=self.timeout_s)
+        http = await session("search", self._max)  # aiohttp: a fraction of httpx's CPU per request
         async with self._sem:
             for attempt in range(SERPER_ATTEMPTS):
                 last = attempt == SERPER_ATTEMPTS - 1
                 try:
-                    resp = await self._client.post(self.url, json={"q": query, "num": self.k},
-                                                   headers={"X-API-KEY": self.key})
-                    if resp.status_code == 429 or resp.status_code >= 500:
-                        if last:
-                            return [], f"search_failed: HTTP {resp.status_code}"
-                        await asyncio.sleep(backoff_delay(attempt))
-                        continue
-                    resp.raise_for_status()
-                    data = resp.json()
+                    async with http.post(self.url, json={"q": query, "num": self.k}, headers={"X-API-KEY": self.key},
+                                         timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
+                        if resp.status == 429 or resp.status >= 500:
+                            if last:
+                                return [], f"search_failed: HTTP {resp.status}"
+                            await asyncio.sleep(backoff_delay(attempt))
+                            continue
+                        resp.raise_for_status()
+                        data = await resp.json(content_type=None)
                     break
                 except Exception as exc:  # network failures are counted, not fatal
                     if last:
@@ -173,9 +174,7 @@ class SerperEvidence(Backend):
         return [r[0] for r in results], [r[1] for r in results if r[1]]
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client, self._sem = None, None
+        self._sem = None  # bound to this loop; the pooled session is closed when the loop shuts down
 
 
 class SnapshotEvidence(Backend):

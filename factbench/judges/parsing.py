@@ -1,6 +1,11 @@
 """Parsers for judge outputs: strict JSON first, a tolerant fallback second, never a guess.
 
-A missing, unknown or unparseable label is returned as an error kind, never as a verdict.
+The templates ask for compact lists in order (one claim list per sentence, one label per
+claim, no ids). A compact list is taken only when it has exactly one entry per item asked
+for; a list of another length cannot be aligned and is an error for every item, except a
+list cut off by the token limit, whose finished entries are the first ones. The fallback
+reads the older id-keyed JSON, salvaged objects and "3: supported" lines. A missing, unknown
+or unparseable label is returned as an error kind, never as a verdict.
 """
 
 from __future__ import annotations
@@ -47,6 +52,41 @@ def extract_json(text: str) -> Any:
     raise ParseError("invalid_json", text[:80])
 
 
+_COMPACT_OPEN = re.compile(r'^\s*(?:```(?:json)?\s*)?\{\s*"(?P<key>\w+)"\s*:\s*\[')
+
+
+def salvage_prefix(text: str, key: str) -> tuple[list[Any] | None, bool]:
+    """The finished entries of a compact list `{"key": [...` that is not valid JSON as a whole (cut
+    off by the token limit), and whether the list itself was closed; (None, False) when it is not one."""
+    m = _COMPACT_OPEN.match(text)
+    if not m or m.group("key") != key:
+        return None, False
+    decoder = json.JSONDecoder()
+    items, pos = [], m.end()
+    while True:
+        while pos < len(text) and text[pos] in " \n\r\t,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            return items, pos < len(text)
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            return items, False
+        items.append(item)
+
+
+def compact_list(text: str, key: str) -> tuple[list[Any] | None, bool]:
+    """(entries, complete) of a compact `{"key": [...]}` output; (None, False) when it is not one.
+    `complete` is False for a list cut off before its end: its entries are a prefix."""
+    try:
+        data = extract_json(text)
+    except ParseError:
+        return salvage_prefix(text, key)
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        return data[key], True
+    return None, False
+
+
 def salvage_items(text: str) -> list[dict[str, Any]]:
     """Complete `{"id": ...}` objects from an output that is not valid JSON as a whole (for
     example cut off by the token limit): what was finished is kept, the rest stays missing."""
@@ -91,8 +131,23 @@ _SENTENCE_HEADING = re.compile(r"^\s*(?:sentence\s*)?\[?(\d+)\]?\s*[:.)]?\s*$", 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$")
 
 
+def _clean_claims(claims: list[Any]) -> list[str]:
+    return [c.strip() for c in claims if isinstance(c, str) and c.strip()]
+
+
 def parse_sentence_claims(text: str, expected_ids: list[int]) -> tuple[dict[int, list[str]], list[str]]:
     """Claims per sentence id, and the error kinds found (missing sentence entries are errors)."""
+    lists, complete = compact_list(text, "claims")
+    if lists is not None and all(isinstance(x, list) for x in lists):
+        if complete and len(lists) != len(expected_ids):
+            return {}, ["claims_count_mismatch"] * len(expected_ids)  # which list belongs to which sentence is unknown
+        found = {sid: _clean_claims(c) for sid, c in zip(expected_ids, lists)}
+        return found, ["missing_sentence"] * (len(expected_ids) - len(found))
+    return _parse_id_keyed_claims(text, expected_ids)
+
+
+def _parse_id_keyed_claims(text: str, expected_ids: list[int]) -> tuple[dict[int, list[str]], list[str]]:
+    """Fallback: `{"sentences": [{"id": 1, "claims": [...]}, ...]}`, salvaged objects, or heading lines."""
     errors: list[str] = []
     found: dict[int, list[str]] = {}
     try:
@@ -109,11 +164,10 @@ def parse_sentence_claims(text: str, expected_ids: list[int]) -> tuple[dict[int,
             if sid is None or not isinstance(claims, list):
                 errors.append("invalid_item")
                 continue
-            found[sid] = [c.strip() for c in claims if isinstance(c, str) and c.strip()]
+            found[sid] = _clean_claims(claims)
     except ParseError as exc:
         salvaged = [i for i in salvage_items(text) if _as_int(i.get("id")) is not None and isinstance(i.get("claims"), list)]
-        found = {_as_int(i["id"]): [c.strip() for c in i["claims"] if isinstance(c, str) and c.strip()]
-                 for i in salvaged} or _parse_claim_lines(text)
+        found = {_as_int(i["id"]): _clean_claims(i["claims"]) for i in salvaged} or _parse_claim_lines(text)
         if not found:
             return {}, [exc.kind]
     expected = set(expected_ids)
@@ -147,8 +201,27 @@ _VERDICT_LINE = re.compile(r"^\s*(?:claim\s*)?\[?(\d+)\]?\s*[:.)\-]\s*\**\s*([A-
 
 def parse_verdicts(text: str, n_claims: int, mode: str = "ternary") -> tuple[list[str | None], list[str | None]]:
     """Per-claim labels (None where there is none) and per-claim error kinds (None where fine)."""
+    words, complete = compact_list(text, "labels")
+    if words is not None:
+        if complete and len(words) != n_claims:
+            return [None] * n_claims, ["label_count_mismatch"] * n_claims  # never guess which is which
+        return _labels_from({i: w for i, w in enumerate(words[:n_claims], start=1)}, n_claims, mode)
+    return _parse_id_keyed_verdicts(text, n_claims, mode)
+
+
+def _labels_from(raw: dict[int, Any], n_claims: int, mode: str) -> tuple[list[str | None], list[str | None]]:
     labels: list[str | None] = [None] * n_claims
     errors: list[str | None] = ["missing_label"] * n_claims
+    for cid, word in raw.items():
+        if 1 <= cid <= n_claims:
+            label = normalise_label(word, mode)
+            labels[cid - 1] = label
+            errors[cid - 1] = None if label else "unknown_label"
+    return labels, errors
+
+
+def _parse_id_keyed_verdicts(text: str, n_claims: int, mode: str) -> tuple[list[str | None], list[str | None]]:
+    """Fallback: `{"verdicts": [{"id": 1, "label": ...}, ...]}`, salvaged objects, or "1: supported" lines."""
     raw: dict[int, Any] = {}
     try:
         data = extract_json(text)
@@ -167,13 +240,8 @@ def parse_verdicts(text: str, n_claims: int, mode: str = "ternary") -> tuple[lis
             if m:
                 raw.setdefault(int(m.group(1)), m.group(2))
         if not raw:
-            return labels, [exc.kind] * n_claims
-    for cid, word in raw.items():
-        if 1 <= cid <= n_claims:
-            label = normalise_label(word, mode)
-            labels[cid - 1] = label
-            errors[cid - 1] = None if label else "unknown_label"
-    return labels, errors
+            return [None] * n_claims, [exc.kind] * n_claims
+    return _labels_from(raw, n_claims, mode)
 
 
 _BARE_WINNER = re.compile(r"(?:(?:the\s+)?winner(?:\s+is)?\s*[:=\-]?\s*)?(?:response\s+)?\**(A|B|tie)\**\.?",

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
 from factbench.llm.cost import charge
+from factbench.llm.direct import DirectTransport, is_direct
 from factbench.llm.failures import classify_error, retry_after_seconds
 from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
 from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
@@ -156,6 +157,7 @@ class LLMClient:
         # form moves the client down one step, once.
         self._formats = ["json_schema", "json_object", None] if spec.structured_output else [None]
         self._api_key = self._resolve_key()
+        self._direct = DirectTransport(spec.max_concurrency)
 
     def _resolve_key(self) -> str | None:
         env = self.spec.api_key_env
@@ -269,7 +271,6 @@ class LLMClient:
                 request.add_done_callback(_consume)
 
     async def _call_once(self, url, messages, schema, schema_name) -> Completion:
-        litellm = _litellm()
         kwargs: dict[str, Any] = dict(self.spec.params)
         if schema is not None and self._formats[0] == "json_schema":
             kwargs["response_format"] = {"type": "json_schema",
@@ -279,7 +280,9 @@ class LLMClient:
         api_base, auth = self._transport.get(url, (url, {})) if url else (None, {})
         if auth:
             kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **auth}
-        response = await litellm.acompletion(
+        # OpenAI-compatible endpoints are called over aiohttp (factbench.llm.direct); the rest via litellm.
+        acompletion = self._direct.acompletion if is_direct(self.spec.model, api_base) else _litellm().acompletion
+        response = await acompletion(
             model=self.spec.model, messages=messages, api_base=api_base, api_key=self._api_key,
             timeout=self.spec.timeout_s, num_retries=0, max_retries=0, **kwargs,
         )

@@ -31,6 +31,7 @@ from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.shards import shard_plan
 from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
+from factbench.pipeline.warmup import start as start_warm_up
 from factbench.scoring.metrics import as_rows
 from factbench.stages.base import RunContext, Sample, Stage, StageError
 from factbench.stages.claims import ClaimsStage
@@ -209,6 +210,7 @@ class Runner:
     def run(self) -> RunSummary:
         if not self.plan.tasks:
             raise TaskDataUnavailable("no selected task has data here:\n  " + "\n  ".join(self.notes))
+        start_warm_up(self.roles)  # spaCy (and litellm, where a role needs it), concurrently with the work
         with self.store:
             self._write_spec()
             accounting.import_legacy(self.store.dir)

@@ -71,6 +71,7 @@ class LoopThread:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.get_running_loop().shutdown_asyncgens()  # closes the loop's pooled HTTP sessions
 
         try:
             asyncio.run_coroutine_threadsafe(drain(), loop).result(10)

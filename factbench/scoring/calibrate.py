@@ -19,7 +19,7 @@ from factbench.llm.client import LLMClient, LLMError
 from factbench.scoring.human_labels import labelled_records
 from factbench.scoring.metrics import score_answer
 from factbench.stages.evidence import retrieve_evidence
-from factbench.stages.verify import verify_claims
+from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verify_claims
 from factbench.tasks import Prompt
 
 
@@ -53,7 +53,8 @@ async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, judge
 
 
 def calibrate(labels_path: str, client: LLMClient, backend: EvidenceBackend, *, limit: int | None = None,
-              seed: int = 0, judge: Judge = VERIFY_BINARY, claims_per_call: int = 10, evidence_tokens: int = 3000,
+              seed: int = 0, judge: Judge = VERIFY_BINARY, claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
+              evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
               parallel: int = 32) -> dict[str, Any]:
     records = [(c, v) for c, v in labelled_records(labels_path) if not c.abstained and c.claims]
     if limit is not None and limit < len(records):

@@ -1,30 +1,32 @@
 """Stage 2: answer -> sentences -> verifiable, decontextualised claims (deduplicated).
 
-Sentences come from spaCy's rule-based sentencizer (no model download). Claims are
+Sentences come from spaCy's rule-based sentencizer (no model download), or its exact
+shortcut for plain lines (factbench/stages/sentences.py). Claims are
 extracted by the extractor judge for a *chunk* of consecutive sentences per call (default
-10): every sentence still gets its own claim list and keeps its index, and the judge sees
-the question, the three sentences before the chunk and the one after it, so pronouns can be
-resolved. One call per chunk instead of one per sentence cuts requests ~10x and repeats the
-question and instructions once per chunk instead of once per sentence; the shared system
-prefix keeps the remaining calls cheap on a prefix-caching server.
+30, so most answers take one call): every sentence still gets its own claim list (in order,
+the compact format of the template) and keeps its index, and the judge sees the question,
+the three sentences before the chunk and the one after it, so pronouns can be resolved. One
+call per chunk instead of one per sentence cuts requests ~25x and sends the question and
+instructions once per chunk; the shared system prefix keeps them cheap on a prefix-caching
+server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from functools import lru_cache
 
 from factbench.judges.builtin import CLAIMS
 from factbench.judges.judge import Judge
 from factbench.judges.templates import extraction_messages
 from factbench.llm.client import LLMClient
 from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.sentences import split_line
 from factbench.store.records import Claim, ClaimsRecord
 
 CONTEXT_BEFORE = 3
 CONTEXT_AFTER = 1
-DEFAULT_SENTENCES_PER_CALL = 10
+DEFAULT_SENTENCES_PER_CALL = 30
 # Longer answers are decomposed up to this many sentences (a counted `answer_truncated` error):
 # a 100,000-word answer would otherwise cost hundreds of judge calls for one sample.
 MAX_SENTENCES = 400
@@ -47,26 +49,17 @@ _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
-@lru_cache(maxsize=1)
-def _nlp():
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    nlp.max_length = 5_000_000
-    return nlp
-
-
 def split_sentences(text: str) -> list[str]:
-    """Sentences of an answer: lines first (lists and headings end a sentence), then spaCy."""
+    """Sentences of an answer: lines first (lists and headings end a sentence), then spaCy's
+    sentencizer (or its exact shortcut for plain lines, :mod:`factbench.stages.sentences`)."""
     out: list[str] = []
     lines = [ln for ln in text.splitlines() if ln.strip()]
     for line in lines:
         line = _HEADING.sub("", _BULLET.sub("", line)).strip().strip("*_").strip()
         if len(line) < 3:
             continue
-        for sent in _nlp()(line).sents:
-            s = sent.text.strip()
+        for sent in split_line(line):
+            s = sent.strip()
             if len(s) >= 3:
                 out.append(s)
     return out
@@ -162,8 +155,8 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
             extraction_messages(question, before, numbered, after), template=template.id, schema=template.schema,
             schema_name="claims", accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
         per_sentence, errs = judge.parse(completion.text, ids)
-        if completion.finish_reason == "length" and errs:
-            errs = ["truncated_output" if e == "invalid_json" else e for e in errs]
+        if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
+            errs = ["truncated_output" if e in ("invalid_json", "missing_sentence") else e for e in errs]
         return numbered, completion.text, per_sentence, errs
 
     found: list[Claim] = []

@@ -1,5 +1,9 @@
-"""Stage 4: verdicts. Claims of one answer are judged in batches, each batch with the pooled
-evidence of its claims, truncated to a token budget, under one fixed system prefix.
+"""Stage 4: verdicts. An answer's claims are judged against one evidence block: the pooled,
+deduplicated passages of all its claims (every claim's best passage first), up to a token
+budget and at most one passage per claim plus EXTRA_PASSAGES. The block comes right after the fixed instructions, so every call of the answer
+(batches of claims, sent together) shares the prompt up to its claims and a prefix-caching
+server prefills the block once. When the claims' best passages alone exceed the budget, the
+claims are split, in order, into groups whose best passages fit, each group with its block.
 
 Labels: supported / unsupported / unverifiable (ternary, default) or supported /
 unsupported (binary). A claim whose label is missing or unknown gets no label and a
@@ -16,8 +20,11 @@ from factbench.llm.client import LLMClient
 from factbench.stages.base import RunContext, Sample, Stage
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
-DEFAULT_CLAIMS_PER_CALL = 10
-DEFAULT_EVIDENCE_TOKENS = 3000  # per call
+DEFAULT_CLAIMS_PER_CALL = 30
+DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+# A block also holds at most one passage per claim plus this many: short passages (search snippets)
+# would otherwise fill the token budget with ever lower-ranked ones.
+EXTRA_PASSAGES = 10
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
 
@@ -26,18 +33,27 @@ def approx_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + 1
 
 
-def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[tuple[str, str]]:
+def passage_tokens(passage: Passage) -> int:
+    """What a passage costs in the prompt: its text (at most MAX_PASSAGE_TOKENS), title and marker."""
+    return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS) + approx_tokens(f"[P10] {passage.title}: ") - 1
+
+
+def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int,
+                  max_passages: int | None = None) -> list[tuple[str, str]]:
     """Round-robin over the claims' ranked passages (each claim's best first), deduplicated,
-    until the budget is spent: every claim gets its top passage before any gets a second."""
+    until the budget (tokens, and passages if given) is spent: every claim gets its top passage
+    before any gets a second."""
     chosen: list[int] = []
     seen: set[int] = set()
     used = 0
     depth = max((len(ids) for ids in per_claim), default=0)
     for rank in range(depth):
         for ids in per_claim:
+            if max_passages is not None and len(chosen) >= max_passages:
+                break
             if rank >= len(ids) or ids[rank] in seen:
                 continue
-            cost = min(approx_tokens(passages[ids[rank]].text), MAX_PASSAGE_TOKENS)
+            cost = passage_tokens(passages[ids[rank]])
             if used + cost > budget_tokens:
                 continue
             seen.add(ids[rank])
@@ -49,6 +65,30 @@ def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_to
         text = p.text if approx_tokens(p.text) <= MAX_PASSAGE_TOKENS else p.text[: MAX_PASSAGE_TOKENS * CHARS_PER_TOKEN]
         out.append((p.title, text))
     return out
+
+
+def claim_groups(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[range]:
+    """Consecutive claims, grouped so that each group's best passages (deduplicated) fit the budget."""
+    groups: list[range] = []
+    start, used, tops = 0, 0, set()
+    for i, ids in enumerate(per_claim):
+        cost = passage_tokens(passages[ids[0]]) if ids and ids[0] not in tops else 0
+        if i > start and used + cost > budget_tokens:
+            groups.append(range(start, i))
+            start, used, tops = i, 0, set()
+            cost = passage_tokens(passages[ids[0]]) if ids else 0
+        if ids:
+            tops.add(ids[0])
+        used += cost
+    groups.append(range(start, len(per_claim)))
+    return groups
+
+
+def batches(group: range, size: int) -> list[range]:
+    """`group` in calls of at most `size` claims, as even as possible."""
+    n = max(1, -(-len(group) // max(1, size)))
+    bounds = [group.start + len(group) * k // n for k in range(n + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -> bool:
@@ -77,18 +117,14 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         errors[:len(previous.errors)] = previous.errors[:n]
         raw = list(previous.raw)
     todo = [i for i in range(n) if labels[i] is None]
-    size = max(1, claims_per_call)
+    with_passages = uses_evidence and evidence is not None
     per_claim = evidence.per_claim if evidence is not None else []
 
-    async def one(batch: list[int]):
+    def ranked(i: int) -> list[int]:
+        return per_claim[i] if i < len(per_claim) else []
+
+    async def one(batch: list[int], pooled: list[tuple[str, str]]):
         texts = [claims.claims[i].text for i in batch]
-        pooled: list[tuple[str, str]] = []
-        if uses_evidence and evidence is not None:
-            pooled = pool_evidence([per_claim[i] if i < len(per_claim) else [] for i in batch],
-                                   evidence.passages, evidence_tokens)
-        if uses_evidence and not pooled:
-            # Nothing was retrieved for these claims: say so rather than show an empty block.
-            pooled = [("", "(no evidence was found for these claims)")]
         completion = await client.complete(
             verification_messages(template, pooled, texts), template=template.id, schema=template.schema,
             schema_name="verdicts", accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
@@ -97,9 +133,23 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
             errs = [("truncated_output" if e else e) for e in errs]
         return batch, completion.text, got, errs
 
-    # Batches are independent: their calls go out together, results are kept in claim order.
-    batches = [todo[s:s + size] for s in range(0, len(todo), size)]
-    for batch, text, got, errs in await asyncio.gather(*(one(b) for b in batches)):
+    calls = []
+    groups = claim_groups([ranked(i) for i in todo], evidence.passages, evidence_tokens) if with_passages \
+        else [range(len(todo))]
+    for group in groups:
+        members = [todo[j] for j in group]
+        pooled: list[tuple[str, str]] = []
+        if with_passages:
+            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens,
+                                   max_passages=len(members) + EXTRA_PASSAGES)
+        if uses_evidence and not pooled:
+            # Nothing was retrieved for these claims: say so rather than show an empty block.
+            pooled = [("", "(no evidence was found for these claims)")]
+        calls += [one([members[j] for j in part], pooled) for part in batches(range(len(members)), claims_per_call)]
+
+    # All calls of an answer go out together (those of a group share their evidence prefix);
+    # results are kept in claim order.
+    for batch, text, got, errs in await asyncio.gather(*calls):
         raw.append(text)
         for i, label, err in zip(batch, got, errs):
             labels[i], errors[i] = label, err

@@ -1,20 +1,22 @@
 """A scripted OpenAI-compatible server: a TEST DOUBLE and benchmark stand-in, never a scorer.
 
 It answers factbench's requests deterministically over real HTTP, so tests and `make bench`
-exercise the real client stack (litellm -> openai -> httpx). It is never used by `factbench
+exercise the real client stack (aiohttp for OpenAI-compatible endpoints, factbench.llm.direct;
+litellm -> openai -> httpx for other providers). It is never used by `factbench
 run` unless a user points a base URL at it explicitly.
 
 Behaviour, by the request's system prompt:
 - generation (no system prompt): a fixed, prompt-dependent answer of `answer_sentences`
   sentences; sentences about "Atlantis" are false and those with "perhaps" are vague;
 - claim extraction: one claim per numbered sentence (the sentence itself); sentences with
-  "I think" give none;
+  "I think" give none; answered as the template asks, `{"claims": [[...], ...]}`;
 - verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported;
+  answered as `{"labels": [...]}`, one per claim in order;
 - relevance: the response that repeats more of the question's words wins; equal counts tie.
 
-Latency model (for benchmarks): a request waits for one of `max_seqs` sequence slots, then
-takes prefill_s_per_1k * input_tokens/1000 (minus a prefix-cache discount on the part of the
-system prompt already seen) + decode_s_per_token * output_tokens, all divided by `speed`.
+Timing (for benchmarks) follows the GPU model in :mod:`factbench.testing.gpu_model`: one
+shared prefill engine for uncached input tokens, up to `max_seqs` sequences decoding in
+parallel, prefix caching by 16-token blocks; `GET /stats` reports the work and its floor.
 Faults can be scripted per test: `faults` is a list of (predicate, action) consumed in order.
 """
 
@@ -34,26 +36,10 @@ from typing import Any
 from aiohttp import web
 
 from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind
+from factbench.testing.gpu_model import GpuModel, LatencyModel, approx_tokens, render_prompt
 
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
 _CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
-
-
-def approx_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
-
-
-@dataclass
-class LatencyModel:
-    prefill_s_per_1k: float = 0.0
-    decode_s_per_token: float = 0.0
-    max_seqs: int = 256
-    prefix_cache: bool = True
-    speed: float = 1.0
-
-    def seconds(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
-        billable = input_tokens - (cached_tokens if self.prefix_cache else 0)
-        return (self.prefill_s_per_1k * billable / 1000 + self.decode_s_per_token * output_tokens) / self.speed
 
 
 @dataclass
@@ -74,16 +60,20 @@ class ScriptedState:
     requests: Counter[str] = field(default_factory=Counter)
     log: list[dict[str, Any]] = field(default_factory=list)
     keep_log: bool = True
-    work_seconds: float = 0.0
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
-    seen_prefixes: set[str] = field(default_factory=set)
+    first_request_at: dict[str, float] = field(default_factory=dict)  # kind -> time.time() of its first request
+    gpu: GpuModel | None = None
     # What GET /v1/models lists. None: an empty list, which pre-flight reads as "names not checked",
     # so the server answers any model name, as it always has.
     models: tuple[str, ...] | None = None
     # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
     responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
+
+    def __post_init__(self) -> None:
+        if self.gpu is None:
+            self.gpu = GpuModel(self.latency)
 
 
 def request_kind(body: dict[str, Any]) -> str:
@@ -120,6 +110,18 @@ def scripted_answer(prompt: str, n: int) -> str:
     return " ".join(sentences)
 
 
+def scripted_claims(sentence: str) -> list[str]:
+    """The scripted extractor: a sentence is its own claim; one with "I think" has none."""
+    text = sentence.strip()
+    return [] if "I think" in text else [text]
+
+
+def scripted_label(claim: str) -> str:
+    """The scripted verifier: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported."""
+    return ("unsupported" if "Atlantis" in claim else
+            "unverifiable" if "Perhaps" in claim or "perhaps" in claim else "supported")
+
+
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
     if state.responder is not None:
@@ -127,24 +129,12 @@ def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     if kind in EXTRA_KINDS:
         return extra_content(body, kind)
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
-    if kind == "extract":
-        out = []
-        for line in _block(user, "sentences").splitlines():
-            m = _SENTENCE_LINE.match(line)
-            if m:
-                text = m.group(2).strip()
-                out.append({"id": int(m.group(1)), "claims": [] if "I think" in text else [text]})
-        return json.dumps({"sentences": out})
-    if kind == "verify":
-        verdicts = []
-        for line in _block(user, "claims").splitlines():
-            m = _CLAIM_LINE.match(line)
-            if m:
-                claim = m.group(2)
-                label = ("unsupported" if "Atlantis" in claim else
-                         "unverifiable" if "Perhaps" in claim or "perhaps" in claim else "supported")
-                verdicts.append({"id": int(m.group(1)), "label": label})
-        return json.dumps({"verdicts": verdicts})
+    if kind == "extract":  # the compact format the extraction template asks for: one list per sentence
+        sentences = [m.group(2) for m in map(_SENTENCE_LINE.match, _block(user, "sentences").splitlines()) if m]
+        return json.dumps({"claims": [scripted_claims(s) for s in sentences]})
+    if kind == "verify":  # one label per claim, in order
+        claims = [m.group(2) for m in map(_CLAIM_LINE.match, _block(user, "claims").splitlines()) if m]
+        return json.dumps({"labels": [scripted_label(c) for c in claims]})
     if kind == "relevance":
         words = set(re.findall(r"[a-z]{4,}", _block(user, "question").lower()))
         score_a = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_a").lower())))
@@ -163,7 +153,6 @@ class ScriptedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._sem: asyncio.Semaphore | None = None
         self.port: int | None = None
 
     @property
@@ -181,6 +170,7 @@ class ScriptedServer:
         body = await request.json()
         state = self.state
         kind = request_kind(body)
+        state.first_request_at.setdefault(kind, time.time())
         state.requests[kind] += 1
         if state.keep_log:
             state.log.append(body)
@@ -210,18 +200,10 @@ class ScriptedServer:
             items = next(v for v in data.values() if isinstance(v, list))
             del items[-1:]
             content = json.dumps(data)
+        output_tokens = approx_tokens(content)
         messages = body.get("messages") or []
         system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
-        input_tokens = sum(approx_tokens(m.get("content", "")) for m in messages)
-        cached = approx_tokens(system) if system and system in state.seen_prefixes else 0
-        if system:
-            state.seen_prefixes.add(system)
-        output_tokens = approx_tokens(content)
-        seconds = state.latency.seconds(input_tokens, cached, output_tokens)
-        if seconds > 0:
-            async with self._sem:
-                await asyncio.sleep(seconds)
-        state.work_seconds += seconds
+        input_tokens, cached = await state.gpu.serve(kind, render_prompt(messages), output_tokens, system)
         state.input_tokens += input_tokens
         state.cached_tokens += cached
         state.output_tokens += output_tokens
@@ -235,9 +217,14 @@ class ScriptedServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         st = self.state
-        return web.json_response({"requests": dict(st.requests), "work_seconds": st.work_seconds,
-                                  "input_tokens": st.input_tokens, "cached_tokens": st.cached_tokens,
-                                  "output_tokens": st.output_tokens, "max_seqs": st.latency.max_seqs})
+        return web.json_response({"requests": dict(st.requests), "input_tokens": st.input_tokens,
+                                  "cached_tokens": st.cached_tokens, "output_tokens": st.output_tokens,
+                                  "first_request_at": st.first_request_at, **st.gpu.stats()})
+
+    async def _log(self, request: web.Request) -> web.Response:
+        """The logged request bodies of one kind (`?kind=verify`), for benchmarks that inspect prompts."""
+        kind = request.query.get("kind")
+        return web.json_response([b for b in self.state.log if kind is None or request_kind(b) == kind])
 
     async def _models(self, request: web.Request) -> web.Response:
         names = self.state.models or ()
@@ -249,7 +236,7 @@ class ScriptedServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._models)
         app.router.add_get("/stats", self._stats)
-        self._sem = asyncio.Semaphore(self.state.latency.max_seqs)
+        app.router.add_get("/log", self._log)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=4096)
@@ -297,14 +284,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--answer-sentences", type=int, default=6)
-    parser.add_argument("--prefill-s-per-1k", type=float, default=0.0)
-    parser.add_argument("--decode-s-per-token", type=float, default=0.0)
+    parser.add_argument("--prefill-tokens-per-s", type=float, default=0.0, help="0: no simulated time")
+    parser.add_argument("--decode-tokens-per-s", type=float, default=0.0)
     parser.add_argument("--max-seqs", type=int, default=256)
     parser.add_argument("--no-prefix-cache", action="store_true")
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--models", default="", help="comma-separated names GET /v1/models lists (default: none)")
     args = parser.parse_args()
-    latency = LatencyModel(args.prefill_s_per_1k, args.decode_s_per_token, args.max_seqs,
+    latency = LatencyModel(args.prefill_tokens_per_s, args.decode_tokens_per_s, args.max_seqs,
                            not args.no_prefix_cache, args.speed)
     state = ScriptedState(answer_sentences=args.answer_sentences, latency=latency, keep_log=False,
                           models=tuple(n for n in args.models.split(",") if n) or None)

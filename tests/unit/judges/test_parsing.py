@@ -110,6 +110,55 @@ def test_claim_parser_never_raises(text):
     assert set(found) <= {1, 2, 3}
 
 
+# ------------------------------------------------------------------ the compact formats
+
+def test_compact_labels_in_order():
+    labels, errors = parse_verdicts('{"labels": ["supported", "Unsupported", "banana"]}', 3)
+    assert labels == ["supported", "unsupported", None]
+    assert errors == [None, None, "unknown_label"]
+    assert parse_verdicts('```json\n{"labels": ["unverifiable"]}\n```', 1, mode="binary")[0] == ["unsupported"]
+
+
+def test_compact_labels_of_the_wrong_count_are_never_aligned_by_guess():
+    for text in ('{"labels": ["supported", "unsupported"]}', '{"labels": []}',
+                 '{"labels": ["supported", "supported", "supported", "supported"]}'):
+        labels, errors = parse_verdicts(text, 3)
+        assert labels == [None, None, None] and set(errors) == {"label_count_mismatch"}
+
+
+def test_compact_labels_cut_off_keep_the_finished_prefix_only():
+    labels, errors = parse_verdicts('{"labels": ["supported", "unsupported", "unver', 4)
+    assert labels == ["supported", "unsupported", None, None]
+    assert errors == [None, None, "missing_label", "missing_label"]
+    # a closed list whose object was cut off is complete: its count is checked as usual
+    assert parse_verdicts('{"labels": ["supported", "unsupported"]', 2)[0] == ["supported", "unsupported"]
+    assert set(parse_verdicts('{"labels": ["supported"]', 2)[1]) == {"label_count_mismatch"}
+
+
+def test_compact_claims_one_list_per_sentence_in_order():
+    found, errors = parse_sentence_claims('{"claims": [["A is B.", " "], [], ["C is D.", "E is F."]]}', [4, 5, 6])
+    assert found == {4: ["A is B."], 5: [], 6: ["C is D.", "E is F."]} and errors == []
+    found, errors = parse_sentence_claims('{"claims": [["A is B."], []]}', [4, 5, 6])
+    assert found == {} and errors == ["claims_count_mismatch"] * 3
+    found, errors = parse_sentence_claims('{"claims": [["A is B."], ["C is', [4, 5, 6])
+    assert found == {4: ["A is B."]} and errors == ["missing_sentence", "missing_sentence"]
+
+
+def test_older_id_keyed_outputs_are_still_read():
+    assert parse_verdicts('{"verdicts": [{"id": 2, "label": "supported"}, {"id": 1, "label": "false"}]}', 2)[0] == \
+        ["unsupported", "supported"]
+    assert parse_sentence_claims('{"sentences": [{"id": 2, "claims": ["X."]}, {"id": 1, "claims": []}]}', [1, 2]) == \
+        ({1: [], 2: ["X."]}, [])
+
+
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=8))
+def test_compact_prefixed_garbage_never_invents_labels(tail, n):
+    labels, errors = parse_verdicts('{"labels": [' + tail, n)
+    assert len(labels) == len(errors) == n
+    for label, error in zip(labels, errors):
+        assert (label is None) != (error is None)
+
+
 def test_winner_fallback_takes_only_a_bare_verdict():
     import pytest
 

@@ -1,0 +1,56 @@
+import asyncio
+
+from factbench.judges.builtin import VERIFY_TERNARY
+from factbench.judges.templates import verify_template
+from factbench.llm.client import LLMClient, RoleSpec
+from factbench.stages.verify import batches, claim_groups, pool_evidence, verify_claims
+from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage
+from factbench.testing.scripted_server import request_kind
+
+
+def _records(n_claims: int, per_claim: list[list[int]], passages: list[Passage]):
+    claims = ClaimsRecord(task="t", id="x", abstained=False, sentences=[], extractor="e",
+                          claims=[Claim(text=f"Fact {i} perhaps." if i % 4 == 3 else f"Fact {i}.", sentence=i)
+                                  for i in range(n_claims)])
+    return claims, EvidenceRecord(task="t", id="x", backend="b", passages=passages, per_claim=per_claim)
+
+
+def test_batches_are_even_and_cover_the_group():
+    assert [len(b) for b in batches(range(0, 31), 30)] == [15, 16]
+    assert [len(b) for b in batches(range(5, 12), 30)] == [7]
+    assert batches(range(0, 0), 30) == []
+
+
+def test_claims_split_into_groups_only_when_their_best_passages_exceed_the_budget():
+    passages = [Passage(text="p" * 400, title=str(i)) for i in range(4)]  # 101 tokens each
+    assert claim_groups([[0, 1], [0, 2], [1], [3]], passages, 1000) == [range(0, 4)]
+    assert claim_groups([[0, 1], [0, 2], [1], [3]], passages, 150) == [range(0, 2), range(2, 3), range(3, 4)]
+
+
+def test_an_answers_calls_share_one_evidence_block_and_every_claim_keeps_its_best_passage(server):
+    passages = [Passage(text=f"Passage {i} " + "word " * 60, title=f"T{i}") for i in range(8)]
+    per_claim = [[i % 8, (i + 1) % 8, (i + 2) % 8] for i in range(7)]
+    claims, evidence = _records(7, per_claim, passages)
+    client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
+    rec = asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, claims_per_call=3,
+                                    evidence_tokens=2000))
+    assert rec.labels == ["supported", "supported", "supported", "unverifiable", "supported", "supported", "supported"]
+    prompts = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
+    assert len(prompts) == 3  # 7 claims in calls of at most 3: 2, 2, 3
+    blocks = {p.split("Claims:")[0] for p in prompts}
+    assert len(blocks) == 1  # the same passages, first, in every call: one cached prefix
+    block = prompts[0].split("Claims:")[0]
+    assert all(f"Passage {ids[0]} " in block for ids in per_claim)
+    assert server.state.log[-1]["response_format"]["json_schema"]["schema"] == verify_template("ternary", True).schema
+
+
+def test_new_template_ids():
+    assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v2+")
+
+
+def test_a_block_holds_every_claims_best_passage_before_any_second_and_caps_passages():
+    passages = [Passage(text=f"snippet {i}", title="T") for i in range(20)]
+    per_claim = [[0, 10, 11], [1, 12, 13], [0, 14, 15]]
+    texts = [t for _, t in pool_evidence(per_claim, passages, budget_tokens=10_000, max_passages=4)]
+    assert texts == ["snippet 0", "snippet 1", "snippet 10", "snippet 12"]  # both best ones, then rank 2
+    assert len(pool_evidence(per_claim, passages, budget_tokens=10_000)) == 8  # no cap: all, deduplicated
