@@ -75,7 +75,7 @@ def dead_judge(trials: int) -> None:
             data = write_longfact_fixture(root / "data", n_topics=4, per_topic=15)
             port = free_port()
             judge = subprocess.Popen([sys.executable, "-m", "factbench.testing.scripted_server", "--port", str(port),
-                                      "--decode-s-per-token", "0.01"],
+                                      "--decode-tokens-per-s", "100"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_ready(f"http://127.0.0.1:{port}/v1", judge, timeout_s=30, interval_s=0.1)
             proc = subprocess.Popen(_run_args(data, root, model.base_url, f"http://127.0.0.1:{port}/v1",

@@ -97,6 +97,8 @@ class CallCache:
             print(f"warning: the call cache {self.path} is damaged ({problem}); moved it to {moved} and "
                   "started an empty cache (--no-cache runs without one)", file=sys.stderr)
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's connection, so close() ends them all
+        self._opened_lock = threading.Lock()
         with self._guard("open"):
             self._conn().execute(
                 "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, namespace TEXT NOT NULL, "
@@ -113,6 +115,8 @@ class CallCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         return conn
 
     def get(self, key: str) -> Any | None:
@@ -153,10 +157,12 @@ class CallCache:
         return n
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection now (not whenever they are garbage-collected)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 class _Guard:

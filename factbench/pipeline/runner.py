@@ -73,6 +73,7 @@ class Runner:
                                                 settings.responses)
             source = f"responses:{Path(settings.responses).name}@{digest}"
         self.source = source
+        self.cache = cache  # closed when the run ends: its connections never outlive the run
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
         self.judges = resolve_judges(settings.judges, settings.default_judges())
         self.context = RunContext(
@@ -232,6 +233,8 @@ class Runner:
                 run_interruptible(self._run_all(work), self.stop)
             finally:
                 self.progress.close()
+                if self.cache is not None:
+                    self.cache.close()
                 accounting.append_invocation(self.store.dir, {
                     "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
                     "wall_seconds": round(time.monotonic() - started, 3),

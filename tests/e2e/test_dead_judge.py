@@ -20,7 +20,7 @@ STOP_WITHIN_S = 15.0
 def _judge(port: int) -> subprocess.Popen:
     """The scripted judge as its own process, slow enough that the run is mid-way when it is killed."""
     proc = subprocess.Popen([sys.executable, "-m", "factbench.testing.scripted_server", "--port", str(port),
-                             "--decode-s-per-token", "0.01"],
+                             "--decode-tokens-per-s", "100"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(f"http://127.0.0.1:{port}/v1", proc, timeout_s=30, interval_s=0.1)
     return proc
