@@ -30,7 +30,7 @@ from typing import Any
 
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
 from factbench.testing.extra_kinds import block, numbered, system_and_user
-from factbench.testing.scripted_server import ScriptedServer, ScriptedState
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState, serve_until_interrupted
 
 N_PEOPLE = 50
 SENTENCES = 12
@@ -228,18 +228,13 @@ class GroundTruthResponder:
 def main() -> None:
     """`python -m factbench.testing.ground_truth --port 8012`: the double as a stand-alone server."""
     import argparse
-    import time
 
     parser = argparse.ArgumentParser(description="ground-truth judge double (test double, never a scorer)")
     parser.add_argument("--port", type=int, default=8012)
     args = parser.parse_args()
     server = ScriptedServer(ScriptedState(responder=GroundTruthResponder(), keep_log=False), port=args.port).start()
     print(f"ground-truth double on {server.base_url} (test double)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
+    serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

@@ -297,6 +297,11 @@ def main() -> None:
                           models=tuple(n for n in args.models.split(",") if n) or None)
     server = ScriptedServer(state, port=args.port).start()
     print(f"scripted server on {server.base_url} (test double)", flush=True)
+    serve_until_interrupted(server)
+
+
+def serve_until_interrupted(server: ScriptedServer) -> None:
+    """Keep a started server up until Ctrl-C (the command-line entry points of the test doubles)."""
     try:
         while True:
             time.sleep(3600)
