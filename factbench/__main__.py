@@ -1,3 +1,3 @@
-from factbench.cli.main import main
+from factbench.cli.main import entry
 
-raise SystemExit(main())
+entry()

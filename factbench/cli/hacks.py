@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from factbench.cli.checks import FINITE, NON_NEGATIVE, POSITIVE, SECONDS, number, whole
 from factbench.cli.options import EXIT_ERRORS, EXIT_OK, JUDGE_ROLE_FLAGS, UsageError, _add_role, _open_cache
 from factbench.pipeline.settings import ROLE_DEFAULTS
 
@@ -19,9 +20,9 @@ def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               d.reference_concurrency)
-    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens, help="max output tokens per judge call")
-    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
-    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
+    p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
+    p.add_argument("--judge-timeout", type=SECONDS, default=d.judge_timeout_s, help="seconds per judge request")
+    p.add_argument("--max-retries", type=whole(0, 100), default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
@@ -41,12 +42,13 @@ def add_hacks_parser(sub) -> None:
     hk.add_argument("run_dir", help="run directory whose answers are altered and re-scored")
     hk.add_argument("--hacks", default="all", help="comma-separated hack names (default: all)")
     hk.add_argument("--reward-design", choices=("informative", "plain"), help="default: the run's")
-    hk.add_argument("--reward-lambda", type=float, help="default: the run's")
-    hk.add_argument("--reward-mu", type=float, help="default: the run's")
-    hk.add_argument("--alpha", type=float, default=0.05, help="1 - the CI level (default 0.05: 95%%)")
-    hk.add_argument("--max-raise", type=float, default=0.0,
+    hk.add_argument("--reward-lambda", type=number(0), help="default: the run's")
+    hk.add_argument("--reward-mu", type=number(0), help="default: the run's")
+    hk.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05,
+                    help="1 - the CI level (default 0.05: 95%%)")
+    hk.add_argument("--max-raise", type=FINITE, default=0.0,
                     help="a hack raises the reward when the whole CI of its change is above this")
-    hk.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    hk.add_argument("--seed", type=NON_NEGATIVE, default=0, help="bootstrap seed")
     hk.add_argument("--show", action="store_true", help="print the run's stored report; score nothing")
     hk.add_argument("--json", action="store_true", help="print the report as JSON")
     hk.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from factbench import __version__
+from factbench.cli.checks import POSITIVE, SECONDS, number, whole
 from factbench.cli.hacks import add_hacks_parser, cmd_hacks
 from factbench.cli.options import (
     EXIT_CODES_HELP,
@@ -42,12 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="generate (or read) answers and score them",
                          epilog=f"{RESPONSES_HELP}\n\n{EXIT_CODES_HELP}")
     _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
-    run.add_argument("--temperature", type=float, default=ROLE_DEFAULTS.model_temperature,
+    run.add_argument("--temperature", type=number(0), default=ROLE_DEFAULTS.model_temperature,
                      help="sampling temperature of the model under test")
-    run.add_argument("--max-tokens", type=int, default=ROLE_DEFAULTS.model_max_tokens,
+    run.add_argument("--max-tokens", type=POSITIVE, default=ROLE_DEFAULTS.model_max_tokens,
                      help="max answer tokens of the model under test")
-    run.add_argument("--model-timeout", type=float, default=ROLE_DEFAULTS.model_timeout_s,
-                     help="seconds per request to the model under test")
+    run.add_argument("--model-timeout", type=SECONDS, default=ROLE_DEFAULTS.model_timeout_s,
+                     help="most seconds one request to the model under test may take; below that the limit "
+                          "adapts (docs/reliability.md)")
     run.add_argument("--responses", metavar="FILE.jsonl",
                      help="score answers produced elsewhere, no generation (format below and in docs/responses.md)")
     run.add_argument("--tasks", default="all", help="all, names, tags, globs or ./file.py, comma-separated")
@@ -96,19 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "line), a folder of .txt files, a FActScore .db, or a store (the one named by --out too: "
                        "rebuild or extend it)")
     build.add_argument("--out", required=True, help="the store to write (e.g. wiki.db, with wiki.db.postings beside it)")
-    build.add_argument("--passage-words", type=int, default=256, help="words per passage")
+    build.add_argument("--passage-words", type=POSITIVE, default=256, help="words per passage")
     build.add_argument("--separator", default=None, help="passage separator inside a FActScore DB's text")
     judge = sub.add_parser("judge", help="serve a judge model (vLLM on GPU, llama.cpp on CPU)")
     jsub = judge.add_subparsers(dest="judge_command", required=True)
     serve = jsub.add_parser("serve", help="start an OpenAI-compatible judge server and wait until it is ready")
     serve.add_argument("--model", required=True, help="HF id or local path (a .gguf file for llama-cpp)")
     serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm", help="vLLM on GPU, llama.cpp on CPU")
-    serve.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per model (vLLM)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--tensor-parallel", type=POSITIVE, default=1, help="GPUs per model (vLLM)")
+    serve.add_argument("--port", type=whole(1, 65535), default=8000, help="port to listen on")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--max-num-seqs", type=int, default=256, help="sequences decoded at once (vLLM)")
+    serve.add_argument("--max-num-seqs", type=POSITIVE, default=256, help="sequences decoded at once (vLLM)")
     serve.add_argument("--served-name", help="model name clients use (default: --model)")
-    serve.add_argument("--ready-timeout", type=float, default=1800.0,
+    serve.add_argument("--ready-timeout", type=SECONDS, default=1800.0,
                        help="seconds to wait for the server to answer a test completion")
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
 
@@ -125,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store", help="a store written by `corpus build`")
     search.add_argument("query", help="search text")
-    search.add_argument("-k", type=int, default=5, help="passages to show")
+    search.add_argument("-k", type=POSITIVE, default=5, help="passages to show")
     search.add_argument("--topic", help="only passages of this document title")
     return parser
 
@@ -138,29 +142,62 @@ COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "data": cmd_da
 
 
 def main(argv: list[str] | None = None) -> int:
+    from factbench.errors import RunAborted
     from factbench.evidence.backends import EvidenceUnavailable
     from factbench.judges.registry import UnknownJudge
     from factbench.llm.client import LLMError
     from factbench.llm.preflight import PreflightError
+    from factbench.llm.redact import redact
+    from factbench.pipeline.interrupt import Interrupted, raise_on_sigterm, restore_sigterm
     from factbench.plugins import PluginError
     from factbench.store.jsonl import InputFileError
     from factbench.store.run_dir import RunLocked, RunMismatch
     from factbench.tasks import TaskDataUnavailable, TaskError
 
     args = build_parser().parse_args(argv)
+    previous = raise_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except (UsageError, TaskError, InputFileError, RunLocked, RunMismatch, EvidenceUnavailable,
             TaskDataUnavailable, UnknownJudge, PluginError, PreflightError, FileNotFoundError) as exc:
-        print(f"factbench: error: {exc}", file=sys.stderr)
+        print(f"factbench: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except LLMError as exc:  # raised before any work (e.g. a missing API key variable)
-        print(f"factbench: error: {exc}", file=sys.stderr)
+        print(f"factbench: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except RunAborted as exc:  # the whole run stopped (disk full, judge gone): resumable
+        print(f"factbench: error: {redact(str(exc))}{_resume_hint(args)}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
-        print("factbench: interrupted; re-run with the same --run-id to resume", file=sys.stderr)
-        return 130
+        print(f"factbench: interrupted{_resume_hint(args)}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Interrupted as exc:
+        print(f"factbench: {exc}{_resume_hint(args)}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        restore_sigterm(previous)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    run_id = getattr(args, "run_id", None)
+    if args.command not in ("run", "score"):
+        return ""
+    return f"; re-run with --run-id {run_id} to resume" if run_id else "; re-run with the same --run-id to resume"
+
+
+def entry() -> None:
+    """The console command: main(), but an interrupted run leaves at once, skipping the
+    interpreter's teardown (over a second with litellm loaded); every record is already on disk."""
+    code = main()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more to say
+                pass
+        os._exit(code)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

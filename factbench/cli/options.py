@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id, whole
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
 from factbench.pipeline.options import _prices as _prices  # the price syntax of --price-per-1k-*
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
@@ -43,16 +44,6 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 # Role options: (cli name, role key). `--judge` is the default for every judge role.
 JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"),
                     ("weighting-judge", "weighting"))
@@ -65,7 +56,7 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
     g.add_argument(f"--{flag}-base-url", metavar="URL[,URL...]",
                    help="OpenAI-compatible endpoint(s); several URLs are replicas of one model")
     g.add_argument(f"--{flag}-api-key-env", metavar="VAR", help="environment variable holding the API key")
-    g.add_argument(f"--{flag}-concurrency", type=int, default=None, metavar="N",
+    g.add_argument(f"--{flag}-concurrency", type=POSITIVE, default=None, metavar="N",
                    help=f"max concurrent requests per endpoint (default {concurrency})")
     g.add_argument(f"--{flag}-revision", metavar="TEXT",
                    help="a fingerprint you pin (checkpoint hash, date): part of the run identity and cache key")
@@ -79,9 +70,10 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
         _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
     p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
                    help="judges (template + parser) replacing their role's default; see `factbench list judges`")
-    p.add_argument("--judge-max-tokens", type=int, default=d.judge_max_tokens, help="max output tokens per judge call")
-    p.add_argument("--judge-timeout", type=float, default=d.judge_timeout_s, help="seconds per judge request")
-    p.add_argument("--max-retries", type=int, default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
+    p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
+    p.add_argument("--judge-timeout", type=SECONDS, default=d.judge_timeout_s,
+                   help="most seconds one judge request may take; below that the limit adapts (docs/reliability.md)")
+    p.add_argument("--max-retries", type=whole(0, 100), default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
     p.add_argument("--no-preflight", action="store_true",
@@ -90,8 +82,8 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
     p.add_argument("--evidence", default=_DEFAULT.evidence,
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; the "
                         "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
-    p.add_argument("--claims-per-call", type=int, default=_DEFAULT.claims_per_call, help="claims per verification call")
-    p.add_argument("--evidence-tokens", type=int, default=_DEFAULT.evidence_tokens,
+    p.add_argument("--claims-per-call", type=POSITIVE, default=_DEFAULT.claims_per_call, help="claims per verification call")
+    p.add_argument("--evidence-tokens", type=POSITIVE, default=_DEFAULT.evidence_tokens,
                    help="budget of an answer's evidence block, shared by its verification calls")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
@@ -99,10 +91,10 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
 
 def _add_sample_args(p: argparse.ArgumentParser) -> None:
     """Which prompts, how many at once, and the output format (runs and calibration)."""
-    p.add_argument("--limit", type=positive_int, metavar="N",
+    p.add_argument("--limit", type=POSITIVE, metavar="N",
                    help="seeded sample of N >= 1 prompts per task (default: every prompt)")
-    p.add_argument("--seed", type=int, default=_DEFAULT.seed, help="seed of the --limit sample and the bootstrap")
-    p.add_argument("--parallel", type=int, default=_DEFAULT.max_parallel_samples,
+    p.add_argument("--seed", type=NON_NEGATIVE, default=_DEFAULT.seed, help="seed of the --limit sample and the bootstrap")
+    p.add_argument("--parallel", type=NON_NEGATIVE, default=_DEFAULT.max_parallel_samples,
                    help="samples in flight (0: derived from the judges' concurrency)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
@@ -113,18 +105,18 @@ def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
               ROLE_DEFAULTS.reference_concurrency)
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode,
                    help="ternary: supported/unsupported/unverifiable; binary: supported/unsupported")
-    p.add_argument("--sentences-per-call", type=int, default=_DEFAULT.sentences_per_call,
+    p.add_argument("--sentences-per-call", type=POSITIVE, default=_DEFAULT.sentences_per_call,
                    help="answer sentences per claim-extraction call")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--no-weighting", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")
-    p.add_argument("--claims-per-weight-call", type=int, default=_DEFAULT.claims_per_weight_call,
+    p.add_argument("--claims-per-weight-call", type=POSITIVE, default=_DEFAULT.claims_per_weight_call,
                    help="claims per informativeness-judge call")
     p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
                    help="informative: weighted precision and detail; plain: unweighted (docs/metrics.md)")
-    p.add_argument("--reward-lambda", type=float, default=_DEFAULT.reward_lambda,
+    p.add_argument("--reward-lambda", type=number(0), default=_DEFAULT.reward_lambda,
                    help="weight of the detail term log(1 + D)")
-    p.add_argument("--reward-mu", type=float, default=_DEFAULT.reward_mu,
+    p.add_argument("--reward-mu", type=number(0), default=_DEFAULT.reward_mu,
                    help="weight of pairwise relevance (0.5 where it is not measured)")
 
 
@@ -132,20 +124,21 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     _add_judge_args(p)
     _add_sample_args(p)
     _add_answer_scoring_args(p)
-    p.add_argument("--run-id", help="name of the run directory; re-use it to resume (default: time and model name)")
+    p.add_argument("--run-id", type=run_id,
+                   help="name of the run directory; re-use it to resume (default: time and model name)")
     p.add_argument("--results-dir", default=_DEFAULT.results_dir, help="where run directories are written")
     p.add_argument("--data-dir", help="local task data, layout in docs/tasks.md (default: $FACTBENCH_DATA_DIR, "
                                       "else ./data, else ../shared/data when present)")
-    p.add_argument("--fail-on-error", type=float, default=_DEFAULT.fail_on_error,
+    p.add_argument("--fail-on-error", type=number(0), default=_DEFAULT.fail_on_error,
                    help="exit 1 when failed samples (a stage failing, claims left unlabelled) exceed this "
                         "proportion (<1) or count (>=1)")
-    p.add_argument("--max-judge-attempts", type=int, default=_DEFAULT.max_judge_attempts, metavar="N",
+    p.add_argument("--max-judge-attempts", type=POSITIVE, default=_DEFAULT.max_judge_attempts, metavar="N",
                    help="attempts per sample and judge stage, across resumes, for items whose answer did not parse")
     p.add_argument("--price-per-1k-input", metavar="USD|ROLE=USD,...",
                    help="price of 1,000 input tokens (e.g. 0.0005, or judge=0.0005,model=0.001); self-hosted roles "
                         "have no dollar cost without it")
     p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
-    p.add_argument("--max-cost", type=float, metavar="USD",
+    p.add_argument("--max-cost", type=number(0), metavar="USD",
                    help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--label", default=_DEFAULT.label,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from factbench.cli.checks import FINITE, POSITIVE, number, whole
 from factbench.cli.options import EXIT_OK, _add_answer_scoring_args, _add_judge_args, options_from
 
 
@@ -15,15 +16,15 @@ def add_reward_parser(sub) -> None:
     _add_judge_args(serve)
     _add_answer_scoring_args(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8100, help="port to listen on")
-    serve.add_argument("--reward-detail-cap", type=int, default=64,
+    serve.add_argument("--port", type=whole(1, 65535), default=8100, help="port to listen on")
+    serve.add_argument("--reward-detail-cap", type=POSITIVE, default=64,
                        help="supported claims beyond this add nothing to the detail term (default 64)")
     serve.add_argument("--reward-relevance", choices=("auto", "references", "model", "none"), default="auto",
                        help="relevance against given references, a --reference-model's answers, or not at all")
-    serve.add_argument("--reward-abstention", type=float, default=0.0, help="the reward of an abstention (0..1)")
-    serve.add_argument("--masked-reward", type=float, default=0.0,
+    serve.add_argument("--reward-abstention", type=number(0, 1), default=0.0, help="the reward of an abstention (0..1)")
+    serve.add_argument("--masked-reward", type=FINITE, default=0.0,
                        help="the value /get_reward (OpenRLHF) sends for a masked answer; /score sends null")
-    serve.add_argument("--max-in-flight", type=int, help="answers scored at once (default: 2 x verifier capacity)")
+    serve.add_argument("--max-in-flight", type=POSITIVE, help="answers scored at once (default: 2 x verifier capacity)")
     serve.add_argument("--records", metavar="DIR", help="append every scored pair with its reward id here")
 
 

@@ -24,9 +24,10 @@ def _preflight(args: argparse.Namespace, roles) -> None:
     if getattr(args, "no_preflight", False):
         return
     from factbench.llm.preflight import preflight
+    from factbench.llm.redact import redact
 
     for line in preflight(roles):
-        print(f"pre-flight: {line}", file=sys.stderr)
+        print(f"pre-flight: {redact(line)}", file=sys.stderr)  # a URL's credentials are never printed
 
 
 def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str | None = None,
@@ -44,7 +45,7 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
     runner = prepare_run(options, tasks, with_model=with_model, responses=responses,
                          select_from_run=select_from_run, run_id=run_id)
     settings = runner.settings
-    run_id = settings.run_id
+    run_id = args.run_id = settings.run_id  # named in the resume hint if the run is interrupted
     print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
     from factbench.tasks import DataContext
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from factbench.cli.checks import NON_NEGATIVE, POSITIVE, number
 from factbench.cli.options import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -21,12 +22,12 @@ def add_view_commands(sub: argparse._SubParsersAction) -> None:
     cmp_.add_argument("base", help="baseline run directory")
     cmp_.add_argument("candidate", help="candidate run directory")
     cmp_.add_argument("--metric", default="precision", help="metric compared (docs/metrics.md)")
-    cmp_.add_argument("--max-drop", type=float, default=1.0,
+    cmp_.add_argument("--max-drop", type=number(0), default=1.0,
                       help="allowed drop (percentage points for rates, units otherwise)")
-    cmp_.add_argument("--alpha", type=float, default=0.05, help="significance level of the paired test")
-    cmp_.add_argument("--min-pairs", type=int, default=10, help="fewest paired answers a verdict needs")
+    cmp_.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05, help="significance level of the paired test")
+    cmp_.add_argument("--min-pairs", type=POSITIVE, default=10, help="fewest paired answers a verdict needs")
     cmp_.add_argument("--per-task", action="store_true", help="also fail on a regression in any single task")
-    cmp_.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    cmp_.add_argument("--seed", type=NON_NEGATIVE, default=0, help="bootstrap seed")
     cmp_.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     cmp_.add_argument("--html", metavar="OUT.html", help="also write a diff page: per prompt, the change and "
                                                        "the claims whose label flipped, biggest regressions first")
@@ -46,7 +47,7 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-to", choices=("wandb", "mlflow"),
                    help="also log the summary, per-task and per-claim tables to an experiment tracker "
                         "(optional extras factbench[wandb] / factbench[mlflow])")
-    p.add_argument("--step", type=int, help="checkpoint step of this run (the leaderboard's trend view)")
+    p.add_argument("--step", type=NON_NEGATIVE, help="checkpoint step of this run (the leaderboard's trend view)")
 
 
 def check_tracker(args: argparse.Namespace) -> None:

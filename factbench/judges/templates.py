@@ -18,13 +18,27 @@ from factbench.hashing import sha256_hex
 
 LABELS_TERNARY = ("supported", "unsupported", "unverifiable")
 LABELS_BINARY = ("supported", "unsupported")
-_TAG = re.compile(r"<(/?)(answer|question|sentences|context|passages|claims|passage|response_[ab])(\s*)>",
-                  re.IGNORECASE)
+_BLOCKS = r"answer|question|sentences|context|passages|claims|passage|response_[ab]"
+# Anything that could read as one of our block tags, near misses included: "< /answer>",
+# "</answer foo='x'>", "<ANSWER", "</ answer" (the "<" is what is defused).
+_TAG = re.compile(rf"<(?=\s*/?\s*(?:{_BLOCKS})(?![A-Za-z0-9]))", re.IGNORECASE)
+# Chat-template control tokens of common model families: <|im_start|>, <|eot_id|>, <s>, </s>,
+# <<SYS>>, <start_of_turn>, [INST], [/INST], [SYSTEM_PROMPT] ...
+_CONTROL = re.compile(
+    r"<\|[^|<>\n]{0,40}\|>|<</?SYS>>|</?s>|<(?=/?\s*(?:start|end)_of_turn\b)|<(?=/?\s*(?:bos|eos|pad|unk)\s*>)"
+    r"|\[/?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]", re.IGNORECASE)
+_DEFUSE = str.maketrans({"<": "‹", ">": "›", "[": "⟦", "]": "⟧", "|": "¦"})
+
+
+def neutralise(text: str) -> str:
+    """Defuse block tags and chat-template control tokens inside quoted text (visibly, not silently)."""
+    text = _CONTROL.sub(lambda m: m.group(0).translate(_DEFUSE) if len(m.group(0)) > 1 else "‹", text)
+    return _TAG.sub("‹", text)
 
 
 def quote(tag: str, text: str) -> str:
-    """`text` inside <tag>…</tag>, with any of our block tags inside it defused (< becomes ‹)."""
-    return f"<{tag}>\n{_TAG.sub(lambda m: '‹' + m.group(0)[1:], text)}\n</{tag}>"
+    """`text` inside <tag>…</tag>, with tag look-alikes and control tokens inside it defused."""
+    return f"<{tag}>\n{neutralise(text)}\n</{tag}>"
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,28 @@
 The key is a hash of everything that changes the output (model id, pinned revision, every
 generation parameter, the messages, the prompt-template version); endpoints and transport
 knobs such as timeouts and concurrency are never part of it. API keys are never stored.
+
+A damaged cache file (truncated, overwritten, a bad header) is found when the cache is opened
+(SQLite's quick_check, about 0.1 s per 128 MB), moved aside with a warning naming both paths,
+and replaced by an empty cache. Damage found later, or a full disk, stops the run (exit 2)
+with the path; it is never recorded as a failure of the samples that happened to hit it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from factbench.errors import RunAborted
 from factbench.hashing import sha256_hex
+from factbench.store.files import WriteFailed, disk_is_full
 
 DEFAULT_CACHE_ENV = "FACTBENCH_CACHE"
 
@@ -32,18 +41,72 @@ def cache_key(namespace: str, payload: dict[str, Any]) -> str:
     return sha256_hex({"ns": namespace, **payload})
 
 
+class CacheUnusable(RunAborted):
+    """The cache file went bad while in use; exit 2, naming it."""
+
+    exit_code = 2
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SIDE_FILES = ("-wal", "-shm")
+
+
+def check_cache_file(path: Path) -> str | None:
+    """What is wrong with an existing cache file, or None if it is sound (or absent)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as fh:
+        if fh.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            return "not an SQLite database (bad header)"
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+            if rows != [("ok",)]:
+                return f"integrity check failed: {rows[0][0] if rows else 'no answer'}"
+            conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged cache (and its WAL files, which belong to it) out of the way."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("",) + _SIDE_FILES:
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            side.replace(Path(f"{target}{suffix}"))
+    return target
+
+
 class CallCache:
     """A key -> JSON value store. One connection per thread; writes are single statements."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteFailed(self.path.parent, exc) from None
+        problem = check_cache_file(self.path)
+        if problem:
+            moved = move_aside(self.path)
+            print(f"warning: the call cache {self.path} is damaged ({problem}); moved it to {moved} and "
+                  "started an empty cache (--no-cache runs without one)", file=sys.stderr)
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.execute(
+        self._opened: list[sqlite3.Connection] = []  # every thread's connection, so close() ends them all
+        self._opened_lock = threading.Lock()
+        with self._guard("open"):
+            self._conn().execute(
                 "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, namespace TEXT NOT NULL, "
                 "value TEXT NOT NULL, created REAL NOT NULL)"
             )
+
+    def _guard(self, what: str) -> _Guard:
+        return _Guard(self.path, what)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -52,17 +115,26 @@ class CallCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         return conn
 
     def get(self, key: str) -> Any | None:
-        row = self._conn().execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        with self._guard("read"):
+            row = self._conn().execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0])
+        except ValueError:  # a damaged value: a miss, and the call is made again
+            return None
 
     def put(self, key: str, namespace: str, value: Any) -> None:
-        self._conn().execute(
-            "INSERT OR REPLACE INTO calls (key, namespace, value, created) VALUES (?, ?, ?, ?)",
-            (key, namespace, json.dumps(value, ensure_ascii=False), time.time()),
-        )
+        with self._guard("write"):
+            self._conn().execute(
+                "INSERT OR REPLACE INTO calls (key, namespace, value, created) VALUES (?, ?, ?, ?)",
+                (key, namespace, json.dumps(value, ensure_ascii=False), time.time()),
+            )
 
     def stats(self) -> dict[str, Any]:
         conn = self._conn()
@@ -85,7 +157,28 @@ class CallCache:
         return n
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection now (not whenever they are garbage-collected)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
+
+
+class _Guard:
+    """Turns SQLite failures into run-stopping errors that name the cache file."""
+
+    def __init__(self, path: Path, what: str):
+        self.path, self.what = path, what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, sqlite3.DatabaseError):
+            return
+        message = str(exc)
+        if "full" in message or disk_is_full(self.path):  # SQLITE_FULL, or an I/O error on a full disk
+            raise WriteFailed(self.path, OSError(errno.ENOSPC, message)) from None
+        raise CacheUnusable(f"the call cache {self.path} failed on {self.what}: {message}; re-run (a damaged "
+                            "cache is then moved aside) or use --no-cache") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,13 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from factbench.llm.cache import CallCache, cache_key
 from factbench.llm.cost import charge
 from factbench.llm.direct import DirectTransport, is_direct
+from factbench.llm.failures import classify_error, retry_after_seconds
+from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
+from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
+from factbench.llm.timeouts import AdaptiveTimeout
 from factbench.retry import backoff_delay
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 TRANSIENT = {"rate_limit", "server_error", "timeout", "connection", "empty_response"}
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 
 
 class RoleSpec(BaseModel):
@@ -50,6 +52,18 @@ class RoleSpec(BaseModel):
     served_model: str | None = None  # the model id/root the server reports on /v1/models: identity
     price_per_1k: tuple[float, float] | None = None  # user price, $ per 1k input and output tokens
 
+    def model_post_init(self, context: Any) -> None:
+        """From the moment a role names its secrets, they are redacted everywhere (llm/redact.py)."""
+        if self.api_key_env:
+            register_key_variable(self.api_key_env)
+        for url in self.base_urls:
+            split_credentials(url)
+
+    @property
+    def public_urls(self) -> list[str]:
+        """The endpoints as they may be written or printed: without credentials (user:KEY@)."""
+        return sorted(strip_userinfo(u) for u in self.base_urls)
+
     def identity(self) -> dict[str, Any]:
         """What changes this role's outputs: keys the call cache and the run identity. Endpoints,
         replicas, concurrency, timeouts and prices are provenance (`public`), never identity."""
@@ -64,7 +78,7 @@ class RoleSpec(BaseModel):
         """For run.json: identity plus provenance (endpoints, transport, price); never the key itself."""
         from factbench.llm.cost import price_source
 
-        return {**self.identity(), "endpoints": sorted(self.base_urls), "api_key_env": self.api_key_env,
+        return {**self.identity(), "endpoints": self.public_urls, "api_key_env": self.api_key_env,
                 "max_concurrency": self.max_concurrency, "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries, "structured_output": self.structured_output,
                 "price": price_source(self.model, bool(self.base_urls), self.price_per_1k)}
@@ -115,17 +129,6 @@ class RoleStats:
                 "rejected": self.rejected, "cache_rejected": self.cache_rejected}
 
 
-_KEY_VARIABLES: set[str] = set()  # variables named by --ROLE-api-key-env, whatever their names
-
-
-def redact(text: str) -> str:
-    """Remove the value of every API-key variable in use, and of every secret-looking variable."""
-    for name, value in os.environ.items():
-        if value and len(value) >= 8 and (name in _KEY_VARIABLES or _SECRET_NAME.search(name)) and value in text:
-            text = text.replace(value, f"<{name}>")
-    return text
-
-
 def _litellm():
     import litellm  # imported lazily: ~3 s, and only runs that call models need it
 
@@ -133,90 +136,6 @@ def _litellm():
     litellm.telemetry = False
     litellm.drop_params = True  # a backend that does not take a parameter gets it dropped, not an error
     return litellm
-
-
-def classify_error(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    name = type(exc).__name__
-    if isinstance(exc, asyncio.TimeoutError) or "Timeout" in name:
-        return "timeout"
-    if "connection error" in str(exc).lower() or "Connection" in type(exc.__context__).__name__:
-        return "connection"  # litellm reports a refused/reset connection as a 500
-    if status == 429 or "RateLimit" in name:
-        return "rate_limit"
-    if status in (401, 403) or "Authentication" in name or "PermissionDenied" in name:
-        return "auth"
-    if status == 404 or "NotFound" in name:
-        return "not_found"
-    if "ContextWindow" in name:
-        return "context_window"
-    if status == 400 or "BadRequest" in name or "UnprocessableEntity" in name:
-        return "bad_request"
-    if isinstance(status, int) and status >= 500:
-        return "server_error"
-    if "Connection" in name or "ServiceUnavailable" in name or "InternalServer" in name or "APIError" in name:
-        return "connection" if "Connection" in name else "server_error"
-    return "other"
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    value = None
-    for headers in (getattr(exc, "litellm_response_headers", None),
-                    getattr(getattr(exc, "response", None), "headers", None)):
-        if headers and headers.get("retry-after") is not None:
-            value = headers.get("retry-after")
-            break
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-class _Endpoint:
-    def __init__(self, url: str | None):
-        self.url = url
-        self.in_flight = 0
-        self.failures = 0
-        self.cool_until = 0.0
-
-
-class EndpointPool:
-    """Least-outstanding-requests routing over replicas, with a cap per endpoint and failover."""
-
-    def __init__(self, urls: tuple[str, ...], cap: int):
-        self.endpoints = [_Endpoint(u) for u in urls] or [_Endpoint(None)]
-        self.cap = max(1, cap)
-        self._cond = asyncio.Condition()
-
-    async def acquire(self) -> _Endpoint:
-        async with self._cond:
-            while True:
-                now = time.monotonic()
-                free = [e for e in self.endpoints if e.in_flight < self.cap]
-                healthy = [e for e in free if e.cool_until <= now]
-                # When every endpoint is cooling down, use the one that recovers first rather than stall.
-                pick = healthy or ([min(free, key=lambda e: e.cool_until)]
-                                   if free and all(e.cool_until > now for e in self.endpoints) else [])
-                if pick:
-                    chosen = min(pick, key=lambda e: (e.in_flight, e.failures))
-                    chosen.in_flight += 1
-                    return chosen
-                try:
-                    await asyncio.wait_for(self._cond.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
-                    pass
-
-    async def release(self, endpoint: _Endpoint, failed: bool) -> None:
-        async with self._cond:
-            endpoint.in_flight -= 1
-            if failed:
-                endpoint.failures += 1
-                if len(self.endpoints) > 1:
-                    endpoint.cool_until = time.monotonic() + min(30.0, 0.5 * 2 ** min(endpoint.failures, 6))
-            else:
-                endpoint.failures = 0
-                endpoint.cool_until = 0.0
-            self._cond.notify_all()
 
 
 class LLMClient:
@@ -230,6 +149,9 @@ class LLMClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self._pool: EndpointPool | None = None
+        self.timeouts = AdaptiveTimeout(spec.timeout_s, spec.params.get("max_tokens"))
+        # Credentials written into a base URL travel as a header, never inside the URL (llm/redact.py).
+        self._transport = {url: split_credentials(url) for url in spec.base_urls}
         # Structured output, best first: OpenAI/vLLM json_schema, then llama.cpp-style json_object
         # with a schema, then none (the tolerant parser still applies). A backend that rejects a
         # form moves the client down one step, once.
@@ -243,7 +165,7 @@ class LLMClient:
             value = os.environ.get(env)
             if not value:
                 raise LLMError("auth", f"role {self.spec.role}: environment variable {env} is not set")
-            _KEY_VARIABLES.add(env)
+            register_key_variable(env)
             return value
         # An OpenAI-compatible server without auth still needs a non-empty key in the client.
         return "EMPTY" if self.spec.base_urls else None
@@ -251,7 +173,7 @@ class LLMClient:
     @property
     def pool(self) -> EndpointPool:
         if self._pool is None:  # created inside the running event loop
-            self._pool = EndpointPool(self.spec.base_urls, self.spec.max_concurrency)
+            self._pool = EndpointPool(self.spec.base_urls, self.spec.max_concurrency, self.spec.role)
         return self._pool
 
     def key_for(self, messages: list[dict[str, str]], template: str, schema: dict[str, Any] | None) -> str:
@@ -291,49 +213,77 @@ class LLMClient:
 
     async def _call_with_retries(self, messages, schema, schema_name) -> Completion:
         last_kind, last_detail = "other", ""
+        timeouts = 0  # timed-out attempts of this call so far: each one doubles the next limit
         for attempt in range(self.spec.max_retries + 1):
             endpoint = await self.pool.acquire()
-            failed = True
-            wait: float | None = None
+            outcome, wait = NEUTRAL, None
             try:
-                completion = await self._call_once(endpoint.url, messages, schema, schema_name)
-                failed = False
+                completion = await self._attempt(endpoint.url, messages, schema, schema_name, timeouts)
+                outcome = OK
                 self.stats.calls += 1
                 self.stats.prompt_tokens += completion.prompt_tokens
                 self.stats.completion_tokens += completion.completion_tokens
                 return completion
-            except LLMError as exc:  # raised by _call_once for an empty answer
+            except LLMError as exc:  # raised by _call_once for an empty answer, or by _attempt on a timeout
                 last_kind, last_detail = exc.kind, exc.detail
-            except asyncio.CancelledError:
-                raise
+                outcome = UNREACHABLE if exc.kind == "timeout" else FAILED
             except Exception as exc:  # the client libraries raise many types; classify them
                 last_kind, last_detail = classify_error(exc), redact(str(exc))[:300]
                 if schema is not None and self._formats[0] and "response_format" in last_detail:
                     self._formats.pop(0)  # this backend does not take that form of structured output
-                    failed = False
                     self.stats.errors["schema_unsupported"] += 1
                     continue
+                outcome = UNREACHABLE if last_kind in ("connection", "timeout") else FAILED
                 wait = retry_after_seconds(exc)
-            finally:
-                await self.pool.release(endpoint, failed)
+            finally:  # a cancelled attempt leaves the endpoint's record as it was (NEUTRAL)
+                self.pool.release(endpoint, outcome, last_detail)
+            timeouts += last_kind == "timeout"
             self.stats.errors[last_kind] += 1
+            self.pool.check()  # the role's endpoints are all down: stop the run, not this sample
             if last_kind not in TRANSIENT or attempt == self.spec.max_retries:
                 break
             self.stats.retries += 1
             await asyncio.sleep(backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, wait))
         raise LLMError(last_kind, f"role {self.spec.role} ({self.spec.model}): {last_detail}")
 
+    async def _attempt(self, url, messages, schema, schema_name, timeouts_before: int) -> Completion:
+        """One request, abandoned when it runs past the role's current time limit (llm/timeouts.py)."""
+        started = time.monotonic()
+        request = asyncio.ensure_future(self._call_once(url, messages, schema, schema_name))
+        try:
+            while True:
+                limit = self.timeouts.limit(timeouts_before)
+                remaining = started + limit - time.monotonic()
+                # Never less than a moment: after the event loop was held up, an answer that arrived
+                # meanwhile is read before the request is declared timed out.
+                done, _ = await asyncio.wait({request}, timeout=max(0.05, min(remaining, 1.0)))
+                if done:
+                    completion = request.result()
+                    self.timeouts.observe(time.monotonic() - started)
+                    return completion
+                if time.monotonic() >= started + limit:
+                    raise LLMError("timeout", f"no answer within {limit:.1f}s from {strip_userinfo(url or 'default')}")
+        finally:
+            if request.done():
+                _consume(request)
+            else:
+                request.cancel()
+                request.add_done_callback(_consume)
+
     async def _call_once(self, url, messages, schema, schema_name) -> Completion:
-        # OpenAI-compatible endpoints are called over aiohttp (factbench.llm.direct); the rest via litellm.
-        acompletion = self._direct.acompletion if is_direct(self.spec.model, url) else _litellm().acompletion
         kwargs: dict[str, Any] = dict(self.spec.params)
         if schema is not None and self._formats[0] == "json_schema":
             kwargs["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
         elif schema is not None and self._formats[0] == "json_object":
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        api_base, auth = self._transport.get(url, (url, {})) if url else (None, {})
+        if auth:
+            kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **auth}
+        # OpenAI-compatible endpoints are called over aiohttp (factbench.llm.direct); the rest via litellm.
+        acompletion = self._direct.acompletion if is_direct(self.spec.model, api_base) else _litellm().acompletion
         response = await acompletion(
-            model=self.spec.model, messages=messages, api_base=url, api_key=self._api_key,
+            model=self.spec.model, messages=messages, api_base=api_base, api_key=self._api_key,
             timeout=self.spec.timeout_s, num_retries=0, max_retries=0, **kwargs,
         )
         choice = response.choices[0]
@@ -347,5 +297,11 @@ class LLMClient:
             text=text, reasoning=reasoning, finish_reason=choice.finish_reason,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cached=False, endpoint=url,
+            cached=False, endpoint=strip_userinfo(url) if url else None,
         )
+
+
+def _consume(task: asyncio.Future) -> None:
+    """Retrieve an abandoned request's outcome, so that it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()

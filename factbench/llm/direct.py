@@ -81,8 +81,8 @@ class DirectTransport:
 
         body = {"model": model.split("/", 1)[1], "messages": messages,
                 **{k: v for k, v in params.items() if k not in _NOT_SENT and v is not None}}
-        headers = {"Content-Type": "application/json"}
-        if api_key:
+        headers = {"Content-Type": "application/json", **(params.pop("extra_headers", None) or {})}
+        if api_key and "Authorization" not in headers:  # credentials from the URL (basic auth) take precedence
             headers["Authorization"] = f"Bearer {api_key}"
         http = await session("judge", self.max_connections)
         try:

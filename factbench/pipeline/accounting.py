@@ -10,12 +10,12 @@ line imported from its old summary.json (marked `"imported": true`) the first ti
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from factbench.llm.client import RoleSpec
 from factbench.llm.cost import add_up, role_price
+from factbench.store.files import append_bytes
 
 INVOCATIONS = "invocations.jsonl"
 
@@ -25,22 +25,18 @@ def read_invocations(run_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for raw in path.read_bytes().splitlines():
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line torn by a crash mid-write
+            line = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # a line torn by a crash mid-write, or damaged
             continue
+        if isinstance(line, dict):
+            out.append(line)
     return out
 
 
 def append_invocation(run_dir: Path, record: dict[str, Any]) -> None:
-    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(run_dir / INVOCATIONS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_bytes(run_dir / INVOCATIONS, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def import_legacy(run_dir: Path) -> None:
@@ -48,7 +44,12 @@ def import_legacy(run_dir: Path) -> None:
     summary_path = run_dir / "summary.json"
     if (run_dir / INVOCATIONS).exists() or not summary_path.exists():
         return
-    old = json.loads(summary_path.read_text(encoding="utf-8"))
+    try:
+        old = json.loads(summary_path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError):  # damaged: summary.json is derived, and rebuilt
+        return
+    if not isinstance(old, dict):
+        return
     append_invocation(run_dir, {"imported": True, "wall_seconds": old.get("wall_seconds", 0.0),
                                 "calls": old.get("calls", {}), "factbench_version": old.get("factbench_version")})
 

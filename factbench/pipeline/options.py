@@ -120,6 +120,13 @@ class RunOptions(BaseModel):
     step: int | None = None  # checkpoint step (the leaderboard's trend view)
     shard: str | None = None
 
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, v: str | None) -> str | None:
+        from factbench.store.run_dir import check_run_id  # a directory name inside results_dir, never a path
+
+        return v if v is None else check_run_id(v)
+
     @field_validator("verify_mode")
     @classmethod
     def _mode(cls, v: str) -> str:
@@ -254,5 +261,5 @@ def _urls(value: Urls) -> tuple[str, ...]:
 
 
 def default_run_id(label: str) -> str:
-    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
+    slug = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "-" for ch in label.split("/")[-1])[:40]
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from factbench import __version__
+from factbench.errors import RunAborted
 from factbench.hashing import sha256_hex
 from factbench.judges.registry import resolve_judges
 from factbench.llm.cache import CallCache
@@ -24,6 +25,7 @@ from factbench.llm.client import LLMClient, LLMError, RoleSpec, redact
 from factbench.llm.cost import CURRENT_LEDGER, UsageLedger
 from factbench.pipeline import accounting
 from factbench.pipeline.identity import diff, run_identity, task_judges, with_served_models
+from factbench.pipeline.interrupt import Stop, gather_or_stop, run_interruptible
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
@@ -71,6 +73,7 @@ class Runner:
                                                 settings.responses)
             source = f"responses:{Path(settings.responses).name}@{digest}"
         self.source = source
+        self.cache = cache  # closed when the run ends: its connections never outlive the run
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
         self.judges = resolve_judges(settings.judges, settings.default_judges())
         self.context = RunContext(
@@ -124,9 +127,11 @@ class Runner:
         except (LLMError, StageError) as exc:
             self._fail(stage.name, task, sid, exc.kind, exc.detail, ledger.to_dict())
             return None
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RunAborted):
             raise
         except Exception as exc:  # a bug or a bad input for this one sample: recorded, the run goes on
+            if self.stop.requested:
+                raise  # raised while the run is being stopped: not this sample's fault
             self._fail(stage.name, task, sid, "internal", f"{type(exc).__name__}: {exc}", ledger.to_dict())
             return None
         finally:
@@ -189,7 +194,7 @@ class Runner:
                 await self._process(pt, prompt)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(self._parallelism(), max(1, len(work))))))
+            await gather_or_stop(self.stop, [worker() for _ in range(min(self._parallelism(), max(1, len(work))))])
         finally:
             for pt in self.plan.tasks:
                 await pt.evidence.aclose()
@@ -223,10 +228,13 @@ class Runner:
             for name, n in resumed.items():  # samples finished in an earlier attempt count as done
                 self.progress.bars[name].update(n)
             started, started_at = time.monotonic(), _now()
+            self.stop = Stop()
             try:
-                asyncio.run(self._run_all(work))
+                run_interruptible(self._run_all(work), self.stop)
             finally:
                 self.progress.close()
+                if self.cache is not None:
+                    self.cache.close()
                 accounting.append_invocation(self.store.dir, {
                     "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
                     "wall_seconds": round(time.monotonic() - started, 3),

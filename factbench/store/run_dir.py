@@ -1,7 +1,9 @@
 """The run directory: run.json (the spec), one append-only JSONL file per stage, a lock.
 
 Records are appended one whole line per write and fsynced, so a crash loses at most the
-line being written; a torn last line is dropped (and truncated) when the run is reopened.
+line being written; a torn last line is dropped (and truncated) when the run is reopened, and
+corrupt lines anywhere else are moved aside (store/repair.py). Every write checks its result
+(store/files.py): a full disk stops the run with "no space left on device: PATH".
 """
 
 from __future__ import annotations
@@ -9,12 +11,23 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from factbench.store.artefacts import RunSpec, RunSummary
+from factbench.store.files import WriteFailed, replace_file, write_all
+from factbench.store.jsonl import InputFileError, loads_bounded
 from factbench.store.records import RECORD_TYPES, Record
+from factbench.store.repair import iter_lines, parse_line, repair_run
+
+T = TypeVar("T", bound=BaseModel)
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_RUN_ID = 128
 
 
 class RunLocked(Exception):
@@ -25,6 +38,23 @@ class RunMismatch(Exception):
     pass
 
 
+class CorruptRecord(InputFileError, ValueError):
+    """A stage file line that is not a valid record, met by a reader (exit 2, naming file and line)."""
+
+
+class RunFileError(InputFileError):
+    """run.json (or another whole-file record of a run) cannot be read; exit 2, naming the file."""
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id is a directory name: letters, digits, '.', '_', '-'; starting with a letter or digit."""
+    if not run_id or len(run_id) > MAX_RUN_ID or not _RUN_ID.fullmatch(run_id):
+        raise InputFileError(
+            f"invalid run id {run_id!r}: use 1-{MAX_RUN_ID} letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit (it names a directory inside --results-dir)")
+    return run_id
+
+
 class RunStore:
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
@@ -33,19 +63,31 @@ class RunStore:
 
     # ---------------------------------------------------------- lifecycle
     def open(self) -> RunStore:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock = self.dir / ".lock"
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise WriteFailed(lock, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunLocked(f"{self.dir} is in use by another factbench process (lock {self.dir / '.lock'})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+            raise RunLocked(f"{self.dir} is in use by another factbench process (lock {lock})") from None
         self._lock_fd = fd
-        for stage in RECORD_TYPES:
-            self._repair_tail(self.path(stage))
-            self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
+        try:
+            os.ftruncate(fd, 0)
+            write_all(fd, str(os.getpid()).encode(), lock)
+            for stage in RECORD_TYPES:
+                self._repair_tail(self.path(stage))
+                self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
+            repair_run(self.dir, RECORD_TYPES)
+        except OSError as exc:
+            self.close()
+            raise WriteFailed(lock.parent, exc) from None
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
@@ -72,31 +114,40 @@ class RunStore:
         """Drop a partial last line left by a crash mid-write."""
         if not path.exists() or path.stat().st_size == 0:
             return
-        with path.open("rb+") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(0)
-            fh.truncate(fh.read().rfind(b"\n") + 1)
+        try:
+            with path.open("rb+") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) == b"\n":
+                    return
+                fh.seek(0)
+                fh.truncate(fh.read().rfind(b"\n") + 1)
+        except OSError as exc:
+            raise WriteFailed(path, exc) from None
 
     def append(self, stage: str, record: Record) -> None:
         line = (record.model_dump_json() + "\n").encode("utf-8")
+        path = self.path(stage)
         fd = self._fds.get(stage)
         if fd is None:
-            fd = os.open(self.path(stage), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise WriteFailed(path, exc) from None
             self._fds[stage] = fd
-        os.write(fd, line)
-        os.fsync(fd)
+        write_all(fd, line, path)
 
     def iter_records(self, stage: str) -> Iterator[Record]:
+        """Every record of a stage. A corrupt line raises CorruptRecord naming file and line; a
+        store opened for writing has already moved such lines aside (store/repair.py)."""
         path = self.path(stage)
         if not path.exists():
             return
         cls = RECORD_TYPES[stage]
-        with path.open("r", encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield cls.model_validate_json(line)
+        for lineno, raw in iter_lines(path):
+            record, why = parse_line(raw, cls)
+            if record is None:
+                raise CorruptRecord(f"{path}:{lineno}: {why} (a run of the same --run-id moves such lines aside)")
+            yield record
 
     def load_latest(self, stage: str) -> dict[str, Record]:
         """The last record of each sample in a stage (later records supersede earlier ones)."""
@@ -104,38 +155,69 @@ class RunStore:
 
     # ---------------------------------------------------------- spec and summary
     def read_json(self, name: str) -> dict[str, Any] | None:
+        """A whole-file JSON object of the run (run.json, summary.json), None if absent."""
         path = self.dir / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            data = loads_bounded(path.read_bytes().decode("utf-8"), str(path))
+        except UnicodeDecodeError as exc:
+            raise RunFileError(f"{path}: not valid UTF-8 (byte {exc.start}); {_fix_hint(name)}") from None
+        except InputFileError as exc:
+            raise RunFileError(f"{exc}; {_fix_hint(name)}") from None
+        except OSError as exc:
+            raise RunFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if not isinstance(data, dict):
+            raise RunFileError(f"{path}: expected a JSON object, got {type(data).__name__}; {_fix_hint(name)}")
+        return data
 
     def write_scores(self, rows: list[dict[str, Any]]) -> None:
         """Per-answer metrics (a derived report, rewritten whole at the end of each invocation)."""
-        tmp = self.dir / ".scores.jsonl.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, self.dir / "scores.jsonl")
+        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        replace_file(self.dir / "scores.jsonl", data.encode("utf-8"))
 
     def read_scores(self) -> list[dict[str, Any]]:
         path = self.dir / "scores.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for lineno, raw in iter_lines(path):
+            try:
+                rows.append(loads_bounded(raw.decode("utf-8"), f"{path}:{lineno}"))
+            except (UnicodeDecodeError, InputFileError) as exc:
+                print(f"warning: {path}:{lineno}: skipped ({exc})", file=sys.stderr)
+        return rows
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
-        tmp = self.dir / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.dir / name)
+        text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+        replace_file(self.dir / name, text.encode("utf-8"))
 
     def read_spec(self) -> RunSpec | None:
-        data = self.read_json("run.json")
-        return None if data is None else RunSpec.model_validate(data)
+        return self._read_model("run.json", RunSpec)
 
     def write_spec(self, spec: RunSpec) -> None:
         self.write_json("run.json", spec.model_dump(mode="json"))
 
     def read_summary(self) -> RunSummary | None:
-        data = self.read_json("summary.json")
-        return None if data is None else RunSummary.model_validate(data)
+        return self._read_model("summary.json", RunSummary)
 
     def write_summary(self, summary: RunSummary) -> None:
         self.write_json("summary.json", summary.model_dump(mode="json"))
+
+    def _read_model(self, name: str, model: type[T]) -> T | None:
+        data = self.read_json(name)
+        if data is None:
+            return None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "top level"
+            raise RunFileError(f"{self.dir / name}: {first.get('msg', 'invalid')} at {where}; "
+                               f"{_fix_hint(name)}") from None
+
+
+def _fix_hint(name: str) -> str:
+    if name == "run.json":
+        return "it records the run's configuration: restore it from a copy, or start again with a new --run-id"
+    return f"{name} is derived: delete it and re-run with the same --run-id to rebuild it"
