@@ -22,6 +22,7 @@ fact get largely the same results, as they would from a search engine.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -163,7 +164,7 @@ def _page(paragraph: str, site: int) -> list[str]:
 
 
 def _snippet(sentences: list[str], weight: dict[str, float], chars: int = 160) -> str:
-    best = max(range(len(sentences)), key=lambda i: (sum(weight.get(w, 0) for w in _words(sentences[i])), -i))
+    best = max(range(len(sentences)), key=lambda i: (math.fsum(weight.get(w, 0) for w in _words(sentences[i])), -i))
     text = " ".join(sentences[best:best + 2])
     return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " ..."
 
@@ -177,7 +178,7 @@ def search_results(people: dict[str, Person], query: str, num: int) -> list[dict
     words = [_words(f"{who.name} {p}") for p in who.paragraphs]  # a page carries its title
     # Rare words weigh most, as in any search engine: the person's name is on every page.
     weight = {w: 1 / sum(w in ws for ws in words) for w in q if any(w in ws for ws in words)}
-    score = [sum(weight.get(w, 0) for w in ws) for ws in words]
+    score = [math.fsum(weight.get(w, 0) for w in ws) for ws in words]  # exact: no set-order effects
     pages = sorted(((site, i) for site in range(len(SITES)) for i in range(len(who.paragraphs))),
                    key=lambda sp: (-score[sp[1]], random.Random(f"{query}|{sp[0]}").random(), sp[1]))
     return [{"title": f"{who.name} - {SITES[site]}", "snippet": _snippet(_page(who.paragraphs[i], site), weight),

@@ -79,9 +79,10 @@ class DirectTransport:
 
         from factbench.llm.sessions import session
 
+        extra_headers = params.pop("extra_headers", None) or {}  # headers, never part of the body
         body = {"model": model.split("/", 1)[1], "messages": messages,
                 **{k: v for k, v in params.items() if k not in _NOT_SENT and v is not None}}
-        headers = {"Content-Type": "application/json", **(params.pop("extra_headers", None) or {})}
+        headers = {"Content-Type": "application/json", **extra_headers}
         if api_key and "Authorization" not in headers:  # credentials from the URL (basic auth) take precedence
             headers["Authorization"] = f"Bearer {api_key}"
         http = await session("judge", self.max_connections)

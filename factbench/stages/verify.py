@@ -24,7 +24,7 @@ DEFAULT_CLAIMS_PER_CALL = 30
 DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
 # A block also holds at most one passage per claim plus this many: short passages (search snippets)
 # would otherwise fill the token budget with ever lower-ranked ones.
-EXTRA_PASSAGES = 10
+EXTRA_PASSAGES = 20
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
 

@@ -139,3 +139,11 @@ def test_redact_removes_secret_values(monkeypatch):
     monkeypatch.setenv("JUDGE_CRED", "cred-canary-0987654321")  # a name that does not look secret
     LLMClient(RoleSpec(role="verifier", model="openai/j", api_key_env="JUDGE_CRED"), None)
     assert redact("oops cred-canary-0987654321") == "oops <JUDGE_CRED>"
+
+
+def test_extra_headers_go_as_headers_never_in_the_request_body(server):
+    c = _client(server.base_url)
+    asyncio.run(c._direct.acompletion(model="openai/m", messages=MSG, api_base=server.base_url, api_key=None,
+                                      timeout=10, extra_headers={"Authorization": "Basic c2VjcmV0LXVzZXI6cHc="}))
+    body = server.state.log[-1]
+    assert "extra_headers" not in body and "c2VjcmV0LXVzZXI6cHc=" not in str(body)
