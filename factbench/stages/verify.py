@@ -127,7 +127,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         texts = [claims.claims[i].text for i in batch]
         completion = await client.complete(
             verification_messages(template, pooled, texts), template=template.id, schema=template.schema,
-            schema_name="verdicts", accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
+            schema_name="verdicts", items=len(texts), accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
         got, errs = judge.parse(completion.text, len(texts), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]

@@ -1,4 +1,5 @@
 import asyncio
+import re
 
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.templates import verify_template
@@ -54,3 +55,19 @@ def test_a_block_holds_every_claims_best_passage_before_any_second_and_caps_pass
     texts = [t for _, t in pool_evidence(per_claim, passages, budget_tokens=10_000, max_passages=4)]
     assert texts == ["snippet 0", "snippet 1", "snippet 10", "snippet 12"]  # both best ones, then rank 2
     assert len(pool_evidence(per_claim, passages, budget_tokens=10_000)) == 8  # no cap: all, deduplicated
+
+
+def test_with_item_counts_each_verification_call_fixes_its_label_count(server):
+    passages = [Passage(text=f"Passage {i}.", title=f"T{i}") for i in range(3)]
+    claims, evidence = _records(7, [[i % 3] for i in range(7)], passages)
+    spec = RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,), schema_item_counts=True)
+    rec = asyncio.run(verify_claims(LLMClient(spec, None), claims, evidence, judge=VERIFY_TERNARY, claims_per_call=3,
+                                    evidence_tokens=2000))
+    assert all(rec.labels)
+    sent = []
+    for body in server.state.log:
+        if request_kind(body) == "verify":
+            n = len(re.findall(r"^\d+\. ", body["messages"][1]["content"].split("<claims>")[1], re.MULTILINE))
+            labels = body["response_format"]["json_schema"]["schema"]["properties"]["labels"]
+            sent.append((n, labels["minItems"], labels["maxItems"]))
+    assert sorted(sent) == [(2, 2, 2), (2, 2, 2), (3, 3, 3)]  # 7 claims in calls of at most 3
