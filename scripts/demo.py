@@ -79,13 +79,19 @@ def available_tasks(data_dir: Path | None) -> list[str]:
     return names + ["demo"]
 
 
+# A proportion (a value >= 1 would be a count of samples). The 135M judge sometimes loops until its
+# token limit, leaving a sentence without parsed claims; those stay counted in the summary as parse
+# errors, and the demo fails only when most of its samples lack a parsed judge answer.
+FAIL_ON_ERROR = "0.5"
+
+
 def run_args(tasks: list[str], url: str, results: Path, data_dir: Path | None, limit: str) -> list[str]:
     args = ["run", "--tasks", ",".join(tasks), "--limit", limit,
             "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1",
             "--judge", f"openai/{SERVED_NAME}", "--judge-base-url", url, "--judge-concurrency", "1",
             "--max-tokens", "200", "--judge-max-tokens", "400", "--evidence", "none",
             "--sentences-per-call", "2", "--claims-per-call", "5", "--max-retries", "2", "--schema-item-counts",
-            "--results-dir", str(results), "--run-id", RUN_ID, "--label", LABEL, "--fail-on-error", "1.0"]
+            "--results-dir", str(results), "--run-id", RUN_ID, "--label", LABEL, "--fail-on-error", FAIL_ON_ERROR]
     return args + (["--data-dir", str(data_dir)] if data_dir else [])
 
 
