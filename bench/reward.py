@@ -71,22 +71,24 @@ def start_judges(n: int, latency: dict) -> tuple[list[str], list]:
 
 
 def critical_path(prompts: list[str], answers: list[str], latency: dict, sentences_per_call: int,
-                  claims_per_call: int, claims_per_weight_call: int) -> tuple[float, dict[str, int]]:
+                  claims_per_call: int) -> tuple[float, dict[str, int]]:
     """max over rollouts of (slowest extraction call + slowest verification call, or slowest weighting
     call when that is slower: the two go out together), from the latency model with the instruction
     prefix already cached (steady state); and the calls of each kind in one batch."""
-    from factbench.judges.informativeness import informativeness_messages
+    from factbench.judges.informativeness import INFORMATIVENESS_KNOWLEDGE, informativeness_messages
     from factbench.judges.templates import extraction_messages, verification_messages, verify_template
     from factbench.stages.claims import CONTEXT_AFTER, CONTEXT_BEFORE, chunks, split_sentences
+    from factbench.stages.verify import batches
     from factbench.stages.weights import CONTEXT_CLAIMS
     from factbench.testing.scripted_server import LatencyModel, ScriptedState, approx_tokens, scripted_content
 
     model, state = LatencyModel(**latency), ScriptedState()
 
-    def seconds(messages: list[dict]) -> float:
+    def seconds(messages: list[dict], cached: str = "") -> float:
+        """`cached`: the prompt text a prefix cache already holds (else the instructions)."""
         content = scripted_content({"messages": messages}, state)
         system = next(m["content"] for m in messages if m["role"] == "system")
-        return model.seconds(sum(approx_tokens(m["content"]) for m in messages), approx_tokens(system),
+        return model.seconds(sum(approx_tokens(m["content"]) for m in messages), approx_tokens(cached or system),
                              approx_tokens(content))
 
     template = verify_template("ternary", False)
@@ -97,16 +99,19 @@ def critical_path(prompts: list[str], answers: list[str], latency: dict, sentenc
         extract = max(seconds(extraction_messages(prompt, sentences[max(0, s.start - CONTEXT_BEFORE):s.start],
                                                   [(i + 1, sentences[i]) for i in s],
                                                   sentences[s.stop:s.stop + CONTEXT_AFTER])) for s in spans)
-        batches = [sentences[k:k + claims_per_call] for k in range(0, len(sentences), claims_per_call)]
-        verify = max(seconds(verification_messages(template, [], claims)) for claims in batches)
-        weigh_spans = chunks(len(sentences), claims_per_weight_call)
-        weigh = max(seconds(informativeness_messages(
-            prompt, [(i + 1, sentences[i]) for i in range(max(0, s.start - CONTEXT_CLAIMS), s.start)],
-            [(i + 1, sentences[i]) for i in s])) for s in weigh_spans)
+        calls_of_answer = batches(range(len(sentences)), claims_per_call)  # as verification_calls makes them
+        verify = weigh = 0.0
+        for s in calls_of_answer:  # a weighting call shares its verification call's prompt up to the claims
+            label = verification_messages(template, [], sentences[s.start:s.stop], prompt, first=s.start + 1)
+            verify = max(verify, seconds(label))
+            shared = label[0]["content"] + label[1]["content"][:label[1]["content"].index("</claims>")]
+            weigh = max(weigh, seconds(informativeness_messages(
+                INFORMATIVENESS_KNOWLEDGE, prompt, [(i + 1, sentences[i]) for i in s],
+                [(i + 1, sentences[i]) for i in range(max(0, s.start - CONTEXT_CLAIMS), s.start)]), cached=shared))
         worst = max(worst, extract + max(verify, weigh))
         calls["extraction"] += len(spans)
-        calls["verification"] += len(batches)
-        calls["weighting"] += len(weigh_spans)
+        calls["verification"] += len(calls_of_answer)
+        calls["weighting"] += len(calls_of_answer)
     return worst, calls
 
 
@@ -177,10 +182,9 @@ def main() -> None:
             scorer.close()
             from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
             from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL
-            from factbench.stages.weights import DEFAULT_CLAIMS_PER_WEIGHT_CALL
 
             path, calls = critical_path(*batch_of(0, args.batch_size, args.claims), latency, DEFAULT_SENTENCES_PER_CALL,
-                                        DEFAULT_CLAIMS_PER_CALL, DEFAULT_CLAIMS_PER_WEIGHT_CALL)  # the Scorer's
+                                        DEFAULT_CLAIMS_PER_CALL)  # the Scorer's
             one = throughput(urls[:1], latency, args.workers, args.worker_batches, args.batch_size, args.claims,
                              concurrency, root, "one")
             two = throughput(urls, latency, args.workers, args.worker_batches, args.batch_size, args.claims,

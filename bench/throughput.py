@@ -146,7 +146,7 @@ def _sources(people: list, web: bool) -> dict[str, str]:
             for p in people for sentence, fact in zip(p.answer, p.sources) if fact is not None}
 
 
-def coverage_sent(log: list[dict], sources: dict[str, str]) -> float:
+def coverage_sent(log: list[dict], sources: dict[str, str]) -> tuple[int, int]:
     """Share of claims with a known source whose source is in the verification prompt that judged them."""
     hit = total = 0
     for body in log:
@@ -157,10 +157,10 @@ def coverage_sent(log: list[dict], sources: dict[str, str]) -> float:
             if claim in sources:
                 total += 1
                 hit += sources[claim] in passages
-    return hit / max(1, total)
+    return hit, total
 
 
-def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, budget: int = 3000) -> float:
+def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, budget: int = 3000) -> tuple[int, int]:
     """The same share for the layout before: claims in batches of 10, each batch its own pool of its
     claims' passages, round-robin by rank (each claim's best first), up to 3,000 tokens (4 chars each)."""
     claims = {r["id"]: r for r in map(json.loads, (run_dir / "claims.jsonl").read_text().splitlines())}
@@ -182,7 +182,7 @@ def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, bud
                 if claim in sources:
                     total += 1
                     hit += sources[claim] in pooled
-    return hit / max(1, total)
+    return hit, total
 
 
 # ------------------------------------------------------------------ runs
@@ -272,6 +272,11 @@ def _stream(n_answers: int, n_claims: int) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _share(hit_total: tuple[int, int]) -> str:
+    hit, total = hit_total
+    return f"{hit / max(1, total) * 100:.2f}% ({hit} of {total} claims)"
+
+
 def _print(r: dict) -> None:
     req = r["requests"]
     rows = [
@@ -291,7 +296,7 @@ def _print(r: dict) -> None:
         ("wall / floor", f"{r['wall_over_floor']:.3f} (wall {r['wall_s']:.1f} s, floor {r['floor_s']:.1f} s)"
                          "   (target <= 1.15)"),
         ("harness CPU / claim", f"{r['cpu_ms_per_claim']:.2f} ms   (target <= 1)"),
-        ("evidence coverage", f"{r['coverage'] * 100:.1f}% (layout before: {r['coverage_before'] * 100:.1f}%)"
+        ("evidence coverage", f"{_share(r['coverage'])} (layout before: {_share(r['coverage_before'])})"
                               "   (must not drop)"),
         ("failed samples", str(r["failed_samples"])),
     ]

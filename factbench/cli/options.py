@@ -114,8 +114,6 @@ def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--no-weighting", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")
-    p.add_argument("--claims-per-weight-call", type=POSITIVE, default=_DEFAULT.claims_per_weight_call,
-                   help="claims per informativeness-judge call")
     p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
                    help="informative: weighted precision and detail; plain: unweighted (docs/metrics.md)")
     p.add_argument("--reward-lambda", type=number(0), default=_DEFAULT.reward_lambda,

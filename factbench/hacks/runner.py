@@ -164,7 +164,7 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
     judge_key = sha256_hex({"roles": {r: s.identity() for r, s in sorted(roles.items())},
                             "scoring": {k: v for k, v in base.model_dump().items()
                                         if k in ("evidence", "verify_mode", "sentences_per_call", "claims_per_call",
-                                                 "evidence_tokens", "relevance", "claims_per_weight_call")}}, 8)
+                                                 "evidence_tokens", "relevance")}}, 8)
     hack_dir = run_dir / "hacks" / judge_key
     with source:  # no run may write this run directory meanwhile
         answers = sorted(source.load_latest("answers").values(), key=lambda a: (a.task, a.id))

@@ -144,13 +144,13 @@ Answer in JSON: {{"labels": ["<label of claim 1>", "<label of claim 2>", ...]}}:
 per claim, in the order of the claims.
 
 Example
-Passages:
-[P1] Ada Lovelace (1815-1852) was an English mathematician, the daughter of Lord Byron. She wrote notes on Charles Babbage's Analytical Engine.
 Claims:
 1. Ada Lovelace was born in 1815.
 2. Ada Lovelace was the daughter of Percy Shelley.
 3. Ada Lovelace wrote notes on the Analytical Engine.
 4. Ada Lovelace spoke fluent Italian.
+Passages:
+[P1] Ada Lovelace (1815-1852) was an English mathematician, the daughter of Lord Byron. She wrote notes on Charles Babbage's Analytical Engine.
 Output:
 {{"labels": ["supported", "unsupported", "supported", "{silent}"]}}"""
 
@@ -171,6 +171,22 @@ Claims:
 Output:
 {{"labels": ["supported", "unsupported", "{silent}"]}}"""
 
+# The informativeness judge (factbench.judges.informativeness) asks about the same claims in the
+# same prompt up to the claims block, with its own last line: the two calls of an answer share
+# one cached prefix, so its claims (and evidence) are prefilled once for both.
+_CLASSIFY_SECTION = """Some requests ask you instead to classify the claims, by content only, whatever {known}:
+- trivial: true of almost any subject or too general to tell anything specific ("X is a person");
+- restates: says again, in any words, what an earlier claim says;
+- off_topic: about something other than what the question asks, however true;
+- informative: any other claim (a specific statement about what the question asks).
+Most claims are informative, so list only the others, each at most once, in JSON:
+{{"trivial": [<claim numbers>], "restates": [[<claim number>, <number of the claim it restates>]],
+ "off_topic": [<claim numbers>]}} (use [] for a class with no claims). Earlier claims given as
+context are not classified.
+Example, for the question "Who was Ada Lovelace?" and the claims 1. Ada Lovelace was born in 1815.
+2. Ada Lovelace was a person. 3. Lovelace's year of birth was 1815. 4. Charles Babbage was born in London.
+Output: {{"trivial": [2], "restates": [[3, 1]], "off_topic": [4]}}"""
+
 
 @cache
 def verify_template(mode: str, with_evidence: bool) -> JudgeTemplate:
@@ -180,28 +196,41 @@ def verify_template(mode: str, with_evidence: bool) -> JudgeTemplate:
     base = _VERIFY_EVIDENCE_SYSTEM if with_evidence else _VERIFY_KNOWLEDGE_SYSTEM
     system = base.format(rules=_VERIFY_RULES[mode].format(source=source),
                          silent="unverifiable" if mode == "ternary" else "unsupported")
+    system += "\n\n" + _CLASSIFY_SECTION.format(known="the passages say of their truth" if with_evidence else "you know of their truth")
     schema = {
         "type": "object",
         "properties": {"labels": {"type": "array", "items": {"type": "string", "enum": list(labels)}}},
         "required": ["labels"], "additionalProperties": False,
     }
     name = f"verify-{mode}-{'evidence' if with_evidence else 'knowledge'}"
-    return JudgeTemplate(name=name, version="2", system=system, schema=schema)
+    return JudgeTemplate(name=name, version="3", system=system, schema=schema)
 
 
-def verification_messages(template: JudgeTemplate, passages: list[tuple[str, str]],
-                          claims: list[str]) -> list[dict[str, str]]:
-    """`passages` are (title, text) pairs; an empty list means the knowledge-only template.
-    The passages come first: calls that judge different claims against the same passages share
-    the whole prompt up to the claims, which a prefix-caching server prefills once."""
-    parts = []
-    if passages:
-        body = "\n".join(f"[P{i}] {title}: {text}" if title else f"[P{i}] {text}"
-                         for i, (title, text) in enumerate(passages, start=1))
-        parts.append("Passages:\n" + quote("passages", body))
-    parts.append("Claims:\n" + quote("claims", "\n".join(f"{i}. {c}" for i, c in enumerate(claims, start=1))))
-    parts.append(f"Label all {len(claims)} claims as JSON.")
-    return [{"role": "system", "content": template.system}, {"role": "user", "content": "\n\n".join(parts)}]
+def claims_prompt(system: str, question: str, numbered: list[tuple[int, str]],
+                  tail: list[str]) -> list[dict[str, str]]:
+    """The layout verification and classification share: the question and the numbered claims,
+    then `tail` (what differs: passages, context, the request). Everything before the tail is the
+    same for every call about these claims, so a prefix-caching server prefills it once."""
+    parts = [quote("question", question)] if question else []
+    parts.append("Claims:\n" + quote("claims", "\n".join(f"{i}. {c}" for i, c in numbered)))
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts + tail)}]
+
+
+def passages_block(passages: list[tuple[str, str]]) -> str:
+    """(title, text) pairs as numbered passages in their tagged block."""
+    body = "\n".join(f"[P{i}] {title}: {text}" if title else f"[P{i}] {text}"
+                     for i, (title, text) in enumerate(passages, start=1))
+    return "Passages:\n" + quote("passages", body)
+
+
+def verification_messages(template: JudgeTemplate, passages: list[tuple[str, str]], claims: list[str],
+                          question: str = "", first: int = 1) -> list[dict[str, str]]:
+    """`passages` are (title, text) pairs; an empty list means the knowledge-only template. Claims
+    are numbered from `first` (their place in the answer). The question and the claims come
+    first: the informativeness call about the same claims shares the prompt up to the passages."""
+    numbered = list(enumerate(claims, start=first))
+    tail = [passages_block(passages)] if passages else []
+    return claims_prompt(template.system, question, numbered, tail + [f"Label all {len(claims)} claims as JSON."])
 
 
 # ------------------------------------------------------------------ relevance

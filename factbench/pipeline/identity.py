@@ -35,8 +35,9 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
     for pt in plan.tasks:
         t = judges["verifier"].template_for(pt.evidence.uses_evidence)
         templates[t.name] = t.id
-    if settings.weighting and "weighting" in judges:
-        templates[judges["weighting"].template.name] = judges["weighting"].id
+        if settings.weighting and "weighting" in judges:
+            w = judges["weighting"].template_for(pt.evidence.uses_evidence)
+            templates[w.name] = w.id
     return {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
@@ -48,12 +49,11 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
                   for pt in plan.tasks},
         "scoring": {"verify_mode": judges["verifier"].mode, "sentences_per_call": settings.sentences_per_call,
                     "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-                    "relevance": settings.relevance, "weighting": settings.weighting,
-                    **({"claims_per_weight_call": settings.claims_per_weight_call} if settings.weighting else {})},
+                    "relevance": settings.relevance, "weighting": settings.weighting},
     }
 
 
-def task_judges(identity: dict[str, Any], plan: Plan, verifier: Judge, relevance_tasks: set[str]) -> dict[str, Any]:
+def task_judges(identity: dict[str, Any], plan: Plan, judges: dict[str, Judge], relevance_tasks: set[str]) -> dict[str, Any]:
     """Who judged each task and how: the judge roles, the templates the task used, the scoring
     settings (the relevance judge only where the task measures relevance). Two tasks' numbers
     are comparable only when this (its `judge_sha`), the evidence and the task version are equal."""
@@ -61,7 +61,10 @@ def task_judges(identity: dict[str, Any], plan: Plan, verifier: Judge, relevance
     for pt in plan.tasks:
         with_relevance = pt.task.name in relevance_tasks
         roles = {r: v for r, v in identity["judges"].items() if r != "relevance" or with_relevance}
-        templates = {"claims": identity["templates"]["claims"], "verify": verifier.template_for(pt.evidence.uses_evidence).id}
+        uses_evidence = pt.evidence.uses_evidence
+        templates = {"claims": identity["templates"]["claims"], "verify": judges["verifier"].template_for(uses_evidence).id}
+        if identity["scoring"].get("weighting") and "weighting" in judges:
+            templates["weighting"] = judges["weighting"].template_for(uses_evidence).id
         if with_relevance:
             templates["relevance"] = identity["templates"]["relevance"]
         out[pt.task.name] = {"roles": roles, "templates": templates, "scoring": identity["scoring"]}

@@ -99,7 +99,6 @@ class RunOptions(BaseModel):
     evidence_tokens: int = _S.evidence_tokens
     relevance: bool = _S.relevance
     weighting: bool = _S.weighting  # the informativeness judge weighs every claim (`--no-weighting`)
-    claims_per_weight_call: int = _S.claims_per_weight_call
     reward_design: str = _S.reward_design
     judges: tuple[str, ...] = _S.judges  # judge names replacing their role's default (`--judges`)
     reward_lambda: float = _S.reward_lambda
@@ -218,7 +217,7 @@ class RunOptions(BaseModel):
             run_id=run_id, results_dir=self.results_dir, limit=self.limit, seed=self.seed, evidence=self.evidence,
             verify_mode=self.verify_mode, sentences_per_call=self.sentences_per_call,
             claims_per_call=self.claims_per_call, evidence_tokens=self.evidence_tokens,
-            relevance=self.relevance, weighting=self.weighting, claims_per_weight_call=self.claims_per_weight_call,
+            relevance=self.relevance, weighting=self.weighting,
             reward_design=self.reward_design, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,

@@ -80,7 +80,7 @@ class Runner:
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
-            max_judge_attempts=settings.max_judge_attempts, claims_per_weight_call=settings.claims_per_weight_call)
+            max_judge_attempts=settings.max_judge_attempts)
         self.store = RunStore(settings.run_dir)
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
@@ -265,7 +265,7 @@ class Runner:
         return build_summary(
             self.store, latest, scores, planned, self.settings,
             accounting.totals(accounting.read_invocations(self.store.dir)), self.notes,
-            task_judges=task_judges(self.identity, self.plan, self.judges["verifier"], relevance_tasks),
+            task_judges=task_judges(self.identity, self.plan, self.judges, relevance_tasks),
             resumed=resumed, budget={"max_cost_usd": self.settings.max_cost, "stopped_at_max_cost": self.budget_stopped},
             # Who judged, with which templates: in every summary, not only in run.json.
             judges={**self.identity["judges"], "templates": self.identity["templates"]},

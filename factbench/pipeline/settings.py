@@ -11,7 +11,6 @@ from factbench.judges.informativeness import INFORMATIVENESS_JUDGE
 from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
-from factbench.stages.weights import DEFAULT_CLAIMS_PER_WEIGHT_CALL
 
 
 class RunSettings(BaseModel):
@@ -30,7 +29,6 @@ class RunSettings(BaseModel):
     evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS
     relevance: bool = True
     weighting: bool = True  # the informativeness judge weighs every claim
-    claims_per_weight_call: int = DEFAULT_CLAIMS_PER_WEIGHT_CALL
     reward_design: str = DEFAULT_DESIGN
     reward_lambda: float = DEFAULT_LAMBDA
     reward_mu: float = DEFAULT_MU

@@ -104,7 +104,7 @@ class Scorer:
         if "relevance" in self.roles:
             templates["relevance"] = self.judges["relevance"].id
         if "weighting" in self.judges and "weighting" in self.roles:
-            templates["weighting"] = self.judges["weighting"].id
+            templates["weighting"] = self.judges["weighting"].template_for(uses_evidence).id
         o = self.options
         scoring = {"verify_mode": self.judges["verifier"].mode, "sentences_per_call": o.sentences_per_call,
                    "claims_per_call": o.claims_per_call, "evidence_tokens": o.evidence_tokens,
@@ -209,8 +209,7 @@ class Scorer:
                                        sentences_per_call=self.options.sentences_per_call,
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
-                                       relevance=self.spec.relevance != "none",
-                                       claims_per_weight_call=self.options.claims_per_weight_call)
+                                       relevance=self.spec.relevance != "none")
             self._gate, self._references = None, {}
         return self._loop.submit(self._score_batch(prompts, responses, references))
 
@@ -245,13 +244,18 @@ class Scorer:
             if not claims.claims:
                 return outcome(self.spec, claims, None, None, None, None)
 
-            async def verdicts() -> None:  # evidence, then verdicts; weights and relevance run alongside
-                sample.records["evidence"] = await _stage("evidence", EVIDENCE.run(run, sample))
+            async def verdicts() -> None:
                 sample.records["verdicts"] = await _stage("verdicts", VERDICTS.run(run, sample))
 
             async def weights() -> None:
                 if WEIGHTS.wanted(run, sample):
                     sample.records["weights"] = await _stage("weights", WEIGHTS.run(run, sample))
+
+            async def judged() -> None:  # evidence, then verdicts and weights together (one shared prefix)
+                sample.records["evidence"] = await _stage("evidence", EVIDENCE.run(run, sample))
+                for result in await asyncio.gather(verdicts(), weights(), return_exceptions=True):
+                    if isinstance(result, BaseException):
+                        raise result
 
             async def relevance() -> None:
                 ref, source = await _stage("relevance", self._reference(prompt, reference))
@@ -259,7 +263,7 @@ class Scorer:
                 if RELEVANCE.wanted(run, sample):
                     sample.records["relevance"] = await _stage("relevance", RELEVANCE.run(run, sample))
 
-            for result in await asyncio.gather(verdicts(), weights(), relevance(), return_exceptions=True):
+            for result in await asyncio.gather(judged(), relevance(), return_exceptions=True):
                 if isinstance(result, BaseException):
                     raise result
         except _StageFailed as failed:

@@ -40,7 +40,6 @@ class RunContext:
     responses: dict[str, dict] | None = None  # sample key -> row, when answers come from a file
     answers_source: str = "generated"
     max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for items that did not parse
-    claims_per_weight_call: int = 25
 
 
 @dataclass

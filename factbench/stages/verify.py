@@ -13,11 +13,13 @@ counted error kind; it is never scored.
 from __future__ import annotations
 
 import asyncio
+import re
 
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
 from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.claims import NEAR_DUPLICATE_JACCARD
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
 
 DEFAULT_CLAIMS_PER_CALL = 30
@@ -27,6 +29,7 @@ DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its
 EXTRA_PASSAGES = 20
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
+_WORD = re.compile(r"\w+")
 
 
 def approx_tokens(text: str) -> int:
@@ -38,12 +41,23 @@ def passage_tokens(passage: Passage) -> int:
     return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS) + approx_tokens(f"[P10] {passage.title}: ") - 1
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def near_duplicate(words: frozenset[str], kept: list[frozenset[str]]) -> bool:
+    """Token Jaccard with a passage already in the block at least the claims stage's threshold for claims."""
+    return any(len(words & k) >= NEAR_DUPLICATE_JACCARD * len(words | k) for k in kept)
+
+
 def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int,
                   max_passages: int | None = None) -> list[tuple[str, str]]:
     """Round-robin over the claims' ranked passages (each claim's best first), deduplicated,
     until the budget (tokens, and passages if given) is spent: every claim gets its top passage
-    before any gets a second."""
+    before any gets a second. Past a claim's best, a passage that nearly repeats one already in
+    the block is skipped (search results often quote one source on several sites)."""
     chosen: list[int] = []
+    kept: list[frozenset[str]] = []
     seen: set[int] = set()
     used = 0
     depth = max((len(ids) for ids in per_claim), default=0)
@@ -57,7 +71,11 @@ def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_to
             if used + cost > budget_tokens:
                 continue
             seen.add(ids[rank])
+            words = _words(passages[ids[rank]].text)
+            if rank > 0 and near_duplicate(words, kept):
+                continue
             chosen.append(ids[rank])
+            kept.append(words)
             used += cost
     out = []
     for i in chosen:
@@ -91,6 +109,31 @@ def batches(group: range, size: int) -> list[range]:
     return [range(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_evidence: bool, claims_per_call: int,
+                       evidence_tokens: int) -> list[tuple[list[int], list[tuple[str, str]]]]:
+    """The calls that judge the claims `todo` (answer indices, in order): each call's claims and
+    the evidence block it shows (none for the knowledge-only template). The informativeness judge
+    asks about the same claims in the same calls, so the two share each call's prompt prefix."""
+    per_claim = evidence.per_claim if evidence is not None else []
+
+    def ranked(i: int) -> list[int]:
+        return per_claim[i] if i < len(per_claim) else []
+
+    groups = claim_groups([ranked(i) for i in todo], evidence.passages, evidence_tokens) \
+        if uses_evidence and evidence is not None else [range(len(todo))]
+    calls = []
+    for group in groups:
+        members = [todo[j] for j in group]
+        pooled: list[tuple[str, str]] = []
+        if uses_evidence and evidence is not None:
+            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens,
+                                   max_passages=len(members) + EXTRA_PASSAGES)
+        if uses_evidence and not pooled:  # nothing was retrieved: say so rather than show an empty block
+            pooled = [("", "(no evidence was found for these claims)")]
+        calls += [([members[j] for j in part], pooled) for part in batches(range(len(members)), claims_per_call)]
+    return calls
+
+
 def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -> bool:
     """Claims never judged (added when the claims were completed), or claims whose label did not
     parse (unknown word, missing, truncated) with attempts left."""
@@ -102,7 +145,7 @@ def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -
 async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
                         judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
-                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
+                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS, question: str = "",
                         previous: VerdictsRecord | None = None) -> VerdictsRecord:
     """Labels for the claims of one answer. With `previous`, only its claims without a label are
     judged again (batched among themselves); its labels are kept."""
@@ -117,36 +160,20 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         errors[:len(previous.errors)] = previous.errors[:n]
         raw = list(previous.raw)
     todo = [i for i in range(n) if labels[i] is None]
-    with_passages = uses_evidence and evidence is not None
-    per_claim = evidence.per_claim if evidence is not None else []
-
-    def ranked(i: int) -> list[int]:
-        return per_claim[i] if i < len(per_claim) else []
 
     async def one(batch: list[int], pooled: list[tuple[str, str]]):
         texts = [claims.claims[i].text for i in batch]
         completion = await client.complete(
-            verification_messages(template, pooled, texts), template=template.id, schema=template.schema,
-            schema_name="verdicts", items=len(texts), accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
+            verification_messages(template, pooled, texts, question, first=batch[0] + 1), template=template.id,
+            schema=template.schema, schema_name="verdicts", items=len(texts),
+            accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
         got, errs = judge.parse(completion.text, len(texts), mode)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
         return batch, completion.text, got, errs
 
-    calls = []
-    groups = claim_groups([ranked(i) for i in todo], evidence.passages, evidence_tokens) if with_passages \
-        else [range(len(todo))]
-    for group in groups:
-        members = [todo[j] for j in group]
-        pooled: list[tuple[str, str]] = []
-        if with_passages:
-            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens,
-                                   max_passages=len(members) + EXTRA_PASSAGES)
-        if uses_evidence and not pooled:
-            # Nothing was retrieved for these claims: say so rather than show an empty block.
-            pooled = [("", "(no evidence was found for these claims)")]
-        calls += [one([members[j] for j in part], pooled) for part in batches(range(len(members)), claims_per_call)]
-
+    calls = [one(batch, pooled) for batch, pooled in
+             verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens)]
     # All calls of an answer go out together (those of a group share their evidence prefix);
     # results are kept in claim order.
     for batch, text, got, errs in await asyncio.gather(*calls):
@@ -171,4 +198,4 @@ class VerdictsStage(Stage):
         return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
                                    judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
                                    claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
-                                   previous=sample.records.get(self.name))
+                                   question=sample.prompt.text, previous=sample.records.get(self.name))

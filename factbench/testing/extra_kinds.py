@@ -11,7 +11,6 @@ import json
 import re
 from typing import Any
 
-from factbench.judges.informativeness import INFORMATIVENESS
 from factbench.judges.paraphrase import PARAPHRASE
 
 EXTRA_KINDS = ("informativeness", "paraphrase")
@@ -26,8 +25,9 @@ def system_and_user(body: dict[str, Any]) -> tuple[str, str]:
     return system, user
 
 
-def extra_kind(system: str) -> str | None:
-    if system == INFORMATIVENESS.system:
+def extra_kind(system: str, user: str = "") -> str | None:
+    """Informativeness calls share the verification instructions; their last line tells them apart."""
+    if system.startswith("You check claims") and user.rstrip().rsplit("\n", 1)[-1].startswith("Classify claims"):
         return "informativeness"
     if system == PARAPHRASE.system:
         return "paraphrase"
@@ -48,7 +48,6 @@ def numbered(text: str, sentences: bool = False) -> list[tuple[int, str]]:
 def extra_content(body: dict[str, Any], kind: str) -> str:
     _, user = system_and_user(body)
     if kind == "informativeness":
-        return json.dumps({"claims": [{"id": i, "class": "informative", "same_as": None}
-                                      for i, _ in numbered(block(user, "claims"))]})
+        return json.dumps({"trivial": [], "restates": [], "off_topic": []})  # every claim informative
     return json.dumps({"sentences": [{"id": i, "text": f"In other words, {s}"}
                                      for i, s in numbered(block(user, "sentences"), sentences=True)]})

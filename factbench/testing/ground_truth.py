@@ -211,8 +211,10 @@ class GroundTruthResponder:
             return json.dumps({"verdicts": [{"id": i, "label": w.label(c)} for i, c in numbered(block(user, "claims"))]})
         if kind == "informativeness":
             subject = w.subject(block(user, "question"))
-            return json.dumps({"claims": w.classify(subject, numbered(block(user, "claims")),
-                                                    numbered(block(user, "context")))})
+            classes = w.classify(subject, numbered(block(user, "claims")), numbered(block(user, "context")))
+            return json.dumps({"trivial": [c["id"] for c in classes if c["class"] == "trivial"],
+                               "restates": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
+                               "off_topic": [c["id"] for c in classes if c["class"] == "off_topic"]})
         if kind == "paraphrase":
             return json.dumps({"sentences": [{"id": i, "text": w.other_wording.get(_norm(s), _PREFIX + s)}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})

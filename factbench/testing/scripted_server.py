@@ -79,8 +79,9 @@ class ScriptedState:
 def request_kind(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
-    if extra_kind(system):
-        return extra_kind(system)
+    user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
+    if extra_kind(system, user):
+        return extra_kind(system, user)
     if system.startswith("You break a response"):
         return "extract"
     if system.startswith("You check claims"):

@@ -26,7 +26,9 @@ def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
     base = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path)]
     assert main(base + ["--run-id", "w"] + role_args(server.base_url)) == 0
     summary = _summary(tmp_path / "w")
-    assert summary["judges"]["templates"]["informativeness"].startswith("informativeness-v1+")
+    # knowledge-only evidence: the classification rides on the knowledge verification template
+    assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v3+")
+    assert summary["tasks"]["longfact-objects"]["judge"]["templates"]["weighting"].startswith("informativeness-")
     assert summary["judges"]["weighting"]["model"] == "openai/judge"
     assert summary["reward"]["design"] == "informative"
     m = summary["overall"]["metrics"]
@@ -36,9 +38,32 @@ def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
 
     assert main(base + ["--run-id", "nw", "--no-weighting"] + role_args(server.base_url)) == 0
     summary = _summary(tmp_path / "nw")
-    assert summary["reward"]["design"] == "plain" and "informativeness" not in summary["judges"]["templates"]
+    assert summary["reward"]["design"] == "plain"
+    assert not any(k.startswith("informativeness") for k in summary["judges"]["templates"])
     assert any("weighting is off" in note for note in summary["notes"])
     assert _lines(tmp_path / "nw" / "weights.jsonl") == []
+
+
+def test_classification_calls_share_the_verification_prompt_up_to_the_claims(tmp_path):
+    """One answer's classification call repeats its verification call's prompt (instructions,
+    evidence, question, claims) and differs only after the claims: one prefix for a cache."""
+    with ScriptedServer(ScriptedState()) as srv:
+        data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
+        assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
+                     "--run-id", "s", "--no-relevance"] + role_args(srv.base_url)) == 0
+        log = srv.state.log
+    verify = [b for b in log if request_kind(b) == "verify"]
+    classify = [b for b in log if request_kind(b) == "informativeness"]
+    assert len(verify) == len(classify) == 2
+
+    def shared(body: dict) -> tuple[str, str]:
+        system, user = (m["content"] for m in body["messages"])
+        return system, user[:user.index("</claims>")]
+
+    assert {shared(b) for b in verify} == {shared(b) for b in classify}
+    assert all(b["messages"][1]["content"].endswith("as JSON.") for b in verify + classify)
+    assert all(b["response_format"]["json_schema"]["schema"]["required"] == ["trivial", "restates", "off_topic"]
+               for b in classify)
 
 
 def test_unparseable_weights_are_errors_never_classes(tmp_path):

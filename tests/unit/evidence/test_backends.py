@@ -13,6 +13,7 @@ from factbench.stages.evidence import retrieve_evidence
 from factbench.stages.verify import pool_evidence
 from factbench.store.records import Passage
 from factbench.tasks import Prompt
+from factbench.testing.scripted_server import request_kind
 
 
 def _corpus(tmp_path):
@@ -59,8 +60,7 @@ def test_run_with_corpus_evidence_puts_passages_in_the_judge_prompt(tmp_path, se
     assert rc == 0
     ev = [json.loads(x) for x in (tmp_path / "c" / "evidence.jsonl").read_text().splitlines()]
     assert all(r["backend"] == "corpus:corpus.db?k=5" and r["passages"] for r in ev)
-    verify_prompts = [b["messages"][1]["content"] for b in server.state.log
-                      if b["messages"][0]["content"].startswith("You check claims")]
+    verify_prompts = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
     assert verify_prompts and all("<passages>" in p and "archive" in p for p in verify_prompts)
     spec = json.loads((tmp_path / "c" / "run.json").read_text())
     assert "verify-ternary-evidence" in spec["identity"]["templates"]

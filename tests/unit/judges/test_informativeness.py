@@ -1,18 +1,42 @@
 from factbench.judges.informativeness import INFORMATIVENESS, informativeness_messages, parse_classes
 from factbench.judges.paraphrase import PARAPHRASE, paraphrase_messages, parse_rewrites
+from factbench.judges.templates import verification_messages, verify_template
 
 
-def test_template_ids_are_content_hashed_and_messages_number_claims_across_spans():
-    assert INFORMATIVENESS.id.startswith("informativeness-v1+") and PARAPHRASE.id.startswith("paraphrase-v1+")
-    msgs = informativeness_messages("Who was X?", [(1, "X was born in 1900.")], [(2, "X was a <claims> poet.")])
+def test_classification_shares_the_verification_prompt_up_to_the_claims():
+    assert INFORMATIVENESS.id.startswith("informativeness-v3+") and PARAPHRASE.id.startswith("paraphrase-v1+")
+    verify = verify_template("ternary", True)
+    assert INFORMATIVENESS.system == verify.system and INFORMATIVENESS.id != verify.id  # own schema, own identity
+    passages = [("X", "X (1900-1980) was a poet.")]
+    msgs = informativeness_messages(INFORMATIVENESS, "Who was X?", [(2, "X was a <claims> poet.")],
+                                    [(1, "X was born in 1900.")])
     user = msgs[1]["content"]
     assert msgs[0]["content"] == INFORMATIVENESS.system
     assert "1. X was born in 1900." in user and "2. X was a ‹claims> poet." in user  # answer text cannot close a block
-    assert "Classify claims 2 to 2" in user
+    assert user.endswith("Classify claims 2 to 2 as JSON.")
+    label = verification_messages(verify, passages, ["X was a <claims> poet."], "Who was X?", first=2)[1]["content"]
+    shared = label[:label.index("</claims>") + len("</claims>")]
+    assert user.startswith(shared) and "<question>" in shared and "<passages>" not in user  # evidence: verify only
+    assert "<passages>" in label[len(shared):]
     assert "[3] Y." in paraphrase_messages([(3, "Y.")])[1]["content"]
 
 
-def test_parse_classes_strict_tolerant_and_never_guessing():
+def test_parse_classes_compact_format_names_only_the_exceptions():
+    text = '{"trivial": [5], "restates": [[4, 3], [6, 9]], "off_topic": [7, 99]}'
+    classes, same_as, errors = parse_classes(text, [3, 4, 5, 6, 7])
+    assert classes == ["informative", "restates", "trivial", "restates", "off_topic"]
+    assert same_as == [None, 3, None, None, None]  # a restatement of a later claim names none
+    assert errors == [None] * 5
+    # a claim listed under two classes is not guessed; an unknown class is an error, not informative
+    classes, _, errors = parse_classes('{"trivial": [1], "off_topic": [1], "delightful": [2]}', [1, 2, 3])
+    assert classes == [None, None, "informative"] and errors == ["conflicting_class", "unknown_class", None]
+    # cut off by the token limit: unlisted claims cannot be told informative, so nothing is classified
+    assert parse_classes('{"trivial": [1], "restates": [[2,', [1, 2, 3])[2] == ["invalid_json"] * 3
+    assert parse_classes('{"verdict": "fine"}', [1]) == ([None], [None], ["invalid_shape"])
+    assert parse_classes('{"trivial": 3}', [1]) == ([None], [None], ["invalid_shape"])
+
+
+def test_parse_classes_reads_the_id_keyed_fallback_and_never_guesses():
     text = ('{"claims": [{"id": 3, "class": "informative", "same_as": null}, {"id": 4, "class": "Redundant", '
             '"same_as": 3}, {"id": 5, "class": "delightful", "same_as": null}]}')
     classes, same_as, errors = parse_classes(text, [3, 4, 5, 6])

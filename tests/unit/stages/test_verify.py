@@ -28,25 +28,28 @@ def test_claims_split_into_groups_only_when_their_best_passages_exceed_the_budge
     assert claim_groups([[0, 1], [0, 2], [1], [3]], passages, 150) == [range(0, 2), range(2, 3), range(3, 4)]
 
 
-def test_an_answers_calls_share_one_evidence_block_and_every_claim_keeps_its_best_passage(server):
+def test_an_answers_calls_show_one_evidence_block_and_every_claim_keeps_its_best_passage(server):
     passages = [Passage(text=f"Passage {i} " + "word " * 60, title=f"T{i}") for i in range(8)]
     per_claim = [[i % 8, (i + 1) % 8, (i + 2) % 8] for i in range(7)]
     claims, evidence = _records(7, per_claim, passages)
     client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
     rec = asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, claims_per_call=3,
-                                    evidence_tokens=2000))
+                                    evidence_tokens=2000, question="Tell me about things."))
     assert rec.labels == ["supported", "supported", "supported", "unverifiable", "supported", "supported", "supported"]
     prompts = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
     assert len(prompts) == 3  # 7 claims in calls of at most 3: 2, 2, 3
-    blocks = {p.split("Claims:")[0] for p in prompts}
-    assert len(blocks) == 1  # the same passages, first, in every call: one cached prefix
-    block = prompts[0].split("Claims:")[0]
+    assert all(p.startswith("<question>\nTell me about things.") for p in prompts)
+    blocks = {p[p.index("Passages:"):p.index("</passages>")] for p in prompts}
+    assert len(blocks) == 1  # the same pooled passages in every call of the answer
+    block = blocks.pop()
     assert all(f"Passage {ids[0]} " in block for ids in per_claim)
+    # claims are numbered by their place in the answer: the third call judges claims 5 to 7
+    assert sorted(p[p.index("<claims>"):].split("\n")[1] for p in prompts)[-1].startswith("5. ")
     assert server.state.log[-1]["response_format"]["json_schema"]["schema"] == verify_template("ternary", True).schema
 
 
 def test_new_template_ids():
-    assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v2+")
+    assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v3+")
 
 
 def test_a_block_holds_every_claims_best_passage_before_any_second_and_caps_passages():
@@ -55,6 +58,16 @@ def test_a_block_holds_every_claims_best_passage_before_any_second_and_caps_pass
     texts = [t for _, t in pool_evidence(per_claim, passages, budget_tokens=10_000, max_passages=4)]
     assert texts == ["snippet 0", "snippet 1", "snippet 10", "snippet 12"]  # both best ones, then rank 2
     assert len(pool_evidence(per_claim, passages, budget_tokens=10_000)) == 8  # no cap: all, deduplicated
+
+
+def test_a_lower_ranked_near_copy_of_a_passage_in_the_block_is_skipped():
+    quote = "Ada Lovelace wrote the first published algorithm for the Analytical Engine in 1843"
+    passages = [Passage(text=f"{quote} (Wikipedia).", title="W"), Passage(text=f"{quote} (Britannica).", title="B"),
+                Passage(text="Lovelace was the daughter of Lord Byron.", title="W"),
+                Passage(text=f"{quote}.", title="C")]
+    texts = [t for _, t in pool_evidence([[0, 1, 2], [3, 1]], passages, budget_tokens=10_000)]
+    # both claims keep their best passage, even the near copy that is claim 2's best; the copy at rank 2 is skipped
+    assert texts == [passages[0].text, passages[3].text, passages[2].text]
 
 
 def test_with_item_counts_each_verification_call_fixes_its_label_count(server):

@@ -1,7 +1,7 @@
 import json
 
 from factbench.hacks.variants import OFFTOPIC, TRIVIAL, derive
-from factbench.judges.informativeness import informativeness_messages
+from factbench.judges.informativeness import INFORMATIVENESS, informativeness_messages
 from factbench.judges.templates import verification_messages, verify_template
 from factbench.testing.ground_truth import SLOTS, GroundTruthResponder, strip_hedge, world
 
@@ -41,10 +41,9 @@ def test_informativeness_classes():
     fact = w.people[name].facts["profession"]
     claims = [(1, first.format(n=name, v=fact)), (2, second.format(n=name, v=fact)),
               (3, TRIVIAL[1].format(s=name)), (4, OFFTOPIC[2])]
-    body = {"messages": informativeness_messages(f"Tell me a bio of {name}.", [], claims)}
-    out = json.loads(GroundTruthResponder(w)(body, "informativeness"))["claims"]
-    assert [(c["class"], c["same_as"]) for c in out] == [("informative", None), ("restates", 1),
-                                                         ("trivial", None), ("off_topic", None)]
+    body = {"messages": informativeness_messages(INFORMATIVENESS, f"Tell me a bio of {name}.", claims, [])}
+    out = json.loads(GroundTruthResponder(w)(body, "informativeness"))
+    assert out == {"trivial": [3], "restates": [[2, 1]], "off_topic": [4]}  # claim 1 is informative: unlisted
     # the restated claim is found when it is only in the context of a later span
-    body = {"messages": informativeness_messages(f"Tell me a bio of {name}.", claims[:1], claims[1:2])}
-    assert json.loads(GroundTruthResponder(w)(body, "informativeness"))["claims"][0]["class"] == "restates"
+    body = {"messages": informativeness_messages(INFORMATIVENESS, f"Tell me a bio of {name}.", claims[1:2], claims[:1])}
+    assert json.loads(GroundTruthResponder(w)(body, "informativeness"))["restates"] == [[2, 1]]
