@@ -224,13 +224,20 @@ def passages_block(passages: list[tuple[str, str]]) -> str:
 
 
 def verification_messages(template: JudgeTemplate, passages: list[tuple[str, str]], claims: list[str],
-                          question: str = "", first: int = 1) -> list[dict[str, str]]:
+                          question: str = "", first: int = 1, passages_first: bool = False) -> list[dict[str, str]]:
     """`passages` are (title, text) pairs; an empty list means the knowledge-only template. Claims
-    are numbered from `first` (their place in the answer). The question and the claims come
-    first: the informativeness call about the same claims shares the prompt up to the passages."""
+    are numbered from `first` (their place in the answer). By default the question and the claims
+    come first, so the informativeness call about the same claims shares the prompt up to the
+    passages; `passages_first` puts the block right after the instructions instead, so several
+    calls that judge different claims against one block share it."""
     numbered = list(enumerate(claims, start=first))
+    request = f"Label all {len(claims)} claims as JSON."
+    if passages and passages_first:
+        messages = claims_prompt(template.system, question, numbered, [request])
+        messages[1]["content"] = passages_block(passages) + "\n\n" + messages[1]["content"]
+        return messages
     tail = [passages_block(passages)] if passages else []
-    return claims_prompt(template.system, question, numbered, tail + [f"Label all {len(claims)} claims as JSON."])
+    return claims_prompt(template.system, question, numbered, tail + [request])
 
 
 # ------------------------------------------------------------------ relevance

@@ -1,9 +1,11 @@
 """Stage 4: verdicts. An answer's claims are judged against one evidence block: the pooled,
 deduplicated passages of all its claims (every claim's best passage first), up to a token
-budget and at most one passage per claim plus EXTRA_PASSAGES. The block comes right after the fixed instructions, so every call of the answer
-(batches of claims, sent together) shares the prompt up to its claims and a prefix-caching
-server prefills the block once. When the claims' best passages alone exceed the budget, the
-claims are split, in order, into groups whose best passages fit, each group with its block.
+budget and at most one passage per claim plus EXTRA_PASSAGES. When the claims' best passages
+alone exceed the budget, the claims are split, in order, into groups whose best passages fit,
+each group with its block. A group judged in one call shows the question and its claims first,
+then the block (the informativeness call shares that prefix); a group judged in several calls
+(sent together) shows the block first, so they share it: either way a prefix-caching server
+prefills each part once.
 
 Labels: supported / unsupported / unverifiable (ternary, default) or supported /
 unsupported (binary). A claim whose label is missing or unknown gets no label and a
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
@@ -109,11 +112,19 @@ def batches(group: range, size: int) -> list[range]:
     return [range(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+@dataclass(frozen=True)
+class VerificationCall:
+    claims: list[int]  # answer indices, in order
+    passages: list[tuple[str, str]]  # the evidence block (empty: knowledge-only)
+    passages_first: bool  # the block is shared by several calls of its group: it goes first
+
+
 def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_evidence: bool, claims_per_call: int,
-                       evidence_tokens: int) -> list[tuple[list[int], list[tuple[str, str]]]]:
-    """The calls that judge the claims `todo` (answer indices, in order): each call's claims and
-    the evidence block it shows (none for the knowledge-only template). The informativeness judge
-    asks about the same claims in the same calls, so the two share each call's prompt prefix."""
+                       evidence_tokens: int) -> list[VerificationCall]:
+    """The calls that judge the claims `todo` (answer indices, in order). A group of claims whose
+    block fits one call puts its claims first and the block last: the informativeness call about
+    the same claims then shares everything up to the block. A group that needs several calls puts
+    the block first: those calls share it."""
     per_claim = evidence.per_claim if evidence is not None else []
 
     def ranked(i: int) -> list[int]:
@@ -130,7 +141,8 @@ def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_ev
                                    max_passages=len(members) + EXTRA_PASSAGES)
         if uses_evidence and not pooled:  # nothing was retrieved: say so rather than show an empty block
             pooled = [("", "(no evidence was found for these claims)")]
-        calls += [([members[j] for j in part], pooled) for part in batches(range(len(members)), claims_per_call)]
+        parts = batches(range(len(members)), claims_per_call)
+        calls += [VerificationCall([members[j] for j in part], pooled, len(parts) > 1) for part in parts]
     return calls
 
 
@@ -161,10 +173,12 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         raw = list(previous.raw)
     todo = [i for i in range(n) if labels[i] is None]
 
-    async def one(batch: list[int], pooled: list[tuple[str, str]]):
+    async def one(call: VerificationCall):
+        batch = call.claims
         texts = [claims.claims[i].text for i in batch]
         completion = await client.complete(
-            verification_messages(template, pooled, texts, question, first=batch[0] + 1), template=template.id,
+            verification_messages(template, call.passages, texts, question, first=batch[0] + 1,
+                                  passages_first=call.passages_first), template=template.id,
             schema=template.schema, schema_name="verdicts", items=len(texts),
             accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
         got, errs = judge.parse(completion.text, len(texts), mode)
@@ -172,8 +186,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
             errs = [("truncated_output" if e else e) for e in errs]
         return batch, completion.text, got, errs
 
-    calls = [one(batch, pooled) for batch, pooled in
-             verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens)]
+    calls = [one(call) for call in verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens)]
     # All calls of an answer go out together (those of a group share their evidence prefix);
     # results are kept in claim order.
     for batch, text, got, errs in await asyncio.gather(*calls):

@@ -38,14 +38,21 @@ def test_an_answers_calls_show_one_evidence_block_and_every_claim_keeps_its_best
     assert rec.labels == ["supported", "supported", "supported", "unverifiable", "supported", "supported", "supported"]
     prompts = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
     assert len(prompts) == 3  # 7 claims in calls of at most 3: 2, 2, 3
-    assert all(p.startswith("<question>\nTell me about things.") for p in prompts)
-    blocks = {p[p.index("Passages:"):p.index("</passages>")] for p in prompts}
-    assert len(blocks) == 1  # the same pooled passages in every call of the answer
-    block = blocks.pop()
+    # several calls judge against one block: it comes first, so all three share it as their prefix
+    prefixes = {p.split("Claims:")[0] for p in prompts}
+    assert len(prefixes) == 1 and all(p.startswith("Passages:\n<passages>") for p in prompts)
+    block = prefixes.pop()
+    assert "<question>\nTell me about things." in block
     assert all(f"Passage {ids[0]} " in block for ids in per_claim)
     # claims are numbered by their place in the answer: the third call judges claims 5 to 7
     assert sorted(p[p.index("<claims>"):].split("\n")[1] for p in prompts)[-1].startswith("5. ")
     assert server.state.log[-1]["response_format"]["json_schema"]["schema"] == verify_template("ternary", True).schema
+    # one call for all claims: question and claims first, the block last (the informativeness call
+    # about these claims shares everything before the block)
+    server.state.log.clear()
+    asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, evidence_tokens=2000, question="Q?"))
+    (single,) = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
+    assert single.startswith("<question>\nQ?") and single.index("</claims>") < single.index("<passages>")
 
 
 def test_new_template_ids():
