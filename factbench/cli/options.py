@@ -76,6 +76,10 @@ def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str
     p.add_argument("--max-retries", type=whole(0, 100), default=d.max_retries, help="bounded retries on 429/5xx/timeouts")
     p.add_argument("--no-structured-output", action="store_true",
                    help="do not request JSON-schema output (the tolerant parser is always used)")
+    p.add_argument("--schema-item-counts", action="store_true",
+                   help="put each judge call's list length into its JSON schema (minItems = maxItems), so a "
+                        "grammar-constrained server cannot end a list early; for servers that enforce these "
+                        "keywords (llama.cpp, vLLM with xgrammar >= 0.1.19), refused by some APIs (default: off)")
     p.add_argument("--no-preflight", action="store_true",
                    help="skip the checks made before any work (API key variables set, every endpoint "
                         "answers GET /models, the model name is served)")

@@ -38,7 +38,8 @@ from factbench.store.records import AnswerRecord, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import DataContext, Prompt, tasks_named
 
-_ROLE_FIELDS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "structured_output")
+_ROLE_FIELDS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "structured_output",
+                "schema_item_counts")
 _COST_ROLES = ("extractor", "verifier", "weighting", "relevance")
 
 

@@ -25,6 +25,7 @@ from factbench.llm.direct import DirectTransport, is_direct
 from factbench.llm.failures import classify_error, retry_after_seconds
 from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
 from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
+from factbench.llm.schema import with_item_count
 from factbench.llm.timeouts import AdaptiveTimeout
 from factbench.retry import backoff_delay
 
@@ -47,6 +48,8 @@ class RoleSpec(BaseModel):
     timeout_s: float = 120.0
     max_retries: int = 6
     structured_output: bool = True
+    # Tell the server each call's list length (minItems/maxItems; llm/schema.py): only where it takes them.
+    schema_item_counts: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     revision: str | None = None  # a fingerprint the user pins (checkpoint hash, date): identity
     served_model: str | None = None  # the model id/root the server reports on /v1/models: identity
@@ -81,6 +84,7 @@ class RoleSpec(BaseModel):
         return {**self.identity(), "endpoints": self.public_urls, "api_key_env": self.api_key_env,
                 "max_concurrency": self.max_concurrency, "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries, "structured_output": self.structured_output,
+                "schema_item_counts": self.schema_item_counts,
                 "price": price_source(self.model, bool(self.base_urls), self.price_per_1k)}
 
 
@@ -182,9 +186,13 @@ class LLMClient:
 
     async def complete(self, messages: list[dict[str, str]], *, template: str,
                        schema: dict[str, Any] | None = None, schema_name: str = "output",
-                       accept: Callable[[Completion], bool] | None = None) -> Completion:
+                       accept: Callable[[Completion], bool] | None = None, items: int | None = None) -> Completion:
         """One chat completion. `template` is the prompt-template version (part of the cache key).
-        Only outputs `accept` passes (a judge answer that parsed) are cached or served from it."""
+        Only outputs `accept` passes (a judge answer that parsed) are cached or served from it.
+        `items`: how many entries the schema's list must have in this call, sent where the role
+        asks for it (`schema_item_counts`); the cache keys on the schema actually sent."""
+        if schema is not None and items is not None and self.spec.schema_item_counts:
+            schema = with_item_count(schema, items)
         key = self.key_for(messages, template, schema)
         if self.cache is not None:
             hit = self.cache.get(key)

@@ -90,6 +90,7 @@ class RunOptions(BaseModel):
     price_per_1k_input: str | None = None  # "USD" (every role) or "judge=USD,model=USD,..."
     price_per_1k_output: str | None = None
     structured_output: bool = True
+    schema_item_counts: bool = False  # each judge call's list length in its schema (llm/schema.py)
     # scoring
     evidence: str = _S.evidence
     verify_mode: str = _S.verify_mode
@@ -198,7 +199,8 @@ class RunOptions(BaseModel):
                                      self.judge_concurrency or _R.judge_concurrency,
                                      getattr(self, f"{prefix}_revision") or self.judge_revision,
                                      timeout_s=self.judge_timeout,
-                                     structured_output=self.structured_output, params=judge_params)
+                                     structured_output=self.structured_output,
+                                     schema_item_counts=self.schema_item_counts, params=judge_params)
         if self.reference_model:
             roles["reference"] = self._role("reference_model", "reference", self.reference_model,
                                             _R.reference_concurrency, self.reference_model_revision,

@@ -153,7 +153,7 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(
             extraction_messages(question, before, numbered, after), template=template.id, schema=template.schema,
-            schema_name="claims", accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
+            schema_name="claims", items=len(ids), accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
         per_sentence, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
             errs = ["truncated_output" if e in ("invalid_json", "missing_sentence") else e for e in errs]

@@ -179,7 +179,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         completion = await client.complete(
             verification_messages(template, call.passages, texts, question, first=batch[0] + 1,
                                   passages_first=call.passages_first), template=template.id,
-            schema=template.schema, schema_name="verdicts",
+            schema=template.schema, schema_name="verdicts", items=len(texts),
             accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
         got, errs = judge.parse(completion.text, len(texts), mode)
         if completion.finish_reason == "length":

@@ -2,6 +2,7 @@
 llama.cpp build is portable, and the real demo runs end to end (slow tier)."""
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -72,6 +73,18 @@ def test_the_demo_refuses_a_cpu_without_the_builds_baseline(tmp_path):
     assert demo.missing_cpu_flags(cpuinfo) == []
 
 
+def test_the_demos_examples_pair_each_claim_with_its_own_verdict(tmp_path, capsys):
+    demo = _load(ROOT / "scripts" / "demo.py")
+    claim = {"text": "Ada Lovelace was born in 1815.", "sentence": 0}
+    (tmp_path / "claims.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"task": "demo", "id": "a", "claims": [claim]}, {"task": "demo", "id": "b", "claims": [claim]}]))
+    (tmp_path / "verdicts.jsonl").write_text("\n".join(json.dumps(r) for r in [  # samples finish in any order
+        {"task": "demo", "id": "b", "labels": ["unsupported"]}, {"task": "demo", "id": "a", "labels": ["supported"]}]))
+    demo.show_examples(tmp_path)
+    err = capsys.readouterr().err
+    assert "prompt 'a'" in err and "[supported] Ada Lovelace" in err
+
+
 @pytest.mark.slow
 def test_the_real_demo_with_llama_cpp(tmp_path):
     demo = _load(ROOT / "scripts" / "demo.py")
@@ -85,3 +98,10 @@ def test_the_real_demo_with_llama_cpp(tmp_path):
     assert "a test completion succeeded" in proc.stderr
     assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
     assert demo.RUN_ID in proc.stderr
+    run = clone / "results" / "demo" / demo.RUN_ID
+
+    def rows(stage: str) -> list[dict]:
+        return [json.loads(line) for line in (run / f"{stage}.jsonl").read_text().splitlines()]
+
+    assert sum(len(r["claims"]) for r in rows("claims")) > 0  # parsed claims, not empty lists
+    assert sum(1 for r in rows("verdicts") for label in r["labels"] if label) > 0  # and parsed verdicts

@@ -1,8 +1,14 @@
 import asyncio
+import re
 
+import pytest
+
+from factbench.judges.templates import EXTRACT
 from factbench.llm.client import LLMClient, RoleSpec
+from factbench.llm.schema import with_item_count
 from factbench.stages.claims import extract_claims, is_abstention, merge_duplicates, split_sentences
 from factbench.store.records import Claim
+from factbench.testing.scripted_server import request_kind
 
 
 def test_split_sentences_handles_lists_headings_and_abbreviations():
@@ -48,3 +54,40 @@ def test_abstention_makes_no_call(server):
     rec = asyncio.run(extract_claims(client, "t", "x", "Q", "I'm sorry, but I can't find any information about that."))
     assert rec.abstained and rec.claims == []
     assert server.state.requests["extract"] == 0
+
+
+def _extract_requests(server) -> list[tuple[int, dict]]:
+    """(sentences in the call's prompt, the JSON schema it sent) of every extraction request."""
+    out = []
+    for body in server.state.log:
+        if request_kind(body) == "extract":
+            block = body["messages"][1]["content"].split("<sentences>")[1].split("</sentences>")[0]
+            out.append((len(re.findall(r"^\[\d+\] ", block, re.MULTILINE)),
+                        body["response_format"]["json_schema"]["schema"]))
+    return out
+
+
+def test_with_item_counts_each_call_sends_the_template_schema_fixed_to_its_sentence_count(server):
+    spec = RoleSpec(role="extractor", model="openai/j", base_urls=(server.base_url,), schema_item_counts=True)
+    answer = " ".join(f"Fact number {i} is about topic {i}." for i in range(1, 8))
+    rec = asyncio.run(extract_claims(LLMClient(spec, None), "t", "x", "Tell me facts.", answer, sentences_per_call=3))
+    sent = _extract_requests(server)
+    assert sorted(n for n, _ in sent) == [1, 3, 3]  # 7 sentences, 3 per call
+    for n, schema in sent:
+        lists = schema["properties"]["claims"]
+        assert lists["minItems"] == lists["maxItems"] == n
+        assert schema == with_item_count(EXTRACT.schema, n)
+    assert rec.errors == [] and len(rec.claims) == 7  # the parser takes the constrained answers
+    assert rec.extractor == EXTRACT.id  # the judge's identity is the template's, counts or not
+
+
+def test_without_item_counts_the_template_schema_is_sent_unchanged(server):
+    client = LLMClient(RoleSpec(role="extractor", model="openai/j", base_urls=(server.base_url,)), None)
+    asyncio.run(extract_claims(client, "t", "x", "Q", "Fact one is true. Fact two is true.", sentences_per_call=5))
+    assert _extract_requests(server) == [(2, EXTRACT.schema)]
+    assert "minItems" not in EXTRACT.schema["properties"]["claims"]  # the template itself is never changed
+
+
+def test_an_item_count_needs_exactly_one_top_level_list():
+    with pytest.raises(ValueError, match="exactly one top-level list"):
+        with_item_count({"type": "object", "properties": {"a": {"type": "string"}}}, 2)

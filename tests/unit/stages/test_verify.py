@@ -1,4 +1,5 @@
 import asyncio
+import re
 
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.templates import verify_template
@@ -74,3 +75,19 @@ def test_a_lower_ranked_near_copy_of_a_passage_in_the_block_is_skipped():
     texts = [t for _, t in pool_evidence([[0, 1, 2], [3, 1]], passages, budget_tokens=10_000)]
     # both claims keep their best passage, even the near copy that is claim 2's best; the copy at rank 2 is skipped
     assert texts == [passages[0].text, passages[3].text, passages[2].text]
+
+
+def test_with_item_counts_each_verification_call_fixes_its_label_count(server):
+    passages = [Passage(text=f"Passage {i}.", title=f"T{i}") for i in range(3)]
+    claims, evidence = _records(7, [[i % 3] for i in range(7)], passages)
+    spec = RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,), schema_item_counts=True)
+    rec = asyncio.run(verify_claims(LLMClient(spec, None), claims, evidence, judge=VERIFY_TERNARY, claims_per_call=3,
+                                    evidence_tokens=2000))
+    assert all(rec.labels)
+    sent = []
+    for body in server.state.log:
+        if request_kind(body) == "verify":
+            n = len(re.findall(r"^\d+\. ", body["messages"][1]["content"].split("<claims>")[1], re.MULTILINE))
+            labels = body["response_format"]["json_schema"]["schema"]["properties"]["labels"]
+            sent.append((n, labels["minItems"], labels["maxItems"]))
+    assert sorted(sent) == [(2, 2, 2), (2, 2, 2), (3, 3, 3)]  # 7 claims in calls of at most 3
