@@ -75,6 +75,8 @@ class RoleSpec(BaseModel):
             out["revision"] = self.revision
         if self.served_model:
             out["served_model"] = self.served_model
+        if self.schema_item_counts:  # constrains what the judge can answer: identity, not provenance
+            out["schema_item_counts"] = True
         return out
 
     def public(self) -> dict[str, Any]:
@@ -84,7 +86,6 @@ class RoleSpec(BaseModel):
         return {**self.identity(), "endpoints": self.public_urls, "api_key_env": self.api_key_env,
                 "max_concurrency": self.max_concurrency, "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries, "structured_output": self.structured_output,
-                "schema_item_counts": self.schema_item_counts,
                 "price": price_source(self.model, bool(self.base_urls), self.price_per_1k)}
 
 

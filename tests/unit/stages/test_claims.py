@@ -78,6 +78,9 @@ def test_with_item_counts_each_call_sends_the_template_schema_fixed_to_its_sente
         assert lists["minItems"] == lists["maxItems"] == n
         assert schema == with_item_count(EXTRACT.schema, n)
     assert rec.errors == [] and len(rec.claims) == 7  # the parser takes the constrained answers
+    # the constraint changes what the judge can answer: part of the role's identity (cache and run)
+    assert spec.identity()["schema_item_counts"] is True
+    assert "schema_item_counts" not in spec.model_copy(update={"schema_item_counts": False}).identity()
     assert rec.extractor == EXTRACT.id  # the judge's identity is the template's, counts or not
 
 
