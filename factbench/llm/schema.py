@@ -7,8 +7,8 @@ sentences or claims in that call). Telling a grammar-constrained server that num
 list early: a list of the wrong length cannot be aligned and is a parse failure anyway, so the
 constraint removes a failure mode without changing what a well-formed answer can say (a sentence
 may still get an empty claim list). The schema is derived deterministically from the template's,
-so the judge's identity (the template hash) stays the same; the call cache keys on the schema
-actually sent, so constrained and unconstrained outputs never share an entry.
+so the template hash stays the same; the setting is part of the role's identity (RoleSpec.identity),
+so constrained and unconstrained outputs never share a cache entry or a run.
 
 The keywords are not accepted everywhere, so a role asks for them explicitly
 (`--schema-item-counts`, RoleSpec.schema_item_counts); by default the template's schema is sent
