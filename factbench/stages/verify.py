@@ -15,7 +15,6 @@ counted error kind; it is never scored.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 
 from factbench.judges.judge import Judge
@@ -32,7 +31,6 @@ DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its
 EXTRA_PASSAGES = 20
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
-_WORD = re.compile(r"\w+")
 
 
 def approx_tokens(text: str) -> int:
@@ -44,13 +42,24 @@ def passage_tokens(passage: Passage) -> int:
     return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS) + approx_tokens(f"[P10] {passage.title}: ") - 1
 
 
+_PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})
+
+
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
+    return frozenset(text.lower().translate(_PUNCTUATION).split())
 
 
 def near_duplicate(words: frozenset[str], kept: list[frozenset[str]]) -> bool:
     """Token Jaccard with a passage already in the block at least the claims stage's threshold for claims."""
-    return any(len(words & k) >= NEAR_DUPLICATE_JACCARD * len(words | k) for k in kept)
+    n = len(words)
+    for other in kept:
+        m = len(other)
+        if min(n, m) < NEAR_DUPLICATE_JACCARD * max(n, m):  # sizes alone rule it out
+            continue
+        shared = len(words & other)
+        if shared >= NEAR_DUPLICATE_JACCARD * (n + m - shared):
+            return True
+    return False
 
 
 def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int,
@@ -120,11 +129,12 @@ class VerificationCall:
 
 
 def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_evidence: bool, claims_per_call: int,
-                       evidence_tokens: int) -> list[VerificationCall]:
+                       evidence_tokens: int, with_passages: bool = True) -> list[VerificationCall]:
     """The calls that judge the claims `todo` (answer indices, in order). A group of claims whose
     block fits one call puts its claims first and the block last: the informativeness call about
     the same claims then shares everything up to the block. A group that needs several calls puts
-    the block first: those calls share it."""
+    the block first: those calls share it. `with_passages=False`: the calls without their blocks
+    (the informativeness judge needs only which claims go together)."""
     per_claim = evidence.per_claim if evidence is not None else []
 
     def ranked(i: int) -> list[int]:
@@ -136,10 +146,10 @@ def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_ev
     for group in groups:
         members = [todo[j] for j in group]
         pooled: list[tuple[str, str]] = []
-        if uses_evidence and evidence is not None:
+        if uses_evidence and evidence is not None and with_passages:
             pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens,
                                    max_passages=len(members) + EXTRA_PASSAGES)
-        if uses_evidence and not pooled:  # nothing was retrieved: say so rather than show an empty block
+        if uses_evidence and with_passages and not pooled:  # nothing retrieved: say so, not an empty block
             pooled = [("", "(no evidence was found for these claims)")]
         parts = batches(range(len(members)), claims_per_call)
         calls += [VerificationCall([members[j] for j in part], pooled, len(parts) > 1) for part in parts]

@@ -44,7 +44,8 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
 
     record = WeightsRecord(task=claims.task, id=claims.id, classes=[], same_as=[], errors=[],
                            judge=template.id)
-    calls = verification_calls(list(range(len(texts))), evidence, uses_evidence, claims_per_call, evidence_tokens)
+    calls = verification_calls(list(range(len(texts))), evidence, uses_evidence, claims_per_call, evidence_tokens,
+                               with_passages=False)
     for text, classes, same_as, errors in await asyncio.gather(*(one(call.claims) for call in calls)):
         record.raw.append(text)
         record.classes.extend(classes)
