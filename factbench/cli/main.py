@@ -174,8 +174,20 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"factbench: {exc}{_resume_hint(args)}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # the reader of our output left (`factbench ... | head`): stop quietly
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     finally:
         restore_sigterm(previous)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests capture output)
+        pass
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

@@ -21,7 +21,9 @@ EXIT_CODES_HELP = """exit codes:
        or a served judge that stopped
   2    usage or input error: a bad flag or file, missing task data or default evidence, a failed pre-flight check
   4    stopped at --max-cost; re-run with the same --run-id and a larger --max-cost to finish
-  130  interrupted (Ctrl-C); re-run with the same --run-id to resume"""
+  130  interrupted (Ctrl-C); re-run with the same --run-id to resume
+  141  the reader of the output went away (`factbench ... | head`)
+  143  terminated (SIGTERM); re-run with the same --run-id to resume"""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -143,3 +143,13 @@ def test_run_help_shows_defaults_exit_codes_and_the_responses_format():
     assert "exit codes:" in text and "2    usage or input error" in text
     assert '{"id": "<prompt id>", "task": "<task name>", "response": "<the answer>"}' in text
     assert "else ./data, else ../shared/data" in text  # --data-dir says what the code does
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`factbench list judges | head -0`: the reader is gone before the first line; no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "factbench", "list", "judges"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert "Traceback" not in err and "BrokenPipe" not in err
