@@ -5,9 +5,9 @@ verification prompt of the same claims up to the claims block (the verifier's in
 the classification rules too, :data:`factbench.judges.templates._CLASSIFY_SECTION`), then the
 claims before them as context and its own request: an answer's classification call and its
 verification call share one prefix (instructions, question, claims), so a prefix-caching server
-prefills the claims once for both; the evidence comes after the claims, in verification only. Claims are numbered
-by their place in the answer; the output names only the claims that are not informative (most
-claims are), a few tokens per call. The id-keyed format of version 1 is still read.
+prefills the claims once for both; the evidence comes after the claims, in verification only.
+Claims are numbered by their place in the answer; the output names only the claims that are not
+informative (most claims are), a few tokens per call. The id-keyed format of version 1 is still read.
 """
 
 from __future__ import annotations

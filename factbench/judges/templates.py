@@ -172,8 +172,8 @@ Output:
 {{"labels": ["supported", "unsupported", "{silent}"]}}"""
 
 # The informativeness judge (factbench.judges.informativeness) asks about the same claims in the
-# same prompt up to the claims block, with its own last line: the two calls of an answer share
-# one cached prefix, so its claims (and evidence) are prefilled once for both.
+# same prompt up to the claims block, with its own last lines: the two calls share one cached
+# prefix (instructions, question, claims), so the claims are prefilled once for both.
 _CLASSIFY_SECTION = """Some requests ask you instead to classify the claims, by content only, whatever {known}:
 - trivial: true of almost any subject or too general to tell anything specific ("X is a person");
 - restates: says again, in any words, what an earlier claim says;
@@ -196,7 +196,8 @@ def verify_template(mode: str, with_evidence: bool) -> JudgeTemplate:
     base = _VERIFY_EVIDENCE_SYSTEM if with_evidence else _VERIFY_KNOWLEDGE_SYSTEM
     system = base.format(rules=_VERIFY_RULES[mode].format(source=source),
                          silent="unverifiable" if mode == "ternary" else "unsupported")
-    system += "\n\n" + _CLASSIFY_SECTION.format(known="the passages say of their truth" if with_evidence else "you know of their truth")
+    known = "the passages say of their truth" if with_evidence else "you know of their truth"
+    system += "\n\n" + _CLASSIFY_SECTION.format(known=known)
     schema = {
         "type": "object",
         "properties": {"labels": {"type": "array", "items": {"type": "string", "enum": list(labels)}}},
@@ -207,11 +208,12 @@ def verify_template(mode: str, with_evidence: bool) -> JudgeTemplate:
 
 
 def claims_prompt(system: str, question: str, numbered: list[tuple[int, str]],
-                  tail: list[str]) -> list[dict[str, str]]:
-    """The layout verification and classification share: the question and the numbered claims,
-    then `tail` (what differs: passages, context, the request). Everything before the tail is the
-    same for every call about these claims, so a prefix-caching server prefills it once."""
-    parts = [quote("question", question)] if question else []
+                  tail: list[str], head: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """The layout verification and classification share: `head` (a block several calls share),
+    the question and the numbered claims, then `tail` (what differs: passages, context, the
+    request). Everything before the tail is the same for every call about these claims, so a
+    prefix-caching server prefills it once."""
+    parts = [*head, quote("question", question)] if question else list(head)
     parts.append("Claims:\n" + quote("claims", "\n".join(f"{i}. {c}" for i, c in numbered)))
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts + tail)}]
 
@@ -232,12 +234,10 @@ def verification_messages(template: JudgeTemplate, passages: list[tuple[str, str
     calls that judge different claims against one block share it."""
     numbered = list(enumerate(claims, start=first))
     request = f"Label all {len(claims)} claims as JSON."
-    if passages and passages_first:
-        messages = claims_prompt(template.system, question, numbered, [request])
-        messages[1]["content"] = passages_block(passages) + "\n\n" + messages[1]["content"]
-        return messages
-    tail = [passages_block(passages)] if passages else []
-    return claims_prompt(template.system, question, numbered, tail + [request])
+    block = [passages_block(passages)] if passages else []
+    if passages_first:
+        return claims_prompt(template.system, question, numbered, [request], head=tuple(block))
+    return claims_prompt(template.system, question, numbered, block + [request])
 
 
 # ------------------------------------------------------------------ relevance

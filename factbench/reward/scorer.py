@@ -253,9 +253,7 @@ class Scorer:
 
             async def judged() -> None:  # evidence, then verdicts and weights together (one shared prefix)
                 sample.records["evidence"] = await _stage("evidence", EVIDENCE.run(run, sample))
-                for result in await asyncio.gather(verdicts(), weights(), return_exceptions=True):
-                    if isinstance(result, BaseException):
-                        raise result
+                await _all(verdicts(), weights())
 
             async def relevance() -> None:
                 ref, source = await _stage("relevance", self._reference(prompt, reference))
@@ -263,9 +261,7 @@ class Scorer:
                 if RELEVANCE.wanted(run, sample):
                     sample.records["relevance"] = await _stage("relevance", RELEVANCE.run(run, sample))
 
-            for result in await asyncio.gather(judged(), relevance(), return_exceptions=True):
-                if isinstance(result, BaseException):
-                    raise result
+            await _all(judged(), relevance())
         except _StageFailed as failed:
             return masked([failed.kind], sample.records.get("claims"))
         r = sample.records
@@ -309,6 +305,13 @@ async def _stage(stage: str, coro):
         raise
     except Exception as exc:
         raise _StageFailed(f"{stage}:internal:{type(exc).__name__}") from exc
+
+
+async def _all(*coros) -> None:
+    """Run the stages together, let every one finish, then raise the first failure."""
+    for result in await asyncio.gather(*coros, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
 
 
 def role_capacity(spec: RoleSpec) -> int:

@@ -35,7 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
-from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind
+from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind, system_and_user
 from factbench.testing.gpu_model import GpuModel, LatencyModel, approx_tokens, render_prompt
 
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
@@ -77,11 +77,9 @@ class ScriptedState:
 
 
 def request_kind(body: dict[str, Any]) -> str:
-    messages = body.get("messages") or []
-    system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
-    user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
-    if extra_kind(system, user):
-        return extra_kind(system, user)
+    system, user = system_and_user(body)
+    if kind := extra_kind(system, user):
+        return kind
     if system.startswith("You break a response"):
         return "extract"
     if system.startswith("You check claims"):
