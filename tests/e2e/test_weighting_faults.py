@@ -14,7 +14,7 @@ from conftest import role_args, write_longfact_fixture
 
 from factbench.cli.main import main
 from factbench.testing.extra_kinds import block, numbered
-from factbench.testing.scripted_server import ScriptedServer, ScriptedState, request_kind, scripted_content
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState, scripted_content
 
 PLAIN = ScriptedState()
 
