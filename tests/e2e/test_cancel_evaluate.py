@@ -12,7 +12,6 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -26,41 +25,6 @@ from factbench.testing.scripted_server import Fault, request_kind
 
 STOP_WITHIN_S = 2.0
 
-KERNEL = textwrap.dedent("""
-    import asyncio, json, sys, threading, time
-    import factbench
-    from factbench.store.run_dir import RunStore
-
-    options = json.loads(sys.argv[1])
-    run_dir = options["results_dir"] + "/" + options["run_id"]
-
-    def answers():
-        try:
-            return sum(1 for line in open(run_dir + "/answers.jsonl") if line.strip())
-        except OSError:
-            return 0
-
-    async def cell():
-        return factbench.evaluate("longfact-objects", **options)
-
-    loop = asyncio.new_event_loop()  # a kernel runs each cell inside its event loop
-    print("running", flush=True)
-    try:
-        loop.run_until_complete(cell())
-        print(json.dumps({"finished": True}), flush=True)
-    except KeyboardInterrupt:
-        stopped = time.time()
-        alive = [t.name for t in threading.enumerate() if t.name == "factbench-evaluate"]
-        RunStore(run_dir).open().close()  # the lock is free again
-        before = answers()
-        time.sleep(1.0)
-        print(json.dumps({"stopped_at": stopped, "worker_alive": alive, "answers": before,
-                          "answers_1s_later": answers()}), flush=True)
-        # the cell run again: it resumes the same run
-        result = loop.run_until_complete(cell())
-        print(json.dumps({"resumed": result.summary.overall.n_answers,
-                          "invocations": result.summary.invocations}), flush=True)
-""")
 
 
 def _options(url: str, data: Path, results: Path, run_id: str) -> dict:
@@ -78,9 +42,8 @@ def test_an_interrupted_notebook_cell_stops_the_run_and_a_rerun_resumes_it(tmp_p
     results = tmp_path / "res"
     server.state.keep_log = False
     server.state.faults = [Fault("sleep:0.2", when=lambda b: request_kind(b) == "generate", times=10**6)]
-    kernel = tmp_path / "kernel.py"
-    kernel.write_text(KERNEL)
-    proc = subprocess.Popen([sys.executable, str(kernel), json.dumps(_options(server.base_url, data, results, "nb"))],
+    proc = subprocess.Popen([sys.executable, "-m", "factbench.testing.notebook_cell",
+                             json.dumps(_options(server.base_url, data, results, "nb"))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -96,7 +59,7 @@ def test_an_interrupted_notebook_cell_stops_the_run_and_a_rerun_resumes_it(tmp_p
             proc.wait()
     assert proc.returncode == 0, err[-2000:]
     lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
-    stopped, resumed = lines
+    running, stopped, resumed = lines
     assert stopped["stopped_at"] - sent < STOP_WITHIN_S
     assert stopped["worker_alive"] == []
     assert stopped["answers"] < 40 and stopped["answers_1s_later"] == stopped["answers"]  # nothing goes on

@@ -7,34 +7,13 @@ the run is then resumed twice against the healed judge with the same run id and 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 from conftest import role_args, write_longfact_fixture
 
 from factbench.cli.main import main
-from factbench.testing.extra_kinds import block, numbered
-from factbench.testing.scripted_server import ScriptedServer, ScriptedState, scripted_content
-
-PLAIN = ScriptedState()
-
-
-def faulty_weighting(malformed: float, wrong_count: float, seed: int = 5):
-    """A responder: informativeness answers broken at the given rates, every other answer as usual."""
-    rng = random.Random(seed)
-
-    def respond(body: dict, kind: str) -> str:
-        if kind == "informativeness":
-            draw = rng.random()
-            if draw < malformed:
-                return '{"trivial": [1, '  # cut off mid-list
-            if draw < malformed + wrong_count:  # the id-keyed form, one claim short
-                user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-                ids = [i for i, _ in numbered(block(user, "claims"))]
-                return json.dumps({"claims": [{"id": i, "class": "informative"} for i in ids[:-1]]})
-        return scripted_content(body, PLAIN)
-
-    return respond
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState
+from factbench.testing.weighting_faults import faulty_weighting
 
 
 def _lines(path: Path) -> list[dict]:
