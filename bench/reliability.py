@@ -174,7 +174,7 @@ def kills(trials: int) -> None:
 def _eval_options(url: str, data: Path, root: Path, run_id: str) -> dict:
     return dict(model="openai/m", model_base_url=url, judge="openai/j", judge_base_url=url, data_dir=str(data),
                 results_dir=str(root / "res"), run_id=run_id, evidence="none", progress=False,
-                model_concurrency=2, judge_concurrency=2)
+                model_concurrency=2, judge_concurrency=2, cache=str(root / "cache.sqlite"))
 
 
 def cancel(trials: int) -> None:
