@@ -3,15 +3,24 @@
 - Ctrl-C / SIGTERM: seconds from the signal to the exit of a busy `factbench run` child, and its
   exit code (the child runs under this interpreter: run the script with each Python to compare);
 - dead judge: seconds from SIGKILL of the judge server to the exit of the run (circuit breaker);
-- hangs: wall time of a run where a share of the judge's requests never answer, against none.
+- hangs: wall time of a run where a share of the judge's requests never answer, against none;
+- weighting: a judge with malformed and wrong-count informativeness answers, then two resumes
+  against the healed judge: claims without a class, answers rewarded on a partial judgement;
+- kills: two SIGKILLs and a resume: calls the judge served against calls the run accounted;
+- cancel: seconds from an interrupt to a stopped run, for a notebook cell (SIGINT) and for a
+  cancelled `evaluate_async` task;
+- preflight: seconds for `evaluate()` to fail against a server that does not serve the model,
+  and against no server.
 
-    python bench/reliability.py                 # all three
+    python bench/reliability.py                 # every part
     python bench/reliability.py --only signals  # one part
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import random
 import signal
@@ -25,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import write_longfact_fixture  # noqa: E402
 
 from factbench.serving.judge_server import free_port, wait_ready  # noqa: E402
-from factbench.testing.scripted_server import Fault, ScriptedServer, ScriptedState  # noqa: E402
+from factbench.testing.scripted_server import Fault, ScriptedServer, ScriptedState, request_kind  # noqa: E402
+from factbench.testing.weighting_faults import faulty_weighting  # noqa: E402
 
 
 def _run_args(data: Path, root: Path, model_url: str, judge_url: str, *extra: str) -> list[str]:
@@ -113,9 +123,122 @@ def hangs(rate: float, prompts: int) -> None:
         print(f"hangs {share:.0%} of requests: wall {wall:.1f}s, exit {code}, {requests} requests ({prompts} prompts)")
 
 
+def _records(path: Path) -> dict[str, dict]:
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    return {f"{r['task']}/{r['id']}": r for r in rows}
+
+
+def weighting() -> None:
+    state = ScriptedState(answer_sentences=12, keep_log=False, responder=faulty_weighting(0.30, 0.05))
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(state) as srv:
+        root = Path(tmp)
+        data = write_longfact_fixture(root / "data", n_topics=3, per_topic=10)
+        run = root / "res" / "b"
+        for invocation in ("faulty judge", "resume 1, healed", "resume 2, healed"):
+            code = subprocess.run(_run_args(data, root, srv.base_url, srv.base_url, "--claims-per-call", "4"),
+                                  capture_output=True).returncode
+            state.responder = None
+            claims, weights = _records(run / "claims.jsonl"), _records(run / "weights.jsonl")
+            unclassified = sum(1 for key, rec in claims.items() for i in range(len(rec["claims"]))
+                               if i >= len(weights.get(key, {}).get("classes", []))
+                               or weights[key]["classes"][i] is None)
+            rows = [json.loads(x) for x in (run / "scores.jsonl").read_text().splitlines()]
+            partial = sum(1 for r in rows if r["reward"] is not None and (r["weighting_errors"] or r["incomplete"]))
+            print(f"weighting, {invocation}: exit {code}, {unclassified} of {sum(len(r['claims']) for r in claims.values())} "
+                  f"claims without a class, {sum(r['reward'] is None for r in rows)} of {len(rows)} answers unscored, "
+                  f"{partial} rewarded on a partial judgement")
+
+
+def kills(trials: int) -> None:
+    for _ in range(trials):
+        state = ScriptedState(keep_log=False, faults=[Fault("sleep:0.05", times=10**9)])
+        with tempfile.TemporaryDirectory() as tmp, ScriptedServer(state) as srv:
+            root = Path(tmp)
+            data = write_longfact_fixture(root / "data", n_topics=4, per_topic=8)
+            args = _run_args(data, root, srv.base_url, srv.base_url, "--model-concurrency", "2",
+                             "--judge-concurrency", "2", "--price-per-1k-input", "1", "--price-per-1k-output", "2")
+            for target in (6, 16):
+                proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                _wait_for(root / "res" / "b" / "verdicts.jsonl", target, proc)
+                proc.kill()
+                proc.wait()
+            code = subprocess.run(args, capture_output=True).returncode
+            summary = json.loads((root / "res" / "b" / "summary.json").read_text())
+            fresh = sum(s["calls"] - s["cache_hits"] for s in summary["calls"].values())
+            tokens = sum(s["prompt_tokens"] for s in summary["calls"].values())
+            print(f"kills: exit {code}, {summary['invocations']} invocations (2 killed); judge served "
+                  f"{state.requests.total()} calls and {state.input_tokens} prompt tokens, the run accounts "
+                  f"{fresh} calls and {tokens} prompt tokens")
+
+
+def _eval_options(url: str, data: Path, root: Path, run_id: str) -> dict:
+    return dict(model="openai/m", model_base_url=url, judge="openai/j", judge_base_url=url, data_dir=str(data),
+                results_dir=str(root / "res"), run_id=run_id, evidence="none", progress=False,
+                model_concurrency=2, judge_concurrency=2, cache=str(root / "cache.sqlite"))
+
+
+def cancel(trials: int) -> None:
+    import factbench
+
+    cell, task = [], []
+    for _ in range(trials):
+        slow = Fault("sleep:0.2", when=lambda b: request_kind(b) == "generate", times=10**9)
+        with tempfile.TemporaryDirectory() as tmp, ScriptedServer(ScriptedState(keep_log=False, faults=[slow])) as srv:
+            root = Path(tmp)
+            data = write_longfact_fixture(root / "data", n_topics=4, per_topic=10)
+            proc = subprocess.Popen([sys.executable, "-m", "factbench.testing.notebook_cell",
+                                     json.dumps(_eval_options(srv.base_url, data, root, "nb"))],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            _wait_for(root / "res" / "nb" / "answers.jsonl", 3, proc)
+            sent = time.time()
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=120)
+            stopped = [json.loads(x) for x in out.splitlines() if '"stopped_at"' in x]
+            cell.append(stopped[0]["stopped_at"] - sent if stopped else float("inf"))
+
+            async def cancelled(options: dict, answers: Path) -> float:
+                job = asyncio.ensure_future(factbench.evaluate_async("longfact-objects", **options))
+                while _lines(answers) < 3:
+                    await asyncio.sleep(0.02)
+                started = time.monotonic()
+                job.cancel()
+                try:
+                    await job
+                except asyncio.CancelledError:
+                    pass
+                return time.monotonic() - started
+
+            task.append(asyncio.run(cancelled(_eval_options(srv.base_url, data, root, "t"),
+                                              root / "res" / "t" / "answers.jsonl")))
+    for name, took in (("notebook cell, SIGINT", cell), ("evaluate_async task cancelled", task)):
+        print(f"cancel, {name}: stopped and unlocked after median {sorted(took)[len(took) // 2]:.2f}s, "
+              f"max {max(took):.2f}s ({trials} trials)")
+
+
+def preflight() -> None:
+    import factbench
+    from factbench.llm.preflight import PreflightError
+
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(ScriptedState(models=("other",))) as srv:
+        root = Path(tmp)
+        data = write_longfact_fixture(root / "data", n_topics=1, per_topic=2)
+        for name, url in (("a server that does not serve the model", srv.base_url),
+                          ("no server", f"http://127.0.0.1:{free_port()}/v1")):
+            started = time.monotonic()
+            try:
+                factbench.evaluate("longfact-objects", **_eval_options(url, data, root, "p"))
+                outcome = "ran (no pre-flight?)"
+            except PreflightError as exc:
+                outcome = str(exc).splitlines()[1].strip()[:80]
+            print(f"preflight, {name}: {time.monotonic() - started:.2f}s: {outcome}")
+
+
+PARTS = ("signals", "dead-judge", "hangs", "weighting", "kills", "cancel", "preflight")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("signals", "dead-judge", "hangs"))
+    parser.add_argument("--only", choices=PARTS)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--hang-rate", type=float, default=0.03)
     parser.add_argument("--prompts", type=int, default=100)
@@ -127,6 +250,14 @@ def main() -> None:
         dead_judge(args.trials)
     if args.only in (None, "hangs"):
         hangs(args.hang_rate, args.prompts)
+    if args.only in (None, "weighting"):
+        weighting()
+    if args.only in (None, "kills"):
+        kills(args.trials)
+    if args.only in (None, "cancel"):
+        cancel(args.trials)
+    if args.only in (None, "preflight"):
+        preflight()
 
 
 if __name__ == "__main__":

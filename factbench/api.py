@@ -2,7 +2,9 @@
 
 The CLI's `run` and `score` commands are a thin layer over :func:`prepare_run`: the same
 options model, run directory, call cache and resume. `evaluate` also works where an event
-loop is already running (a notebook): the run then goes to a worker thread with its own loop.
+loop is already running (a notebook): the run then goes to a worker thread with its own loop,
+and interrupting the caller (a notebook's stop button) stops that run too, within seconds,
+leaving it resumable. Every role is checked first (pre-flight), as on the command line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from factbench.store.artefacts import RunSummary
 from factbench.tasks import Task
 
 T = TypeVar("T")
+STOP_WAIT_S = 3.0  # how long an interrupted caller waits for the run to stop (it takes about 1 s)
 TaskSelector = str | Task | Sequence[str | Task]
 
 __all__ = ["EvalResult", "evaluate", "evaluate_async", "prepare_run"]
@@ -50,23 +53,41 @@ def prepare_run(options: RunOptions, tasks: list[Task], *, with_model: bool = Tr
     return Runner(settings, roles, tasks, options.open_cache())
 
 
-def call_blocking(fn: Callable[[], T]) -> T:
-    """fn() here, or in a worker thread when this thread already runs an event loop (a notebook)."""
+def check_roles(options: RunOptions, with_model: bool = True) -> None:
+    """Pre-flight (keys, endpoints, model names): a run that cannot work fails in seconds."""
+    from factbench.llm.preflight import preflight
+
+    preflight(options.role_specs(with_model), skip_hint="preflight=False")
+
+
+def call_blocking(fn: Callable[[], T], cancel: Callable[[], None] | None = None) -> T:
+    """fn() here, or in a worker thread when this thread already runs an event loop (a notebook).
+    Interrupted while it waits (KeyboardInterrupt), it calls `cancel` and waits briefly for the
+    worker to stop, so that nothing goes on running behind the caller's back."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return fn()
     box: dict[str, Any] = {}
+    finished = threading.Event()  # not Thread.join: on Python 3.11 an interrupted join marks the thread ended
 
     def work() -> None:
         try:
             box["value"] = fn()
         except BaseException as exc:  # handed back to the caller's thread
             box["error"] = exc
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=work, name="factbench-evaluate")
     worker.start()
-    worker.join()
+    try:
+        finished.wait()
+    except BaseException:
+        if cancel is not None:
+            cancel()
+        finished.wait(STOP_WAIT_S)
+        raise
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -106,19 +127,36 @@ class EvalResult:
 
 
 def evaluate(tasks: TaskSelector = "all", model: str | None = None, judge: str | None = None,
-             **options: Any) -> EvalResult:
+             preflight: bool = True, **options: Any) -> EvalResult:
     """Run (or resume) an evaluation, exactly like `factbench run`; keywords are its flags.
 
     `factbench.evaluate("longfact-objects", model="openai/m", model_base_url=URL, judge="openai/j",
     judge_base_url=URL, limit=20, run_id="ckpt-1200")`. Re-using a run id resumes that run.
+    `preflight=False` skips the check of every role before the run (`--no-preflight`).
     """
     opts = RunOptions(model=model, judge=judge, **options)
+    if preflight:
+        check_roles(opts)
     runner = prepare_run(opts, resolve(tasks))
-    summary = call_blocking(runner.run)
+    summary = call_blocking(runner.run, cancel=runner.stop.cancel)
     return EvalResult(runner.settings.run_dir, summary)
 
 
 async def evaluate_async(tasks: TaskSelector = "all", model: str | None = None, judge: str | None = None,
-                         **options: Any) -> EvalResult:
-    """`await factbench.evaluate_async(...)`: the run goes to a worker thread; this loop stays free."""
-    return await asyncio.to_thread(evaluate, tasks, model, judge, **options)
+                         preflight: bool = True, **options: Any) -> EvalResult:
+    """`await factbench.evaluate_async(...)`: the run goes to a worker thread; this loop stays free.
+    Cancelling the awaiting task stops the run (within seconds, resumable) before it re-raises."""
+    opts = RunOptions(model=model, judge=judge, **options)
+    if preflight:
+        await asyncio.to_thread(check_roles, opts)
+    runner = await asyncio.to_thread(prepare_run, opts, resolve(tasks))
+    job = asyncio.ensure_future(asyncio.to_thread(runner.run))
+    try:
+        summary = await asyncio.shield(job)
+    except asyncio.CancelledError:
+        runner.stop.cancel()
+        await asyncio.wait({job}, timeout=STOP_WAIT_S)
+        if job.done() and not job.cancelled():
+            job.exception()  # the run's Interrupted: retrieved, the cancellation is what the caller sees
+        raise
+    return EvalResult(runner.settings.run_dir, summary)

@@ -7,6 +7,7 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
 
 from factbench import __version__
 from factbench.cli.checks import POSITIVE, SECONDS, number, whole
@@ -191,10 +192,11 @@ def _silence_stdout() -> None:
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
-    run_id = getattr(args, "run_id", None)
-    if args.command not in ("run", "score"):
+    """How to resume, where there is a run to resume: its directory holds run.json."""
+    run_dir = getattr(args, "run_dir_created", None)
+    if args.command not in ("run", "score") or run_dir is None or not (Path(run_dir) / "run.json").exists():
         return ""
-    return f"; re-run with --run-id {run_id} to resume" if run_id else "; re-run with the same --run-id to resume"
+    return f"; re-run with --run-id {args.run_id} to resume"
 
 
 def entry() -> None:

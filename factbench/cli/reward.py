@@ -38,7 +38,7 @@ def cmd_reward(args: argparse.Namespace) -> int:
     scorer = Scorer.from_options(options_from(args), evidence=evidence,
                                  reward_detail_cap=args.reward_detail_cap, reward_relevance=relevance,
                                  reward_abstention=args.reward_abstention, records_dir=args.records,
-                                 max_in_flight=args.max_in_flight)
+                                 max_in_flight=args.max_in_flight, preflight=False)  # checked below, with --no-preflight
     print(f"reward {scorer.reward_id}: judges {', '.join(f'{r}={s.model}' for r, s in scorer.roles.items())}, "
           f"evidence {scorer.backend.name}, lambda {scorer.spec.lam}, mu {scorer.spec.mu}, "
           f"relevance {scorer.spec.relevance}", file=sys.stderr)

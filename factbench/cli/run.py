@@ -46,6 +46,7 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
                          select_from_run=select_from_run, run_id=run_id)
     settings = runner.settings
     run_id = args.run_id = settings.run_id  # named in the resume hint if the run is interrupted
+    args.run_dir_created = settings.run_dir  # the hint is given only once this directory holds a run
     print(f"factbench {__version__}: run {run_id} -> {settings.run_dir}", file=sys.stderr)
     from factbench.tasks import DataContext
 
@@ -58,7 +59,6 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
         print(f"shard {settings.shard} of the planned prompts (join the shards with `factbench merge`)", file=sys.stderr)
     for note in runner.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"resume with: --run-id {run_id}", file=sys.stderr)
     summary = runner.run()
     if args.json:
         print(summary.model_dump_json(indent=2))
@@ -66,9 +66,8 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
         print(summary_table(summary))
         print("\n" + run_report(summary, str(settings.run_dir)))
     errors = summary.errors
-    if errors.failed_samples:
-        print(f"{errors.failed_samples} sample(s) failed a stage: {errors.stage_failures} "
-              f"(re-run with --run-id {run_id} to retry them)", file=sys.stderr)
+    for line in failure_lines(errors.stage_failures, run_id, settings.responses):
+        print(line, file=sys.stderr)
     log_finished_run(args, settings.run_dir)
     if summary.budget.get("stopped_at_max_cost"):
         print(f"factbench: stopped at --max-cost {settings.max_cost} (spent ${summary.cost_usd or 0:.4f} over "
@@ -79,6 +78,25 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
     # parsed judge answer, both count against --fail-on-error.
     too_many = settings.failures_exceed_limit(errors.gate_failures, errors.gate_failure_rate)
     return EXIT_ERRORS if too_many else EXIT_OK
+
+
+NOT_RETRIED = {("answers", "no_response")}  # failures a re-run cannot fix: the input lacks the item
+
+
+def failure_lines(stage_failures: dict[str, dict[str, int]], run_id: str, responses: str | None) -> list[str]:
+    """What failed, with the resume hint only for the failures a re-run retries."""
+    retried = {stage: {k: n for k, n in kinds.items() if (stage, k) not in NOT_RETRIED}
+               for stage, kinds in stage_failures.items()}
+    retried = {stage: kinds for stage, kinds in retried.items() if kinds}
+    lines = []
+    if retried:
+        n = sum(sum(kinds.values()) for kinds in retried.values())
+        lines.append(f"{n} sample(s) failed a stage: {retried} (re-run with --run-id {run_id} to retry them)")
+    missing = stage_failures.get("answers", {}).get("no_response", 0)
+    if missing:
+        lines.append(f"{missing} prompt(s) have no answer in the responses file {responses}: they stay unscored "
+                     "until the file has them (a re-run does not retry them)")
+    return lines
 
 
 def _require_prices(roles: dict) -> None:

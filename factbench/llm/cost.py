@@ -9,7 +9,8 @@ Prices, per role:
 
 Per-answer usage: the runner opens a :class:`UsageLedger` for each (sample, stage) in a context
 variable; every call a client makes inside it is added there, and the ledger is stored on the
-stage's record (`usage`).
+stage's record (`usage`). A run also sets a call journal (:class:`CallSink`, the run directory's
+calls.jsonl) that gets every call as it completes, so that a killed invocation's spend is counted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import contextvars
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ def charge(spec: Any, cached: bool, prompt_tokens: int, completion_tokens: int) 
     ledger = CURRENT_LEDGER.get()
     if ledger is not None:
         ledger.add(spec.role, cached, prompt_tokens, completion_tokens, cost)
+    journal = CURRENT_JOURNAL.get()
+    if journal is not None:
+        journal.add(spec.role, cached, prompt_tokens, completion_tokens, cost)
     return cost
 
 
@@ -107,6 +111,13 @@ class UsageLedger:
 
 
 CURRENT_LEDGER: contextvars.ContextVar[UsageLedger | None] = contextvars.ContextVar("factbench_usage", default=None)
+
+
+class CallSink(Protocol):
+    def add(self, role: str, cached: bool, prompt_tokens: int, completion_tokens: int, cost: float | None) -> None: ...
+
+
+CURRENT_JOURNAL: contextvars.ContextVar[CallSink | None] = contextvars.ContextVar("factbench_journal", default=None)
 
 
 def add_up(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

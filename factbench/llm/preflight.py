@@ -2,7 +2,8 @@
 
 Without it the first sign of a missing key or a wrong URL is minutes of retries ending in a
 count of `server_error`s. With it, a run that cannot work stops in seconds, naming the variable,
-the URL and what was tried, or the model names the endpoint does serve. `--no-preflight` skips it.
+the URL and what was tried, or the model names the endpoint does serve. The CLI, `evaluate()`,
+`evaluate_async()` and the Scorer all run it; `--no-preflight` (`preflight=False` in Python) skips it.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def probe(url: str, api_key: str | None = None, timeout_s: float = PROBE_TIMEOUT
         return EndpointAnswer(url, (), f"GET {target}: not a model list")
 
 
-def preflight(roles: dict[str, RoleSpec]) -> list[str]:
-    """Check every role; raise PreflightError naming what is wrong. Returns one line per checked endpoint."""
+def preflight(roles: dict[str, RoleSpec], skip_hint: str = "--no-preflight") -> list[str]:
+    """Check every role; raise PreflightError naming what is wrong. Returns one line per checked endpoint.
+    `skip_hint`: how the caller turns the check off (a flag, or a keyword in Python)."""
     problems = []
     needs: dict[str, list[str]] = {}
     for role, spec in roles.items():
@@ -118,5 +120,5 @@ def preflight(roles: dict[str, RoleSpec]) -> list[str]:
         lines.append(f"{url}: answers" + (f", serves {', '.join(answer.models)}" if answer.models else ""))
     if problems:
         raise PreflightError("pre-flight failed:\n  " + "\n  ".join(problems)
-                             + "\n(--no-preflight skips these checks)")
+                             + f"\n({skip_hint} skips these checks)")
     return lines

@@ -6,6 +6,9 @@ stop at their next await, and nothing they raise while being cancelled is record
 sample's error), the loop is given `GRACE_S` to unwind, and `Interrupted` carries the signal
 to the command line, which exits 128 + signal number after printing how to resume. A second
 signal exits at once. Every record written so far is already on disk (one fsynced line each).
+
+A run driven from Python in a worker thread (a notebook, `evaluate_async`) gets no signal: its
+caller stops it with `Stop.cancel()`, from any thread, with the same effect as one Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Coroutine
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,11 +44,27 @@ class Stop:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.error: BaseException | None = None
+        self._begin: Callable[[int], None] | None = None  # set while run_interruptible drives the run
+        self._guard = threading.Lock()
 
     @property
     def requested(self) -> bool:
         """True once the run is being stopped: errors raised from then on are not a sample's."""
         return self.signum is not None or self.error is not None
+
+    def cancel(self, signum: int = signal.SIGINT) -> None:
+        """Stop the run as one Ctrl-C would, from any thread; before the run starts, it never starts."""
+        with self._guard:
+            if self.signum is not None:
+                return
+            if self._begin is None:
+                self.signum = signum
+            else:
+                self._begin(signum)
+
+    def _attach(self, begin: Callable[[int], None] | None) -> None:
+        with self._guard:
+            self._begin = begin
 
 
 def raise_on_sigterm() -> Any:
@@ -67,17 +87,27 @@ def restore_sigterm(previous: Any) -> None:
 
 def run_interruptible(main: Coroutine[Any, Any, T], stop: Stop) -> T:
     """Run `main` on a fresh event loop until it finishes, a signal arrives, or it aborts."""
+    if stop.signum is not None:  # cancelled before it started
+        main.close()
+        raise Interrupted(stop.signum)
     loop = asyncio.new_event_loop()
     task = loop.create_task(main)
     timers: list[asyncio.TimerHandle] = []
+
+    def begin_stop(signum: int) -> None:
+        if stop.signum is not None:
+            return
+        stop.signum = signum
+        task.cancel()
+        timers.append(loop.call_later(GRACE_S, loop.stop))  # what still runs after the grace period is abandoned
 
     def on_signal(signum: int) -> None:
         if stop.signum is not None:  # a second Ctrl-C: the user does not want to wait
             print("factbench: interrupted again; exiting now", file=sys.stderr, flush=True)
             os._exit(128 + signum)
-        stop.signum = signum
-        task.cancel()
-        timers.append(loop.call_later(GRACE_S, loop.stop))  # what still runs after the grace period is abandoned
+        begin_stop(signum)
+
+    stop._attach(lambda signum: loop.call_soon_threadsafe(begin_stop, signum))
 
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
     installed = []
@@ -97,6 +127,7 @@ def run_interruptible(main: Coroutine[Any, Any, T], stop: Stop) -> T:
             raise Interrupted(stop.signum)
         return result
     finally:
+        stop._attach(None)
         _cancel_remaining(loop)
         for timer in timers:
             timer.cancel()

@@ -88,6 +88,7 @@ class Runner:
         if settings.reward.design != settings.reward_design:
             self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
         self.budget_stopped = False
+        self.stop = Stop()  # before run(): a caller in another thread may cancel at any time
 
     # ------------------------------------------------------------------ run.json
     def _write_spec(self) -> None:
@@ -228,7 +229,7 @@ class Runner:
             for name, n in resumed.items():  # samples finished in an earlier attempt count as done
                 self.progress.bars[name].update(n)
             started, started_at = time.monotonic(), _now()
-            self.stop = Stop()
+            journal = accounting.CallJournal(self.store.dir)  # spend counted as calls complete
             try:
                 run_interruptible(self._run_all(work), self.stop)
             finally:
@@ -239,7 +240,7 @@ class Runner:
                     "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
                     "wall_seconds": round(time.monotonic() - started, 3),
                     "calls": {r: c.stats.to_dict() for r, c in self.clients.items()},
-                    "stopped_at_max_cost": self.budget_stopped})
+                    "stopped_at_max_cost": self.budget_stopped}, journal)
             summary = self._summarise(resumed)
             self.store.write_spec(self.spec.model_copy(update={"finished_at": None if self.budget_stopped else _now()}))
             self.store.write_summary(summary)

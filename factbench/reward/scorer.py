@@ -57,7 +57,7 @@ class Scorer:
 
     def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = 64,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
-                 max_in_flight: int | None = None, **options: Any):
+                 max_in_flight: int | None = None, preflight: bool = True, **options: Any):
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
@@ -76,6 +76,10 @@ class Scorer:
             raise UsageError("reward_relevance='model' needs reference_model=PROVIDER/MODEL")
         for spec in self.roles.values():
             LLMClient(spec, None)  # a missing API-key variable is an error now, not at the first batch
+        if preflight:  # a wrong URL or model name too (llm/preflight.py)
+            from factbench.llm.preflight import preflight as check
+
+            check(self.roles, skip_hint="preflight=False")
         self.judges = resolve_judges(self.options.judges, self.options.settings("-").default_judges())
         self.cache = self.options.open_cache()
         from factbench.evidence.backends import open_backend

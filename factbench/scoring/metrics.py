@@ -134,7 +134,11 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     if rel is None and relevance_measured and (status in ("empty", "think_only") or (claims and not claims.sentences)):
         rel = 0.0
     precision = s / judged if status == "scored" else None
-    terms = weighted_terms(labels, weights.classes) if weights is not None else None
+    # A labelled claim without a class (a weighting answer that never parsed) leaves the weighted
+    # terms unknown: never a value over part of the claims.
+    unweighted = weights is not None and any(
+        label is not None and (i >= len(weights.classes) or weights.classes[i] is None) for i, label in enumerate(labels))
+    terms = weighted_terms(labels, weights.classes) if weights is not None and not unweighted else None
     spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
     # A judge failure is never a value: no reward rather than the floor. So is a scored answer
     # whose reward would miss a term (its claim weights, or a measured relevance that failed).
@@ -161,9 +165,10 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
         weighted_precision=terms.precision if terms and scored else None,
         weighted_supported=terms.supported if terms and scored else None,
         on_topic=terms.on_topic if terms and scored else None,
-        weighting_errors=sum(1 for e in weights.errors if e) if weights is not None else 0,
+        weighting_errors=sum(1 for e in weights.errors[:n_claims] if e) + max(0, n_claims - len(weights.errors))
+        if weights is not None else 0,
         status=status, unscored=reward is None,
-        incomplete=bool((claims and claims.missing_sentences) or judged < n_claims),
+        incomplete=bool((claims and claims.missing_sentences) or judged < n_claims or unweighted),
     )
 
 

@@ -5,7 +5,8 @@ the same prompt up to the claims (instructions, question, claims), so on a prefi
 a classification call prefills only its last lines; it runs after the verdicts, when that prefix
 is cached, and carries no evidence. Each call also sees up to CONTEXT_CLAIMS claims before its own, so restatements of earlier
 claims are found across calls. A claim whose class is missing or unknown gets no class and a
-counted error kind; it is left out of the weighted terms.
+counted error kind, and is asked again on the next resume (only those claims, up to
+--max-judge-attempts); an answer still missing a class is unscored, never scored on part of its claims.
 """
 
 from __future__ import annotations
@@ -23,35 +24,54 @@ from factbench.tasks import Task
 CONTEXT_CLAIMS = 60
 
 
+def needs_completion(record: WeightsRecord, n_claims: int, max_attempts: int) -> bool:
+    """Claims never classified (added when the claims were completed), or claims whose class did not
+    parse (malformed output, a claim left out, an unknown class) with attempts left."""
+    if len(record.classes) < n_claims:
+        return True
+    return any(cls is None for cls in record.classes[:n_claims]) and record.attempt < max_attempts
+
+
 async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, evidence: EvidenceRecord | None,
                        *, uses_evidence: bool = True, claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
-                       judge: Judge = INFORMATIVENESS_JUDGE) -> WeightsRecord:
+                       judge: Judge = INFORMATIVENESS_JUDGE, previous: WeightsRecord | None = None) -> WeightsRecord:
+    """Classes for the claims of one answer. With `previous`, only its claims without a class are
+    asked again (batched among themselves); its classes are kept."""
     template = judge.template_for(uses_evidence)
     texts = [c.text for c in claims.claims]
+    n = len(texts)
+    classes: list[str | None] = [None] * n
+    same_as: list[int | None] = [None] * n
+    errors: list[str | None] = ["missing_class"] * n
+    raw: list[str] = []
+    if previous is not None:
+        kept = min(n, len(previous.classes), len(previous.same_as), len(previous.errors))
+        classes[:kept], same_as[:kept], errors[:kept] = (previous.classes[:kept], previous.same_as[:kept],
+                                                         previous.errors[:kept])
+        raw = list(previous.raw)
+    todo = [i for i in range(n) if classes[i] is None]
 
     async def one(batch: list[int]):
         numbered = [(i + 1, texts[i]) for i in batch]
         earlier = [(i + 1, texts[i]) for i in range(max(0, batch[0] - CONTEXT_CLAIMS), batch[0])]
-        ids = [n for n, _ in numbered]
+        ids = [number for number, _ in numbered]
         completion = await client.complete(informativeness_messages(template, question, numbered, earlier),
                                            template=template.id, schema=template.schema, schema_name="informativeness",
                                            accept=lambda c: not any(judge.parse(c.text, ids)[2]))  # never cache garbage
-        classes, same_as, errors = judge.parse(completion.text, ids)
+        got, refs, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length":
-            errors = [("truncated_output" if e else e) for e in errors]
-        return completion.text, classes, same_as, errors
+            errs = [("truncated_output" if e else e) for e in errs]
+        return completion.text, got, refs, errs
 
-    record = WeightsRecord(task=claims.task, id=claims.id, classes=[], same_as=[], errors=[],
-                           judge=template.id)
-    calls = verification_calls(list(range(len(texts))), evidence, uses_evidence, claims_per_call, evidence_tokens,
-                               with_passages=False)
-    for text, classes, same_as, errors in await asyncio.gather(*(one(call.claims) for call in calls)):
-        record.raw.append(text)
-        record.classes.extend(classes)
-        record.same_as.extend(None if ref is None else ref - 1 for ref in same_as)  # claim numbers -> indices
-        record.errors.extend(errors)
-    return record
+    calls = verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens, with_passages=False)
+    for batch, (text, got, refs, errs) in zip((c.claims for c in calls),
+                                              await asyncio.gather(*(one(call.claims) for call in calls))):
+        raw.append(text)
+        for i, cls, ref, err in zip(batch, got, refs, errs):  # claim numbers -> indices
+            classes[i], same_as[i], errors[i] = cls, (None if ref is None else ref - 1), err
+    return WeightsRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
+                         judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)
 
 
 class WeightsStage(Stage):
@@ -67,13 +87,13 @@ class WeightsStage(Stage):
         return self.applies(run, sample.task) and sample.records.get("claims") is not None
 
     def done(self, run: RunContext, sample: Sample) -> bool:
-        """Weights cover every claim (claims completed on a resume need theirs: the weights are
-        asked again, the unchanged calls from the call cache)."""
+        """Every claim has a class, or its attempts are spent (only parsed answers are done)."""
         record, claims = sample.records.get(self.name), sample.records.get("claims")
-        return record is not None and (claims is None or len(record.classes) >= len(claims.claims))
+        n_claims = len(claims.claims) if claims is not None else 0
+        return record is not None and not needs_completion(record, n_claims, run.max_judge_attempts)
 
     async def run(self, run: RunContext, sample: Sample) -> WeightsRecord:
         return await weigh_claims(run.clients["weighting"], sample.prompt.text, sample.records["claims"],
                                   sample.records.get("evidence"), uses_evidence=sample.evidence.uses_evidence,
                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
-                                  judge=run.judges["weighting"])
+                                  judge=run.judges["weighting"], previous=sample.records.get(self.name))

@@ -42,8 +42,9 @@ def disk_is_full(path: str | Path) -> bool:
         return False
 
 
-def write_all(fd: int, data: bytes, path: str | Path) -> None:
-    """Write every byte of `data` to `fd` and fsync; on failure cut the file back and raise WriteFailed."""
+def write_all(fd: int, data: bytes, path: str | Path, *, sync: bool = True) -> None:
+    """Write every byte of `data` to `fd` and fsync (unless `sync` is False: the caller fsyncs a batch
+    later); on failure cut the file back and raise WriteFailed."""
     start = os.lseek(fd, 0, os.SEEK_END)
     view = memoryview(data)
     try:
@@ -52,7 +53,8 @@ def write_all(fd: int, data: bytes, path: str | Path) -> None:
             if written <= 0:  # a write that makes no progress: the device takes no more
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             view = view[written:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except OSError as exc:
         try:
             os.ftruncate(fd, start)  # no torn line: the record is either whole or absent

@@ -89,6 +89,7 @@ class WeightsRecord(Record):
     errors: list[str | None]
     judge: str  # template id
     raw: list[str] = Field(default_factory=list)
+    attempt: int = 1  # a claim without a class is asked again on resume until this reaches the bound
 
 
 class RelevanceRecord(Record):

@@ -8,11 +8,13 @@ corrupt lines anywhere else are moved aside (store/repair.py). Every write check
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,9 @@ from factbench.store.repair import iter_lines, parse_line, repair_run
 T = TypeVar("T", bound=BaseModel)
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_RUN_ID = 128
+# Run directories this process holds the lock of -> who holds it (thread, since when): a second
+# run of the same directory in this process (a notebook cell run again) is told what holds it.
+_HELD: dict[str, str] = {}
 
 
 class RunLocked(Exception):
@@ -73,8 +78,10 @@ class RunStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunLocked(f"{self.dir} is in use by another factbench process (lock {lock})") from None
+            raise RunLocked(_holder(self.dir, lock)) from None
         self._lock_fd = fd
+        _HELD[str(self.dir.resolve())] = (f"thread {threading.current_thread().name!r}, since "
+                                          f"{dt.datetime.now().isoformat(timespec='seconds')}")
         try:
             os.ftruncate(fd, 0)
             write_all(fd, str(os.getpid()).encode(), lock)
@@ -95,6 +102,7 @@ class RunStore:
             os.close(fd)
         self._fds.clear()
         if self._lock_fd is not None:
+            _HELD.pop(str(self.dir.resolve()), None)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -215,6 +223,20 @@ class RunStore:
             where = ".".join(str(p) for p in first.get("loc", ())) or "top level"
             raise RunFileError(f"{self.dir / name}: {first.get('msg', 'invalid')} at {where}; "
                                f"{_fix_hint(name)}") from None
+
+
+def _holder(run_dir: Path, lock: Path) -> str:
+    """Who holds a run directory's lock, for RunLocked: this process (with the thread), or another."""
+    here = _HELD.get(str(run_dir.resolve()))
+    if here is not None:
+        return (f"{run_dir} is in use by this process ({here}): an earlier run of it is still going or "
+                "stopping; wait for it to end (interrupting it stops it within seconds), then run again")
+    try:
+        pid = lock.read_text().strip()
+    except OSError:
+        pid = ""
+    who = f"pid {pid}, " if pid.isdigit() else ""
+    return f"{run_dir} is in use by another factbench process ({who}lock {lock})"
 
 
 def _fix_hint(name: str) -> str:

@@ -86,6 +86,35 @@ def test_disk_full_mid_run_stops_with_exit_2_then_resumes(tmp_path, server, monk
         assert len(ids) == len(set(ids)) == 12, stage
 
 
+def test_disk_full_names_the_file_whose_write_failed(tmp_path, server, monkeypatch, capsys):
+    """Once the disk is full every later write fails too (the accounting lines written while the run
+    stops): the error still names the file whose write failed first."""
+    data = write_longfact_fixture(tmp_path / "data", n_topics=2, per_topic=6)
+    args = _args(data, tmp_path / "res", tmp_path / "cache.sqlite", server.base_url)
+    real = os.write
+    state = {"answers": 0, "first": None}
+
+    def full_from_the_fourth_answer(fd, data):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith("answers.jsonl"):
+            state["answers"] += 1
+        if state["answers"] > 3:
+            state["first"] = state["first"] or path
+            _enospc()
+        return real(fd, data)
+
+    monkeypatch.setattr(files.os, "write", full_from_the_fourth_answer)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    answers = tmp_path / "res" / "full" / "answers.jsonl"
+    assert state["first"] == str(answers)
+    assert f"factbench: error: no space left on device: {answers}" in err
+    assert "invocations.jsonl" not in err and "Traceback" not in err
+    monkeypatch.setattr(files.os, "write", real)
+    assert main(args) == 0
+    assert len(_ids(answers)) == 12
+
+
 def _enospc():
     raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -307,6 +307,7 @@ def test_a_run_directory_from_before_the_accounting_is_imported_and_reconciled(t
     # As the previous version left it: no invocations.jsonl, a failure a later attempt fixed
     # without saying so.
     (run / "invocations.jsonl").unlink()
+    (run / "calls.jsonl").unlink()
     (run / "errors.jsonl").write_text(json.dumps({"task": "longfact-objects", "id": "topic0-00", "stage": "verdicts",
                                                   "kind": "timeout", "detail": "x"}) + "\n")
     assert main(args) == 0

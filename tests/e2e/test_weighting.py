@@ -70,9 +70,11 @@ def test_unparseable_weights_are_errors_never_classes(tmp_path):
     state = ScriptedState(faults=[Fault("text:no classes here", when=lambda b: request_kind(b) == "informativeness")])
     with ScriptedServer(state) as srv:
         data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
+        # the answer whose classes are missing is unscored, and counts against --fail-on-error
         assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
-                     "--run-id", "f"] + role_args(srv.base_url)) == 0
+                     "--run-id", "f"] + role_args(srv.base_url)) == 1
     summary = _summary(tmp_path / "f")
+    assert summary["overall"]["n_unscored"] == 1
     assert summary["errors"]["weighting_parse_errors"]["invalid_json"] > 0
     assert summary["overall"]["weighting_errors"] > 0
     broken = [r for r in _lines(tmp_path / "f" / "weights.jsonl") if "invalid_json" in r["errors"]]
