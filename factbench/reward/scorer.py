@@ -147,6 +147,12 @@ class Scorer:
         """Calls, cache hits, retries, tokens and errors per judge role since this Scorer started."""
         return {role: client.stats.to_dict() for role, client in self._clients.items()}
 
+    def degraded(self) -> dict[str, dict[str, Any]]:
+        """Judge roles with an endpoint down or cooling down (empty when all are up). A down endpoint is
+        probed after its cool-down, so the Scorer recovers once the judge answers again (llm/pool.py)."""
+        states = {role: client.degraded() for role, client in list(self._clients.items())}
+        return {role: state for role, state in states.items() if state}
+
     def warm_up(self) -> None:
         """Pay the one-off import costs (litellm, spaCy) now rather than in the first batch."""
         from factbench.llm.client import _litellm
@@ -204,7 +210,7 @@ class Scorer:
 
     def _submit(self, prompts, responses, references):
         if self._loop.ensure():  # a fresh loop (first use, or a forked child): fresh clients and gate
-            self._clients = {role: LLMClient(spec, self.cache) for role, spec in self.roles.items()}
+            self._clients = {role: LLMClient(spec, self.cache, recover=True) for role, spec in self.roles.items()}
             self._context = RunContext(clients=self._clients, judges=self.judges,
                                        sentences_per_call=self.options.sentences_per_call,
                                        claims_per_call=self.options.claims_per_call,
