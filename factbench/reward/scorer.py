@@ -14,6 +14,7 @@ and concurrent batches share one judge pool fairly (:mod:`factbench.reward.fair`
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -58,6 +59,10 @@ class Scorer:
     def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = 64,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
                  max_in_flight: int | None = None, **options: Any):
+        # What a pickled copy is rebuilt from (verl ships reward functions to other processes).
+        self._settings = {"judge": judge, "evidence": evidence, "reward_detail_cap": reward_detail_cap,
+                          "reward_relevance": reward_relevance, "reward_abstention": reward_abstention,
+                          "records_dir": records_dir, "max_in_flight": max_in_flight, **options}
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
@@ -179,6 +184,10 @@ class Scorer:
             except Exception:  # closing is best effort; the loop stops either way
                 pass
         self._loop.stop()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its settings: the copy opens its own loop, judge clients and cache connection."""
+        return (functools.partial(Scorer, **self._settings), ())
 
     def __enter__(self) -> Scorer:
         return self

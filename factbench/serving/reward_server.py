@@ -32,6 +32,7 @@ from aiohttp import web
 
 from factbench.llm.client import redact
 from factbench.pipeline.options import UsageError
+from factbench.reward.adapters import usable_references
 from factbench.reward.openrlhf import QueryMismatch, answer_from_query, question_from_prompt
 from factbench.reward.scorer import Scorer
 
@@ -117,11 +118,10 @@ async def get_reward(request: web.Request) -> web.Response:
             answers.append(None)
             print(f"factbench reward: /get_reward item {i} masked: {exc}", file=sys.stderr, flush=True)
     scored = [i for i, a in enumerate(answers) if a is not None]
-    references = [labels[i] if isinstance(labels[i], str) and labels[i] else None for i in scored]
     scorer = request.app[_SCORER]
+    references = usable_references(scorer.spec, [labels[i] for i in scored])  # only when relevance counts
     results = dict(zip(scored, await scorer.score(
-        [question_from_prompt(prompts[i]) for i in scored], [answers[i] for i in scored],
-        references if any(references) else None))) if scored else {}
+        [question_from_prompt(prompts[i]) for i in scored], [answers[i] for i in scored], references))) if scored else {}
     masked_reward = request.app[_MASKED]
     rows = [results.get(i) for i in range(len(prompts))]
     rewards = [masked_reward if r is None or r.masked else r.reward for r in rows]
