@@ -3,6 +3,7 @@ API keys, recovery after the judge was down, shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from factbench.reward import ServiceScorer, VerlReward
+from factbench.reward.remote import ServiceError
 from factbench.serving.judge_server import free_port
 
 TEXT = ("The harbour of Lyon is documented in source {i}. Records from Atlantis mention the harbour. "
@@ -155,6 +158,19 @@ def test_api_key_required_when_set_and_a_public_host_refused_without_one(server,
         assert ok.status_code == 200 and ok.json()["masked"] == [False]
         basic = httpx.post(f"{url}/score", json=batch, auth=("factbench", key), timeout=60)  # a URL's user:KEY@
         assert basic.status_code == 200
+
+        # The trainer-side clients send the key from the environment: ServiceScorer, verl's functions.
+        with pytest.raises(ServiceError, match="401"):
+            ServiceScorer(url).score_sync(batch["prompts"], batch["responses"])
+        os.environ["FACTBENCH_REWARD_API_KEY"] = key
+        try:
+            results = ServiceScorer(url).score_sync(batch["prompts"], batch["responses"])
+            assert results[0].reward == ok.json()["rewards"][0] and ServiceScorer(url).spec.mu == 0.0
+            verl_reward = VerlReward(service=url)
+            out = asyncio.run(verl_reward.score("f", batch["responses"][0], None, {"prompt": batch["prompts"][0]}))
+            assert out["score"] == results[0].reward and out["masked"] == 0.0
+        finally:
+            del os.environ["FACTBENCH_REWARD_API_KEY"]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

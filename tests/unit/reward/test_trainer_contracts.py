@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import importlib.util
 import inspect
 import json
 import math
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import threading
 from collections import defaultdict
+from pathlib import Path
 
 import aiohttp
 import cloudpickle
@@ -285,3 +287,20 @@ def test_openrlhf_six_template_families(scorer, server):
         assert masked == [0.0] and score == pytest.approx(expected[answer]), (family, exact)
     assert truncated["scores"] == [-1.0] and truncated["extra_logs"]["factbench_query_mismatch"] == [1.0]
     assert server.state.requests["relevance"] == 0  # labels ignored while relevance has weight 0
+
+
+def test_docs_verl_example_runs_as_written(server, tmp_path):
+    """docs/reward.md's own-settings verl file, loaded the way verl loads a file path."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "reward.md").read_text(encoding="utf-8")
+    block = doc.split("# my_reward.py, named by reward.custom_reward_function.path", 1)[1].split("\n", 1)[1]
+    block = block.split("```", 1)[0]
+    path = tmp_path / "my_reward.py"
+    path.write_text(block.replace("http://gpu2:8000/v1", server.base_url), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("custom_module_test", path)  # verl/utils/import_utils.py:181-189
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn = functools.partial(_call_with_kwargs_async, module.compute_score, {})  # get_custom_reward_fn, async branch
+    assert inspect.iscoroutinefunction(module.compute_score) and inspect.iscoroutinefunction(fn)
+    out = asyncio.run(fn(data_source="f", solution_str=MIXED, ground_truth=None, extra_info={"prompt": "Lyon?"}))
+    assert out["precision"] == 0.5 and out["masked"] == 0.0
+    module.reward.scorer.close()
