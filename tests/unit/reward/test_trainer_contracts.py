@@ -144,7 +144,6 @@ def _custom_reward_fn(path: str, name: str, reward_kwargs: dict):  # verl/traine
 def verl_env(server, monkeypatch):
     monkeypatch.setenv("FACTBENCH_JUDGE", "openai/judge")
     monkeypatch.setenv("FACTBENCH_JUDGE_BASE_URL", server.base_url)
-    monkeypatch.setenv("FACTBENCH_NO_CACHE", "1")
     monkeypatch.setattr(verl_module, "_default", None)
     yield
     if verl_module._default is not None and verl_module._default._built is not None:
