@@ -5,7 +5,8 @@ The stage order lives in :mod:`factbench.pipeline.runner`; each stage is its own
 
 Python API: :func:`evaluate` (a whole run, like `factbench run`), :func:`load_run` (a run's
 tables), :class:`Scorer` (the training reward of arbitrary prompt/response pairs) and the
-trainer adapters :class:`TRLReward` and :class:`VerlReward` (docs/reward.md).
+trainer adapters :class:`TRLReward`, :class:`AsyncTRLReward` and :class:`VerlReward`, and
+:class:`ServiceScorer` (the same scoring through `factbench reward serve`) (docs/reward.md).
 """
 
 from importlib import import_module
@@ -23,10 +24,11 @@ from factbench.tasks import Prompt, Task  # noqa: E402
 # Loaded on first use, so `import factbench` stays light.
 _LAZY = {"evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalResult": "factbench.api",
          "Scorer": "factbench.reward", "ScoreResult": "factbench.reward", "TrainingReward": "factbench.reward",
-         "TRLReward": "factbench.reward", "VerlReward": "factbench.reward"}
+         "TRLReward": "factbench.reward", "AsyncTRLReward": "factbench.reward", "VerlReward": "factbench.reward",
+         "ServiceScorer": "factbench.reward"}
 
-__all__ = ["EvalResult", "Prompt", "ScoreResult", "Scorer", "TRLReward", "Task", "TrainingReward", "VerlReward",
-           "__version__", "evaluate", "evaluate_async", "load_run"]
+__all__ = ["AsyncTRLReward", "EvalResult", "Prompt", "ScoreResult", "Scorer", "ServiceScorer", "TRLReward", "Task",
+           "TrainingReward", "VerlReward", "__version__", "evaluate", "evaluate_async", "load_run"]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from factbench.cli.checks import FINITE, POSITIVE, number, whole
 from factbench.cli.options import EXIT_OK, _add_answer_scoring_args, _add_judge_args, options_from
+from factbench.pipeline.options import UsageError
+
+API_KEY_ENV = "FACTBENCH_REWARD_API_KEY"
 
 
 def add_reward_parser(sub) -> None:
@@ -15,7 +19,13 @@ def add_reward_parser(sub) -> None:
     serve = rsub.add_parser("serve", help="POST /score, POST /get_reward (OpenRLHF), GET /health")
     _add_judge_args(serve)
     _add_answer_scoring_args(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on; another than loopback needs an API key (or --insecure)")
+    serve.add_argument("--api-key-env", default=API_KEY_ENV, metavar="VAR",
+                       help=f"environment variable holding the key every request must send as "
+                            f"'Authorization: Bearer KEY' (default {API_KEY_ENV}; unset: no key)")
+    serve.add_argument("--insecure", action="store_true",
+                       help="listen on a non-loopback --host without an API key (a private network only)")
     serve.add_argument("--port", type=whole(1, 65535), default=8100, help="port to listen on")
     serve.add_argument("--reward-detail-cap", type=POSITIVE, default=64,
                        help="supported claims beyond this add nothing to the detail term (default 64)")
@@ -30,9 +40,17 @@ def add_reward_parser(sub) -> None:
 
 def cmd_reward(args: argparse.Namespace) -> int:
     from factbench.cli.run import _preflight
+    from factbench.llm.redact import register_key_variable
     from factbench.reward.scorer import Scorer
-    from factbench.serving.reward_server import serve
+    from factbench.serving.reward_server import is_loopback, serve
 
+    api_key = os.environ.get(args.api_key_env) or None
+    if api_key:
+        register_key_variable(args.api_key_env)  # never printed, even inside an error message
+    elif not is_loopback(args.host) and not args.insecure:
+        raise UsageError(f"--host {args.host} lets other machines spend judge time through this service: set an "
+                         f"API key in ${args.api_key_env} (clients send 'Authorization: Bearer KEY'), or pass "
+                         "--insecure on a private network")
     relevance = "none" if args.no_relevance else args.reward_relevance
     evidence = "none" if args.evidence == "auto" else args.evidence
     scorer = Scorer.from_options(options_from(args), evidence=evidence,
@@ -44,5 +62,5 @@ def cmd_reward(args: argparse.Namespace) -> int:
           f"relevance {scorer.spec.relevance}", file=sys.stderr)
     _preflight(args, scorer.roles)  # a wrong key, URL or model name stops the service before it listens
     scorer.warm_up()
-    serve(scorer, args.host, args.port, args.masked_reward)
+    serve(scorer, args.host, args.port, args.masked_reward, api_key)
     return EXIT_OK

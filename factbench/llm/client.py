@@ -147,8 +147,9 @@ class LLMClient:
     """Calls one role's model. Every successful call is cached; failures raise LLMError."""
 
     def __init__(self, spec: RoleSpec, cache: CallCache | None, *, backoff_base_s: float = 0.5,
-                 backoff_cap_s: float = 30.0):
+                 backoff_cap_s: float = 30.0, recover: bool = False):
         self.spec = spec
+        self.recover = recover  # long-lived callers: probe a down endpoint instead of stopping (llm/pool.py)
         self.cache = cache
         self.stats = RoleStats()
         self.backoff_base_s = backoff_base_s
@@ -178,8 +179,13 @@ class LLMClient:
     @property
     def pool(self) -> EndpointPool:
         if self._pool is None:  # created inside the running event loop
-            self._pool = EndpointPool(self.spec.base_urls, self.spec.max_concurrency, self.spec.role)
+            self._pool = EndpointPool(self.spec.base_urls, self.spec.max_concurrency, self.spec.role,
+                                      recover=self.recover)
         return self._pool
+
+    def degraded(self) -> dict[str, Any] | None:
+        """The endpoint pool's outage report (None: every endpoint up, or no call made yet)."""
+        return self._pool.degraded() if self._pool is not None else None
 
     def key_for(self, messages: list[dict[str, str]], template: str, schema: dict[str, Any] | None) -> str:
         return cache_key("llm", {**self.spec.identity(), "messages": messages, "template": template,

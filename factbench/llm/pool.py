@@ -7,6 +7,12 @@ refused or reset, or a timeout) `BREAKER_FAILURES` times in a row, over at least
 (`EndpointDown`) instead of retrying every remaining sample against a dead server. A down
 replica still gets a probe after its cool-down, so one that comes back is used again.
 
+A long-lived scorer (`recover=True`: the reward service, a trainer's in-process Scorer) must not
+stop for good: while every endpoint is down its requests fail at once with `EndpointDown` (the
+answer is masked), except one probe per down endpoint each time its cool-down ends (half-open).
+The cool-down doubles after each failed probe, from `PROBE_FIRST_S` up to `DOWN_COOL_S`; the
+first probe that gets an answer brings the endpoint back for everyone.
+
 Everything here runs on the event loop's thread: routing decisions are plain code between
 awaits, so no lock is needed, and waiting is a bare future, which cancellation cannot leave
 in a half-acquired state.
@@ -23,6 +29,7 @@ from factbench.llm.redact import strip_userinfo
 BREAKER_FAILURES = 5
 BREAKER_SECONDS = 5.0
 DOWN_COOL_S = 30.0
+PROBE_FIRST_S = 1.0
 OK, UNREACHABLE, FAILED, NEUTRAL = "ok", "unreachable", "failed", "neutral"  # outcomes of one request
 
 
@@ -42,6 +49,8 @@ class _Endpoint:
         self.streak_started = 0.0
         self.last_error = ""
         self.down = False
+        self.downs = 0  # times it went down (or failed a probe) since it last answered
+        self.probing = False  # a half-open probe is in flight
 
     @property
     def name(self) -> str:
@@ -52,18 +61,21 @@ class EndpointPool:
     """Least-outstanding-requests routing over replicas, with a cap per endpoint and failover."""
 
     def __init__(self, urls: tuple[str, ...], cap: int, role: str = "", *,
-                 breaker_failures: int = BREAKER_FAILURES, breaker_seconds: float = BREAKER_SECONDS):
+                 breaker_failures: int = BREAKER_FAILURES, breaker_seconds: float = BREAKER_SECONDS,
+                 recover: bool = False):
         self.endpoints = [_Endpoint(u) for u in urls] or [_Endpoint(None)]
         self.cap = max(1, cap)
         self.role = role
+        self.recover = recover
         self.breaker_failures = breaker_failures
         self.breaker_seconds = breaker_seconds
         self._waiters: set[asyncio.Future] = set()
 
     # ------------------------------------------------------------------ breaker
     def check(self) -> None:
-        """Raise EndpointDown when no endpoint of this role can be reached."""
-        if all(e.down for e in self.endpoints):
+        """Raise EndpointDown when no endpoint of this role can be reached (and, when recovering,
+        no probe is due)."""
+        if all(e.down for e in self.endpoints) and self._due_probe() is None:
             worst = max(self.endpoints, key=lambda e: e.streak)
             names = ", ".join(e.name for e in self.endpoints)
             raise EndpointDown(
@@ -71,10 +83,27 @@ class EndpointPool:
                 f"{names} unreachable ({worst.streak} connection failures/timeouts in a row over "
                 f"{time.monotonic() - worst.streak_started:.1f}s; last: {worst.last_error or 'no detail'})")
 
+    def degraded(self) -> dict[str, object] | None:
+        """None when every endpoint is up; else which are down or cooling down, and whether all are down."""
+        now = time.monotonic()
+        down = [e.name for e in self.endpoints if e.down]
+        cooling = [e.name for e in self.endpoints if not e.down and e.cool_until > now]
+        if not down and not cooling:
+            return None
+        return {"down": down, "cooling": cooling, "all_down": len(down) == len(self.endpoints)}
+
+    def _due_probe(self) -> _Endpoint | None:
+        if not self.recover:
+            return None
+        now = time.monotonic()
+        due = [e for e in self.endpoints if e.down and not e.probing and e.cool_until <= now]
+        return min(due, key=lambda e: e.cool_until) if due else None
+
     # ------------------------------------------------------------------ routing
     def _pick(self) -> _Endpoint | None:
         now = time.monotonic()
-        free = [e for e in self.endpoints if e.in_flight < self.cap]
+        # When recovering, a down endpoint gets only its probes (acquire), never ordinary traffic.
+        free = [e for e in self.endpoints if e.in_flight < self.cap and not (self.recover and e.down)]
         healthy = [e for e in free if e.cool_until <= now]
         if not healthy and free and all(e.cool_until > now for e in self.endpoints):
             # Every endpoint is cooling down: use the one that recovers first rather than stall.
@@ -83,6 +112,11 @@ class EndpointPool:
 
     async def acquire(self) -> _Endpoint:
         while True:
+            probe = self._due_probe()
+            if probe is not None:  # half-open: this request finds out whether the endpoint is back
+                probe.probing = True
+                probe.in_flight += 1
+                return probe
             self.check()
             chosen = self._pick()
             if chosen is not None:
@@ -104,9 +138,10 @@ class EndpointPool:
     def release(self, endpoint: _Endpoint, outcome: str, error: str = "") -> None:
         """Return an endpoint after one request and record how it went."""
         endpoint.in_flight -= 1
+        endpoint.probing = False
         now = time.monotonic()
         if outcome == OK:
-            endpoint.failures = endpoint.streak = 0
+            endpoint.failures = endpoint.streak = endpoint.downs = 0
             endpoint.cool_until = 0.0
             endpoint.down = False
         elif outcome in (UNREACHABLE, FAILED):
@@ -120,10 +155,12 @@ class EndpointPool:
                 endpoint.last_error = error[:200]
                 if (endpoint.streak >= self.breaker_failures
                         and now - endpoint.streak_started >= self.breaker_seconds):
-                    endpoint.down = True
-                    endpoint.cool_until = now + DOWN_COOL_S
+                    endpoint.down = True  # (again, after a failed probe): probed next after the cool-down
+                    endpoint.cool_until = now + min(DOWN_COOL_S, PROBE_FIRST_S * 2 ** endpoint.downs)
+                    endpoint.downs += 1
             else:
                 endpoint.streak = 0  # it answered (with an error): it is alive
+                endpoint.down = False
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)

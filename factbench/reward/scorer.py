@@ -14,6 +14,7 @@ and concurrent batches share one judge pool fairly (:mod:`factbench.reward.fair`
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -58,6 +59,11 @@ class Scorer:
     def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = 64,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
                  max_in_flight: int | None = None, preflight: bool = True, **options: Any):
+        # What a pickled copy is rebuilt from (verl ships reward functions to other processes).
+        self._settings = {"judge": judge, "evidence": evidence, "reward_detail_cap": reward_detail_cap,
+                          "reward_relevance": reward_relevance, "reward_abstention": reward_abstention,
+                          "records_dir": records_dir, "max_in_flight": max_in_flight, "preflight": preflight,
+                          **options}
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
@@ -151,6 +157,12 @@ class Scorer:
         """Calls, cache hits, retries, tokens and errors per judge role since this Scorer started."""
         return {role: client.stats.to_dict() for role, client in self._clients.items()}
 
+    def degraded(self) -> dict[str, dict[str, Any]]:
+        """Judge roles with an endpoint down or cooling down (empty when all are up). A down endpoint is
+        probed after its cool-down, so the Scorer recovers once the judge answers again (llm/pool.py)."""
+        states = {role: client.degraded() for role, client in list(self._clients.items())}
+        return {role: state for role, state in states.items() if state}
+
     def warm_up(self) -> None:
         """Pay the one-off import costs (litellm, spaCy) now rather than in the first batch."""
         from factbench.llm.client import _litellm
@@ -177,6 +189,10 @@ class Scorer:
             except Exception:  # closing is best effort; the loop stops either way
                 pass
         self._loop.stop()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its settings: the copy opens its own loop, judge clients and cache connection."""
+        return (functools.partial(Scorer, **self._settings), ())
 
     def __enter__(self) -> Scorer:
         return self
@@ -208,7 +224,7 @@ class Scorer:
 
     def _submit(self, prompts, responses, references):
         if self._loop.ensure():  # a fresh loop (first use, or a forked child): fresh clients and gate
-            self._clients = {role: LLMClient(spec, self.cache) for role, spec in self.roles.items()}
+            self._clients = {role: LLMClient(spec, self.cache, recover=True) for role, spec in self.roles.items()}
             self._context = RunContext(clients=self._clients, judges=self.judges,
                                        sentences_per_call=self.options.sentences_per_call,
                                        claims_per_call=self.options.claims_per_call,

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from factbench.llm import pool as pool_module
 from factbench.llm import timeouts
 from factbench.llm.client import LLMClient, RoleSpec
 from factbench.llm.pool import FAILED, OK, UNREACHABLE, EndpointDown, EndpointPool
@@ -131,3 +132,52 @@ def test_a_hung_request_costs_seconds_not_the_cap(server, monkeypatch):
     assert all(c.text for c in out)
     assert client.stats.errors["timeout"] == 1
     assert time.monotonic() - started < 3.5  # the hang (4.5 s) was not waited for, let alone the cold limit
+
+
+def test_recovering_pool_fails_fast_while_down_then_probes_once_and_heals(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(pool_module.time, "monotonic", lambda: clock[0])
+    pool = EndpointPool(("http://judge",), cap=8, role="verifier", breaker_failures=2, breaker_seconds=0.0,
+                        recover=True)
+
+    async def scenario():
+        for _ in range(2):
+            pool.release(await pool.acquire(), UNREACHABLE, "refused")
+        assert pool.endpoints[0].down and pool.degraded() == {"down": ["http://judge"], "cooling": [],
+                                                              "all_down": True}
+        with pytest.raises(EndpointDown):  # inside the cool-down: masked at once, no request sent
+            await pool.acquire()
+        clock[0] += pool_module.PROBE_FIRST_S
+        probe = await pool.acquire()  # half-open: exactly one probe goes out
+        with pytest.raises(EndpointDown):
+            await pool.acquire()
+        pool.release(probe, UNREACHABLE, "refused")  # still dead: the next probe waits twice as long
+        clock[0] += pool_module.PROBE_FIRST_S
+        with pytest.raises(EndpointDown):
+            await pool.acquire()
+        clock[0] += pool_module.PROBE_FIRST_S
+        pool.release(await pool.acquire(), OK)  # the judge answers: back for everyone
+        assert pool.degraded() is None
+        held = [await pool.acquire() for _ in range(8)]
+        assert all(e is pool.endpoints[0] for e in held)
+
+    asyncio.run(scenario())
+
+
+def test_probe_backoff_is_capped_and_a_run_still_stops(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(pool_module.time, "monotonic", lambda: clock[0])
+    recovering = EndpointPool(("http://a",), cap=1, breaker_failures=1, breaker_seconds=0.0, recover=True)
+    run = EndpointPool(("http://a",), cap=1, breaker_failures=1, breaker_seconds=0.0)
+
+    async def scenario():
+        for _ in range(12):  # many failed probes: the wait never exceeds DOWN_COOL_S
+            clock[0] += pool_module.DOWN_COOL_S
+            recovering.release(await recovering.acquire(), UNREACHABLE, "refused")
+        assert recovering.endpoints[0].cool_until - clock[0] == pool_module.DOWN_COOL_S
+        run.release(await run.acquire(), UNREACHABLE, "refused")
+        clock[0] += 10 * pool_module.DOWN_COOL_S
+        with pytest.raises(EndpointDown):  # a CLI run stops as before: no probe, no waiting
+            await run.acquire()
+
+    asyncio.run(scenario())
