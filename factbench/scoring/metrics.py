@@ -84,6 +84,7 @@ class AnswerScore:
     weighted_supported: float | None = None
     on_topic: float | None = None
     weighting_errors: int = 0
+    ungrounded: int = 0  # claims dropped because the answer does not support them (stages/grounding.py)
     status: str = "scored"  # one of STATUSES
     unscored: bool = False  # no reward (judge failed or pending, or a term missing): counted, never dropped
     incomplete: bool = False  # some sentences or claims were left without a parsed judge answer
@@ -162,6 +163,7 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
         weighted_supported=terms.supported if terms and scored else None,
         on_topic=terms.on_topic if terms and scored else None,
         weighting_errors=sum(1 for e in weights.errors if e) if weights is not None else 0,
+        ungrounded=len(claims.ungrounded) if claims else 0,
         status=status, unscored=reward is None,
         incomplete=bool((claims and claims.missing_sentences) or judged < n_claims),
     )
@@ -223,6 +225,7 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
         "unscored_rate": unscored / len(scores) if scores else 0.0,
         "extraction_errors": sum(s.extraction_errors for s in scores),
         "weighting_errors": sum(s.weighting_errors for s in scores),
+        "ungrounded_claims": sum(s.ungrounded for s in scores),
         "abstention_rate": _metric([float(s.abstained) for s in known], seed),
     }
     metrics: dict[str, Any] = {}
