@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from factbench.stages.grounding import split_grounded
+from factbench.stages.grounding import split_grounded, terms
 from factbench.store.records import Claim
 
 SOURCES = ("InstructGPT", "PerplexityAI")
@@ -40,6 +40,20 @@ def load(path: Path) -> list[tuple[str, list[str], dict[str, list[Claim]]]]:
                   for kind, _ in KINDS}
         out.append((row["input"].removeprefix("Question: "), sentences, claims))
     return out
+
+
+def terms_per_fact(answers: list[tuple[str, list[str], dict[str, list[Claim]]]]) -> float:
+    """Distinct content terms beyond the question's over all human facts of an answer, per fact."""
+    n_terms = n_facts = 0
+    for question, _, claims in answers:
+        asked = terms(question)
+        merged: set[str] = set()
+        for claim in claims[KINDS[0][0]]:
+            own = terms(claim.text)
+            merged |= (own.words | own.numbers) - asked.words - asked.numbers
+        n_terms += len(merged)
+        n_facts += len(claims[KINDS[0][0]])
+    return n_terms / n_facts
 
 
 def main() -> int:
@@ -66,6 +80,8 @@ def main() -> int:
                 dropped += len(out)
                 false_drops += [(c.text, sentences[c.sentence]) for c in out]
             print(f"| {source} | {who} | {len(answers)} | {n} | {dropped} | {dropped / n:.2%} |")
+    print(f"\n{terms_per_fact(everything):.2f} distinct new content terms per human-extracted fact "
+          "(merged over each answer's facts: factbench.scoring.facts.TERMS_PER_FACT)")
     rng = random.Random(0)
     example = moved = moved_dropped = 0
     for question, sentences, _ in everything:
