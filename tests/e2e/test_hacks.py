@@ -151,7 +151,7 @@ def file_task_run(tmp_path_factory):
                       "--no-progress", cwd=root)
         as_json = _cli("hacks", "results/f", "--tasks", "./tasks.py", "--hacks", "paraphrase,split,falsedetail",
                        "--no-progress", "--json", cwd=root)
-    yield {"without_file": without_file, "hacked": hacked, "json": as_json}
+    yield {"root": root, "without_file": without_file, "hacked": hacked, "json": as_json}
 
 
 def test_hacks_on_a_file_task_run_need_and_take_the_task_file(file_task_run):
@@ -177,3 +177,28 @@ def test_an_empty_variant_is_reported_and_the_others_still_printed(file_task_run
     assert "**falsedetail** (aims at supported): moves" in proc.stdout
     falsedetail = report["hacks"]["falsedetail"]["metrics"]
     assert falsedetail["precision"]["ci95"][1] < 0 and falsedetail["reward"]["ci95"][1] < 0
+
+
+def test_a_variant_whose_scoring_stops_is_reported_failed(file_task_run, monkeypatch):
+    """The judge goes away while one variant is scored: that variant is `failed`, the other reported."""
+    from factbench.errors import RunAborted
+    from factbench.hacks import runner
+    from factbench.llm.cache import CallCache
+    from factbench.reports.hacks import markdown
+
+    root = file_task_run["root"]
+    real = runner._score
+
+    def judge_gone_for_split(name, *args):
+        if name == "split":
+            raise RunAborted("the judge stopped answering")
+        return real(name, *args)
+
+    monkeypatch.setattr(runner, "_score", judge_gone_for_split)
+    options = runner.HackOptions(hacks=("split", "falsedetail"), tasks=str(root / "tasks.py"))
+    report = runner.run_hacks(root / "results" / "f", None, CallCache(str(root / "cache.sqlite")), options)
+    assert report["hacks"]["split"]["status"] == "failed" and report["hacks"]["split"]["metrics"] == {}
+    assert report["not_scored"] == {"split": "scoring stopped: the judge stopped answering"}
+    assert report["hacks"]["falsedetail"]["status"] == "scored" and report["raised"] == [] and not report["incomplete"]
+    text = markdown(report)
+    assert "| metric | falsedetail |" in text and "**split** (aims at claims): not scored, failed" in text
