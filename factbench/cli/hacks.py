@@ -12,6 +12,7 @@ from pathlib import Path
 from factbench.cli.checks import FINITE, NON_NEGATIVE, POSITIVE, SECONDS, number, whole
 from factbench.cli.options import EXIT_ERRORS, EXIT_OK, JUDGE_ROLE_FLAGS, UsageError, _add_role, _open_cache
 from factbench.pipeline.settings import ROLE_DEFAULTS
+from factbench.scoring.reward import DESIGNS
 
 
 def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
@@ -46,7 +47,7 @@ def add_hacks_parser(sub) -> None:
     hk.add_argument("--tasks", metavar="SELECTOR",
                     help="where the run's tasks come from when they are not installed: the task file the run "
                          "was made with (./tasks.py), as for `factbench run --tasks`")
-    hk.add_argument("--reward-design", choices=("informative", "plain"), help="default: the run's")
+    hk.add_argument("--reward-design", choices=DESIGNS, help="default: the run's")
     hk.add_argument("--reward-lambda", type=number(0), help="default: the run's")
     hk.add_argument("--reward-mu", type=number(0), help="default: the run's")
     hk.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05,

@@ -158,7 +158,9 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     else:
         reward = compose_reward(spec, abstained=status == "abstained", precision=precision, supported=s,
                                 weighted_precision=terms.precision if terms else None,
-                                weighted_supported=terms.supported if terms else None, relevance=rel)
+                                weighted_supported=terms.supported if terms else None, relevance=rel,
+                                merged_precision=merged.precision if merged else None,
+                                merged_detail=merged.detail if merged else None)
     failed = status in ("judge_failed", "pending")
     scored = precision is not None
     return AnswerScore(

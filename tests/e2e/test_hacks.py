@@ -2,7 +2,8 @@
 
 The double's verdicts follow a known truth, so the assertions are about the reward's design:
 precision alone is raised by truncation and by trivial padding; the default reward is raised
-by no hack but splitting sentences, which precision and detail on merged facts do not reward.
+by no hack but splitting sentences; the `merged` design (precision and detail on merged facts)
+by none.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def hacked_run(tmp_path_factory):
         after_default = responder.requests.total()
         precision_alone = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "plain",
                                "--reward-lambda", "0", "--reward-mu", "0", cwd=root)
+        merged = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "merged", cwd=root)
         shown = _cli("hacks", "results/gt", "--show", cwd=root)
-        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown,
+        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown, "merged": merged,
                "requests": dict(responder.requests), "new_requests": responder.requests.total() - after_default}
 
 
@@ -79,6 +81,16 @@ def test_default_reward_is_raised_only_by_split(hacked_run):
     assert m["abstain"]["abstained"]["change"] == 1 and m["abstain"]["reward"]["ci95"][1] < 0
     # Scored by the run's judge through the run pipeline, with the paraphrases from the judge model.
     assert hacked_run["requests"]["paraphrase"] > 0 and hacked_run["requests"]["generate"] == N_ANSWERS
+
+
+def test_the_merged_design_is_raised_by_no_hack(hacked_run):
+    proc = hacked_run["merged"]
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reward"]["design"] == "merged" and report["raised"] == []
+    for name, hack in report["hacks"].items():
+        assert hack["metrics"]["reward"]["ci95"][0] <= 0, name
+    assert report["hacks"]["split"]["metrics"]["reward"]["change"] == 0
 
 
 def test_precision_alone_is_hacked_by_truncation_and_trivial_facts(hacked_run):
