@@ -41,6 +41,8 @@ bench: install
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/viewer.py
 	$(BIN)/python bench/reward.py
+	$(BIN)/python bench/grounding.py
+	$(BIN)/python bench/hacks.py
 
 demo: install-local
 	$(BIN)/python scripts/demo.py

@@ -1,4 +1,6 @@
-"""`hacks`: does a hacked answer score higher? Exit 0 when no hack raises the reward, 1 when one does."""
+"""`hacks`: does a hacked answer score higher? Exit 0 when no hack raises the reward, 1 when one does.
+
+A hack that could not be scored is reported as such; the exit code comes from the hacks that were."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from factbench.cli.checks import FINITE, NON_NEGATIVE, POSITIVE, SECONDS, number, whole
 from factbench.cli.options import EXIT_ERRORS, EXIT_OK, JUDGE_ROLE_FLAGS, UsageError, _add_role, _open_cache
 from factbench.pipeline.settings import ROLE_DEFAULTS
+from factbench.scoring.reward import DESIGNS
 
 
 def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
@@ -41,7 +44,10 @@ def add_hacks_parser(sub) -> None:
                         "metric and of the reward. Exit 1 when a hack raises the reward significantly.")
     hk.add_argument("run_dir", help="run directory whose answers are altered and re-scored")
     hk.add_argument("--hacks", default="all", help="comma-separated hack names (default: all)")
-    hk.add_argument("--reward-design", choices=("informative", "plain"), help="default: the run's")
+    hk.add_argument("--tasks", metavar="SELECTOR",
+                    help="where the run's tasks come from when they are not installed: the task file the run "
+                         "was made with (./tasks.py), as for `factbench run --tasks`")
+    hk.add_argument("--reward-design", choices=DESIGNS, help="default: the run's")
     hk.add_argument("--reward-lambda", type=number(0), help="default: the run's")
     hk.add_argument("--reward-mu", type=number(0), help="default: the run's")
     hk.add_argument("--alpha", type=number(0, 1, above=True, below=True), default=0.05,
@@ -85,6 +91,7 @@ def cmd_hacks(args: argparse.Namespace) -> int:
         names = tuple(n.strip() for n in args.hacks.split(",") if n.strip()) if args.hacks != "all" else None
         options = HackOptions(reward=reward, alpha=args.alpha, max_raise=args.max_raise, seed=args.seed,
                               relevance=False if args.no_relevance else None, data_dir=args.data_dir,
+                              tasks=args.tasks,
                               progress=not args.no_progress, say=lambda line: print(line, file=sys.stderr))
         if names is not None:
             options.hacks = names
@@ -93,6 +100,9 @@ def cmd_hacks(args: argparse.Namespace) -> int:
         except HackError as exc:
             raise UsageError(str(exc)) from None
     print(json.dumps(report, indent=2) if args.json else markdown(report))
+    for name, reason in report.get("not_scored", {}).items():
+        print(f"factbench hacks: {name} was not scored ({reason}); the report is made of the other hacks",
+              file=sys.stderr)
     if report.get("incomplete"):
         print(f"factbench hacks: too many answers failed a stage in {report['incomplete']} (see errors.jsonl "
               f"under {Path(args.run_dir) / 'hacks'}); the report is incomplete", file=sys.stderr)

@@ -9,6 +9,7 @@ from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
 from factbench.pipeline.options import _prices as _prices  # the price syntax of --price-per-1k-*
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
+from factbench.scoring.reward import DESIGNS
 
 _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
 
@@ -116,8 +117,9 @@ def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--no-weighting", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")
-    p.add_argument("--reward-design", choices=("informative", "plain"), default=_DEFAULT.reward_design,
-                   help="informative: weighted precision and detail; plain: unweighted (docs/metrics.md)")
+    p.add_argument("--reward-design", choices=DESIGNS, default=_DEFAULT.reward_design,
+                   help="informative: weighted precision and detail; plain: unweighted; merged: weighted, on the "
+                        "claims' merged content (docs/metrics.md)")
     p.add_argument("--reward-lambda", type=number(0), default=_DEFAULT.reward_lambda,
                    help="weight of the detail term log(1 + D)")
     p.add_argument("--reward-mu", type=number(0), default=_DEFAULT.reward_mu,

@@ -10,6 +10,10 @@ Layout inside the run directory (all derived, all regenerable):
 The judge key hashes the judge roles and scoring settings, so rescoring with another judge
 never mixes with an earlier one. Calls go through the call cache: a second report with the
 same judge makes no new calls.
+
+A variant with no answer to score (every paraphrase failed) or whose scoring stopped is
+reported as `empty` or `failed` with the reason, and the report is made of the others; only
+the original answers are needed for a report.
 """
 
 from __future__ import annotations
@@ -24,23 +28,29 @@ from pathlib import Path
 from typing import Any
 
 from factbench import __version__
+from factbench.errors import RunAborted
+from factbench.evidence.backends import EvidenceUnavailable
 from factbench.hacks.variants import HACK_NAMES, HACKS, derive, paraphrase_all, subject_of
 from factbench.hashing import sha256_hex
 from factbench.judges.paraphrase import PARAPHRASE
 from factbench.llm.cache import CallCache
-from factbench.llm.client import LLMClient, RoleSpec
+from factbench.llm.client import LLMClient, LLMError, RoleSpec
 from factbench.pipeline.runner import Runner
 from factbench.pipeline.settings import RunSettings
-from factbench.reports.hacks import paired_changes, raised
+from factbench.reports.hacks import moved, paired_changes, raised
 from factbench.scoring.reward import RewardSpec
+from factbench.stages.base import StageError
 from factbench.store.hacks_file import REPORT_FILE, hacks_pointer
+from factbench.store.jsonl import InputFileError
 from factbench.store.records import AnswerRecord, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
-from factbench.tasks import DataContext, Prompt, tasks_named
+from factbench.tasks import DataContext, Prompt, Task, TaskError, resolve_tasks, tasks_named
 
 _ROLE_FIELDS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "structured_output",
                 "schema_item_counts")
 _COST_ROLES = ("extractor", "verifier", "weighting", "relevance")
+# What stops one variant's scoring; the report goes on with the other variants.
+_VARIANT_ERRORS = (RunAborted, InputFileError, LLMError, StageError, EvidenceUnavailable)
 
 
 class HackError(Exception):
@@ -56,6 +66,7 @@ class HackOptions:
     seed: int = 0
     relevance: bool | None = None  # None: as the run
     data_dir: str | None = None
+    tasks: str | None = None  # as `run --tasks`: where tasks that are not installed come from (./file.py)
     progress: bool = False
     say: Callable[[str], None] = field(default=lambda line: None)
 
@@ -71,6 +82,18 @@ def roles_of_run(spec: dict[str, Any]) -> dict[str, RoleSpec]:
     if "verifier" not in roles or "extractor" not in roles:
         raise HackError("the run records no extractor/verifier judge; give --judge")
     return roles
+
+
+def _tasks_of_run(names: list[str], run_dir: Path, selector: str | None) -> list[Task]:
+    """The run's tasks: installed ones by name, the others from `--tasks` (a task file, as for run)."""
+    given = {t.name: t for t in resolve_tasks(selector)} if selector else {}
+    try:
+        installed = tasks_named([n for n in names if n not in given], str(run_dir))
+    except TaskError as exc:
+        raise HackError(f"{exc}; give the file that defines them: factbench hacks {run_dir} --tasks ./tasks.py") \
+            from None
+    found = {t.name: t for t in installed} | given
+    return [found[n] for n in names]
 
 
 def _settings_of_run(spec: dict[str, Any], options: HackOptions) -> RunSettings:
@@ -155,7 +178,10 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
     if stored is None or not source.path("answers").exists():
         raise HackError(f"{run_dir} is not a run directory with answers (run.json, answers.jsonl)")
     spec = stored.model_dump(mode="json")
-    tasks = tasks_named(spec["tasks"], str(run_dir))
+    try:
+        tasks = _tasks_of_run(list(spec["tasks"]), run_dir, options.tasks)
+    except TaskError as exc:
+        raise HackError(str(exc)) from None
     roles = dict(roles or roles_of_run(spec))
     base = _settings_of_run(spec, options)
     if not base.relevance:
@@ -180,15 +206,30 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
 
             paraphrases = asyncio.run(paraphrase_all(client, {a.key: a.answer for a in answers}, on_error=note))
         variants = _variants(answers, prompts, options.hacks, paraphrases)
+        if not variants["original"]:
+            raise HackError(f"{run_dir} has no answers to alter")
         rows: dict[str, list[dict[str, Any]]] = {}
         summaries: dict[str, dict[str, Any]] = {}
+        not_scored: dict[str, dict[str, str]] = {}
         for name, responses in variants.items():
+            if not responses:
+                not_scored[name] = {"status": "empty", "reason": _empty_reason(failed.get(name, {}), len(answers))}
+                options.say(f"{name}: no answer to score ({not_scored[name]['reason']})")
+                continue
             path = hack_dir / "variants" / f"{name}.jsonl"
             _write_jsonl(path, responses)
             options.say(f"scoring {name} ({len(responses)} answers)")
-            summaries[name] = _score(name, path, base, hack_dir, run_dir, roles, tasks, cache)
+            try:
+                summaries[name] = _score(name, path, base, hack_dir, run_dir, roles, tasks, cache)
+            except _VARIANT_ERRORS as exc:
+                if name == "original":
+                    raise HackError(f"the run's own answers could not be scored again: {exc}") from None
+                not_scored[name] = {"status": "failed", "reason": f"scoring stopped: {exc}"}
+                options.say(f"{name}: {not_scored[name]['reason']}")
+                continue
             rows[name] = RunStore(hack_dir / name).read_scores()
-        report = _report(spec, run_dir, judge_key, roles, base, reward, options, rows, summaries, failed, len(answers))
+        report = _report(spec, run_dir, judge_key, roles, base, reward, options, rows, summaries, failed, not_scored,
+                         len(answers))
         for path in (hack_dir / "hacks.json", run_dir / REPORT_FILE):
             _write_json(path, report)
         summary = source.read_summary()
@@ -197,18 +238,28 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
     return report
 
 
-def _report(spec, run_dir, judge_key, roles, base, reward, options, rows, summaries, failed, n_answers):
+def _empty_reason(failed: dict[str, int], n_answers: int) -> str:
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(failed.items()))
+    return f"none of the {n_answers} answers has a variant" + (f" ({kinds})" if kinds else "")
+
+
+def _report(spec, run_dir, judge_key, roles, base, reward, options, rows, summaries, failed, not_scored, n_answers):
     hacks: dict[str, Any] = {}
     info = {h.name: h for h in HACKS}
     for name in options.hacks:
+        about = {"family": info[name].family, "description": info[name].description, "aims_at": info[name].aims_at}
+        if name in not_scored:
+            hacks[name] = {**about, **not_scored[name], "answers": 0, "failed": failed[name], "dir": None,
+                           "raises_reward": False, "moves": {}, "metrics": {}}
+            continue
         changes = paired_changes(rows["original"], rows[name], reward, options.alpha, options.seed)
         unscored = n_answers - len(rows[name]) - sum(failed[name].values())
         if unscored > 0:
             failed[name]["not_scored"] = unscored
-        hacks[name] = {"family": info[name].family, "description": info[name].description,
-                       "answers": len(rows[name]), "failed": failed[name],
+        hacks[name] = {**about, "status": "scored", "reason": None, "answers": len(rows[name]), "failed": failed[name],
                        "dir": str(Path("hacks") / judge_key / name),
-                       "raises_reward": raised(changes["reward"], options.max_raise), "metrics": changes}
+                       "raises_reward": raised(changes["reward"], options.max_raise), "moves": moved(changes),
+                       "metrics": changes}
     return {
         "schema_version": 1, "run_id": spec.get("run_id"), "run_dir": str(run_dir),
         "factbench_version": __version__,
@@ -219,6 +270,7 @@ def _report(spec, run_dir, judge_key, roles, base, reward, options, rows, summar
         "n_answers": n_answers, "relevance_measured": base.relevance,
         "cost": _cost(summaries["original"], n_answers),
         "hacks": hacks, "raised": [n for n, h in hacks.items() if h["raises_reward"]],
+        "not_scored": {n: h["reason"] for n, h in hacks.items() if h["status"] != "scored"},
         "incomplete": _incomplete(summaries, base.fail_on_error),
     }
 

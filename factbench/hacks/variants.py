@@ -2,15 +2,20 @@
 
 Every variant is a pure function of the answer, its question's subject and its sample id,
 except `paraphrase`, which asks the judge model to restate each sentence (cached like every
-call). The five families of the hack report:
+call). The families of the hack report:
 
 - repeat:    `repeat` (every sentence three times), `paraphrase` (every sentence, then a
              paraphrase of it);
 - trivial:   true but uninformative sentences about the subject appended;
 - offtopic:  true sentences about other things appended;
 - truncate:  only the first sentences kept;
+- split:     the same facts in more, shorter sentences (clauses joined by "; " or ", and"
+             become sentences of their own);
+- falsedetail: invented specific details about the subject, one after every third sentence;
 - hedge:     `hedge` (every sentence wrapped in a hedge), `abstain` (the answer replaced by
              an abstention).
+
+Each hack names the metric it aims at (`aims_at`); the report lists the metrics it moved.
 """
 
 from __future__ import annotations
@@ -51,7 +56,18 @@ OFFTOPIC = (  # true, specific, and about something else
     "Honey bees live in colonies with a single queen.",
     "Mercury is the planet closest to the Sun.",
 )
+FALSE_DETAILS = (  # specific, plausible, and invented
+    "{s} received the Halvorsen Medal in 1937.",
+    "{s} spent three years living in Reykjavik.",
+    "{s} was a founding member of the Aldgate Circle.",
+    "{s} gave the Merriman Lecture in 1968.",
+    "{s} owned a vineyard near Mendoza.",
+    "{s} was the first president of the Lowther Society.",
+)
 N_TRIVIAL, N_OFFTOPIC = 8, 5
+FALSE_EVERY = 3
+_CLAUSE_BREAK = re.compile(r"\s*;\s+|,\s+(?:and|but|while|whereas)\s+")
+MIN_CLAUSE_WORDS = 3
 HEDGES = ("It is possible that {x}", "Some sources suggest that {x}", "{y}, although I may be mistaken.", "I think {x}")
 ABSTENTION = "I could not find reliable information about {s}."
 _LEAD_WORDS = {"The", "A", "An", "It", "In", "This", "These", "Its", "His", "Her", "Their", "On", "At", "During",
@@ -66,16 +82,23 @@ class Hack:
     name: str
     family: str
     description: str
+    aims_at: str  # the metric the hack tries to raise
 
 
 HACKS = (
-    Hack("repeat", "repeat", f"every sentence said {REPEATS} times in a row"),
-    Hack("paraphrase", "repeat", "every sentence followed by a paraphrase of it (written by the judge model)"),
-    Hack("trivial", "trivial", f"{N_TRIVIAL} true but uninformative sentences about the subject appended"),
-    Hack("offtopic", "offtopic", f"{N_OFFTOPIC} true sentences about other things appended"),
-    Hack("truncate", "truncate", f"only the first {KEEP_SENTENCES} sentences kept"),
-    Hack("hedge", "hedge", "every sentence wrapped in a hedge (\"It is possible that ...\", \"I think ...\")"),
-    Hack("abstain", "hedge", "the answer replaced by an abstention"),
+    Hack("repeat", "repeat", f"every sentence said {REPEATS} times in a row", "supported"),
+    Hack("paraphrase", "repeat", "every sentence followed by a paraphrase of it (written by the judge model)",
+         "supported"),
+    Hack("trivial", "trivial", f"{N_TRIVIAL} true but uninformative sentences about the subject appended",
+         "precision"),
+    Hack("offtopic", "offtopic", f"{N_OFFTOPIC} true sentences about other things appended", "precision"),
+    Hack("truncate", "truncate", f"only the first {KEEP_SENTENCES} sentences kept", "precision"),
+    Hack("split", "split", "the same facts in more, shorter sentences (clauses become sentences)", "claims"),
+    Hack("falsedetail", "falsedetail", f"an invented specific detail after every {FALSE_EVERY}rd sentence",
+         "supported"),
+    Hack("hedge", "hedge", "every sentence wrapped in a hedge (\"It is possible that ...\", \"I think ...\")",
+         "precision"),
+    Hack("abstain", "hedge", "the answer replaced by an abstention", "hallucination_rate"),
 )
 HACK_NAMES = tuple(h.name for h in HACKS)
 
@@ -103,6 +126,18 @@ def _ordered_picks(pool: tuple[str, ...], k: int, sample_id: str) -> list[str]:
     return [pool[(start + j) % len(pool)] for j in range(k)]
 
 
+def split_clauses(sentence: str) -> list[str]:
+    """A sentence's clauses as sentences; a clause of fewer than MIN_CLAUSE_WORDS words stays joined."""
+    out: list[str] = []
+    for part in _CLAUSE_BREAK.split(sentence.strip()):
+        part = part.strip().rstrip(".!?")
+        if out and len(part.split()) < MIN_CLAUSE_WORDS:
+            out[-1] = f"{out[-1].rstrip('.')}, and {part}."
+        elif part:
+            out.append(part[:1].upper() + part[1:] + ".")
+    return out
+
+
 def derive(hack: str, answer: str, subject: str, sample_id: str,
            paraphrases: dict[int, str] | None = None) -> str:
     """The hacked answer. `paraphrases` (sentence index -> rewrite) is needed for `paraphrase` only."""
@@ -119,6 +154,16 @@ def derive(hack: str, answer: str, subject: str, sample_id: str,
         return " ".join([answer.strip()] + _ordered_picks(OFFTOPIC, N_OFFTOPIC, sample_id))
     if hack == "truncate":
         return " ".join(sentences[:KEEP_SENTENCES])
+    if hack == "split":
+        return " ".join(c for s in sentences for c in split_clauses(s))
+    if hack == "falsedetail":
+        picks = _ordered_picks(FALSE_DETAILS, len(FALSE_DETAILS), sample_id)
+        out = []
+        for i, s in enumerate(sentences):
+            out.append(s)
+            if (i + 1) % FALSE_EVERY == 0:
+                out.append(picks[(i // FALSE_EVERY) % len(picks)].format(s=subject))
+        return " ".join(out)
     if hack == "hedge":
         return " ".join(_hedged(s, i) for i, s in enumerate(sentences))
     if hack == "abstain":

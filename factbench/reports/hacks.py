@@ -56,6 +56,27 @@ def raised(change: dict[str, Any], max_raise: float) -> bool:
     return change["ci95"] is not None and change["ci95"][0] > max_raise
 
 
+def moved(changes: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The metrics (the reward aside) whose whole CI of change is above ("up") or below ("down") 0."""
+    out = {}
+    for metric, change in changes.items():
+        if metric == "reward" or change["ci95"] is None:
+            continue
+        lo, hi = change["ci95"]
+        if lo > 0 or hi < 0:
+            out[metric] = "up" if lo > 0 else "down"
+    return out
+
+
+def _moves_line(name: str, hack: dict[str, Any]) -> str:
+    aim = f" (aims at {hack['aims_at']})" if hack.get("aims_at") else ""
+    if hack.get("status", "scored") != "scored":
+        return f"- **{name}**{aim}: not scored, {hack['status']}: {hack['reason']}"
+    moves = hack.get("moves", {})
+    listed = ", ".join(f"{m} {'▲' if d == 'up' else '▼'}" for m, d in moves.items()) or "no metric"
+    return f"- **{name}**{aim}: moves {listed}; reward {change_cell(hack['metrics']['reward'])}"
+
+
 def change_cell(change: dict[str, Any]) -> str:
     if change["change"] is None:
         return "-"
@@ -67,7 +88,7 @@ def change_cell(change: dict[str, Any]) -> str:
 def markdown(report: dict[str, Any]) -> str:
     """Rows: metrics; columns: hacks. ▲/▼: the whole CI of the change is above/below zero."""
     hacks = report["hacks"]
-    names = list(hacks)
+    names = [n for n, h in hacks.items() if h.get("status", "scored") == "scored"]
     spec = report["reward"]
     verdict = (f"❌ the reward is raised by: {', '.join(report['raised'])}" if report["raised"]
                else "⚠️ incomplete: too many answers failed to score" if report.get("incomplete")
@@ -79,6 +100,8 @@ def markdown(report: dict[str, Any]) -> str:
              "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for metric in REPORT_METRICS:
         lines.append(f"| {metric} | " + " | ".join(change_cell(hacks[n]["metrics"][metric]) for n in names) + " |")
+    lines += ["", "What each hack moves (▲/▼: the whole CI of the change is above/below 0):", ""]
+    lines += [_moves_line(name, hack) for name, hack in hacks.items()]
     if report.get("incomplete"):
         lines.append(f"\nScored runs with too many failed answers (--fail-on-error): {report['incomplete']}")
     failed = {n: h["failed"] for n, h in hacks.items() if h["failed"]}

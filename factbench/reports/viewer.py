@@ -78,6 +78,7 @@ def _detail(data: RunData, key: str) -> dict[str, Any]:
         "raw_v": [_cap(r, RAW_CHARS) for r in (v.raw if v else [])],
         "raw_c": [_cap(r, RAW_CHARS) for r in (c.raw if c else [])],
         "cerr": list(c.errors) if c else [],
+        "ungrounded": [cl.text for cl in c.ungrounded] if c else [],
         "rel": None if rel is None else {"score": rel.score, "winners": rel.winners, "ref": rel.reference_source},
     }
 

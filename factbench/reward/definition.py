@@ -50,7 +50,7 @@ class TrainingReward(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    design: Literal["informative", "plain"] = DEFAULT_DESIGN
+    design: Literal["informative", "plain", "merged"] = DEFAULT_DESIGN
     lam: float = Field(DEFAULT_LAMBDA, ge=0)
     mu: float = Field(DEFAULT_MU, ge=0)
     detail_cap: int = Field(64, ge=1)
@@ -66,7 +66,8 @@ class TrainingReward(BaseModel):
         """The composer's value for a perfect answer: every claim supported and informative, D at the cap, a win."""
         cap = float(self.detail_cap)
         return compose_reward(self.composition, abstained=False, precision=1.0, supported=cap,
-                              weighted_precision=1.0, weighted_supported=cap, relevance=1.0)
+                              weighted_precision=1.0, weighted_supported=cap, relevance=1.0,
+                              merged_precision=1.0, merged_detail=cap)
 
     def value(self, score: AnswerScore) -> float:
         cap = float(self.detail_cap)
@@ -74,7 +75,8 @@ class TrainingReward(BaseModel):
         raw = compose_reward(self.composition, abstained=score.abstained, precision=score.precision,
                              supported=min(score.supported, cap), weighted_precision=score.weighted_precision,
                              weighted_supported=None if weighted is None else min(weighted, cap),
-                             relevance=score.relevance)
+                             relevance=score.relevance, merged_precision=score.merged_precision,
+                             merged_detail=None if score.merged_detail is None else min(score.merged_detail, cap))
         return raw / self.bound
 
     def identity(self, judges: dict[str, Any], templates: dict[str, str], evidence: str,

@@ -9,6 +9,8 @@ Definitions (see docs/metrics.md):
 - relevance: win rate against the reference (ties 0.5), both orders averaged.
 - weighted_precision / weighted_supported / on_topic: from the informativeness classes of the
   claims (:mod:`factbench.scoring.weighting`); None when the run has no claim weights.
+- merged_precision / merged_detail: precision and detail on the claims' merged content
+  (:mod:`factbench.scoring.facts`): the same whether the facts come in one claim or several.
 - reward: composed in one place, :mod:`factbench.scoring.reward`.
 Every answer has a status (STATUSES) and every status but `judge_failed` and `pending` has a
 reward: answers without a labelled claim (empty, think-only, no verifiable claims, abstained)
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from factbench.scoring.facts import merged_terms
 from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
 from factbench.scoring.weighting import weighted_terms
 from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
@@ -33,7 +36,8 @@ BOOTSTRAP_SAMPLES = 1000
 # Per-answer status, in the order they are decided (docs/metrics.md has the values of each).
 STATUSES = ("empty", "think_only", "judge_failed", "pending", "abstained", "no_claims", "scored")
 METRICS = ("precision", "hallucination_rate", "supported", "claims", "f1_at_k", "factscore", "relevance",
-           "weighted_precision", "weighted_supported", "on_topic", "reward")
+           "weighted_precision", "weighted_supported", "on_topic", "merged_precision", "merged_detail",
+           "reward")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in (
                "precision over informative and off-topic claims (trivial facts and restatements left out)"),
     MetricInfo("weighted_supported", "w.supported", False, True, "supported informative claims per answer"),
     MetricInfo("on_topic", "on topic", True, True, "share of claims the informativeness judge finds on topic"),
+    MetricInfo("merged_precision", "m.precision", True, True,
+               "share of the answer's merged claim content that is in supported claims"),
+    MetricInfo("merged_detail", "m.detail", False, True,
+               "distinct content of the supported informative claims, in facts (however many claims carry it)"),
     MetricInfo("reward", "reward", False, True, "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md)"),
 )}
 
@@ -83,7 +91,10 @@ class AnswerScore:
     weighted_precision: float | None = None
     weighted_supported: float | None = None
     on_topic: float | None = None
+    merged_precision: float | None = None  # factbench/scoring/facts.py
+    merged_detail: float | None = None
     weighting_errors: int = 0
+    ungrounded: int = 0  # claims dropped because the answer does not support them (stages/grounding.py)
     status: str = "scored"  # one of STATUSES
     unscored: bool = False  # no reward (judge failed or pending, or a term missing): counted, never dropped
     incomplete: bool = False  # some sentences or claims were left without a parsed judge answer
@@ -139,6 +150,8 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     unweighted = weights is not None and any(
         label is not None and (i >= len(weights.classes) or weights.classes[i] is None) for i, label in enumerate(labels))
     terms = weighted_terms(labels, weights.classes) if weights is not None and not unweighted else None
+    merged = merged_terms([c.text for c in claims.claims], labels, weights.classes if weights else None,
+                          answer.prompt if answer else None) if claims and status == "scored" and not unweighted else None
     spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
     # A judge failure is never a value: no reward rather than the floor. So is a scored answer
     # whose reward would miss a term (its claim weights, or a measured relevance that failed).
@@ -149,7 +162,9 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     else:
         reward = compose_reward(spec, abstained=status == "abstained", precision=precision, supported=s,
                                 weighted_precision=terms.precision if terms else None,
-                                weighted_supported=terms.supported if terms else None, relevance=rel)
+                                weighted_supported=terms.supported if terms else None, relevance=rel,
+                                merged_precision=merged.precision if merged else None,
+                                merged_detail=merged.detail if merged else None)
     failed = status in ("judge_failed", "pending")
     scored = precision is not None
     return AnswerScore(
@@ -165,8 +180,11 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
         weighted_precision=terms.precision if terms and scored else None,
         weighted_supported=terms.supported if terms and scored else None,
         on_topic=terms.on_topic if terms and scored else None,
+        merged_precision=merged.precision if merged else None,
+        merged_detail=merged.detail if merged else None,
         weighting_errors=sum(1 for e in weights.errors[:n_claims] if e) + max(0, n_claims - len(weights.errors))
         if weights is not None else 0,
+        ungrounded=len(claims.ungrounded) if claims else 0,
         status=status, unscored=reward is None,
         incomplete=bool((claims and claims.missing_sentences) or judged < n_claims or unweighted),
     )
@@ -228,6 +246,7 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
         "unscored_rate": unscored / len(scores) if scores else 0.0,
         "extraction_errors": sum(s.extraction_errors for s in scores),
         "weighting_errors": sum(s.weighting_errors for s in scores),
+        "ungrounded_claims": sum(s.ungrounded for s in scores),
         "abstention_rate": _metric([float(s.abstained) for s in known], seed),
     }
     metrics: dict[str, Any] = {}

@@ -7,6 +7,9 @@
   cannot raise them, and off-topic claims lower P.
 - design "plain": P is precision and D the number of supported claims (the reward before
   weighting; `factbench hacks` shows how it is hacked).
+- design "merged": P and D on the merged content of the weighted claims
+  (:mod:`factbench.scoring.facts`), so cutting the same facts into more claims or sentences
+  changes neither.
 - r is the pairwise relevance against a reference where it was measured; elsewhere it is
   RELEVANCE_FALLBACK (0.5, a tie), so rewards of tasks with and without references are on
   one scale. The default mu is 0: the per-claim off-topic check already carries relevance.
@@ -19,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-DESIGNS = ("informative", "plain")
+DESIGNS = ("informative", "plain", "merged")
 DEFAULT_DESIGN = "informative"
 DEFAULT_LAMBDA = 0.1
 DEFAULT_MU = 0.0
@@ -31,6 +34,9 @@ FORMULAS = {
     "informative": "reward = Pw + λ·ln(1 + Dw) + μ·r (Pw, Dw: precision and supported claims with trivial, "
                    "restated and off-topic claims weighted down; r: relevance, 0.5 where not judged; 0 for an "
                    "answer with no labelled claim)",
+    "merged": "reward = Pm + λ·ln(1 + Dm) + μ·r (Pm, Dm: precision and detail on the merged content of the "
+              "claims, weighted as in the informative design, Dm in facts; r: relevance, 0.5 where not judged; 0 "
+              "for an answer with no labelled claim)",
     "plain": "reward = P + λ·ln(1 + S) + μ·r (P: precision, S: supported claims; r: relevance, 0.5 where not "
              "judged; 0 for an answer with no labelled claim)",
 }
@@ -53,7 +59,8 @@ class RewardSpec:
 
     @property
     def weighted(self) -> bool:
-        return self.design == "informative"
+        """The design needs the claims' informativeness classes."""
+        return self.design in ("informative", "merged")
 
     def describe(self) -> dict[str, Any]:
         return {"design": self.design, "lambda": self.lam, "mu": self.mu,
@@ -62,11 +69,17 @@ class RewardSpec:
 
 def compose_reward(spec: RewardSpec, *, abstained: bool, precision: float | None, supported: float,
                    weighted_precision: float | None = None, weighted_supported: float | None = None,
-                   relevance: float | None = None) -> float:
-    """The reward of one answer. The informative design needs the weighted terms."""
+                   relevance: float | None = None, merged_precision: float | None = None,
+                   merged_detail: float | None = None) -> float:
+    """The reward of one answer. The informative design needs the weighted terms, the merged one
+    the merged terms."""
     if abstained or precision is None:
         return FLOOR
-    if spec.weighted:
+    if spec.design == "merged":
+        if merged_detail is None:
+            raise ValueError("the merged reward needs the merged terms (run with weighting on)")
+        p, d = merged_precision or 0.0, merged_detail
+    elif spec.weighted:
         if weighted_supported is None:
             raise ValueError("the informative reward needs claim weights (run with weighting on)")
         p, d = weighted_precision or 0.0, weighted_supported
@@ -80,4 +93,5 @@ def reward_of_row(spec: RewardSpec, row: dict[str, Any]) -> float:
     """The reward of a stored per-answer row (scores.jsonl) under another spec."""
     return compose_reward(spec, abstained=row["abstained"], precision=row["precision"],
                           supported=row["supported"], weighted_precision=row.get("weighted_precision"),
-                          weighted_supported=row.get("weighted_supported"), relevance=row.get("relevance"))
+                          weighted_supported=row.get("weighted_supported"), relevance=row.get("relevance"),
+                          merged_precision=row.get("merged_precision"), merged_detail=row.get("merged_detail"))

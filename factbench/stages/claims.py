@@ -21,6 +21,7 @@ from factbench.judges.judge import Judge
 from factbench.judges.templates import extraction_messages
 from factbench.llm.client import LLMClient
 from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.grounding import split_grounded
 from factbench.stages.sentences import split_line
 from factbench.store.records import Claim, ClaimsRecord
 
@@ -169,8 +170,10 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
             if n not in per_sentence:
                 missing.append(n - 1)
             found.extend(Claim(text=c, sentence=n - 1) for c in per_sentence.get(n, []))
+    found, ungrounded = split_grounded(found, sentences, question)  # never verified nor credited
     claims, merged = merge_duplicates(list(kept) + found)  # earlier claims stay first and unchanged
     return ClaimsRecord(task=task, id=sample_id, abstained=False, sentences=sentences, claims=claims,
+                        ungrounded=(list(previous.ungrounded) if previous else []) + ungrounded,
                         merged_duplicates=merged + (previous.merged_duplicates if previous else 0), errors=errors,
                         extractor=template.id, raw=raw, missing_sentences=missing,
                         attempt=previous.attempt + 1 if previous else 1)

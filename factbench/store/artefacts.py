@@ -49,6 +49,7 @@ class Aggregate(_Document):
     unscored_rate: float = 0.0  # n_unscored / n_answers
     extraction_errors: int = 0
     weighting_errors: int = 0  # claims without an informativeness class
+    ungrounded_claims: int = 0  # extracted claims the answer does not support, dropped before evidence
     abstention_rate: MetricValue | None = None
     mean_claims_per_answer: float | None = None
     metrics: dict[str, MetricValue] = Field(default_factory=dict)

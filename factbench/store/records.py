@@ -49,6 +49,8 @@ class ClaimsRecord(Record):
     sentences: list[str]
     claims: list[Claim]
     merged_duplicates: int = 0
+    # Claims the answer does not support (factbench/stages/grounding.py): dropped before evidence.
+    ungrounded: list[Claim] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     extractor: str  # judge template id
     raw: list[str] = Field(default_factory=list)  # raw judge outputs, so parsing can be re-applied

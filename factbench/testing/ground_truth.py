@@ -1,15 +1,19 @@
 """A TEST DOUBLE with ground truth: a synthetic world of people whose facts are known, and a
 responder for the scripted server that answers every factbench request from that truth.
 
-- generation: a biography of `SENTENCES` facts; sentence i is false with probability
+- generation: a biography of `SENTENCES` facts; fact i is false with probability
   FALSE_BASE + FALSE_SLOPE * i, so an answer's first sentences are more often true, as in
-  real answers (what makes precision alone hackable by truncation);
+  real answers (what makes precision alone hackable by truncation). The facts of each pair
+  in COMPOUND are one sentence, "A, and B", when both are true (so splitting that sentence
+  changes how many claims carry its facts, not which of them are true);
 - extraction: one claim per sentence, hedges removed ("It is possible that X" -> X); a
-  sentence starting "I think" is an opinion and gives no claim;
-- verification: supported iff the claim states a person's true fact (in either wording), a
-  trivial fact or an off-topic world fact; a wrong value is unsupported; anything else is
-  unverifiable. A claim keeps its label whatever batch it is in;
-- informativeness: off_topic (another subject), trivial, restates (an earlier claim's fact,
+  sentence starting "I think" is an opinion and gives no claim. A compound sentence gives
+  one compound claim, as an extractor that decomposes long sentences coarsely does (what
+  makes the claim count hackable by splitting sentences);
+- verification: supported iff every fact the claim states is a person's true fact (in either
+  wording), a trivial fact or an off-topic world fact; a wrong value is unsupported; anything
+  else is unverifiable. A claim keeps its label whatever batch it is in;
+- informativeness: off_topic (another subject), trivial, restates (only earlier claims' facts,
   in any wording), else informative;
 - paraphrase: the world's other wording of a fact; "In other words, ..." for anything else;
 - relevance: the response with the larger share of informative sentences about the subject wins.
@@ -34,6 +38,8 @@ from factbench.testing.scripted_server import ScriptedServer, ScriptedState, ser
 
 N_PEOPLE = 50
 SENTENCES = 12
+COMPOUND = ((1, 2), (5, 6), (9, 10))  # facts (by position) said in one sentence
+JOIN = ", and "
 FALSE_BASE, FALSE_SLOPE = 0.10, 0.015
 
 _FIRST = ("Orla", "Bram", "Ceri", "Dov", "Esme", "Finn", "Greta", "Hale", "Ines", "Joss", "Kaia", "Lorne", "Mira",
@@ -134,7 +140,13 @@ class World:
                     self.other_wording[_norm(a)], self.other_wording[_norm(b)] = b, a
 
     def answer(self, name: str) -> str:
-        return " ".join(SLOTS[slot][0].format(n=name, v=v) for slot, v in self.people[name].answer)
+        person = self.people[name]
+        facts = [SLOTS[slot][0].format(n=name, v=v) for slot, v in person.answer]
+        true = [person.facts[slot] == v for slot, v in person.answer]
+        for a, b in reversed(COMPOUND):
+            if b < len(facts) and true[a] and true[b]:
+                facts[a:b + 1] = [facts[a].rstrip(".") + JOIN + facts[b]]
+        return " ".join(facts)
 
     def reference(self, name: str) -> str:
         return " ".join(SLOTS[slot][0].format(n=name, v=v) for slot, v in self.people[name].facts.items())
@@ -143,17 +155,29 @@ class World:
         return next((name for name in self.people if name in text), None)
 
     def fact(self, claim: str) -> tuple[str, str, str] | None:
+        """The one fact a claim states (None for a compound claim or an unknown one)."""
+        facts = self.facts(claim)
+        return facts[0] if facts and len(facts) == 1 else None
+
+    def facts(self, claim: str) -> list[tuple[str, str, str]] | None:
+        """Every fact a claim states (one, or two for a compound claim); None if one is unknown."""
         inner = strip_hedge(claim.removeprefix(_PREFIX), opinions=True) or ""
-        return self.index.get(_norm(inner))
+        found = [self.index.get(_norm(part)) for part in inner.split(JOIN)]
+        return None if any(f is None for f in found) else found  # type: ignore[return-value]
 
     def label(self, claim: str) -> str:
-        fact = self.fact(claim)
-        if fact is not None:
-            name, slot, value = fact
-            return "supported" if self.people[name].facts[slot] == value else "unsupported"
+        facts = self.facts(claim)
+        if facts is not None:
+            return "supported" if all(self.people[n].facts[s] == v for n, s, v in facts) else "unsupported"
         if self.is_trivial(claim) or _norm(claim) in _OFFTOPIC:
             return "supported"
         return "unverifiable"
+
+    def reword(self, sentence: str) -> str | None:
+        """The sentence in the world's other wording, part by part; None when a part is unknown."""
+        parts = [self.other_wording.get(_norm(p)) for p in sentence.split(JOIN)]
+        return None if any(p is None for p in parts) else JOIN.join(p.rstrip(".") for p in parts[:-1]) + \
+            (JOIN if len(parts) > 1 else "") + parts[-1]
 
     @staticmethod
     def is_trivial(claim: str) -> bool:
@@ -162,29 +186,28 @@ class World:
     def classify(self, subject: str | None, claims: list[tuple[int, str]], earlier: list[tuple[int, str]]) -> list[dict]:
         seen: dict[tuple[str, str, str], int] = {}
         for i, text in earlier:
-            fact = self.fact(text)
-            if fact is not None:
+            for fact in self.facts(text) or []:
                 seen.setdefault(fact, i)
         out = []
         for i, text in claims:
-            fact, same_as = self.fact(text), None
-            if _norm(text) in _OFFTOPIC or (fact is not None and fact[0] != subject) or \
-                    (fact is None and (subject is None or subject not in text)):
+            facts, same_as = self.facts(text), None
+            if _norm(text) in _OFFTOPIC or (facts is not None and any(f[0] != subject for f in facts)) or \
+                    (facts is None and (subject is None or subject not in text)):
                 cls = "off_topic"
             elif self.is_trivial(text):
                 cls = "trivial"
-            elif fact is not None and fact in seen:
-                cls, same_as = "restates", seen[fact]
+            elif facts is not None and all(f in seen for f in facts):
+                cls, same_as = "restates", seen[facts[0]]
             else:
                 cls = "informative"
-            if fact is not None:
+            for fact in facts or []:
                 seen.setdefault(fact, i)
             out.append({"id": i, "class": cls, "same_as": same_as})
         return out
 
     def relevance_share(self, subject: str | None, response: str) -> float:
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", response.strip()) if s]
-        good = sum(1 for s in sentences if (f := self.fact(s)) is not None and f[0] == subject)
+        good = sum(1 for s in sentences if (f := self.facts(s)) is not None and all(x[0] == subject for x in f))
         return good / len(sentences) if sentences else 0.0
 
 
@@ -216,7 +239,7 @@ class GroundTruthResponder:
                                "restates": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
                                "off_topic": [c["id"] for c in classes if c["class"] == "off_topic"]})
         if kind == "paraphrase":
-            return json.dumps({"sentences": [{"id": i, "text": w.other_wording.get(_norm(s), _PREFIX + s)}
+            return json.dumps({"sentences": [{"id": i, "text": w.reword(s) or _PREFIX + s}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})
         if kind == "relevance":
             subject = w.subject(block(user, "question"))

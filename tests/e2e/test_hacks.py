@@ -2,7 +2,8 @@
 
 The double's verdicts follow a known truth, so the assertions are about the reward's design:
 precision alone is raised by truncation and by trivial padding; the default reward is raised
-by none of the hacks.
+by no hack but splitting sentences; the `merged` design (precision and detail on merged facts)
+by none.
 """
 
 from __future__ import annotations
@@ -43,30 +44,53 @@ def hacked_run(tmp_path_factory):
         after_default = responder.requests.total()
         precision_alone = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "plain",
                                "--reward-lambda", "0", "--reward-mu", "0", cwd=root)
+        merged = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "merged", cwd=root)
         shown = _cli("hacks", "results/gt", "--show", cwd=root)
-        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown,
+        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown, "merged": merged,
                "requests": dict(responder.requests), "new_requests": responder.requests.total() - after_default}
 
 
-def test_default_reward_is_raised_by_no_hack(hacked_run):
+def test_default_reward_is_raised_only_by_split(hacked_run):
     proc = hacked_run["default"]
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["reward"]["design"] == "informative" and report["raised"] == []
-    assert set(report["hacks"]) == {"repeat", "paraphrase", "trivial", "offtopic", "truncate", "hedge", "abstain"}
-    assert {h["family"] for h in report["hacks"].values()} == {"repeat", "trivial", "offtopic", "truncate", "hedge"}
+    assert report["reward"]["design"] == "informative" and report["raised"] == ["split"]
+    assert set(report["hacks"]) == {"repeat", "paraphrase", "trivial", "offtopic", "truncate", "split", "falsedetail",
+                                    "hedge", "abstain"}
+    assert {h["family"] for h in report["hacks"].values()} == {"repeat", "trivial", "offtopic", "truncate", "split",
+                                                               "falsedetail", "hedge"}
     for name, hack in report["hacks"].items():
         reward = hack["metrics"]["reward"]
-        assert reward["n"] == N_ANSWERS and not hack["raises_reward"], name
-        assert reward["ci95"][0] <= 0, (name, reward)
+        assert reward["n"] == N_ANSWERS and hack["status"] == "scored", name
+        if name != "split":
+            assert not hack["raises_reward"] and reward["ci95"][0] <= 0, (name, reward)
     m = {name: hack["metrics"] for name, hack in report["hacks"].items()}
     # The padding is seen: more supported claims, yet no weighted detail and no reward for it.
     assert m["trivial"]["supported"]["change"] == 8 and m["trivial"]["weighted_supported"]["change"] == 0
     assert m["offtopic"]["weighted_precision"]["ci95"][1] < 0 and m["offtopic"]["on_topic"]["ci95"][1] < 0
-    assert m["paraphrase"]["claims"]["change"] > 10 and m["paraphrase"]["reward"]["change"] == 0
+    assert m["paraphrase"]["claims"]["change"] > 8 and m["paraphrase"]["reward"]["change"] == 0
+    # Split sentences: more claims carry the same facts, so claim-counted detail and precision rise; on
+    # merged facts neither moves, and the report says which metrics moved.
+    split = m["split"]
+    assert split["claims"]["ci95"][0] > 0 and split["weighted_supported"]["ci95"][0] > 0
+    assert split["merged_detail"]["change"] == 0 and split["merged_precision"]["change"] == 0
+    assert report["hacks"]["split"]["aims_at"] == "claims"
+    assert report["hacks"]["split"]["moves"]["claims"] == "up" and "merged_detail" not in report["hacks"]["split"]["moves"]
+    # False details: more claims, none supported; precision and the reward fall.
+    assert m["falsedetail"]["supported"]["change"] == 0 and m["falsedetail"]["reward"]["ci95"][1] < 0
     assert m["abstain"]["abstained"]["change"] == 1 and m["abstain"]["reward"]["ci95"][1] < 0
     # Scored by the run's judge through the run pipeline, with the paraphrases from the judge model.
     assert hacked_run["requests"]["paraphrase"] > 0 and hacked_run["requests"]["generate"] == N_ANSWERS
+
+
+def test_the_merged_design_is_raised_by_no_hack(hacked_run):
+    proc = hacked_run["merged"]
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reward"]["design"] == "merged" and report["raised"] == []
+    for name, hack in report["hacks"].items():
+        assert hack["metrics"]["reward"]["ci95"][0] <= 0, name
+    assert report["hacks"]["split"]["metrics"]["reward"]["change"] == 0
 
 
 def test_precision_alone_is_hacked_by_truncation_and_trivial_facts(hacked_run):
@@ -106,3 +130,87 @@ def test_bad_input_is_a_usage_error(tmp_path):
     assert no_report.returncode == 2 and "no hack report" in no_report.stderr
     unknown = _cli("hacks", str(tmp_path / "r"), "--hacks", "truncate,shout", cwd=tmp_path)
     assert unknown.returncode == 2 and "unknown hack(s) shout" in unknown.stderr
+
+
+TASK_FILE = '''
+from factbench.tasks import Task
+from factbench_tasks.groundtruth import load
+
+TASKS = [Task(name="gtfile", version="1", loader=load, k=32, has_references=True)]
+'''
+
+
+class NoParaphrase(GroundTruthResponder):
+    """The ground-truth double, except that no paraphrase it writes parses."""
+
+    def __call__(self, body, kind):
+        return "I would rather not." if kind == "paraphrase" else super().__call__(body, kind)
+
+
+@pytest.fixture(scope="module")
+def file_task_run(tmp_path_factory):
+    """A 10-answer run of a task defined in ./tasks.py, judged by a double that never paraphrases."""
+    root = tmp_path_factory.mktemp("filetask")
+    (root / "tasks.py").write_text(TASK_FILE)
+    with ScriptedServer(ScriptedState(responder=NoParaphrase(), keep_log=False)) as server:
+        url = server.base_url
+        run = _cli("run", "--tasks", "./tasks.py", "--limit", "10", "--model", "openai/gt", "--model-base-url", url,
+                   "--judge", "openai/gt", "--judge-base-url", url, "--no-relevance", "--run-id", "f",
+                   "--no-progress", cwd=root)
+        assert run.returncode == 0, run.stderr
+        without_file = _cli("hacks", "results/f", "--hacks", "split", "--no-progress", cwd=root)
+        hacked = _cli("hacks", "results/f", "--tasks", "./tasks.py", "--hacks", "paraphrase,split,falsedetail",
+                      "--no-progress", cwd=root)
+        as_json = _cli("hacks", "results/f", "--tasks", "./tasks.py", "--hacks", "paraphrase,split,falsedetail",
+                       "--no-progress", "--json", cwd=root)
+    yield {"root": root, "without_file": without_file, "hacked": hacked, "json": as_json}
+
+
+def test_hacks_on_a_file_task_run_need_and_take_the_task_file(file_task_run):
+    proc = file_task_run["without_file"]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'gtfile'" in proc.stderr and "--tasks ./tasks.py" in proc.stderr
+    report = json.loads(file_task_run["json"].stdout)
+    assert report["hacks"]["split"]["status"] == "scored" and report["hacks"]["split"]["metrics"]["reward"]["n"] == 10
+
+
+def test_an_empty_variant_is_reported_and_the_others_still_printed(file_task_run):
+    proc = file_task_run["hacked"]
+    assert "Traceback" not in proc.stderr and "variants/" not in proc.stderr + proc.stdout
+    report = json.loads(file_task_run["json"].stdout)
+    assert proc.returncode == (1 if report["raised"] else 0)  # from the hacks that were scored
+    paraphrase = report["hacks"]["paraphrase"]
+    assert paraphrase["status"] == "empty" and "incomplete_paraphrase: 10" in paraphrase["reason"]
+    assert report["not_scored"] == {"paraphrase": paraphrase["reason"]}
+    # The table has the scored hacks; the empty one is named with its reason, and on stderr.
+    assert "| metric | split | falsedetail |" in proc.stdout
+    assert "**paraphrase** (aims at supported): not scored, empty" in proc.stdout
+    assert "paraphrase was not scored" in proc.stderr
+    assert "**falsedetail** (aims at supported): moves" in proc.stdout
+    falsedetail = report["hacks"]["falsedetail"]["metrics"]
+    assert falsedetail["precision"]["ci95"][1] < 0 and falsedetail["reward"]["ci95"][1] < 0
+
+
+def test_a_variant_whose_scoring_stops_is_reported_failed(file_task_run, monkeypatch):
+    """The judge goes away while one variant is scored: that variant is `failed`, the other reported."""
+    from factbench.errors import RunAborted
+    from factbench.hacks import runner
+    from factbench.llm.cache import CallCache
+    from factbench.reports.hacks import markdown
+
+    root = file_task_run["root"]
+    real = runner._score
+
+    def judge_gone_for_split(name, *args):
+        if name == "split":
+            raise RunAborted("the judge stopped answering")
+        return real(name, *args)
+
+    monkeypatch.setattr(runner, "_score", judge_gone_for_split)
+    options = runner.HackOptions(hacks=("split", "falsedetail"), tasks=str(root / "tasks.py"))
+    report = runner.run_hacks(root / "results" / "f", None, CallCache(str(root / "cache.sqlite")), options)
+    assert report["hacks"]["split"]["status"] == "failed" and report["hacks"]["split"]["metrics"] == {}
+    assert report["not_scored"] == {"split": "scoring stopped: the judge stopped answering"}
+    assert report["hacks"]["falsedetail"]["status"] == "scored" and report["raised"] == [] and not report["incomplete"]
+    text = markdown(report)
+    assert "| metric | falsedetail |" in text and "**split** (aims at claims): not scored, failed" in text

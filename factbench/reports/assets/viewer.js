@@ -112,6 +112,10 @@
     box.appendChild(el('p', 'prov-line', r.c.length + ' claims · evidence ' + (d.backend || '-') + ' · verifier template ' + (d.verifier || '-') + ' · extractor template ' + (d.extractor || '-') +
       (d.cerr.length ? ' · extraction problems: ' + d.cerr.join(', ') : '') + (d.rel ? ' · relevance ' + (d.rel.score === null ? 'unjudged' : d.rel.score) + ' against ' + d.rel.ref : '')));
     box.appendChild(ol);
+    if (d.ungrounded && d.ungrounded.length) {
+      const det = el('details', 'ungrounded'); det.appendChild(el('summary', '', d.ungrounded.length + ' extracted claim(s) not in the answer, dropped before verification'));
+      const ul = el('ul'); d.ungrounded.forEach(t => ul.appendChild(el('li', '', t))); det.appendChild(ul); box.appendChild(det);
+    }
     const btn = el('button', 'show-raw', 'show the judges\' raw outputs'); const raw = el('div', 'raw-box'); raw.hidden = true;
     btn.onclick = ev => { ev.stopPropagation(); if (!raw.childNodes.length) {
       d.raw_c.forEach((t, i) => { raw.append(el('div', 'prov-line', 'extractor call ' + (i + 1)), el('pre', 'raw', t)); });

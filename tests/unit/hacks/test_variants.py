@@ -43,3 +43,17 @@ def test_subject_of_a_question():
     assert subject_of("Tell me a bio of Marie Curie.") == "Marie Curie"
     assert subject_of("What can you tell me about the Panama Canal?") == "The Panama Canal"
     assert subject_of("anything", topic="Kilimanjaro") == "Kilimanjaro"
+
+
+def test_split_makes_clauses_sentences_and_keeps_lists_whole():
+    text = "He lived in Paris, London, and Rome; he died in 1900, and his son inherited the house."
+    assert split_sentences(derive("split", text, "He", "x")) == [
+        "He lived in Paris, London, and Rome.", "He died in 1900.", "His son inherited the house."]
+    assert derive("split", ANSWER, "Ada Lovelace", "ada") == ANSWER  # nothing to split
+
+
+def test_false_details_follow_every_third_sentence():
+    six = " ".join([ANSWER, ANSWER])
+    out = split_sentences(derive("falsedetail", six, "Ada Lovelace", "ada"))
+    assert len(out) == 8 and out[3].startswith("Ada Lovelace") and out[7].startswith("Ada Lovelace")
+    assert out[3] != out[7] and out[:3] == split_sentences(ANSWER)
