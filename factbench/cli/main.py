@@ -109,12 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm", help="vLLM on GPU, llama.cpp on CPU")
     serve.add_argument("--tensor-parallel", type=POSITIVE, default=1, help="GPUs per model (vLLM)")
     serve.add_argument("--port", type=whole(1, 65535), default=8000, help="port to listen on")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on; 0.0.0.0 serves other nodes (docs/serving.md)")
     serve.add_argument("--max-num-seqs", type=POSITIVE, default=256, help="sequences decoded at once (vLLM)")
     serve.add_argument("--served-name", help="model name clients use (default: --model)")
     serve.add_argument("--ready-timeout", type=SECONDS, default=1800.0,
                        help="seconds to wait for the server to answer a test completion")
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
+    serve.add_argument("server_args", nargs="*", metavar="-- SERVER_ARGS",
+                       help="passed to the server as they are, after factbench's own flags (e.g. "
+                            "-- --data-parallel-size 2 --quantization fp8)")
 
     add_view_commands(sub)
     add_reward_parser(sub)
