@@ -10,6 +10,7 @@ import sys
 
 from factbench import __version__
 from factbench.cli.checks import POSITIVE, SECONDS, number, whole
+from factbench.cli.evalset import add_evalset_parser, cmd_evalset
 from factbench.cli.hacks import add_hacks_parser, cmd_hacks
 from factbench.cli.options import (
     EXIT_CODES_HELP,
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--json", action="store_true", help="print the merged summary.json")
 
     add_hacks_parser(sub)
+    add_evalset_parser(sub)
 
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store", help="a store written by `corpus build`")
@@ -142,7 +144,7 @@ COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "data": cmd_da
             "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
             "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks,
-            "merge": cmd_merge, "reward": cmd_reward}
+            "merge": cmd_merge, "reward": cmd_reward, "eval-set": cmd_evalset}
 
 
 def main(argv: list[str] | None = None) -> int:

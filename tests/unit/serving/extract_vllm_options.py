@@ -11,7 +11,6 @@ import ast
 import sys
 from pathlib import Path
 
-
 # The modules that build `vllm serve`'s parser: the engine's arguments and the frontend's.
 SERVE_FILES = {"arg_utils.py", "cli_args.py", "entrypoints/cli/serve.py"}
 

@@ -74,7 +74,8 @@ def test_client_url_names_this_host_when_serving_every_interface():
 def test_vllms_own_parser_accepts_the_command():
     """Where vLLM is installed (the gpu extra), its `vllm serve` parser reads the command we build."""
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'factbench[gpu]')")
-    from vllm.entrypoints.cli import serve as vllm_serve  # make_arg_parser moved between releases; serve imports it
+    # make_arg_parser moved between releases; the serve command module imports it in all of them
+    from vllm.entrypoints.cli import serve as vllm_serve
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
     cmd = vllm_command("Qwen/Qwen2.5-7B-Instruct", host="0.0.0.0", tensor_parallel=2,
