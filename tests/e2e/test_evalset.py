@@ -116,3 +116,17 @@ def test_a_failing_cell_is_retried_a_bounded_number_of_times(tmp_path, server, c
     # Cells that end with failed samples stay visible: joined, on the leaderboard, and never ranked.
     rows = _rows(out2)
     assert len(rows) == 6 and all(r["rank"] == "" and r["unranked_reason"] for r in rows)
+
+
+def test_cells_split_into_shards_give_the_same_metrics(tmp_path, server):
+    manifest = _manifest(tmp_path, server.base_url)
+    assert main(["eval-set", str(manifest), "--out", str(tmp_path / "whole")]) == 0
+    assert main(["eval-set", str(manifest), "--out", str(tmp_path / "split"), "--shards-per-cell", "2",
+                 "--cells-at-once", "2"]) == 0
+    for run_id, _ in RUNS:
+        whole, split = (json.loads((tmp_path / d / "runs" / run_id / "summary.json").read_text())
+                        for d in ("whole", "split"))
+        assert split["tasks"] == whole["tasks"] and split["overall"] == whole["overall"]
+    assert len(list((tmp_path / "split" / "cells").glob("*/*.shards/*-of-2/summary.json"))) == 12
+    same = lambda rows: [{k: v for k, v in r.items() if k != "date"} for r in rows]  # noqa: E731
+    assert same(_rows(tmp_path / "split")) == same(_rows(tmp_path / "whole"))
