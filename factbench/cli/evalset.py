@@ -35,8 +35,9 @@ def add_evalset_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retries", type=NON_NEGATIVE, default=2,
                    help="further attempts of a cell that failed or left failed samples")
     p.add_argument("--judge-budget", type=POSITIVE, metavar="N",
-                   help="judge requests in flight over the whole set, shared by the cells running at once "
-                        "(default: the manifest's judge_concurrency, else factbench's default)")
+                   help="judge requests in flight to each judge server over the whole set (near its "
+                        "--max-num-seqs), split over the jobs running at once (default: the manifest's "
+                        "judge_concurrency, else factbench's default)")
 
 
 def cmd_evalset(args: argparse.Namespace) -> int:

@@ -22,6 +22,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+# Keys naming files: a relative path is taken from the manifest's folder (jobs may run elsewhere).
+PATH_KEYS = ("responses", "data_dir", "cache")
 # Keys eval-set sets itself: where runs live (--out) and how cells are split (--shards-per-cell).
 RESERVED = {"results_dir": "eval-set writes every run under --out",
             "shard": "eval-set splits cells itself (--shards-per-cell)"}
@@ -92,6 +94,9 @@ def _entries(path: Path, text: str, data: dict[str, Any]) -> list[RunEntry]:
                                 f"line {seen[run_id]}")
         seen[run_id] = where.line("run_id", index)
         tasks = _task_names(where, merged.pop("tasks", None), index)
+        for key in PATH_KEYS:
+            if isinstance(merged.get(key), str) and merged[key]:
+                merged[key] = str((path.parent / Path(merged[key]).expanduser()).resolve())
         _check_values(where, index, run_id, merged)
         entries.append(RunEntry(run_id, tasks, merged))
     return entries

@@ -183,6 +183,7 @@ def run_set(manifest: Manifest, out: Path, executor: Executor, *, retries: int =
     """Run the whole set, join its runs and build out/leaderboard from out/runs."""
     from factbench.reports.leaderboard import build
 
+    out = out.resolve()  # jobs may run in other working directories (Ray workers)
     jobs = plan_jobs(manifest, out, shards_per_cell, judge_budget, min(executor.slots, 1_000_000))
     progress = SetProgress(len(jobs), stream)
     progress._say(f"{len(manifest.runs)} runs, {len(jobs)} jobs, {executor.slots} at once ({executor.name})")

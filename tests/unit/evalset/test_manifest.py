@@ -85,3 +85,12 @@ def test_a_run_without_a_model_is_refused_at_load(tmp_path):
     path = _write(tmp_path, GOOD.replace('model = "openai/m2"\n', ""))
     with pytest.raises(ManifestError, match=r":12 \(run 2\): key .model.: give --model"):
         load_manifest(path)
+
+
+def test_relative_paths_are_taken_from_the_manifests_folder(tmp_path, monkeypatch):
+    (tmp_path / "sets").mkdir()
+    path = tmp_path / "sets" / "set.toml"
+    path.write_text(GOOD.replace('limit = 3\n', 'limit = 3\ndata_dir = "../data"\ncache = "/abs/c.sqlite"\n'))
+    monkeypatch.chdir(tmp_path / "sets")
+    run = load_manifest(path).runs[0]
+    assert run.options["data_dir"] == str(tmp_path / "data") and run.options["cache"] == "/abs/c.sqlite"
