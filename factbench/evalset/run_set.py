@@ -80,12 +80,12 @@ class SetProgress:
         self.done = self.failed = self.retried = self.running = 0
         self.started = time.monotonic()
 
-    def _say(self, what: str) -> None:
+    def say(self, what: str) -> None:
         elapsed = time.monotonic() - self.started
         print(f"eval-set [{self.done}/{self.total} done, {self.running} running, {self.failed} failed, "
               f"{self.retried} retried, {elapsed:.0f}s] {what}", file=self.stream, flush=True)
 
-    def start(self, job: Job, attempt: int) -> None:
+    def start(self, job: Job) -> None:
         self.running += 1
 
     def finish(self, job: Job, result: JobResult, final: bool) -> None:
@@ -93,16 +93,16 @@ class SetProgress:
         if result.finished:
             self.done += 1
             p = "-" if result.precision is None else f"{result.precision * 100:.1f}%"
-            self._say(f"{job.key}: {result.answers} answers, precision {p} ({result.seconds:.1f}s"
+            self.say(f"{job.key}: {result.answers} answers, precision {p} ({result.seconds:.1f}s"
                       + (f" on {result.host})" if result.host else ")"))
         elif final:
             self.failed += 1
             why = result.error or f"{result.failed_samples} sample(s) failed"
-            self._say(f"{job.key}: FAILED: {why}")
+            self.say(f"{job.key}: FAILED: {why}")
         else:
             self.retried += 1
             why = result.error or f"{result.failed_samples} sample(s) failed"
-            self._say(f"{job.key}: retrying ({why})")
+            self.say(f"{job.key}: retrying ({why})")
 
 
 def execute(executor: Executor, jobs: list[Job], retries: int, progress: SetProgress) -> tuple[dict[str, JobResult], Counter[str]]:
@@ -117,7 +117,7 @@ def execute(executor: Executor, jobs: list[Job], retries: int, progress: SetProg
             job = pending.popleft()
             attempts[job.key] += 1
             running[executor.submit(job)] = job
-            progress.start(job, attempts[job.key])
+            progress.start(job)
         for handle, result in executor.wait(list(running)):
             job = running.pop(handle)
             last = result.finished or result.fatal or attempts[job.key] > retries
@@ -184,9 +184,9 @@ def run_set(manifest: Manifest, out: Path, executor: Executor, *, retries: int =
     from factbench.reports.leaderboard import build
 
     out = out.resolve()  # jobs may run in other working directories (Ray workers)
-    jobs = plan_jobs(manifest, out, shards_per_cell, judge_budget, min(executor.slots, 1_000_000))
+    jobs = plan_jobs(manifest, out, shards_per_cell, judge_budget, executor.slots)
     progress = SetProgress(len(jobs), stream)
-    progress._say(f"{len(manifest.runs)} runs, {len(jobs)} jobs, {executor.slots} at once ({executor.name})")
+    progress.say(f"{len(manifest.runs)} runs, {len(jobs)} jobs, {executor.slots} at once ({executor.name})")
     results, attempts = execute(executor, jobs, retries, progress)
     joined, incomplete = assemble(manifest, out, jobs, results)
     outcome = SetOutcome(results, attempts, joined, incomplete)

@@ -127,6 +127,10 @@ def join_tasks(run_dirs: list[str], out: str | Path) -> RunSummary:
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} already exists and is not empty; join into a new directory")
     parts = [_read(d, shard=False) for d in run_dirs]
+    joined = {name for _, spec, _ in parts for name in spec["tasks"]}
+    for _, _, summary in parts:  # a part's note that it ignored answers of a task another part scored
+        summary["notes"] = [n for n in summary.get("notes", []) if not any(
+            n.startswith(f"responses for task {name!r}") for name in joined)]
     first = parts[0][1]
     base = {k: v for k, v in first["settings"].items() if k not in _LOCAL_SETTINGS}
     seen: dict[str, Path] = {}
