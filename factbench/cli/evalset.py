@@ -55,8 +55,10 @@ def cmd_evalset(args: argparse.Namespace) -> int:
     try:
         outcome = run_set(manifest, out, executor, retries=args.retries, shards_per_cell=args.shards_per_cell,
                           judge_budget=args.judge_budget)
-    finally:
-        executor.close()
+    except BaseException:  # interrupted: leave now; every cell resumes from its records next time
+        executor.close(wait=False)
+        raise
+    executor.close()
     for result in outcome.failed:
         print(f"eval-set: {result.key} did not finish after {outcome.attempts[result.key]} attempt(s): "
               f"{result.error or f'{result.failed_samples} failed sample(s)'}", file=sys.stderr)

@@ -198,6 +198,8 @@ def _silence_stdout() -> None:
 
 def _resume_hint(args: argparse.Namespace) -> str:
     run_id = getattr(args, "run_id", None)
+    if args.command == "eval-set":
+        return "; re-run the same command to resume (finished cells are kept)"
     if args.command not in ("run", "score"):
         return ""
     return f"; re-run with --run-id {run_id} to resume" if run_id else "; re-run with the same --run-id to resume"

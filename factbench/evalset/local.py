@@ -23,5 +23,6 @@ class LocalExecutor:
         done, _ = wait(handles, return_when=FIRST_COMPLETED)
         return [(h, h.result()) for h in done]
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Without `wait`, running jobs are left to the process's exit (the CLI leaves at once)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -63,6 +63,6 @@ class RayExecutor:
                 out.append((ref, JobResult(key, ok=False, error=f"{type(exc).__name__}: {str(exc)[:500]}")))
         return out
 
-    def close(self) -> None:
-        if self._owns_ray:
+    def close(self, wait: bool = True) -> None:
+        if self._owns_ray:  # a Ray started here ends with the set (its tasks with it)
             self.ray.shutdown()

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import write_longfact_fixture
 
 from factbench.cli.main import main
@@ -130,3 +131,43 @@ def test_cells_split_into_shards_give_the_same_metrics(tmp_path, server):
     assert len(list((tmp_path / "split" / "cells").glob("*/*.shards/*-of-2/summary.json"))) == 12
     same = lambda rows: [{k: v for k, v in r.items() if k != "date"} for r in rows]  # noqa: E731
     assert same(_rows(tmp_path / "split")) == same(_rows(tmp_path / "whole"))
+
+
+def test_ctrl_c_stops_the_set_at_once_and_it_resumes(tmp_path, server):
+    manifest, out = _manifest(tmp_path, server.base_url), tmp_path / "out"
+    server.state.keep_log = False
+    server.state.faults = [Fault("sleep:0.2", times=10**9)]
+    proc = subprocess.Popen([sys.executable, "-m", "factbench", "eval-set", str(manifest), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "cells").glob("*/*/answers.jsonl")) and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)  # a cell in flight is not waited for
+    assert proc.returncode == 130, err[-2000:]
+    assert "re-run the same command to resume" in err and "Traceback" not in err
+    server.state.faults = []
+    assert main(["eval-set", str(manifest), "--out", str(out)]) == 0
+    assert len(_rows(out)) == 6
+
+
+def test_join_refuses_parts_of_different_runs(tmp_path, server):
+    from factbench.pipeline.merge import join_tasks
+    from factbench.pipeline.options import UsageError
+
+    def cell(run_id: str, task: str, judge: str = "openai/judge") -> str:
+        assert main(["run", "--tasks", task, "--results-dir", str(tmp_path / task), "--run-id", run_id, "--limit", "2",
+                     "--model", "openai/test-model", "--model-base-url", server.base_url, "--judge", judge,
+                     "--judge-base-url", server.base_url, "--evidence", "none", "--no-progress"]) == 0
+        return str(tmp_path / task / run_id)
+
+    demo, truth = cell("a", "demo"), cell("a", "groundtruth")
+    other = cell("b", "groundtruth", judge="openai/other-judge")
+    with pytest.raises(UsageError, match="not a part of the same run"):
+        join_tasks([demo, other], tmp_path / "j1")
+    with pytest.raises(UsageError, match="task demo is in both"):
+        join_tasks([demo, demo], tmp_path / "j2")
+    joined = join_tasks([demo, truth], tmp_path / "j3")
+    assert list(joined.tasks) == ["demo", "groundtruth"]
+    with pytest.raises(UsageError, match="not empty"):
+        join_tasks([demo, truth], tmp_path / "j3")
