@@ -27,12 +27,13 @@ def add_evalset_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: threads of this process; ray: Ray tasks (extra factbench[ray])")
     p.add_argument("--ray-address", metavar="ADDR",
-                   help="an existing Ray cluster (e.g. ray://head:10001 or auto); default: start Ray on this machine")
-    p.add_argument("--cells-at-once", type=POSITIVE, default=1,
+                   help="an existing Ray cluster (head-node:6379, or auto for the one this node joined); "
+                        "default: start Ray on this machine")
+    p.add_argument("--cells-at-once", type=POSITIVE, default=1, metavar="N",
                    help="jobs running at once with the local executor (Ray runs one per free CPU)")
-    p.add_argument("--shards-per-cell", type=POSITIVE, default=1,
+    p.add_argument("--shards-per-cell", type=POSITIVE, default=1, metavar="N",
                    help="split each cell into N shards (separate jobs, merged when all are done)")
-    p.add_argument("--retries", type=NON_NEGATIVE, default=2,
+    p.add_argument("--retries", type=NON_NEGATIVE, default=2, metavar="N",
                    help="further attempts of a cell that failed or left failed samples")
     p.add_argument("--judge-budget", type=POSITIVE, metavar="N",
                    help="judge requests in flight to each judge server over the whole set (near its "

@@ -5,6 +5,9 @@ same records (the latest of each sample, in plan order), the same run identity, 
 computed by the same code from the same scores in the same order — so the metrics and their
 bootstrap intervals are identical. Shards must come from one configuration; anything else is
 refused, never mixed.
+
+`join_tasks` does the same for runs of one configuration over different tasks (eval-set runs
+each (run, task) cell on its own): the joined directory is the run over all their tasks.
 """
 
 from __future__ import annotations
@@ -174,7 +177,7 @@ def _write(out: Path, parts: list[tuple[RunStore, dict, dict]], tasks: dict[str,
         task = Task(name=name, version=t["version"], loader=lambda ctx: [], k=t["k"])
         planned[name] = PlannedTask(task, [Prompt(id=pid, text="") for pid in prompt_ids[name]], _Evidence(t["evidence"]),
                                     evidence_chosen_by=summary_of[name]["tasks"][name].get("evidence_chosen_by", ""))
-    # Who judged each task is the same in every shard (one identity): the part's record of it.
+    # Who judged each task: the record of the part that scored it (all shards of a task agree).
     task_judges = {name: summary_of[name]["tasks"][name]["judge"] for name in planned}
     relevance_tasks = {name for name, judge in task_judges.items() if "relevance" in judge.get("roles", {})}
     position = {key: i for i, key in enumerate(order)}
