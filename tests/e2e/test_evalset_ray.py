@@ -38,36 +38,45 @@ def _node(temp_dir: str, *args: str) -> subprocess.Popen:
 
 
 def _end(proc: subprocess.Popen) -> None:
+    """Stop a node and every process of its session (its GCS, raylet and workers)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(30)
+            proc.wait(40)  # Ray drains a node for up to 30 s on SIGTERM
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the whole session is gone already
+        pass
+    proc.wait()
 
 
 @pytest.fixture
-def cluster():
+def cluster(monkeypatch):
+    # Token authentication on: Ray reads a token from ~/.ray, which a test must neither need nor make.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     temp_dir = tempfile.mkdtemp(prefix="fbray", dir="/tmp")  # short: Ray's socket paths must fit
     port = free_port()
-    head = _node(temp_dir, "--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", temp_dir)
     address = f"127.0.0.1:{port}"
-    time.sleep(3)
-    assert head.poll() is None, f"ray start --head exited with {head.returncode}"
-    worker = _node(temp_dir, "--address", address)
-    deadline = time.monotonic() + 120
-    ray.init(address=address, log_to_driver=False)
+    nodes = [_node(temp_dir, "--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", temp_dir)]
     try:
-        while ray.cluster_resources().get("CPU", 0) < 2:
-            assert time.monotonic() < deadline, "the worker node did not join"
-            time.sleep(0.5)
+        time.sleep(3)
+        assert nodes[0].poll() is None, f"ray start --head exited with {nodes[0].returncode}"
+        nodes.append(_node(temp_dir, "--address", address))
+        deadline = time.monotonic() + 120
+        ray.init(address=address, log_to_driver=False)
+        try:
+            while ray.cluster_resources().get("CPU", 0) < 2:
+                assert time.monotonic() < deadline, "the worker node did not join"
+                time.sleep(0.5)
+        finally:
+            ray.shutdown()
+        yield address, nodes[1]
     finally:
-        ray.shutdown()
-    yield address, worker
-    _end(worker)
-    _end(head)
-    shutil.rmtree(temp_dir, ignore_errors=True)
+        for node in reversed(nodes):
+            _end(node)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _metrics(out: Path) -> dict[str, dict]:

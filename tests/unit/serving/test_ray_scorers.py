@@ -17,8 +17,9 @@ def test_split_is_contiguous_balanced_and_complete():
 
 
 @pytest.mark.slow
-def test_ray_actor_pool_scores_like_one_scorer(server):
+def test_ray_actor_pool_scores_like_one_scorer(server, monkeypatch):
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'factbench[ray]')")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token file made in ~/.ray for a test's Ray
     from factbench.reward.scorer import Scorer
     from factbench.serving.ray_scorers import RayScorerPool
 
