@@ -11,6 +11,7 @@ from pathlib import Path
 
 from factbench import __version__
 from factbench.cli.checks import POSITIVE, SECONDS, number, whole
+from factbench.cli.evalset import add_evalset_parser, cmd_evalset
 from factbench.cli.hacks import add_hacks_parser, cmd_hacks
 from factbench.cli.options import (
     EXIT_CODES_HELP,
@@ -110,12 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=("vllm", "llama-cpp"), default="vllm", help="vLLM on GPU, llama.cpp on CPU")
     serve.add_argument("--tensor-parallel", type=POSITIVE, default=1, help="GPUs per model (vLLM)")
     serve.add_argument("--port", type=whole(1, 65535), default=8000, help="port to listen on")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on; 0.0.0.0 serves other nodes (docs/serving.md)")
     serve.add_argument("--max-num-seqs", type=POSITIVE, default=256, help="sequences decoded at once (vLLM)")
     serve.add_argument("--served-name", help="model name clients use (default: --model)")
     serve.add_argument("--ready-timeout", type=SECONDS, default=1800.0,
                        help="seconds to wait for the server to answer a test completion")
     serve.add_argument("--dry-run", action="store_true", help="print the server command and exit")
+    serve.add_argument("server_args", nargs="*", metavar="-- SERVER_ARGS",
+                       help="passed to the server as they are, after factbench's own flags (e.g. "
+                            "-- --data-parallel-size 2 --quantization fp8)")
 
     add_view_commands(sub)
     add_reward_parser(sub)
@@ -126,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--json", action="store_true", help="print the merged summary.json")
 
     add_hacks_parser(sub)
+    add_evalset_parser(sub)
 
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store", help="a store written by `corpus build`")
@@ -139,7 +145,7 @@ COMMANDS = {"run": cmd_run, "score": cmd_score, "list": cmd_list, "data": cmd_da
             "corpus": cmd_corpus,
             "leaderboard": cmd_leaderboard, "compare": cmd_compare, "judge": cmd_judge,
             "calibrate": cmd_calibrate, "export": cmd_export, "view": cmd_view, "hacks": cmd_hacks,
-            "merge": cmd_merge, "reward": cmd_reward}
+            "merge": cmd_merge, "reward": cmd_reward, "eval-set": cmd_evalset}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +198,9 @@ def _silence_stdout() -> None:
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
-    """How to resume, where there is a run to resume: its directory holds run.json."""
+    """How to resume, where there is something to resume: a run directory holding run.json, or a set."""
+    if args.command == "eval-set":
+        return "; re-run the same command to resume (finished cells are kept)"
     run_dir = getattr(args, "run_dir_created", None)
     if args.command not in ("run", "score") or run_dir is None or not (Path(run_dir) / "run.json").exists():
         return ""

@@ -130,19 +130,20 @@ def cmd_judge(args: argparse.Namespace) -> int:
     name = args.served_name or (Path(args.model).stem if args.backend == "llama-cpp" else args.model)
     if args.backend == "vllm":
         cmd = serve.vllm_command(args.model, port=args.port, host=args.host, tensor_parallel=args.tensor_parallel,
-                                 max_num_seqs=args.max_num_seqs, served_name=name)
+                                 max_num_seqs=args.max_num_seqs, served_name=name, extra=args.server_args)
     else:
-        cmd = serve.llama_cpp_command(args.model, port=args.port, host=args.host, served_name=name)
+        cmd = serve.llama_cpp_command(args.model, port=args.port, host=args.host, served_name=name,
+                                      extra=args.server_args)
     if args.dry_run:
         print(" ".join(cmd))
         return EXIT_OK
     missing = serve.backend_available(args.backend)
     if missing:
         raise UsageError(missing)
-    url = f"http://{args.host}:{args.port}/v1"
+    url = serve.client_url(args.host, args.port)
     print(f"starting: {' '.join(cmd)}", file=sys.stderr)
     try:
-        served = serve.start(cmd, url, name, timeout_s=args.ready_timeout)
+        served = serve.start(cmd, serve.local_url(args.host, args.port), name, timeout_s=args.ready_timeout)
     except serve.ServeError as exc:
         print(f"factbench judge serve: {exc}", file=sys.stderr)
         return EXIT_ERRORS

@@ -1,4 +1,5 @@
-"""Content-addressed SQLite cache of LLM calls and web searches (WAL, safe for several processes).
+"""Content-addressed SQLite cache of LLM calls and web searches (WAL, safe for several processes
+on one machine; refused on a network filesystem, where WAL is not safe).
 
 The key is a hash of everything that changes the output (model id, pinned revision, every
 generation parameter, the messages, the prompt-template version); endpoints and transport
@@ -47,6 +48,57 @@ class CacheUnusable(RunAborted):
     exit_code = 2
 
 
+class CacheOnNetworkFilesystem(CacheUnusable):
+    """SQLite's WAL needs shared memory between the processes using a file, which a network
+    filesystem does not give: the cache is refused there (exit 2), never opened in another mode."""
+
+
+# Filesystem types (as /proc/mounts names them) where processes on several machines may share a
+# file: SQLite's WAL is unsafe on them.
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "afs",
+    "9p", "ocfs2", "gfs2", "fuse.sshfs", "fuse.ceph", "fuse.glusterfs", "fuse.s3fs", "fuse.gcsfuse",
+    "fuse.juicefs", "fuse.rclone", "fuse.beegfs", "fuse.lustre",
+})
+
+
+def _unescape_mount(field: str) -> str:
+    """/proc/mounts writes space, tab, newline and backslash in paths as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
+    """The type of the filesystem holding `path` (the longest mount point above it), or None
+    where the mount table cannot be read (not Linux). The one place the type is looked up."""
+    try:
+        table = Path(mounts).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best, kind = "", None
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = _unescape_mount(fields[1])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def refuse_network_filesystem(path: Path) -> None:
+    """Raise CacheOnNetworkFilesystem when `path`'s folder is on a network filesystem."""
+    kind = filesystem_type(path.parent)
+    if kind and (kind in NETWORK_FILESYSTEMS or kind.split(".")[0] in NETWORK_FILESYSTEMS):
+        raise CacheOnNetworkFilesystem(
+            f"the call cache {path} is on a network filesystem ({kind}), where SQLite's write-ahead log is not "
+            "safe for several processes or machines; put the cache on a local disk: --cache /local/disk/"
+            f"factbench.sqlite (or {DEFAULT_CACHE_ENV}=...; one file per node), or run with --no-cache")
+
+
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _SIDE_FILES = ("-wal", "-shm")
 
@@ -91,6 +143,7 @@ class CallCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WriteFailed(self.path.parent, exc) from None
+        refuse_network_filesystem(self.path)
         problem = check_cache_file(self.path)
         if problem:
             moved = move_aside(self.path)

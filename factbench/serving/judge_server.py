@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,27 +40,50 @@ def free_port(host: str = "127.0.0.1") -> int:
 def vllm_command(model: str, *, port: int = 8000, host: str = "127.0.0.1", tensor_parallel: int = 1,
                  max_num_seqs: int = 256, max_model_len: int | None = 16384, served_name: str | None = None,
                  extra: list[str] | None = None) -> list[str]:
-    """vLLM's OpenAI server with settings for judging: every judge call shares a long instruction
+    """`vllm serve MODEL` with settings for judging: every judge call shares a long instruction
     prefix (prefix caching), asks for JSON-schema output (xgrammar backend), and many short calls
-    run at once (a high sequence cap)."""
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
-           "--host", host, "--port", str(port), "--tensor-parallel-size", str(tensor_parallel),
-           "--enable-prefix-caching", "--max-num-seqs", str(max_num_seqs),
-           "--structured-outputs-config.backend", "xgrammar",
-           "--served-model-name", served_name or model, "--disable-log-requests"]
+    run at once (a high sequence cap). `extra` (anything after `--` on the command line) comes
+    last, so vLLM's parser lets it override these defaults. Every flag here is accepted by vLLM
+    0.32.0 through 0.34.0 (tests/unit/serving/vllm_serve_options.txt lists them)."""
+    cmd = [vllm_executable(), "serve", model, "--host", host, "--port", str(port),
+           "--tensor-parallel-size", str(tensor_parallel), "--enable-prefix-caching",
+           "--max-num-seqs", str(max_num_seqs), "--structured-outputs-config.backend", "xgrammar",
+           "--served-model-name", served_name or model]
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
     return cmd + list(extra or [])
 
 
+def vllm_executable() -> str:
+    """The `vllm` console script of this interpreter's environment, else the one on PATH."""
+    beside = Path(sys.executable).with_name("vllm")
+    return str(beside) if beside.is_file() else (shutil.which("vllm") or "vllm")
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL clients use. A server on every interface (0.0.0.0, ::) is named by this machine's
+    host name, which other nodes can resolve; it is reached locally through the loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1"
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL this machine polls while waiting for the server."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1"
+
+
 def llama_cpp_command(model_path: str, *, port: int = 8000, host: str = "127.0.0.1", n_ctx: int = 8192,
-                      served_name: str | None = None, threads: int | None = None) -> list[str]:
-    """llama-cpp-python's OpenAI-compatible server for a GGUF file on CPU."""
+                      served_name: str | None = None, threads: int | None = None,
+                      extra: list[str] | None = None) -> list[str]:
+    """llama-cpp-python's OpenAI-compatible server for a GGUF file on CPU (`extra` appended)."""
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", host, "--port", str(port),
            "--n_ctx", str(n_ctx), "--model_alias", served_name or Path(model_path).stem]
     if threads:
         cmd += ["--n_threads", str(threads)]
-    return cmd
+    return cmd + list(extra or [])
 
 
 def bundled_smollm2() -> Path:

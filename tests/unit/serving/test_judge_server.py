@@ -19,12 +19,70 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_vllm_command_has_judging_settings():
     cmd = vllm_command("meta-llama/Llama-3.3-70B-Instruct", port=9001, tensor_parallel=4, max_num_seqs=128)
-    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert Path(cmd[0]).name == "vllm" and cmd[1:3] == ["serve", "meta-llama/Llama-3.3-70B-Instruct"]
     joined = " ".join(cmd)
     assert "--enable-prefix-caching" in cmd
     assert "--tensor-parallel-size 4" in joined and "--port 9001" in joined and "--max-num-seqs 128" in joined
     assert "--structured-outputs-config.backend xgrammar" in joined
     assert "--served-model-name meta-llama/Llama-3.3-70B-Instruct" in joined
+
+
+VLLM_OPTIONS = {line for line in (Path(__file__).with_name("vllm_serve_options.txt").read_text().splitlines())
+                if line.startswith("-")}
+
+
+def _flags(cmd: list[str]) -> list[str]:
+    """The option strings of a command line, without a dotted config key's field (--a-config.b -> --a-config)."""
+    return [arg.split("=", 1)[0].split(".", 1)[0] for arg in cmd if arg.startswith("--")]
+
+
+def test_every_vllm_flag_is_one_the_admitted_vllm_versions_accept():
+    assert "--disable-log-requests" not in VLLM_OPTIONS  # removed from vLLM: the old command failed with exit 2
+    assert {"--host", "--data-parallel-size", "--tensor-parallel-size"} <= VLLM_OPTIONS  # the list is the parser's
+    cmd = vllm_command("m", host="0.0.0.0", port=8001, tensor_parallel=2)
+    unknown = [f for f in _flags(cmd) if f not in VLLM_OPTIONS]
+    assert unknown == []
+
+
+def test_judge_serve_passes_everything_after_the_double_dash(capsys):
+    assert main(["judge", "serve", "--model", "Qwen/Qwen2.5-72B-Instruct", "--host", "0.0.0.0", "--dry-run",
+                 "--", "--data-parallel-size", "2", "--quantization", "fp8"]) == 0
+    cmd = capsys.readouterr().out.split()
+    assert cmd[1:3] == ["serve", "Qwen/Qwen2.5-72B-Instruct"]
+    assert cmd[-4:] == ["--data-parallel-size", "2", "--quantization", "fp8"]  # last: they override defaults
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
+    assert [f for f in _flags(cmd) if f not in VLLM_OPTIONS] == []
+
+
+def test_judge_serve_refuses_unknown_flags_before_the_double_dash(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["judge", "serve", "--model", "m", "--dry-run", "--data-parallel-size", "2"])
+    assert exc.value.code == 2
+
+
+def test_client_url_names_this_host_when_serving_every_interface():
+    import socket
+
+    from factbench.serving.judge_server import client_url, local_url
+
+    assert client_url("0.0.0.0", 8000) == f"http://{socket.getfqdn()}:8000/v1"
+    assert local_url("0.0.0.0", 8000) == "http://127.0.0.1:8000/v1"
+    assert client_url("gpu3", 9000) == local_url("gpu3", 9000) == "http://gpu3:9000/v1"
+
+
+@pytest.mark.slow
+def test_vllms_own_parser_accepts_the_command():
+    """Where vLLM is installed (the gpu extra), its `vllm serve` parser reads the command we build."""
+    pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'factbench[gpu]')")
+    # make_arg_parser moved between releases; the serve command module imports it in all of them
+    from vllm.entrypoints.cli import serve as vllm_serve
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    cmd = vllm_command("Qwen/Qwen2.5-7B-Instruct", host="0.0.0.0", tensor_parallel=2,
+                       extra=["--data-parallel-size", "2"])
+    parsed = vllm_serve.make_arg_parser(FlexibleArgumentParser()).parse_args(cmd[2:])
+    assert parsed.model_tag == "Qwen/Qwen2.5-7B-Instruct" and parsed.host == "0.0.0.0"
+    assert parsed.tensor_parallel_size == 2 and parsed.data_parallel_size == 2 and parsed.enable_prefix_caching
 
 
 def test_llama_cpp_command():
