@@ -160,7 +160,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.scoring.calibrate import calibrate
 
     options = options_from(args)
-    roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    roles = role_specs(args, with_model=False, only=VERIFIER_ONLY)
     _preflight(args, roles)
     judge = resolve_judges(options.judges, {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = options.open_cache()

@@ -5,7 +5,9 @@ The judge's *name* is what a user picks (`--judges NAME`, `factbench list judges
 a template's text can never be mistaken for the old judge. The model that runs a judge is
 chosen separately (a role's RoleSpec); where it is served is provenance, not identity.
 
-Parser contract per role (what the stage that uses the judge calls):
+A judge's role is one a registered stage declares (factbench/stages/registry.py); the
+registry refuses a judge for a role no stage calls. Parser contract per role (what the stage
+that uses the judge calls; a plug-in stage defines its own role's):
 - extractor:  parse(text, expected_sentence_ids) -> ({sentence id: [claim, ...]}, [error kind, ...])
 - verifier:   parse(text, n_claims, mode) -> ([label or None, ...], [error kind or None, ...])
 - relevance:  parse(text) -> "A" | "B" | "tie" (raises ParseError)
@@ -20,8 +22,6 @@ from typing import Any
 
 from factbench.judges.templates import JudgeTemplate
 
-ROLES = ("extractor", "verifier", "relevance", "weighting")
-
 
 @dataclass(frozen=True)
 class Judge:
@@ -32,10 +32,6 @@ class Judge:
     description: str = ""
     mode: str | None = None  # verifier label set: "ternary" or "binary"
     knowledge_template: JudgeTemplate | None = None  # verifier: used when the evidence backend gives none
-
-    def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"judge {self.name!r}: role must be one of {', '.join(ROLES)}")
 
     def template_for(self, uses_evidence: bool = True) -> JudgeTemplate:
         if not uses_evidence and self.knowledge_template is not None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from factbench.judges.builtin import DEFAULT_JUDGES, VERIFY_BINARY
-from factbench.judges.informativeness import INFORMATIVENESS_JUDGE
+from factbench.judges.builtin import VERIFY_BINARY
 from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
+from factbench.stages.registry import judge_roles
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
 
 
@@ -48,12 +48,13 @@ class RunSettings(BaseModel):
     judges: tuple[str, ...] = ()  # judge names replacing the default judge of their role
 
     def default_judges(self) -> dict[str, str]:
-        """The judge per role before `judges` applies; `verify_mode` picks the verifier's label set."""
-        defaults = dict(DEFAULT_JUDGES)
+        """The judge per role (each registered stage's roles) before `judges` applies;
+        `verify_mode` picks the verifier's label set, `weighting` off drops its role."""
+        defaults = {role.name: role.default_judge for role in judge_roles()}
         if self.verify_mode == "binary":
             defaults["verifier"] = VERIFY_BINARY.name
-        if self.weighting:
-            defaults["weighting"] = INFORMATIVENESS_JUDGE.name
+        if not self.weighting:
+            defaults.pop("weighting", None)
         return defaults
 
     def failures_exceed_limit(self, failed: int, failed_rate: float) -> bool:

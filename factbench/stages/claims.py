@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 
 from factbench.judges.builtin import CLAIMS
 from factbench.judges.judge import Judge
 from factbench.judges.templates import extraction_messages
 from factbench.llm.client import LLMClient
-from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
+from factbench.stages.generate import AnswerStage
 from factbench.stages.sentences import split_line
-from factbench.store.records import Claim, ClaimsRecord
+from factbench.store.records import Claim, ClaimsRecord, Record
 
 CONTEXT_BEFORE = 3
 CONTEXT_AFTER = 1
@@ -152,7 +154,8 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(
-            extraction_messages(question, before, numbered, after), template=template.id, schema=template.schema,
+            extraction_messages(question, before, numbered, after, template), template=template.id,
+            schema=template.schema,
             schema_name="claims", items=len(ids), accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
         per_sentence, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
@@ -176,16 +179,29 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
                         attempt=previous.attempt + 1 if previous else 1)
 
 
-class ClaimsStage(Stage):
+EXTRACTOR = JudgeRole("extractor", "extractor", "override the judge for the extractor role", CLAIMS.name)
+
+
+class ClaimsStage(Stage[ClaimsRecord]):
     name = "claims"
+    record_type = ClaimsRecord
+    order = 20
+    reads = (AnswerStage,)
+    roles = (EXTRACTOR,)
     role = "extractor"
 
-    def done(self, run: RunContext, sample: Sample) -> bool:
-        record = sample.records.get(self.name)
-        return record is not None and not needs_completion(record, run.max_judge_attempts)
+    def done(self, ctx: RunContext, sample: Sample) -> bool:
+        record = sample.get(ClaimsStage)
+        return record is not None and not needs_completion(record, ctx.max_judge_attempts)
 
-    async def run(self, run: RunContext, sample: Sample) -> ClaimsRecord:
-        answer = sample.records["answers"]
-        return await extract_claims(run.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
-                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"],
-                                    previous=sample.records.get(self.name))
+    def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
+        assert isinstance(record, ClaimsRecord)
+        if record.abstained:
+            return 0, 0, Counter()
+        return len(record.sentences), len(record.missing_sentences), Counter(record.errors)
+
+    async def produce(self, ctx: RunContext, sample: Sample) -> ClaimsRecord:
+        answer = sample.need(AnswerStage)
+        return await extract_claims(ctx.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
+                                    answer.answer, ctx.sentences_per_call, judge=ctx.judges["extractor"],
+                                    previous=sample.get(ClaimsStage))

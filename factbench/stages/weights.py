@@ -11,14 +11,16 @@ counted error kind; it is left out of the weighted terms.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
-from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.evidence import EvidenceStage
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
-from factbench.store.records import ClaimsRecord, EvidenceRecord, WeightsRecord
-from factbench.tasks import Task
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60
 
@@ -54,17 +56,23 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
     return record
 
 
-class WeightsStage(Stage):
-    """Runs where the run has a weighting judge (weighting on); the weights of an abstention are empty."""
+WEIGHTING = JudgeRole("weighting", "weighting-judge", "override the judge for the weighting role",
+                      INFORMATIVENESS_JUDGE.name)
+
+
+class WeightsStage(Stage[WeightsRecord]):
+    """Runs where the run has a weighting judge (weighting on); the weights of an abstention are empty.
+    It comes right after the verdicts: its calls then find their shared prefix cached."""
 
     name = "weights"
+    record_type = WeightsRecord
+    order = 50
+    reads = (ClaimsStage, EvidenceStage)
+    roles = (WEIGHTING,)
     role = "weighting"
 
-    def applies(self, run: RunContext, task: Task) -> bool:
-        return "weighting" in run.judges and "weighting" in run.clients
-
-    def wanted(self, run: RunContext, sample: Sample) -> bool:
-        return self.applies(run, sample.task) and sample.records.get("claims") is not None
+    def wanted(self, ctx: RunContext, sample: Sample) -> bool:
+        return self.applies(ctx, sample.task) and sample.get(ClaimsStage) is not None
 
     def done(self, run: RunContext, sample: Sample) -> bool:
         """Weights cover every claim (claims completed on a resume need theirs: the weights are
@@ -72,8 +80,13 @@ class WeightsStage(Stage):
         record, claims = sample.records.get(self.name), sample.records.get("claims")
         return record is not None and (claims is None or len(record.classes) >= len(claims.claims))
 
-    async def run(self, run: RunContext, sample: Sample) -> WeightsRecord:
-        return await weigh_claims(run.clients["weighting"], sample.prompt.text, sample.records["claims"],
-                                  sample.records.get("evidence"), uses_evidence=sample.evidence.uses_evidence,
-                                  claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
-                                  judge=run.judges["weighting"])
+    def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
+        assert isinstance(record, WeightsRecord)
+        return (len(record.classes), sum(1 for c in record.classes if c is None),
+                Counter(e for e in record.errors if e))
+
+    async def produce(self, ctx: RunContext, sample: Sample) -> WeightsRecord:
+        return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, sample.need(ClaimsStage),
+                                  sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
+                                  claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
+                                  judge=ctx.judges["weighting"])

@@ -2,7 +2,8 @@ import asyncio
 
 import pytest
 
-from factbench.cli.options import UsageError, _prices
+from factbench.pipeline.options import UsageError
+from factbench.pipeline.options import prices as _prices
 from factbench.llm.client import LLMClient, RoleSpec
 from factbench.llm.cost import CURRENT_LEDGER, UsageLedger, litellm_price, role_price
 
