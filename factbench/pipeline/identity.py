@@ -44,7 +44,7 @@ def role_templates(stages: tuple[Stage, ...], judges: dict[str, Judge], uses_evi
     for stage in stages:
         for role in stage.roles:
             if role.name in judges and (roles is None or role.name in roles):
-                out[_TASK_TEMPLATE_KEYS.get(role.name, role.name)] = judges[role.name].template_for(uses_evidence).id
+                out[_TASK_TEMPLATE_KEYS.get(role.name, role.name)] = judges[role.name].id_for(uses_evidence)
     return out
 
 

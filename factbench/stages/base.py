@@ -120,8 +120,8 @@ class Stage(ABC, Generic[R]):
         out = {}
         for role in self.roles:
             if role.name in judges:
-                template = judges[role.name].template_for(uses_evidence)
-                out[template.name] = template.id
+                judge = judges[role.name]
+                out[judge.template_for(uses_evidence).name] = judge.id_for(uses_evidence)
         return out
 
     def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:

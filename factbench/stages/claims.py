@@ -147,6 +147,7 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         errors = [e for e in previous.errors if e == "answer_truncated"]  # the rest is retried now
         raw = list(previous.raw)
     spans = spans_of(todo, max(1, sentences_per_call))
+    build = judge.messages or extraction_messages
 
     async def one(span: range):
         numbered = [(i + 1, sentences[i]) for i in span]
@@ -154,7 +155,7 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(
-            extraction_messages(question, before, numbered, after, template), template=template.id,
+            build(question, before, numbered, after, template), template=template.id,
             schema=template.schema,
             schema_name="claims", items=len(ids), accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
         per_sentence, errs = judge.parse(completion.text, ids)

@@ -34,6 +34,7 @@ async def judge_relevance(client: LLMClient, task: str, sample_id: str, question
                           previous: RelevanceRecord | None = None) -> RelevanceRecord:
     """Both orders; with `previous`, only the orders without a parsed winner are asked again."""
     template = judge.template
+    build = judge.messages or relevance_messages
     outcomes: list[str | None] = list(previous.winners) if previous else [None, None]
     errors: list[str] = []
 
@@ -48,7 +49,7 @@ async def judge_relevance(client: LLMClient, task: str, sample_id: str, question
         if outcomes[order] is not None:
             continue
         a, b = (answer, reference) if answer_first else (reference, answer)
-        completion = await client.complete(relevance_messages(question, a, b, template), template=template.id,
+        completion = await client.complete(build(question, a, b, template), template=template.id,
                                            schema=template.schema, schema_name="relevance", accept=parses)
         try:
             winner = judge.parse(completion.text)

@@ -185,12 +185,13 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         errors[:len(previous.errors)] = previous.errors[:n]
         raw = list(previous.raw)
     todo = [i for i in range(n) if labels[i] is None]
+    build = judge.messages or verification_messages
 
     async def one(call: VerificationCall):
         batch = call.claims
         texts = [claims.claims[i].text for i in batch]
         completion = await client.complete(
-            verification_messages(template, call.passages, texts, question, first=batch[0] + 1,
+            build(template, call.passages, texts, question, first=batch[0] + 1,
                                   passages_first=call.passages_first), template=template.id,
             schema=template.schema, schema_name="verdicts", items=len(texts),
             accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))

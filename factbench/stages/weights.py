@@ -31,12 +31,13 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
                        judge: Judge = INFORMATIVENESS_JUDGE) -> WeightsRecord:
     template = judge.template_for(uses_evidence)
     texts = [c.text for c in claims.claims]
+    build = judge.messages or informativeness_messages
 
     async def one(batch: list[int]):
         numbered = [(i + 1, texts[i]) for i in batch]
         earlier = [(i + 1, texts[i]) for i in range(max(0, batch[0] - CONTEXT_CLAIMS), batch[0])]
         ids = [n for n, _ in numbered]
-        completion = await client.complete(informativeness_messages(template, question, numbered, earlier),
+        completion = await client.complete(build(template, question, numbered, earlier),
                                            template=template.id, schema=template.schema, schema_name="informativeness",
                                            accept=lambda c: not any(judge.parse(c.text, ids)[2]))  # never cache garbage
         classes, same_as, errors = judge.parse(completion.text, ids)
