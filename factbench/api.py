@@ -50,6 +50,16 @@ def prepare_run(options: RunOptions, tasks: list[Task], *, with_model: bool = Tr
     return Runner(settings, roles, tasks, options.open_cache())
 
 
+def preflight_roles(options: RunOptions, roles: dict[str, Any]) -> list[str]:
+    """Every role's key, endpoints and model name checked before any work (unless `preflight=False`);
+    raises PreflightError naming what is wrong, else returns one line per endpoint."""
+    if not options.preflight:
+        return []
+    from factbench.llm.preflight import preflight
+
+    return preflight(roles)
+
+
 def call_blocking(fn: Callable[[], T]) -> T:
     """fn() here, or in a worker thread when this thread already runs an event loop (a notebook)."""
     try:
@@ -107,14 +117,25 @@ class EvalResult:
 
 def evaluate(tasks: TaskSelector = "all", model: str | None = None, judge: str | None = None,
              **options: Any) -> EvalResult:
-    """Run (or resume) an evaluation, exactly like `factbench run`; keywords are its flags.
+    """Run (or resume) an evaluation, exactly like `factbench run`; keywords are its flags
+    (`--judge-base-url` is `judge_base_url`, `--no-relevance` is `relevance=False`, `--no-cache` is
+    `use_cache=False`).
 
     `factbench.evaluate("longfact-objects", model="openai/m", model_base_url=URL, judge="openai/j",
     judge_base_url=URL, limit=20, run_id="ckpt-1200")`. Re-using a run id resumes that run.
     """
-    opts = RunOptions(model=model, judge=judge, **options)
+    opts = RunOptions.of(model=model, judge=judge, **options)
+    if opts.log_to:
+        from factbench.reports.trackers import require
+
+        require(opts.log_to)
+    preflight_roles(opts, opts.role_specs(with_model=True))
     runner = prepare_run(opts, resolve(tasks))
     summary = call_blocking(runner.run)
+    if opts.log_to:
+        from factbench.reports.trackers import log_run
+
+        log_run(opts.log_to, runner.settings.run_dir)
     return EvalResult(runner.settings.run_dir, summary)
 
 

@@ -85,9 +85,10 @@ def cmd_hacks(args: argparse.Namespace) -> int:
             from factbench.store.run_dir import RunStore
 
             stored = (RunStore(args.run_dir).read_json("run.json") or {}).get("settings", {})
-            reward = RewardSpec(args.reward_design or stored.get("reward_design", "informative"),
-                                stored.get("reward_lambda", 0.1) if args.reward_lambda is None else args.reward_lambda,
-                                stored.get("reward_mu", 0.0) if args.reward_mu is None else args.reward_mu)
+            default = RewardSpec()  # a run.json without these settings used the defaults
+            reward = RewardSpec(args.reward_design or stored.get("reward_design", default.design),
+                                stored.get("reward_lambda", default.lam) if args.reward_lambda is None else args.reward_lambda,
+                                stored.get("reward_mu", default.mu) if args.reward_mu is None else args.reward_mu)
         names = tuple(n.strip() for n in args.hacks.split(",") if n.strip()) if args.hacks != "all" else None
         options = HackOptions(reward=reward, alpha=args.alpha, max_raise=args.max_raise, seed=args.seed,
                               relevance=False if args.no_relevance else None, data_dir=args.data_dir,

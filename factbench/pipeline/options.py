@@ -13,7 +13,7 @@ import argparse
 import difflib
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator, model_validator
 
@@ -54,6 +54,12 @@ def closest(name: str, valid: list[str]) -> str:
     match = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+# `--no-X` flags and the keyword each one turns off.
+NEGATED_FLAGS = {"no_structured_output": "structured_output", "no_relevance": "relevance",
+                 "no_weighting": "weighting", "no_progress": "progress", "no_cache": "use_cache",
+                 "no_preflight": "preflight"}
 
 
 class UsageError(ValueError):
@@ -128,6 +134,8 @@ class RunOptions(BaseModel):
     fail_on_error: float = _S.fail_on_error
     max_judge_attempts: int = _S.max_judge_attempts
     max_cost: float | None = _S.max_cost
+    preflight: bool = True  # check every role's key, endpoints and model name before any work (`--no-preflight`)
+    log_to: Literal["wandb", "mlflow"] | None = None  # log the finished run to this tracker
     progress: bool = _S.progress
     label: str = _S.label
     step: int | None = None  # checkpoint step (the leaderboard's trend view)
@@ -198,12 +206,19 @@ class RunOptions(BaseModel):
         """The fields an argparse namespace has (negative flags such as --no-cache inverted)."""
         values = {name: getattr(args, name) for name in [*cls.model_fields, *role_option_names()]
                   if hasattr(args, name)}
-        for flag, field in (("no_structured_output", "structured_output"), ("no_relevance", "relevance"),
-                            ("no_weighting", "weighting"), ("no_progress", "progress"), ("no_cache", "use_cache")):
+        for flag, field in NEGATED_FLAGS.items():
             if hasattr(args, flag):
                 values[field] = not getattr(args, flag)
         try:
             return cls(**{k: v for k, v in {**values, **overrides}.items() if v is not None})
+        except ValidationError as exc:
+            raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+    @classmethod
+    def of(cls, **values: Any) -> RunOptions:
+        """From Python keywords: a bad or unknown keyword is a UsageError naming it (and the closest valid one)."""
+        try:
+            return cls(**values)
         except ValidationError as exc:
             raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
 

@@ -25,14 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from factbench.evidence.backends import EvidenceChoice, open_backend
 from factbench.hashing import sha256_hex
 from factbench.llm.client import LLMClient, RoleSpec
 from factbench.pipeline.identity import judge_identity, role_templates
 from factbench.pipeline.options import RunOptions, UsageError
 from factbench.pipeline.pipeline import Pipeline, select_judges
-from factbench.reward.definition import ScoreResult, TrainingReward, empty_result, masked, outcome, reward_id
+from factbench.reward.definition import ScoreResult, empty_result, masked, outcome, reward_id, reward_identity
 from factbench.reward.fair import FairGate
 from factbench.reward.loop import LoopThread
+from factbench.scoring.reward import DEFAULT_DETAIL_CAP, RewardSpec
 from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
@@ -45,31 +47,32 @@ from factbench.store.records import AnswerRecord, Record
 from factbench.tasks import Prompt, Task
 
 # Scored pairs go through the run's own stages, as samples of this task (references come with the pair).
-TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True,
+# Its default evidence (what evidence="auto" or "default" means for a Scorer) is none.
+TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True, default_evidence="none",
             description="(prompt, response) pairs scored by factbench.Scorer")
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
-             "fail_on_error", "progress", "label", "shard", "relevance"}
+             "fail_on_error", "progress", "label", "shard", "relevance", "log_to"}
 
 
 class Scorer:
     """Scores (prompt, response[, reference]) batches with the training reward. Safe to share."""
 
-    def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = 64,
+    def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = DEFAULT_DETAIL_CAP,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
                  max_in_flight: int | None = None, **options: Any):
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
-        if evidence == "auto" or evidence.startswith("snapshot:") or "#topic" in evidence:
+        evidence_spec = EvidenceChoice.parse(evidence).for_task(TASK.default_evidence)  # auto/default: TASK's
+        if evidence_spec.startswith("snapshot:") or "#topic" in evidence_spec:
             raise UsageError(f"evidence {evidence!r} needs a task's prompts; a Scorer takes none, "
                              "corpus:PATH or serper")
-        self.options = RunOptions(judge=judge, evidence=evidence, relevance=reward_relevance != "none", **options)
+        self.options = RunOptions.of(judge=judge, evidence=evidence, relevance=reward_relevance != "none", **options)
         o = self.options
-        self.spec = TrainingReward(design=o.reward_design if o.weighting else "plain", lam=o.reward_lambda,
-                                   mu=o.reward_mu, detail_cap=reward_detail_cap, relevance=reward_relevance,
-                                   abstention=reward_abstention)
+        self.spec = RewardSpec(o.reward_design, o.reward_lambda, o.reward_mu, detail_cap=reward_detail_cap,
+                               relevance=reward_relevance, abstention=reward_abstention).with_weighting(o.weighting)
         self.roles = self.options.role_specs(with_model=False)
         if self.spec.relevance == "none":
             self.roles.pop("reference", None)
@@ -81,9 +84,7 @@ class Scorer:
         self.stages = tuple(s for s in registered_stages() if s.name != AnswerStage.name)
         self.judges = select_judges(self.options.judges, self.options.settings("-").default_judges(), self.stages)
         self.cache = self.options.open_cache()
-        from factbench.evidence.backends import open_backend
-
-        self.backend = open_backend(evidence, self.cache)
+        self.backend = open_backend(evidence_spec, self.cache)
         self.identity = self._identity()
         self.reward_id = reward_id(self.identity)
         self.max_in_flight = max_in_flight or max(16, 2 * role_capacity(self.roles["verifier"]))
@@ -106,7 +107,7 @@ class Scorer:
                                claims_per_call=o.claims_per_call, evidence_tokens=o.evidence_tokens,
                                judges={role: judge.name for role, judge in self.judges.items()})
         templates = role_templates(self.stages, self.judges, uses_evidence, set(self.roles))
-        return self.spec.identity(ident["models"], templates, self.backend.name, ident["scoring"])
+        return reward_identity(self.spec, ident["models"], templates, self.backend.name, ident["scoring"])
 
     def _write_records(self, rows: list[dict[str, Any]]) -> None:
         if self.records_dir is None:

@@ -28,7 +28,8 @@ from factbench.tasks import Prompt, Task
 
 # The claims come from the human labels: calibration runs the stages after them that judge claims.
 CALIBRATION_STAGES = (EvidenceStage(), VerdictsStage())
-CALIBRATION_TASK = Task(name="labels", version="1", loader=lambda ctx: [],
+# Its default evidence (what --evidence auto or default means for calibration) is none.
+CALIBRATION_TASK = Task(name="labels", version="1", loader=lambda ctx: [], default_evidence="none",
                         description="human-labelled claims judged by the verifier")
 
 
