@@ -56,7 +56,7 @@ def judge_identity(roles: dict[str, RoleSpec], chosen: dict[str, Judge], stages:
     names = [r.name for s in stages for r in s.roles] + list(include)
     models = {role: {k: v for k, v in roles[role].identity().items() if k not in PROVENANCE_KEYS}
               for role in names if role in roles}
-    base = {"verify_mode": chosen["verifier"].mode}
+    base: dict[str, Any] = {"verify_mode": chosen["verifier"].mode}
     if settings is not None:
         base.update(sentences_per_call=settings.sentences_per_call, claims_per_call=settings.claims_per_call,
                     evidence_tokens=settings.evidence_tokens)

@@ -257,10 +257,11 @@ class RunOptions(BaseModel):
             if only is not None and judge_role.name not in only:
                 continue
             prefix, role = judge_role.field, judge_role.name
-            own = self.role_option(prefix)
-            if not (own or self.judge):
+            own: str | None = self.role_option(prefix)
+            model = own or self.judge
+            if not model:
                 raise UsageError(f"give --judge PROVIDER/MODEL (or --{judge_role.flag}) for the {role} role")
-            roles[role] = self._role(prefix if own else "judge", role, own or self.judge,
+            roles[role] = self._role(prefix if own else "judge", role, model,
                                      self.judge_concurrency or _R.judge_concurrency,
                                      self.role_option(prefix, "_revision") or self.judge_revision,
                                      timeout_s=self.judge_timeout,

@@ -11,7 +11,12 @@ from factbench.llm.cost import add_up, total_cost
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
-from factbench.stages.base import Stage
+from factbench.stages.base import R, Stage
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.generate import AnswerStage
+from factbench.stages.relevance import RelevanceStage
+from factbench.stages.verify import VerdictsStage
+from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSummary
 from factbench.store.hacks_file import hacks_pointer
 from factbench.store.records import ErrorRecord, Record, sample_key
@@ -36,10 +41,21 @@ def read_run(store: RunStore, stages: tuple[Stage, ...]) -> tuple[Latest, Usage]
     return latest, {key: add_up(p) for key, p in parts.items()}
 
 
+def record_of(latest: Latest, stage: type[Stage[R]], key: str) -> R | None:
+    """A sample's latest record of `stage`, typed."""
+    return latest.get(stage.name, {}).get(key)  # type: ignore[return-value]
+
+
+def records_of(latest: Latest, stage: type[Stage[R]]) -> dict[str, R]:
+    """Every sample's latest record of `stage`, typed."""
+    return latest.get(stage.name, {})  # type: ignore[return-value]
+
+
 def unresolved_failures(store: RunStore) -> dict[tuple[str, str], ErrorRecord]:
     """(stage, sample key) -> its last failure, for failures no later `resolved` line follows."""
     last: dict[tuple[str, str], ErrorRecord] = {}
     for rec in store.iter_records("errors"):
+        assert isinstance(rec, ErrorRecord)
         last[(rec.stage, rec.key)] = rec
     return {k: rec for k, rec in last.items() if not rec.resolved}
 
@@ -54,15 +70,16 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
     for pt in planned.values():
         for p in pt.prompts:
             key = sample_key(pt.task.name, p.id)
-            answer = latest["answers"].get(key)
+            answer = record_of(latest, AnswerStage, key)
             if answer is None:
                 continue  # no answer to score: counted as n_prompts - n_answers
-            claims = latest["claims"].get(key)
-            score = score_answer(claims, latest["verdicts"].get(key), latest["relevance"].get(key), pt.task.k,
-                                 reward.lam, reward.mu, latest["weights"].get(key) if settings.weighting else None,
+            claims = record_of(latest, ClaimsStage, key)
+            score = score_answer(claims, record_of(latest, VerdictsStage, key), record_of(latest, RelevanceStage, key),
+                                 pt.task.k, reward.lam, reward.mu,
+                                 record_of(latest, WeightsStage, key) if settings.weighting else None,
                                  reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks)
             missing = key not in latest["verdicts"] or (settings.weighting and key not in latest["weights"])
-            unfinished = claims is None or (missing and not claims.abstained and claims.claims)
+            unfinished = claims is None or (missing and not claims.abstained and bool(claims.claims))
             if score.status == "judge_failed" and unfinished and key not in failed:
                 score.status = "pending"
             score.usage = usage.get(key, {})
@@ -119,7 +136,7 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
     incomplete = {sample_key(s.task, s.id) for s in scores if s.incomplete or s.unscored}
     health = judge_health(stages, latest, keys)
     weights_health = health.pop("weights", None)  # reported on its own line (all of the run's records)
-    truncated = sum(1 for k, a in latest["answers"].items() if k in keys and a.finish_reason == "length")
+    truncated = sum(1 for k, a in records_of(latest, AnswerStage).items() if k in keys and a.finish_reason == "length")
     n_prompts = max(1, overall["n_prompts"])
     return RunSummary.model_validate({
         "run_id": settings.run_id,
@@ -137,8 +154,8 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
             "extraction_parse_errors": health.get("claims", {}).get("by_kind", {}),
             "verification_parse_errors": health.get("verdicts", {}).get("by_kind", {}),
             "relevance_parse_errors": health.get("relevance", {}).get("by_kind", {}),
-            "weighting_parse_errors": dict(Counter(e for r in latest.get("weights", {}).values() for e in r.errors
-                                                   if e)) if weights_health is not None else {},
+            "weighting_parse_errors": dict(Counter(e for r in records_of(latest, WeightsStage).values()
+                                                   for e in r.errors if e)) if weights_health is not None else {},
             "parse": health,
             "truncated_answers": truncated,
         },

@@ -124,6 +124,7 @@ def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord
     if failures:
         return masked(failures + notes, claims)
     score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, weights, spec.design)
+    status: Status
     if claims.abstained:
         status, reward = "abstained", spec.abstention
     else:  # no claim: the composer's floor; otherwise the capped, bounded reward

@@ -216,10 +216,10 @@ class Scorer:
                            references: list[str | None]) -> list[ScoreResult]:
         if self._gate is None:
             self._gate = FairGate(self.max_in_flight)
-        batch = next(self._batches)
+        gate, batch = self._gate, next(self._batches)
 
         async def one(i: int) -> ScoreResult:
-            async with self._gate.slot(batch):
+            async with gate.slot(batch):
                 return await self._score_one(prompts[i], responses[i], references[i])
 
         results = await asyncio.gather(*(one(i) for i in range(len(prompts))))
@@ -240,6 +240,7 @@ class Scorer:
         sample = Sample(TASK, Prompt(id=sid, text=prompt, reference=given, meta={"reference_model": "given"}),
                         self.backend, {AnswerStage.name: record})
         sink = _Outcome()
+        assert self._pipeline is not None  # made with the loop (_submit)
         if not await self._pipeline.process(sample, sink):
             return masked(sink.failures, sample.get(ClaimsStage))
         claims = sample.need(ClaimsStage)

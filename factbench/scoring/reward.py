@@ -16,12 +16,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 DESIGNS = ("informative", "plain")
-DEFAULT_DESIGN = "informative"
+DEFAULT_DESIGN: Final = "informative"
 DEFAULT_LAMBDA = 0.1
 DEFAULT_MU = 0.0
 RELEVANCE_FALLBACK = 0.5

@@ -108,14 +108,16 @@ def chunks(n: int, size: int) -> list[range]:
 def spans_of(indices: list[int], size: int) -> list[range]:
     """Consecutive runs of sentence indices, each cut into chunks of at most `size`."""
     spans: list[range] = []
-    run_start = prev = None
-    for i in sorted(indices) + [None]:
+    run_start: int | None = None
+    prev = -1
+    for i in [*sorted(indices), None]:
         if run_start is not None and (i is None or i != prev + 1):
             spans += [range(r.start + run_start, r.stop + run_start) for r in chunks(prev + 1 - run_start, size)]
             run_start = None
         if run_start is None:
             run_start = i
-        prev = i
+        if i is not None:
+            prev = i
     return spans
 
 

@@ -108,7 +108,8 @@ def load_responses(path: str | Path, task_names: list[str]) -> tuple[dict[str, d
     return out, hashlib.sha256(file.read_bytes()).hexdigest()[:16]
 
 
-def check_response_ids(responses: dict[str, dict], prompt_ids: dict[str, set[str]], path: str | Path) -> list[str]:
+def check_response_ids(responses: dict[str, dict], prompt_ids: dict[str, frozenset[str]],
+                       path: str | Path) -> list[str]:
     """Every response must answer a prompt of its task. Raises InputFileError naming the ids that
     match none; returns notes about lines for tasks this run does not include (ignored)."""
     unknown: list[str] = []

@@ -103,7 +103,7 @@ def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_to
 def claim_groups(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[range]:
     """Consecutive claims, grouped so that each group's best passages (deduplicated) fit the budget."""
     groups: list[range] = []
-    start, used, tops = 0, 0, set()
+    start, used, tops = 0, 0, set[int]()
     for i, ids in enumerate(per_claim):
         cost = passage_tokens(passages[ids[0]]) if ids and ids[0] not in tops else 0
         if i > start and used + cost > budget_tokens:

@@ -78,7 +78,7 @@ class WeightsStage(Stage[WeightsRecord]):
     def done(self, run: RunContext, sample: Sample) -> bool:
         """Weights cover every claim (claims completed on a resume need theirs: the weights are
         asked again, the unchanged calls from the call cache)."""
-        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        record, claims = sample.get(WeightsStage), sample.get(ClaimsStage)
         return record is not None and (claims is None or len(record.classes) >= len(claims.claims))
 
     def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
