@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from pydantic import BaseModel
+
 from factbench.evidence.backends import EvidenceBackend
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
@@ -98,6 +100,7 @@ class Stage(ABC, Generic[R]):
     order: ClassVar[int]  # place in the pipeline (built-ins: 10, 20, ..., 60); a stage reads only earlier ones
     reads: ClassVar[tuple[type[Stage], ...]] = ()  # the stages whose records it reads
     roles: ClassVar[tuple[JudgeRole, ...]] = ()  # the judge roles it calls
+    options: ClassVar[type[BaseModel] | None] = None  # its settings, with their defaults (RunSettings reads them)
     role: ClassVar[str | None] = None  # the role whose calls its progress bar shows
 
     def applies(self, ctx: RunContext, task: Task) -> bool:
@@ -131,7 +134,8 @@ class Stage(ABC, Generic[R]):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "order": self.order, "record": self.record_type.__name__,
-                "reads": [s.name for s in self.reads], "roles": [r.name for r in self.roles]}
+                "reads": [s.name for s in self.reads], "roles": [r.name for r in self.roles],
+                "options": self.options().model_dump() if self.options else {}}
 
     @abstractmethod
     async def produce(self, ctx: RunContext, sample: Sample) -> R:

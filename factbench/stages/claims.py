@@ -17,6 +17,8 @@ import asyncio
 import re
 from collections import Counter
 
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
 from factbench.judges.builtin import CLAIMS
 from factbench.judges.judge import Judge
 from factbench.judges.templates import extraction_messages
@@ -28,7 +30,17 @@ from factbench.store.records import Claim, ClaimsRecord, Record
 
 CONTEXT_BEFORE = 3
 CONTEXT_AFTER = 1
-DEFAULT_SENTENCES_PER_CALL = 30
+
+
+class ClaimsOptions(BaseModel):
+    """The claims stage's settings (`--sentences-per-call`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sentences_per_call: PositiveInt = 30  # answer sentences per extraction call
+
+
+DEFAULT_SENTENCES_PER_CALL = ClaimsOptions().sentences_per_call
 # Longer answers are decomposed up to this many sentences (a counted `answer_truncated` error):
 # a 100,000-word answer would otherwise cost hundreds of judge calls for one sample.
 MAX_SENTENCES = 400
@@ -191,6 +203,7 @@ class ClaimsStage(Stage[ClaimsRecord]):
     order = 20
     reads = (AnswerStage,)
     roles = (EXTRACTOR,)
+    options = ClaimsOptions
     role = "extractor"
 
     def done(self, ctx: RunContext, sample: Sample) -> bool:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+
 from factbench.plugins import Plugin, PluginError, load_plugins
 from factbench.stages.base import JudgeRole, Stage
 from factbench.store.records import ErrorRecord, Record
@@ -13,7 +16,13 @@ def discover_stages() -> dict[str, Plugin]:
 
 
 def registered_stages() -> tuple[Stage, ...]:
-    """Every registered stage, in pipeline order; a stage reading a later or unknown stage is refused."""
+    """Every registered stage, in pipeline order; a stage reading a later or unknown stage is refused.
+    Looked up once per import path (scanning the installed distributions takes tens of ms)."""
+    return _registered(tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=8)
+def _registered(path: tuple[str, ...]) -> tuple[Stage, ...]:
     stages = tuple(sorted((p.obj for p in discover_stages().values()), key=lambda s: (s.order, s.name)))
     check_order(stages)
     return stages

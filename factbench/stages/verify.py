@@ -18,6 +18,8 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
@@ -27,8 +29,19 @@ from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
 
-DEFAULT_CLAIMS_PER_CALL = 30
-DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+
+class VerdictsOptions(BaseModel):
+    """The verdicts stage's settings (`--claims-per-call`, `--evidence-tokens`); the weights stage
+    groups claims the same way, so its calls share the verdicts' prefixes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claims_per_call: PositiveInt = 30
+    evidence_tokens: PositiveInt = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+
+
+DEFAULT_CLAIMS_PER_CALL = VerdictsOptions().claims_per_call
+DEFAULT_EVIDENCE_TOKENS = VerdictsOptions().evidence_tokens
 # A block also holds at most one passage per claim plus this many: short passages (search snippets)
 # would otherwise fill the token budget with ever lower-ranked ones.
 EXTRA_PASSAGES = 20
@@ -221,6 +234,7 @@ class VerdictsStage(Stage[VerdictsRecord]):
     order = 40
     reads = (ClaimsStage, EvidenceStage)
     roles = (VERIFIER,)
+    options = VerdictsOptions
     role = "verifier"
 
     def done(self, ctx: RunContext, sample: Sample) -> bool:
