@@ -203,8 +203,8 @@ def main() -> None:
     rows = [
         ("batch", f"{args.batch_size} rollouts x {claims / max(1, args.batches * args.batch_size):.1f} claims; "
                   + ", ".join(f"{n} {kind}" for kind, n in calls.items()) + " calls"),
-        ("critical path (1 extraction + 1 verification round)", f"{path:.2f} s   (from the latency model; "
-                                                                 "weighting goes out with verification)"),
+        ("critical path (extraction, verification, weighting)", f"{path:.2f} s   (from the latency model; "
+                                                                 "weighting follows verification)"),
         ("batch latency p50", f"{p50:.2f} s = {p50 / path:.2f} x critical path   (target <= 1.3)"),
         ("batch latency p95", f"{p95:.2f} s = {p95 / path:.2f} x critical path   (over {len(latencies)} batches)"),
         (f"throughput, 1 judge replica ({args.workers} workers)", f"{one[0]:.1f} rollouts/s "
