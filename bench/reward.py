@@ -5,9 +5,10 @@ from the call cache). The judge is the scripted server in its own process with a
 latency model (prefill per 1k input tokens minus a prefix-cache discount, decode per output
 token, at most `max_seqs` sequences at once, all divided by `speed`).
 
-Prints: the critical path of one batch — one extraction round plus one verification round (the
-informativeness round goes out with verification; the slower of the two counts), computed from the
-latency model for the exact requests the batch sends — batch latency p50/p95
+Prints: the critical path of one batch — one extraction round, one verification round, then one
+informativeness round (it follows the verification of the same claims, whose prompt prefix it
+reads from the cache), computed from the latency model for the exact requests the batch sends —
+batch latency p50/p95
 against it (target <= 1.3x), throughput with 1 and 2 judge replicas (several trainer workers
 submitting batches at once), and harness CPU per claim.
 
@@ -72,9 +73,10 @@ def start_judges(n: int, latency: dict) -> tuple[list[str], list]:
 
 def critical_path(prompts: list[str], answers: list[str], latency: dict, sentences_per_call: int,
                   claims_per_call: int) -> tuple[float, dict[str, int]]:
-    """max over rollouts of (slowest extraction call + slowest verification call, or slowest weighting
-    call when that is slower: the two go out together), from the latency model with the instruction
-    prefix already cached (steady state); and the calls of each kind in one batch."""
+    """max over rollouts of (slowest extraction call + slowest verification call + slowest weighting
+    call: the weighting follows the verification, as in a run, and reads their shared prefix from the
+    cache), from the latency model with the instruction prefix already cached (steady state); and the
+    calls of each kind in one batch."""
     from factbench.judges.informativeness import INFORMATIVENESS_KNOWLEDGE, informativeness_messages
     from factbench.judges.templates import extraction_messages, verification_messages, verify_template
     from factbench.stages.claims import CONTEXT_AFTER, CONTEXT_BEFORE, chunks, split_sentences
@@ -108,7 +110,7 @@ def critical_path(prompts: list[str], answers: list[str], latency: dict, sentenc
             weigh = max(weigh, seconds(informativeness_messages(
                 INFORMATIVENESS_KNOWLEDGE, prompt, [(i + 1, sentences[i]) for i in s],
                 [(i + 1, sentences[i]) for i in range(max(0, s.start - CONTEXT_CLAIMS), s.start)]), cached=shared))
-        worst = max(worst, extract + max(verify, weigh))
+        worst = max(worst, extract + verify + weigh)
         calls["extraction"] += len(spans)
         calls["verification"] += len(calls_of_answer)
         calls["weighting"] += len(calls_of_answer)
@@ -201,8 +203,8 @@ def main() -> None:
     rows = [
         ("batch", f"{args.batch_size} rollouts x {claims / max(1, args.batches * args.batch_size):.1f} claims; "
                   + ", ".join(f"{n} {kind}" for kind, n in calls.items()) + " calls"),
-        ("critical path (1 extraction + 1 verification round)", f"{path:.2f} s   (from the latency model; "
-                                                                 "weighting goes out with verification)"),
+        ("critical path (extraction, verification, weighting)", f"{path:.2f} s   (from the latency model; "
+                                                                 "weighting follows verification)"),
         ("batch latency p50", f"{p50:.2f} s = {p50 / path:.2f} x critical path   (target <= 1.3)"),
         ("batch latency p95", f"{p95:.2f} s = {p95 / path:.2f} x critical path   (over {len(latencies)} batches)"),
         (f"throughput, 1 judge replica ({args.workers} workers)", f"{one[0]:.1f} rollouts/s "

@@ -53,11 +53,15 @@ def prepare_run(options: RunOptions, tasks: list[Task], *, with_model: bool = Tr
     return Runner(settings, roles, tasks, options.open_cache())
 
 
-def check_roles(options: RunOptions, with_model: bool = True) -> None:
-    """Pre-flight (keys, endpoints, model names): a run that cannot work fails in seconds."""
+def preflight_roles(options: RunOptions, roles: dict[str, Any], skip_hint: str = "--no-preflight") -> list[str]:
+    """Every role's key, endpoints and model name checked before any work (unless `preflight=False`);
+    raises PreflightError naming what is wrong, else returns one line per endpoint. `skip_hint`: how
+    the caller turns the check off (the CLI's flag, or the keyword in Python)."""
+    if not options.preflight:
+        return []
     from factbench.llm.preflight import preflight
 
-    preflight(options.role_specs(with_model), skip_hint="preflight=False")
+    return preflight(roles, skip_hint=skip_hint)
 
 
 def call_blocking(fn: Callable[[], T], cancel: Callable[[], None] | None = None) -> T:
@@ -127,28 +131,36 @@ class EvalResult:
 
 
 def evaluate(tasks: TaskSelector = "all", model: str | None = None, judge: str | None = None,
-             preflight: bool = True, **options: Any) -> EvalResult:
-    """Run (or resume) an evaluation, exactly like `factbench run`; keywords are its flags.
+             **options: Any) -> EvalResult:
+    """Run (or resume) an evaluation, exactly like `factbench run`; keywords are its flags
+    (`--judge-base-url` is `judge_base_url`, `--no-relevance` is `relevance=False`, `--no-cache` is
+    `use_cache=False`).
 
     `factbench.evaluate("longfact-objects", model="openai/m", model_base_url=URL, judge="openai/j",
     judge_base_url=URL, limit=20, run_id="ckpt-1200")`. Re-using a run id resumes that run.
     `preflight=False` skips the check of every role before the run (`--no-preflight`).
     """
-    opts = RunOptions(model=model, judge=judge, **options)
-    if preflight:
-        check_roles(opts)
+    opts = RunOptions.of(model=model, judge=judge, **options)
+    if opts.log_to:
+        from factbench.reports.trackers import require
+
+        require(opts.log_to)
+    preflight_roles(opts, opts.role_specs(with_model=True), skip_hint="preflight=False")
     runner = prepare_run(opts, resolve(tasks))
     summary = call_blocking(runner.run, cancel=runner.stop.cancel)
+    if opts.log_to:
+        from factbench.reports.trackers import log_run
+
+        log_run(opts.log_to, runner.settings.run_dir)
     return EvalResult(runner.settings.run_dir, summary)
 
 
 async def evaluate_async(tasks: TaskSelector = "all", model: str | None = None, judge: str | None = None,
-                         preflight: bool = True, **options: Any) -> EvalResult:
+                         **options: Any) -> EvalResult:
     """`await factbench.evaluate_async(...)`: the run goes to a worker thread; this loop stays free.
     Cancelling the awaiting task stops the run (within seconds, resumable) before it re-raises."""
-    opts = RunOptions(model=model, judge=judge, **options)
-    if preflight:
-        await asyncio.to_thread(check_roles, opts)
+    opts = RunOptions.of(model=model, judge=judge, **options)
+    await asyncio.to_thread(preflight_roles, opts, opts.role_specs(with_model=True), "preflight=False")
     runner = await asyncio.to_thread(prepare_run, opts, resolve(tasks))
     job = asyncio.ensure_future(asyncio.to_thread(runner.run))
     try:

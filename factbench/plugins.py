@@ -1,6 +1,6 @@
 """One registration mechanism for every extension kind: setuptools entry points.
 
-Built-in tasks, evidence backends and judges are registered in factbench's own
+Built-in tasks, evidence backends, judges and stages (with their judge roles) are registered in factbench's own
 pyproject.toml exactly as a third-party package registers its own:
 
     [project.entry-points."factbench.evidence"]
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-GROUPS = {"tasks": "factbench.tasks", "evidence": "factbench.evidence", "judges": "factbench.judges"}
+GROUPS = {"tasks": "factbench.tasks", "evidence": "factbench.evidence", "judges": "factbench.judges",
+          "stages": "factbench.stages"}
 
 T = TypeVar("T")
 

@@ -10,17 +10,23 @@ import sys
 from pathlib import Path
 
 from factbench.cli.checks import FINITE, NON_NEGATIVE, POSITIVE, SECONDS, number, whole
-from factbench.cli.options import EXIT_ERRORS, EXIT_OK, JUDGE_ROLE_FLAGS, UsageError, _add_role, _open_cache
+from factbench.cli.options import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageError,
+    _add_role,
+    _open_cache,
+    add_judge_role_args,
+)
 from factbench.pipeline.settings import ROLE_DEFAULTS
 from factbench.scoring.reward import DESIGNS
+from factbench.stages.registry import judge_roles
 
 
 def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
     """Judges for rescoring (default: the run's own, from run.json), and how they are called."""
     d = ROLE_DEFAULTS
-    _add_role(p, "judge", "default model for every judge role (default: the run's judges)", d.judge_concurrency)
-    for flag, _ in JUDGE_ROLE_FLAGS:
-        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    add_judge_role_args(p, judge_help="default model for every judge role (default: the run's judges)")
     _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
               d.reference_concurrency)
     p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
@@ -76,7 +82,7 @@ def cmd_hacks(args: argparse.Namespace) -> int:
         report = json.loads(path.read_text(encoding="utf-8"))
     else:
         roles = None
-        if args.judge or any(getattr(args, flag.replace("-", "_")) for flag, _ in JUDGE_ROLE_FLAGS):
+        if args.judge or any(getattr(args, role.field, None) for role in judge_roles()):
             from factbench.cli.options import role_specs
 
             roles = role_specs(args, with_model=False)
@@ -85,9 +91,10 @@ def cmd_hacks(args: argparse.Namespace) -> int:
             from factbench.store.run_dir import RunStore
 
             stored = (RunStore(args.run_dir).read_json("run.json") or {}).get("settings", {})
-            reward = RewardSpec(args.reward_design or stored.get("reward_design", "informative"),
-                                stored.get("reward_lambda", 0.1) if args.reward_lambda is None else args.reward_lambda,
-                                stored.get("reward_mu", 0.0) if args.reward_mu is None else args.reward_mu)
+            default = RewardSpec()  # a run.json without these settings used the defaults
+            reward = RewardSpec(args.reward_design or stored.get("reward_design", default.design),
+                                stored.get("reward_lambda", default.lam) if args.reward_lambda is None else args.reward_lambda,
+                                stored.get("reward_mu", default.mu) if args.reward_mu is None else args.reward_mu)
         names = tuple(n.strip() for n in args.hacks.split(",") if n.strip()) if args.hacks != "all" else None
         options = HackOptions(reward=reward, alpha=args.alpha, max_raise=args.max_raise, seed=args.seed,
                               relevance=False if args.no_relevance else None, data_dir=args.data_dir,

@@ -72,11 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="agreement of a judge with human-labelled claims")
     cal.add_argument("--labels", required=True, metavar="FILE", help="FActScore-format human-labelled claims")
     cal.add_argument("--mode", choices=("binary", "ternary"), default="binary", help="label set compared")
-    _add_judge_args(cal, role_flags=VERIFIER_ONLY)
+    _add_judge_args(cal, only=VERIFIER_ONLY)
     _add_sample_args(cal)
 
-    ls = sub.add_parser("list", help="list tasks (with whether their data is here), evidence backends or judges")
-    ls.add_argument("what", choices=("tasks", "evidence", "judges"), help="what to list")
+    ls = sub.add_parser("list", help="list tasks (with whether their data is here), evidence backends, judges "
+                                     "or stages (with their judge roles)")
+    ls.add_argument("what", choices=("tasks", "evidence", "judges", "stages"), help="what to list")
     ls.add_argument("--data-dir", help="local task data (default: $FACTBENCH_DATA_DIR, else ./data, "
                                        "else ../shared/data when present)")
     ls.add_argument("--json", action="store_true", help="print JSON rows instead of the table")

@@ -7,9 +7,9 @@ from typing import Any
 
 from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id, whole
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
-from factbench.pipeline.options import _prices as _prices  # the price syntax of --price-per-1k-*
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 from factbench.scoring.reward import DESIGNS
+from factbench.stages.registry import judge_roles
 
 _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
 
@@ -47,10 +47,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-# Role options: (cli name, role key). `--judge` is the default for every judge role.
-JUDGE_ROLE_FLAGS = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance-judge", "relevance"),
-                    ("weighting-judge", "weighting"))
-VERIFIER_ONLY = (("verifier", "verifier"),)  # `calibrate` runs only the verification judge
+VERIFIER_ONLY = ("verifier",)  # `calibrate` runs only the verification judge
 
 
 def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int) -> None:
@@ -65,12 +62,20 @@ def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int
                    help="a fingerprint you pin (checkpoint hash, date): part of the run identity and cache key")
 
 
-def _add_judge_args(p: argparse.ArgumentParser, role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> None:
+def add_judge_role_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None,
+                        judge_help: str = "default model for every judge role") -> None:
+    """`--judge` and the options of every judge role the registered stages declare (`only`: these)."""
+    d = ROLE_DEFAULTS
+    _add_role(p, "judge", judge_help, d.judge_concurrency)
+    for role in judge_roles():
+        if only is None or role.name in only:
+            _add_role(p, role.flag, role.help, d.judge_concurrency)
+
+
+def _add_judge_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
     """The judge roles' models and transport, and which judges (templates + parsers) they run."""
     d = ROLE_DEFAULTS
-    _add_role(p, "judge", "default model for every judge role", d.judge_concurrency)
-    for flag, _ in role_flags:
-        _add_role(p, flag, f"override the judge for the {flag.replace('-judge', '')} role", d.judge_concurrency)
+    add_judge_role_args(p, only)
     p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
                    help="judges (template + parser) replacing their role's default; see `factbench list judges`")
     p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
@@ -158,9 +163,8 @@ def options_from(args: argparse.Namespace, **overrides: Any) -> RunOptions:
     return RunOptions.from_namespace(args, **overrides)
 
 
-def role_specs(args: argparse.Namespace, with_model: bool,
-               role_flags: tuple[tuple[str, str], ...] = JUDGE_ROLE_FLAGS) -> dict[str, Any]:
-    return options_from(args).role_specs(with_model, tuple((f.replace("-", "_"), r) for f, r in role_flags))
+def role_specs(args: argparse.Namespace, with_model: bool, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return options_from(args).role_specs(with_model, only)
 
 
 def judge_names(args: argparse.Namespace) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import sys
 from factbench.cli.checks import FINITE, POSITIVE, number, whole
 from factbench.cli.options import EXIT_OK, _add_answer_scoring_args, _add_judge_args, options_from
 from factbench.pipeline.options import UsageError
+from factbench.scoring.reward import DEFAULT_DETAIL_CAP
 
 API_KEY_ENV = "FACTBENCH_REWARD_API_KEY"
 
@@ -27,8 +28,8 @@ def add_reward_parser(sub) -> None:
     serve.add_argument("--insecure", action="store_true",
                        help="listen on a non-loopback --host without an API key (a private network only)")
     serve.add_argument("--port", type=whole(1, 65535), default=8100, help="port to listen on")
-    serve.add_argument("--reward-detail-cap", type=POSITIVE, default=64,
-                       help="supported claims beyond this add nothing to the detail term (default 64)")
+    serve.add_argument("--reward-detail-cap", type=POSITIVE, default=DEFAULT_DETAIL_CAP,
+                       help="supported claims beyond this add nothing to the detail term")
     serve.add_argument("--reward-relevance", choices=("auto", "references", "model", "none"), default="auto",
                        help="relevance against given references, a --reference-model's answers, or not at all")
     serve.add_argument("--reward-abstention", type=number(0, 1), default=0.0, help="the reward of an abstention (0..1)")
@@ -52,8 +53,7 @@ def cmd_reward(args: argparse.Namespace) -> int:
                          f"API key in ${args.api_key_env} (clients send 'Authorization: Bearer KEY'), or pass "
                          "--insecure on a private network")
     relevance = "none" if args.no_relevance else args.reward_relevance
-    evidence = "none" if args.evidence == "auto" else args.evidence
-    scorer = Scorer.from_options(options_from(args), evidence=evidence,
+    scorer = Scorer.from_options(options_from(args), evidence=args.evidence,
                                  reward_detail_cap=args.reward_detail_cap, reward_relevance=relevance,
                                  reward_abstention=args.reward_abstention, records_dir=args.records,
                                  max_in_flight=args.max_in_flight, preflight=False)  # checked below, with --no-preflight

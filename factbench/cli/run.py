@@ -21,12 +21,10 @@ from factbench.cli.options import (
 
 def _preflight(args: argparse.Namespace, roles) -> None:
     """Every role's key, endpoints and model name, checked before any work (exit 2 on a problem)."""
-    if getattr(args, "no_preflight", False):
-        return
-    from factbench.llm.preflight import preflight
+    from factbench.api import preflight_roles
     from factbench.llm.redact import redact
 
-    for line in preflight(roles):
+    for line in preflight_roles(options_from(args), roles):
         print(f"pre-flight: {redact(line)}", file=sys.stderr)  # a URL's credentials are never printed
 
 
@@ -172,17 +170,17 @@ def cmd_replay_labels(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from factbench.evidence.backends import open_backend
+    from factbench.evidence.backends import EvidenceChoice, open_backend
     from factbench.judges.registry import resolve_judges
     from factbench.llm.client import LLMClient
-    from factbench.scoring.calibrate import calibrate
+    from factbench.scoring.calibrate import CALIBRATION_TASK, calibrate
 
     options = options_from(args)
-    roles = role_specs(args, with_model=False, role_flags=VERIFIER_ONLY)
+    roles = role_specs(args, with_model=False, only=VERIFIER_ONLY)
     _preflight(args, roles)
     judge = resolve_judges(options.judges, {"verifier": f"verify-{args.mode}"})["verifier"]
     cache = options.open_cache()
-    evidence = "none" if args.evidence == "auto" else args.evidence
+    evidence = EvidenceChoice.parse(args.evidence).for_task(CALIBRATION_TASK.default_evidence)
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
                        limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
                        evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)

@@ -30,6 +30,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         rows = [{**p.obj.describe(), "from": p.origin} for _, p in sorted(discover_judges().items())]
         header = ["name", "role", "templates", "from"]
+    elif args.what == "stages":
+        from factbench.stages.registry import discover_stages, registered_stages
+
+        origins = {name: p.origin for name, p in discover_stages().items()}
+        rows = [{**s.describe(), "flags": [f"--{r.flag}" for r in s.roles], "from": origins[s.name]}
+                for s in registered_stages()]
+        header = ["name", "order", "record", "reads", "roles", "flags", "from"]
     else:
         rows, header = _task_rows(args), ["name", "version", "prompts", "data", "source", "license", "tags", "from"]
     if args.json:

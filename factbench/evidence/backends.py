@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -238,6 +239,30 @@ def open_snapshot(arg: str, options: dict[str, str], cache: CallCache | None) ->
 def discover_backends() -> dict[str, Plugin]:
     """Backend factories registered under `factbench.evidence`, by name."""
     return load_plugins("evidence", callable, lambda f: "", expand=False)
+
+
+TASK_DEFAULT = ("auto", "default")  # `--evidence` values meaning "each task's default, or fail"
+
+
+@dataclass(frozen=True)
+class EvidenceChoice:
+    """`--evidence` / `evidence=` parsed once: a backend spec, or each task's own default
+    (`auto` and `default` mean exactly that, for a run, a Scorer and calibration alike)."""
+
+    spec: str | None  # None: the task's default
+
+    @classmethod
+    def parse(cls, text: str) -> EvidenceChoice:
+        text = text.strip()
+        return cls(None if text in TASK_DEFAULT else text)
+
+    @property
+    def by_default(self) -> bool:
+        return self.spec is None
+
+    def for_task(self, default_evidence: str) -> str:
+        """The spec a task with this default evidence uses."""
+        return default_evidence if self.spec is None else self.spec
 
 
 def open_backend(spec: str, cache: CallCache | None) -> EvidenceBackend:

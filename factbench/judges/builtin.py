@@ -22,4 +22,3 @@ RELEVANCE_PAIRWISE = Judge(
     description="pairwise comparison with a reference answer, asked in both orders")
 
 JUDGES = (CLAIMS, VERIFY_TERNARY, VERIFY_BINARY, RELEVANCE_PAIRWISE)
-DEFAULT_JUDGES = {"extractor": CLAIMS.name, "verifier": VERIFY_TERNARY.name, "relevance": RELEVANCE_PAIRWISE.name}

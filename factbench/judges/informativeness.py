@@ -88,6 +88,7 @@ def _parse_exceptions(data: dict[str, Any], ids: list[int]) -> tuple[list[str | 
     """The compact format: only the claims that are not informative, listed under their class."""
     assigned: dict[int, tuple[str | None, int | None]] = {}
     conflicting: set[int] = set()
+    cls: str | None
     for key, entries in data.items():
         cls = normalise_class(key)
         if not isinstance(entries, list):
@@ -104,6 +105,7 @@ def _parse_exceptions(data: dict[str, Any], ids: list[int]) -> tuple[list[str | 
     classes: list[str | None] = []
     same_as: list[int | None] = []
     errors: list[str | None] = []
+    error: str | None
     for cid in ids:
         cls, ref = assigned.get(cid, ("informative", None))
         if cid in conflicting:
@@ -120,8 +122,8 @@ def _parse_items(items: list[Any], ids: list[int]) -> tuple[list[str | None], li
     """The id-keyed format of version 1 (the tolerant fallback): one {"id", "class", "same_as"} per claim."""
     found: dict[int, dict[str, Any]] = {}
     for item in items:
-        if isinstance(item, dict) and _int(item.get("id")) is not None:
-            found.setdefault(_int(item.get("id")), item)
+        if isinstance(item, dict) and (cid := _int(item.get("id"))) is not None:
+            found.setdefault(cid, item)
     classes: list[str | None] = []
     same_as: list[int | None] = []
     errors: list[str | None] = []

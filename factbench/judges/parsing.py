@@ -62,7 +62,8 @@ def salvage_prefix(text: str, key: str) -> tuple[list[Any] | None, bool]:
     if not m or m.group("key") != key:
         return None, False
     decoder = json.JSONDecoder()
-    items, pos = [], m.end()
+    items: list[Any] = []
+    pos = m.end()
     while True:
         while pos < len(text) and text[pos] in " \n\r\t,":
             pos += 1
@@ -167,7 +168,8 @@ def _parse_id_keyed_claims(text: str, expected_ids: list[int]) -> tuple[dict[int
             found[sid] = _clean_claims(claims)
     except ParseError as exc:
         salvaged = [i for i in salvage_items(text) if _as_int(i.get("id")) is not None and isinstance(i.get("claims"), list)]
-        found = {_as_int(i["id"]): _clean_claims(i["claims"]) for i in salvaged} or _parse_claim_lines(text)
+        found = {sid: _clean_claims(i["claims"]) for i in salvaged if (sid := _as_int(i["id"])) is not None} \
+            or _parse_claim_lines(text)
         if not found:
             return {}, [exc.kind]
     expected = set(expected_ids)
@@ -229,12 +231,12 @@ def _parse_id_keyed_verdicts(text: str, n_claims: int, mode: str) -> tuple[list[
         if not isinstance(items, list):
             raise ParseError("invalid_shape")
         for item in items:
-            if isinstance(item, dict) and _as_int(item.get("id")) is not None:
-                raw.setdefault(_as_int(item.get("id")), item.get("label"))
+            if isinstance(item, dict) and (vid := _as_int(item.get("id"))) is not None:
+                raw.setdefault(vid, item.get("label"))
     except ParseError as exc:
         for item in salvage_items(text):
-            if _as_int(item.get("id")) is not None:
-                raw.setdefault(_as_int(item.get("id")), item.get("label"))
+            if (vid := _as_int(item.get("id"))) is not None:
+                raw.setdefault(vid, item.get("label"))
         for line in text.splitlines():
             m = _VERDICT_LINE.match(line)
             if m:

@@ -109,7 +109,8 @@ EXTRACT = JudgeTemplate(
 
 
 def extraction_messages(question: str, before: list[str], numbered: list[tuple[int, str]],
-                        after: list[str]) -> list[dict[str, str]]:
+                        after: list[str], template: JudgeTemplate = EXTRACT) -> list[dict[str, str]]:
+    """The extractor's messages: `template`'s system text, then the question, context and sentences."""
     parts = [quote("question", question)]
     if before:
         parts.append("Context before the sentences:\n" + quote("context", " ".join(before)))
@@ -117,7 +118,7 @@ def extraction_messages(question: str, before: list[str], numbered: list[tuple[i
     if after:
         parts.append("Context after the sentences:\n" + quote("context", " ".join(after)))
     parts.append(f"List the claims of sentences {numbered[0][0]} to {numbered[-1][0]} as JSON.")
-    return [{"role": "system", "content": EXTRACT.system}, {"role": "user", "content": "\n\n".join(parts)}]
+    return [{"role": "system", "content": template.system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 # ------------------------------------------------------------------ verification
@@ -260,8 +261,9 @@ RELEVANCE = JudgeTemplate(
 )
 
 
-def relevance_messages(question: str, response_a: str, response_b: str) -> list[dict[str, str]]:
+def relevance_messages(question: str, response_a: str, response_b: str,
+                       template: JudgeTemplate = RELEVANCE) -> list[dict[str, str]]:
     user = "\n\n".join([quote("question", question), "Response A:\n" + quote("response_a", response_a),
                         "Response B:\n" + quote("response_b", response_b), "Which response is more relevant?"])
-    return [{"role": "system", "content": RELEVANCE.system}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
 

@@ -35,6 +35,27 @@ os.environ.setdefault("LITELLM_LOG", "ERROR")
 TRANSIENT = {"rate_limit", "server_error", "timeout", "connection", "empty_response"}
 
 
+class RoleDefaults(BaseModel):
+    """Transport and decoding defaults per role, each written once: the CLI, the Python API and a
+    RoleSpec built without them read them from here (a bare RoleSpec gets the judges' values)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_concurrency: int = 16
+    judge_concurrency: int = 32
+    reference_concurrency: int = 16
+    model_timeout_s: float = 300.0
+    judge_timeout_s: float = 180.0
+    max_retries: int = 6
+    model_temperature: float = 0.0
+    model_max_tokens: int = 2048
+    judge_max_tokens: int = 2048
+    reference_max_tokens: int = 2048
+
+
+ROLE_DEFAULTS = RoleDefaults()
+
+
 class RoleSpec(BaseModel):
     """What one role calls: frozen, serialisable, and free of secrets (only the key's variable name)."""
 
@@ -44,9 +65,9 @@ class RoleSpec(BaseModel):
     model: str = Field(description="provider/model, as litellm spells it (openai/NAME, anthropic/NAME, hosted_vllm/NAME)")
     base_urls: tuple[str, ...] = ()
     api_key_env: str | None = None
-    max_concurrency: int = 16
-    timeout_s: float = 120.0
-    max_retries: int = 6
+    max_concurrency: int = ROLE_DEFAULTS.judge_concurrency
+    timeout_s: float = ROLE_DEFAULTS.judge_timeout_s
+    max_retries: int = ROLE_DEFAULTS.max_retries
     structured_output: bool = True
     # Tell the server each call's list length (minItems/maxItems; llm/schema.py): only where it takes them.
     schema_item_counts: bool = False

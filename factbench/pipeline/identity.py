@@ -18,8 +18,13 @@ from factbench.judges.judge import Judge
 from factbench.llm.client import RoleSpec
 from factbench.pipeline.plan import Plan
 from factbench.pipeline.settings import RunSettings
+from factbench.stages.base import Stage
 
-JUDGE_ROLES = ("extractor", "verifier", "relevance", "weighting")
+# Judges that leave the identity as it was before judge names were recorded: each role's
+# built-in choices (a template id already tells their text apart).
+_BUILTIN_DEFAULTS = {"extractor": {"claims"}, "verifier": {"verify-ternary", "verify-binary"},
+                     "relevance": {"relevance-pairwise"}, "weighting": {"informativeness"}}
+
 PROVENANCE_KEYS = frozenset({"endpoints"})  # found inside identities of older run directories
 # Compared only when both sides know it: a server that did not answer /v1/models at one start
 # must not make a run unresumable.
@@ -27,33 +32,66 @@ SOFT_KEYS = frozenset({"served_model"})
 PROBE_TIMEOUT_S = 2.0
 
 
+# Per-task template keys of the built-in roles, as summaries have always named them.
+_TASK_TEMPLATE_KEYS = {"extractor": "claims", "verifier": "verify"}
+
+
+def role_templates(stages: tuple[Stage, ...], judges: dict[str, Judge], uses_evidence: bool,
+                   roles: set[str] | None = None) -> dict[str, str]:
+    """The template id of each judge role the stages call (`roles`: only these), for a task whose
+    evidence does (not) give passages, keyed like per-task summaries and reward identities."""
+    out = {}
+    for stage in stages:
+        for role in stage.roles:
+            if role.name in judges and (roles is None or role.name in roles):
+                out[_TASK_TEMPLATE_KEYS.get(role.name, role.name)] = judges[role.name].id_for(uses_evidence)
+    return out
+
+
+def judge_identity(roles: dict[str, RoleSpec], chosen: dict[str, Judge], stages: tuple[Stage, ...],
+                   settings: RunSettings | None = None, include: tuple[str, ...] = (),
+                   **scoring: Any) -> dict[str, Any]:
+    """Who judges and how, the same for a run and a Scorer: each judge role's model (endpoints
+    left out; `include`: other roles too), the judges not built in, and the scoring settings."""
+    names = [r.name for s in stages for r in s.roles] + list(include)
+    models = {role: {k: v for k, v in roles[role].identity().items() if k not in PROVENANCE_KEYS}
+              for role in names if role in roles}
+    base: dict[str, Any] = {"verify_mode": chosen["verifier"].mode}
+    if settings is not None:
+        base.update(sentences_per_call=settings.sentences_per_call, claims_per_call=settings.claims_per_call,
+                    evidence_tokens=settings.evidence_tokens)
+    custom = {role: judge.name for role, judge in chosen.items() if role not in _BUILTIN_DEFAULTS
+              or judge.name not in _BUILTIN_DEFAULTS[role]}
+    return {"models": models, "scoring": {**base, **scoring}, "custom_judges": custom}
+
+
 def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, source: str,
-                 judges: dict[str, Judge]) -> dict[str, Any]:
+                 judges: dict[str, Judge], stages: tuple[Stage, ...]) -> dict[str, Any]:
     """Everything that changes scores. A resume with a different identity is refused."""
-    models = {role: roles[role].identity() for role in JUDGE_ROLES if role in roles}
-    templates = {"claims": judges["extractor"].id, "relevance": judges["relevance"].id}
+    ident = judge_identity(roles, judges, stages, settings, relevance=settings.relevance,
+                           weighting=settings.weighting)
+    templates: dict[str, str] = {}
     for pt in plan.tasks:
-        t = judges["verifier"].template_for(pt.evidence.uses_evidence)
-        templates[t.name] = t.id
-        if settings.weighting and "weighting" in judges:
-            w = judges["weighting"].template_for(pt.evidence.uses_evidence)
-            templates[w.name] = w.id
-    return {
+        for stage in stages:
+            templates.update(stage.templates(judges, pt.evidence.uses_evidence))
+    out = {
         "answers": source,
         "model": roles["model"].identity() if "model" in roles else None,
         "reference": roles["reference"].identity() if "reference" in roles else None,
-        "judges": models,
+        "judges": ident["models"],
         "templates": templates,
         "tasks": {pt.task.name: {**pt.task.identity(), "evidence": pt.evidence.name,
                                  "prompt_ids_sha": sha256_hex([p.id for p in pt.prompts], 16)}
                   for pt in plan.tasks},
-        "scoring": {"verify_mode": judges["verifier"].mode, "sentences_per_call": settings.sentences_per_call,
-                    "claims_per_call": settings.claims_per_call, "evidence_tokens": settings.evidence_tokens,
-                    "relevance": settings.relevance, "weighting": settings.weighting},
+        "scoring": ident["scoring"],
     }
+    if ident["custom_judges"]:
+        out["judge_names"] = ident["custom_judges"]
+    return out
 
 
-def task_judges(identity: dict[str, Any], plan: Plan, judges: dict[str, Judge], relevance_tasks: set[str]) -> dict[str, Any]:
+def task_judges(identity: dict[str, Any], plan: Plan, judges: dict[str, Judge], stages: tuple[Stage, ...],
+                relevance_tasks: set[str]) -> dict[str, Any]:
     """Who judged each task and how: the judge roles, the templates the task used, the scoring
     settings (the relevance judge only where the task measures relevance). Two tasks' numbers
     are comparable only when this (its `judge_sha`), the evidence and the task version are equal."""
@@ -61,12 +99,8 @@ def task_judges(identity: dict[str, Any], plan: Plan, judges: dict[str, Judge], 
     for pt in plan.tasks:
         with_relevance = pt.task.name in relevance_tasks
         roles = {r: v for r, v in identity["judges"].items() if r != "relevance" or with_relevance}
-        uses_evidence = pt.evidence.uses_evidence
-        templates = {"claims": identity["templates"]["claims"], "verify": judges["verifier"].template_for(uses_evidence).id}
-        if identity["scoring"].get("weighting") and "weighting" in judges:
-            templates["weighting"] = judges["weighting"].template_for(uses_evidence).id
-        if with_relevance:
-            templates["relevance"] = identity["templates"]["relevance"]
+        used = set(roles) if identity["scoring"].get("weighting") else set(roles) - {"weighting"}
+        templates = role_templates(stages, judges, pt.evidence.uses_evidence, used)
         out[pt.task.name] = {"roles": roles, "templates": templates, "scoring": identity["scoring"]}
     return out
 

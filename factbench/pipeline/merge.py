@@ -26,8 +26,9 @@ from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.shards import interleave
 from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.scoring.metrics import as_rows
+from factbench.stages.registry import record_types, registered_stages
 from factbench.store.artefacts import RunSpec, RunSummary
-from factbench.store.records import STAGE_FILES, sample_key
+from factbench.store.records import sample_key
 from factbench.store.run_dir import RunStore
 from factbench.tasks import Prompt, Task
 
@@ -47,7 +48,7 @@ class _Evidence:
 
 
 def _read(run_dir: str, shard: bool = True) -> tuple[RunStore, dict[str, Any], dict[str, Any]]:
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, record_types())
     typed_spec, typed_summary = store.read_spec(), store.read_summary()
     spec = typed_spec.model_dump(mode="json") if typed_spec else None
     summary = typed_summary.model_dump(mode="json") if typed_summary else None
@@ -182,21 +183,22 @@ def _write(out: Path, parts: list[tuple[RunStore, dict, dict]], tasks: dict[str,
     relevance_tasks = {name for name, judge in task_judges.items() if "relevance" in judge.get("roles", {})}
     position = {key: i for i, key in enumerate(order)}
 
-    target = RunStore(out)
+    stages = registered_stages()
+    target = RunStore(out, record_types(stages))
     with target:
-        for stage in (*STAGE_FILES, "errors"):  # every record (superseded attempts carry usage too), in plan order
+        for stage in record_types(stages):  # every record (superseded attempts carry usage too), in plan order
             records = [r for store, _, _ in parts for r in store.iter_records(stage)]
             for record in sorted(records, key=lambda r: position.get(r.key, len(position))):
                 target.append(stage, record)
         for store, _, _ in parts:
             for invocation in accounting.read_invocations(store.dir):
                 accounting.append_invocation(target.dir, {**invocation, "shard": str(store.dir)})
-        latest, usage = read_run(target)
+        latest, usage = read_run(target, stages)
         failed = {key for _, key in unresolved_failures(target)}
         scores = collect_scores(latest, usage, planned, settings, relevance_tasks, failed)
         target.write_scores(as_rows(scores))
         summary = build_summary(
-            target, latest, scores, planned, settings, accounting.totals(accounting.read_invocations(target.dir)),
+            target, stages, latest, scores, planned, settings, accounting.totals(accounting.read_invocations(target.dir)),
             list(dict.fromkeys(n for s in summaries for n in s.get("notes", []))), task_judges=task_judges,
             resumed=dict(sum((Counter(s.get("resumed", {})) for s in summaries), Counter())),
             budget={"max_cost_usd": settings.max_cost, "stopped_at_max_cost": False},

@@ -2,28 +2,64 @@
 specs and run settings. The CLI, `factbench.evaluate` and `factbench.Scorer` all build their
 RoleSpecs and RunSettings here, so a flag and a keyword always mean the same thing.
 
-Each field is named like its flag (`--judge-base-url` is `judge_base_url`). Defaults come from
-RunSettings and ROLE_DEFAULTS (:mod:`factbench.pipeline.settings`), the one place they live.
+Each field is named like its flag (`--judge-base-url` is `judge_base_url`); the judge roles'
+options are derived from the registered stages. Defaults come from RunSettings and ROLE_DEFAULTS
+(:mod:`factbench.pipeline.settings`), the one place they live.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator, model_validator
 
 from factbench.llm.client import RoleSpec
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
+from factbench.stages.base import JudgeRole
+from factbench.stages.registry import judge_roles
 
 Urls = str | list[str] | tuple[str, ...] | None
-# Judge roles with their own flags: (flag/field prefix, role key). `judge` is every role's default.
-JUDGE_ROLES = (("extractor", "extractor"), ("verifier", "verifier"), ("relevance_judge", "relevance"),
-               ("weighting_judge", "weighting"))
+# The options every judge role has, after its prefix (`judge` is every role's default).
+ROLE_SUFFIXES = ("", "_base_url", "_api_key_env", "_concurrency", "_revision")
 _R, _S = ROLE_DEFAULTS, RunSettings(run_id="-")
+
+
+class RoleFlags(BaseModel):
+    """One role's model and transport, as its options name them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    base_url: Urls = None
+    api_key_env: str | None = None
+    concurrency: PositiveInt | None = None
+    revision: str | None = None
+
+
+def role_option_names(roles: tuple[JudgeRole, ...] | None = None) -> dict[str, tuple[JudgeRole, str]]:
+    """Option name -> (its judge role, the RoleFlags field), for every registered judge role."""
+    out = {}
+    for role in judge_roles() if roles is None else roles:
+        for suffix in ROLE_SUFFIXES:
+            out[role.field + suffix] = (role, suffix.lstrip("_") or "model")
+    return out
+
+
+def closest(name: str, valid: list[str]) -> str:
+    """`; did you mean X?` for the valid name nearest to a misspelt one, else ``."""
+    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+# `--no-X` flags and the keyword each one turns off.
+NEGATED_FLAGS = {"no_structured_output": "structured_output", "no_relevance": "relevance",
+                 "no_weighting": "weighting", "no_progress": "progress", "no_cache": "use_cache",
+                 "no_preflight": "preflight"}
 
 
 class UsageError(ValueError):
@@ -41,7 +77,7 @@ def parse_shard(value: str) -> tuple[int, int]:
 class RunOptions(BaseModel):
     """Everything `factbench run` takes besides `--tasks`, as keyword-friendly fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     # the model under test (absent when answers come from a responses file)
     model: str | None = None
@@ -59,26 +95,9 @@ class RunOptions(BaseModel):
     judge_api_key_env: str | None = None
     judge_concurrency: int | None = None
     judge_revision: str | None = None
-    extractor: str | None = None
-    extractor_base_url: Urls = None
-    extractor_api_key_env: str | None = None
-    extractor_concurrency: int | None = None
-    extractor_revision: str | None = None
-    verifier: str | None = None
-    verifier_base_url: Urls = None
-    verifier_api_key_env: str | None = None
-    verifier_concurrency: int | None = None
-    verifier_revision: str | None = None
-    relevance_judge: str | None = None
-    relevance_judge_base_url: Urls = None
-    relevance_judge_api_key_env: str | None = None
-    relevance_judge_concurrency: int | None = None
-    relevance_judge_revision: str | None = None
-    weighting_judge: str | None = None
-    weighting_judge_base_url: Urls = None
-    weighting_judge_api_key_env: str | None = None
-    weighting_judge_concurrency: int | None = None
-    weighting_judge_revision: str | None = None
+    # Each judge role a stage declares has the same five options, named after its flag
+    # (`verifier`, `verifier_base_url`, ..., `weighting_judge_revision`): see ROLE_SUFFIXES. They
+    # are not fields here but derived from the registered stages (plug-in roles included).
     reference_model: str | None = None
     reference_model_base_url: Urls = None
     reference_model_api_key_env: str | None = None
@@ -115,10 +134,44 @@ class RunOptions(BaseModel):
     fail_on_error: float = _S.fail_on_error
     max_judge_attempts: int = _S.max_judge_attempts
     max_cost: float | None = _S.max_cost
+    preflight: bool = True  # check every role's key, endpoints and model name before any work (`--no-preflight`)
+    log_to: Literal["wandb", "mlflow"] | None = None  # log the finished run to this tracker
     progress: bool = _S.progress
     label: str = _S.label
     step: int | None = None  # checkpoint step (the leaderboard's trend view)
     shard: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_role_options(cls, data: Any) -> Any:
+        """Only the fields above and the judge roles' options; each role's options are checked
+        as RoleFlags, and unset ones (None) are left out."""
+        if not isinstance(data, dict):
+            return data
+        names = role_option_names()
+        extras = {k: v for k, v in data.items() if k not in cls.model_fields}
+        unknown = [k for k in extras if k not in names]
+        if unknown:
+            valid = [*cls.model_fields, *names]
+            raise ValueError("; ".join(f"unknown option {k!r}{closest(k, valid)}" for k in unknown))
+        groups: dict[str, dict[str, Any]] = {}
+        for key, value in extras.items():
+            if value is not None:
+                role, attr = names[key]
+                groups.setdefault(role.field, {})[attr] = value
+        out = {k: v for k, v in data.items() if k in cls.model_fields}
+        for prefix, values in groups.items():
+            flags = RoleFlags(**values)
+            for attr in values:
+                out[prefix if attr == "model" else f"{prefix}_{attr}"] = getattr(flags, attr)
+        return out
+
+    def role_option(self, prefix: str, suffix: str = "") -> Any:
+        """A judge role's option (`role_option("verifier", "_base_url")`); None when not given."""
+        name = prefix + suffix
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return (self.model_extra or {}).get(name)
 
     @field_validator("run_id")
     @classmethod
@@ -151,13 +204,21 @@ class RunOptions(BaseModel):
     @classmethod
     def from_namespace(cls, args: argparse.Namespace, **overrides: Any) -> RunOptions:
         """The fields an argparse namespace has (negative flags such as --no-cache inverted)."""
-        values = {name: getattr(args, name) for name in cls.model_fields if hasattr(args, name)}
-        for flag, field in (("no_structured_output", "structured_output"), ("no_relevance", "relevance"),
-                            ("no_weighting", "weighting"), ("no_progress", "progress"), ("no_cache", "use_cache")):
+        values = {name: getattr(args, name) for name in [*cls.model_fields, *role_option_names()]
+                  if hasattr(args, name)}
+        for flag, field in NEGATED_FLAGS.items():
             if hasattr(args, flag):
                 values[field] = not getattr(args, flag)
         try:
             return cls(**{k: v for k, v in {**values, **overrides}.items() if v is not None})
+        except ValidationError as exc:
+            raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+    @classmethod
+    def of(cls, **values: Any) -> RunOptions:
+        """From Python keywords: a bad or unknown keyword is a UsageError naming it (and the closest valid one)."""
+        try:
+            return cls(**values)
         except ValidationError as exc:
             raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
 
@@ -168,20 +229,21 @@ class RunOptions(BaseModel):
     # ------------------------------------------------------------------ specs and settings
     def _role(self, prefix: str, role: str, model: str, default_concurrency: int, revision: str | None,
               **extra: Any) -> RoleSpec:
-        return RoleSpec(role=role, model=model, base_urls=_urls(getattr(self, f"{prefix}_base_url")),
-                        api_key_env=getattr(self, f"{prefix}_api_key_env"),
-                        max_concurrency=getattr(self, f"{prefix}_concurrency") or default_concurrency,
+        return RoleSpec(role=role, model=model, base_urls=_urls(self.role_option(prefix, "_base_url")),
+                        api_key_env=self.role_option(prefix, "_api_key_env"),
+                        max_concurrency=self.role_option(prefix, "_concurrency") or default_concurrency,
                         max_retries=self.max_retries, revision=revision, price_per_1k=self._price(role), **extra)
 
     def _price(self, role: str) -> tuple[float, float] | None:
-        inp = _prices(self.price_per_1k_input, "--price-per-1k-input")
-        out = _prices(self.price_per_1k_output, "--price-per-1k-output")
+        inp = prices(self.price_per_1k_input, "--price-per-1k-input")
+        out = prices(self.price_per_1k_output, "--price-per-1k-output")
         if role not in inp and role not in out:
             return None
         return inp.get(role, 0.0), out.get(role, 0.0)
 
-    def role_specs(self, with_model: bool, judge_roles: tuple[tuple[str, str], ...] = JUDGE_ROLES) -> dict[str, RoleSpec]:
-        """One RoleSpec per role: the model under test (when generating), the judges, the reference model."""
+    def role_specs(self, with_model: bool, only: tuple[str, ...] | None = None) -> dict[str, RoleSpec]:
+        """One RoleSpec per role: the model under test (when generating), the judge roles of the
+        registered stages (`only`: these judge roles), the reference model."""
         roles: dict[str, RoleSpec] = {}
         if with_model:
             if not self.model and not self.responses:
@@ -191,13 +253,17 @@ class RunOptions(BaseModel):
                                             timeout_s=self.model_timeout,
                                             params={"temperature": self.temperature, "max_tokens": self.max_tokens})
         judge_params = {"temperature": 0.0, "max_tokens": self.judge_max_tokens}
-        for prefix, role in judge_roles:
-            own = getattr(self, prefix)
-            if not (own or self.judge):
-                raise UsageError(f"give --judge PROVIDER/MODEL (or --{prefix.replace('_', '-')}) for the {role} role")
-            roles[role] = self._role(prefix if own else "judge", role, own or self.judge,
+        for judge_role in judge_roles():
+            if only is not None and judge_role.name not in only:
+                continue
+            prefix, role = judge_role.field, judge_role.name
+            own: str | None = self.role_option(prefix)
+            model = own or self.judge
+            if not model:
+                raise UsageError(f"give --judge PROVIDER/MODEL (or --{judge_role.flag}) for the {role} role")
+            roles[role] = self._role(prefix if own else "judge", role, model,
                                      self.judge_concurrency or _R.judge_concurrency,
-                                     getattr(self, f"{prefix}_revision") or self.judge_revision,
+                                     self.role_option(prefix, "_revision") or self.judge_revision,
                                      timeout_s=self.judge_timeout,
                                      structured_output=self.structured_output,
                                      schema_item_counts=self.schema_item_counts, params=judge_params)
@@ -230,14 +296,12 @@ class RunOptions(BaseModel):
         return CallCache(self.cache or default_cache_path()) if self.use_cache else None
 
 
-_JUDGE_ROLES = {"extractor", "verifier", "relevance", "weighting"}
-_PRICE_ROLES = {"model", "judge", "reference", *_JUDGE_ROLES}
-
-
-def _prices(value: str | None, flag: str) -> dict[str, float]:
+def prices(value: str | None, flag: str) -> dict[str, float]:
     """`0.5` (every role) or `judge=0.5,model=1` (`judge` = every judge role) -> {role: USD}."""
     if not value:
         return {}
+    judging = {r.name for r in judge_roles()}
+    price_roles = {"model", "judge", "reference", *judging}
     out: dict[str, float] = {}
     for part in (x.strip() for x in value.split(",") if x.strip()):
         role, _, number = part.rpartition("=")
@@ -245,10 +309,10 @@ def _prices(value: str | None, flag: str) -> dict[str, float]:
             price = float(number)
         except ValueError:
             raise UsageError(f"{flag}: {part!r} is not a price (USD per 1,000 tokens)") from None
-        if price < 0 or (role and role not in _PRICE_ROLES):
+        if price < 0 or (role and role not in price_roles):
             raise UsageError(f"{flag}: {part!r}: use a non-negative number, optionally after one of "
-                             f"{', '.join(sorted(_PRICE_ROLES))}=")
-        for r in ({"model", "reference", *_JUDGE_ROLES} if not role else _JUDGE_ROLES if role == "judge" else {role}):
+                             f"{', '.join(sorted(price_roles))}=")
+        for r in ({"model", "reference", *judging} if not role else judging if role == "judge" else {role}):
             if role or r not in out:
                 out[r] = price
     return out

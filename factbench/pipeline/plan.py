@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from factbench.evidence.backends import EvidenceBackend, EvidenceUnavailable, open_backend
+from factbench.evidence.backends import EvidenceBackend, EvidenceChoice, EvidenceUnavailable, open_backend
 from factbench.llm.cache import CallCache
 from factbench.pipeline.settings import RunSettings
 from factbench.store.run_dir import RunStore
 from factbench.tasks import DataContext, Prompt, Task, TaskDataUnavailable, sample_prompts
-
-DEFAULT_EVIDENCE = ("auto", "default")  # `--evidence` values meaning "each task's default, or fail"
 
 
 @dataclass
@@ -46,8 +44,8 @@ def plan_tasks(tasks: list[Task], settings: RunSettings, cache: CallCache | None
             continue
         if selection is not None:
             prompts = [p for p in prompts if p.id in selection.get(task.name, ())]
-        by_default = settings.evidence in DEFAULT_EVIDENCE
-        spec = task.default_evidence if by_default else settings.evidence
+        choice = EvidenceChoice.parse(settings.evidence)
+        by_default, spec = choice.by_default, choice.for_task(task.default_evidence)
         try:
             backend = open_backend(spec, cache)
         except EvidenceUnavailable as exc:

@@ -1,8 +1,8 @@
-"""The orchestrator: the only place that knows the order of stages.
+"""A whole run: the :class:`Pipeline` of the registered stages, with a run directory.
 
     prompt -> answer -> claims -> evidence -> verdicts -> weights (-> relevance) -> metrics
 
-Samples stream through the stages on a pool of asyncio workers: one answer's claims are
+Samples stream through the pipeline on a pool of asyncio workers: one answer's claims are
 being verified while others are still generating; there is no barrier between stages.
 Each finished (sample, stage) is appended to the run directory at once, so a re-run with
 the same run id does only what is missing. A stage that fails for a sample writes an error
@@ -17,15 +17,13 @@ import time
 from pathlib import Path
 
 from factbench import __version__
-from factbench.errors import RunAborted
 from factbench.hashing import sha256_hex
-from factbench.judges.registry import resolve_judges
 from factbench.llm.cache import CallCache
-from factbench.llm.client import LLMClient, LLMError, RoleSpec, redact
-from factbench.llm.cost import CURRENT_LEDGER, UsageLedger
+from factbench.llm.client import LLMClient, RoleSpec, redact
 from factbench.pipeline import accounting
 from factbench.pipeline.identity import diff, run_identity, task_judges, with_served_models
 from factbench.pipeline.interrupt import Stop, gather_or_stop, run_interruptible
+from factbench.pipeline.pipeline import Pipeline, select_judges
 from factbench.pipeline.plan import PlannedTask, plan_tasks
 from factbench.pipeline.progress import Progress
 from factbench.pipeline.settings import RunSettings
@@ -33,22 +31,15 @@ from factbench.pipeline.shards import shard_plan
 from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.pipeline.warmup import start as start_warm_up
 from factbench.scoring.metrics import as_rows
-from factbench.stages.base import RunContext, Sample, Stage, StageError
-from factbench.stages.claims import ClaimsStage
-from factbench.stages.evidence import EvidenceStage
-from factbench.stages.generate import GENERATION_TEMPLATE, AnswerStage, check_response_ids, load_responses
-from factbench.stages.relevance import RelevanceStage
-from factbench.stages.verify import VerdictsStage
-from factbench.stages.weights import WeightsStage
+from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.generate import GENERATION_TEMPLATE, check_response_ids, load_responses
+from factbench.stages.registry import record_types, registered_stages
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
 from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import Prompt, Task, TaskDataUnavailable
 
-__all__ = ["PIPELINE", "Runner", "RunSettings"]
-
-PIPELINE: tuple[Stage, ...] = (AnswerStage(), ClaimsStage(), EvidenceStage(), VerdictsStage(), WeightsStage(),
-                               RelevanceStage())
+__all__ = ["Runner", "RunSettings"]
 
 
 def _now() -> str:
@@ -57,11 +48,13 @@ def _now() -> str:
 
 class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
-                 cache: CallCache | None, stages: tuple[Stage, ...] = PIPELINE):
+                 cache: CallCache | None, stages: tuple[Stage, ...] | None = None):
         self.settings = settings
         if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
             roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
-        self.stages = stages
+        self.stages = registered_stages() if stages is None else stages
+        # Every stage file the run directory has: the registered stages' and any given here.
+        self.known = tuple({s.name: s for s in (*registered_stages(), *self.stages)}.values())
         self.plan = shard_plan(plan_tasks(tasks, settings, cache), settings.shard)
         roles = with_served_models(roles) if settings.probe_served_models else roles  # identity, once per run
         self.roles = roles
@@ -75,14 +68,15 @@ class Runner:
         self.source = source
         self.cache = cache  # closed when the run ends: its connections never outlive the run
         self.clients = {role: LLMClient(spec, cache) for role, spec in roles.items()}
-        self.judges = resolve_judges(settings.judges, settings.default_judges())
+        self.judges = select_judges(settings.judges, settings.default_judges(), self.stages)
         self.context = RunContext(
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
             max_judge_attempts=settings.max_judge_attempts)
-        self.store = RunStore(settings.run_dir)
-        self.identity = run_identity(settings, roles, self.plan, self.source, self.judges)
+        self.pipeline = Pipeline(self.stages, self.context, stopping=lambda: self.stop.requested)
+        self.store = RunStore(settings.run_dir, record_types(self.known))
+        self.identity = run_identity(settings, roles, self.plan, self.source, self.judges, self.known)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += response_notes
         if settings.reward.design != settings.reward_design:
@@ -115,33 +109,20 @@ class Runner:
             resumed_at=(old.resumed_at + [now]) if old else [])
         self.store.write_spec(self.spec)
 
-    # ------------------------------------------------------------------ per sample
-    async def _stage(self, stage: Stage, sample: Sample) -> Record | None:
-        task, sid = sample.task.name, sample.prompt.id
+    # ------------------------------------------------------------------ per sample (the pipeline's sink)
+    def may_start(self, stage: Stage, sample: Sample) -> bool:
         if self._over_budget():  # --max-cost reached: no new stage starts; a resume goes on from here
             self.budget_stopped = True
-            return None
-        ledger = UsageLedger()  # the calls this (sample, stage) makes, stored on its record
-        token = CURRENT_LEDGER.set(ledger)
-        try:
-            record = await stage.run(self.context, sample)
-        except (LLMError, StageError) as exc:
-            self._fail(stage.name, task, sid, exc.kind, exc.detail, ledger.to_dict())
-            return None
-        except (asyncio.CancelledError, RunAborted):
-            raise
-        except Exception as exc:  # a bug or a bad input for this one sample: recorded, the run goes on
-            if self.stop.requested:
-                raise  # raised while the run is being stopped: not this sample's fault
-            self._fail(stage.name, task, sid, "internal", f"{type(exc).__name__}: {exc}", ledger.to_dict())
-            return None
-        finally:
-            CURRENT_LEDGER.reset(token)
-        record.usage = ledger.to_dict()
+            return False
+        return True
+
+    def stored(self, stage: Stage, sample: Sample, record: Record) -> None:
         self.store.append(stage.name, record)
-        self._resolve(stage.name, sample_key(task, sid))
+        self._resolve(stage.name, record.key)
         self.progress.done(stage.name)
-        return record
+
+    def failed(self, stage: Stage, sample: Sample, kind: str, detail: str, usage: dict) -> None:
+        self._fail(stage.name, sample.task.name, sample.prompt.id, kind, detail, usage)
 
     def _fail(self, stage: str, task: str, sid: str, kind: str, detail: str, usage: dict | None = None) -> None:
         rec = ErrorRecord(task=task, id=sid, stage=stage, kind=kind, detail=redact(detail)[:500], usage=usage or {})
@@ -161,18 +142,11 @@ class Runner:
         spent = self.spent_before + sum(c.stats.cost_usd or 0.0 for c in self.clients.values())
         return limit is not None and spent >= limit
 
-    async def _process(self, pt: PlannedTask, prompt: Prompt) -> None:
+    def _sample(self, pt: PlannedTask, prompt: Prompt) -> Sample:
+        """The sample with the records earlier attempts left."""
         key = sample_key(pt.task.name, prompt.id)
-        sample = Sample(pt.task, prompt, pt.evidence,
-                        {s.name: self.existing[s.name][key] for s in self.stages if key in self.existing[s.name]})
-        for stage in self.stages:
-            # A partial record (judge items left unparsed) is not done: the stage completes it.
-            if stage.done(self.context, sample) or not stage.wanted(self.context, sample):
-                continue
-            record = await self._stage(stage, sample)
-            if record is None:
-                return  # later stages need this one; the next resume retries it
-            sample.records[stage.name] = record
+        return Sample(pt.task, prompt, pt.evidence,
+                      {s.name: self.existing[s.name][key] for s in self.stages if key in self.existing[s.name]})
 
     # ------------------------------------------------------------------ whole run
     def _parallelism(self) -> int:
@@ -192,7 +166,7 @@ class Runner:
                     pt, prompt = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                await self._process(pt, prompt)
+                await self.pipeline.process(self._sample(pt, prompt), self)  # a failure is retried on resume
 
         try:
             await gather_or_stop(self.stop, [worker() for _ in range(min(self._parallelism(), max(1, len(work))))])
@@ -248,14 +222,11 @@ class Runner:
 
     def _done(self, stage_name: str, pt: PlannedTask, prompt: Prompt) -> bool:
         """A sample's stage finished in an earlier attempt (a partial record is not finished)."""
-        key = sample_key(pt.task.name, prompt.id)
-        sample = Sample(pt.task, prompt, pt.evidence,
-                        {s.name: self.existing[s.name][key] for s in self.stages if key in self.existing[s.name]})
         stage = next(s for s in self.stages if s.name == stage_name)
-        return stage.done(self.context, sample)
+        return stage.done(self.context, self._sample(pt, prompt))
 
     def _summarise(self, resumed: dict[str, int]) -> RunSummary:
-        latest, usage = read_run(self.store)  # each stage file read once
+        latest, usage = read_run(self.store, self.known)  # each stage file read once
         planned = {pt.task.name: pt for pt in self.plan.tasks}
         relevance = next((s for s in self.stages if s.name == "relevance"), None)
         relevance_tasks = {pt.task.name for pt in self.plan.tasks
@@ -264,9 +235,9 @@ class Runner:
         scores = collect_scores(latest, usage, planned, self.settings, relevance_tasks, failed)
         self.store.write_scores(as_rows(scores))
         return build_summary(
-            self.store, latest, scores, planned, self.settings,
+            self.store, self.known, latest, scores, planned, self.settings,
             accounting.totals(accounting.read_invocations(self.store.dir)), self.notes,
-            task_judges=task_judges(self.identity, self.plan, self.judges, relevance_tasks),
+            task_judges=task_judges(self.identity, self.plan, self.judges, self.known, relevance_tasks),
             resumed=resumed, budget={"max_cost_usd": self.settings.max_cost, "stopped_at_max_cost": self.budget_stopped},
             # Who judged, with which templates: in every summary, not only in run.json.
             judges={**self.identity["judges"], "templates": self.identity["templates"]},

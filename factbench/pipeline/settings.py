@@ -6,11 +6,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from factbench.judges.builtin import DEFAULT_JUDGES, VERIFY_BINARY
-from factbench.judges.informativeness import INFORMATIVENESS_JUDGE
+from factbench.judges.builtin import VERIFY_BINARY
+from factbench.llm.client import ROLE_DEFAULTS, RoleDefaults
 from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
+from factbench.stages.registry import judge_roles
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
+
+__all__ = ["ROLE_DEFAULTS", "RoleDefaults", "RunSettings"]  # the role defaults live with RoleSpec
 
 
 class RunSettings(BaseModel):
@@ -48,12 +51,13 @@ class RunSettings(BaseModel):
     judges: tuple[str, ...] = ()  # judge names replacing the default judge of their role
 
     def default_judges(self) -> dict[str, str]:
-        """The judge per role before `judges` applies; `verify_mode` picks the verifier's label set."""
-        defaults = dict(DEFAULT_JUDGES)
+        """The judge per role (each registered stage's roles) before `judges` applies;
+        `verify_mode` picks the verifier's label set, `weighting` off drops its role."""
+        defaults = {role.name: role.default_judge for role in judge_roles()}
         if self.verify_mode == "binary":
             defaults["verifier"] = VERIFY_BINARY.name
-        if self.weighting:
-            defaults["weighting"] = INFORMATIVENESS_JUDGE.name
+        if not self.weighting:
+            defaults.pop("weighting", None)
         return defaults
 
     def failures_exceed_limit(self, failed: int, failed_rate: float) -> bool:
@@ -64,29 +68,8 @@ class RunSettings(BaseModel):
     @property
     def reward(self) -> RewardSpec:
         """The reward actually composed: without claim weights the informative design cannot be used."""
-        design = self.reward_design if self.weighting else "plain"
-        return RewardSpec(design, self.reward_lambda, self.reward_mu)
+        return RewardSpec(self.reward_design, self.reward_lambda, self.reward_mu).with_weighting(self.weighting)
 
     @property
     def run_dir(self) -> Path:
         return Path(self.results_dir) / self.run_id
-
-
-class RoleDefaults(BaseModel):
-    """Transport and decoding defaults per role: the CLI and the Python API read them from here."""
-
-    model_config = ConfigDict(frozen=True)
-
-    model_concurrency: int = 16
-    judge_concurrency: int = 32
-    reference_concurrency: int = 16
-    model_timeout_s: float = 300.0
-    judge_timeout_s: float = 180.0
-    max_retries: int = 6
-    model_temperature: float = 0.0
-    model_max_tokens: int = 2048
-    judge_max_tokens: int = 2048
-    reference_max_tokens: int = 2048
-
-
-ROLE_DEFAULTS = RoleDefaults()

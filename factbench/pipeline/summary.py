@@ -11,21 +11,27 @@ from factbench.llm.cost import add_up, total_cost
 from factbench.pipeline.plan import PlannedTask
 from factbench.pipeline.settings import RunSettings
 from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
+from factbench.stages.base import R, Stage
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.generate import AnswerStage
+from factbench.stages.relevance import RelevanceStage
+from factbench.stages.verify import VerdictsStage
+from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSummary
 from factbench.store.hacks_file import hacks_pointer
-from factbench.store.records import STAGE_FILES, ErrorRecord, Record, sample_key
+from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunStore
 
 Latest = dict[str, dict[str, Record]]  # stage -> sample key -> its last record
 Usage = dict[str, dict[str, dict[str, Any]]]  # sample key -> role -> usage over every record of it
 
 
-def read_run(store: RunStore) -> tuple[Latest, Usage]:
+def read_run(store: RunStore, stages: tuple[Stage, ...]) -> tuple[Latest, Usage]:
     """Each stage file read once: the latest record per sample, and usage summed over all records
     (superseded attempts and failures cost tokens too)."""
     latest: Latest = {}
     parts: dict[str, list[dict]] = {}
-    for stage in (*STAGE_FILES, "errors"):
+    for stage in (*(s.name for s in stages), "errors"):
         latest[stage] = {}
         for rec in store.iter_records(stage):
             if stage != "errors":
@@ -35,10 +41,21 @@ def read_run(store: RunStore) -> tuple[Latest, Usage]:
     return latest, {key: add_up(p) for key, p in parts.items()}
 
 
+def record_of(latest: Latest, stage: type[Stage[R]], key: str) -> R | None:
+    """A sample's latest record of `stage`, typed."""
+    return latest.get(stage.name, {}).get(key)  # type: ignore[return-value]
+
+
+def records_of(latest: Latest, stage: type[Stage[R]]) -> dict[str, R]:
+    """Every sample's latest record of `stage`, typed."""
+    return latest.get(stage.name, {})  # type: ignore[return-value]
+
+
 def unresolved_failures(store: RunStore) -> dict[tuple[str, str], ErrorRecord]:
     """(stage, sample key) -> its last failure, for failures no later `resolved` line follows."""
     last: dict[tuple[str, str], ErrorRecord] = {}
     for rec in store.iter_records("errors"):
+        assert isinstance(rec, ErrorRecord)
         last[(rec.stage, rec.key)] = rec
     return {k: rec for k, rec in last.items() if not rec.resolved}
 
@@ -53,15 +70,16 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
     for pt in planned.values():
         for p in pt.prompts:
             key = sample_key(pt.task.name, p.id)
-            answer = latest["answers"].get(key)
+            answer = record_of(latest, AnswerStage, key)
             if answer is None:
                 continue  # no answer to score: counted as n_prompts - n_answers
-            claims = latest["claims"].get(key)
-            score = score_answer(claims, latest["verdicts"].get(key), latest["relevance"].get(key), pt.task.k,
-                                 reward.lam, reward.mu, latest["weights"].get(key) if settings.weighting else None,
+            claims = record_of(latest, ClaimsStage, key)
+            score = score_answer(claims, record_of(latest, VerdictsStage, key), record_of(latest, RelevanceStage, key),
+                                 pt.task.k, reward.lam, reward.mu,
+                                 record_of(latest, WeightsStage, key) if settings.weighting else None,
                                  reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks)
             missing = key not in latest["verdicts"] or (settings.weighting and key not in latest["weights"])
-            unfinished = claims is None or (missing and not claims.abstained and claims.claims)
+            unfinished = claims is None or (missing and not claims.abstained and bool(claims.claims))
             if score.status == "judge_failed" and unfinished and key not in failed:
                 score.status = "pending"
             score.usage = usage.get(key, {})
@@ -70,26 +88,24 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
     return scores
 
 
-def judge_health(latest: Latest, keys: set[str]) -> dict[str, dict[str, Any]]:
-    """Items each judge stage was asked about, how many are still without a parsed answer, by kind."""
-    def block(items: int, missing: int, kinds: Counter[str]) -> dict[str, Any]:
-        return {"items": items, "unparsed": missing, "rate": missing / items if items else 0.0,
-                "by_kind": dict(kinds)}
-
-    claims = [r for k, r in latest["claims"].items() if k in keys and not r.abstained]
-    n_claims = {k: len(r.claims) for k, r in latest["claims"].items()}
-    verdicts = [(r, n_claims.get(k, len(r.labels))) for k, r in latest["verdicts"].items() if k in keys]
-    relevance = [r for k, r in latest["relevance"].items() if k in keys]
-    return {
-        "claims": block(sum(len(r.sentences) for r in claims), sum(len(r.missing_sentences) for r in claims),
-                        Counter(e for r in claims for e in r.errors)),
-        "verdicts": block(sum(n for _, n in verdicts),
-                          sum(n - sum(1 for lab in r.labels[:n] if lab) for r, n in verdicts),
-                          Counter(e for r, _ in verdicts for e in r.errors if e)),
-        "relevance": block(sum(len(r.winners) for r in relevance),
-                           sum(1 for r in relevance for w in r.winners if w is None),
-                           Counter(e for r in relevance for e in r.errors)),
-    }
+def judge_health(stages: tuple[Stage, ...], latest: Latest, keys: set[str]) -> dict[str, dict[str, Any]]:
+    """Per judge stage: items it was asked about, how many are still without a parsed answer, by kind."""
+    out = {}
+    for stage in stages:
+        if not stage.roles:
+            continue
+        items = missing = 0
+        kinds: Counter[str] = Counter()
+        for key, record in latest.get(stage.name, {}).items():
+            if key not in keys:
+                continue
+            n, unparsed, by_kind = stage.unparsed(record, {s.name: latest[s.name][key] for s in stages
+                                                           if key in latest.get(s.name, {})})
+            items, missing = items + n, missing + unparsed
+            kinds.update(by_kind)
+        out[stage.name] = {"items": items, "unparsed": missing, "rate": missing / items if items else 0.0,
+                           "by_kind": dict(kinds)}
+    return out
 
 
 def task_block(pt: PlannedTask, scores: list[AnswerScore], judge: dict[str, Any], settings: RunSettings) -> dict[str, Any]:
@@ -100,7 +116,8 @@ def task_block(pt: PlannedTask, scores: list[AnswerScore], judge: dict[str, Any]
     return agg
 
 
-def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], planned: dict[str, PlannedTask],
+def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, scores: list[AnswerScore],
+                  planned: dict[str, PlannedTask],
                   settings: RunSettings, accounting: dict[str, Any], notes: list[str], *,
                   task_judges: dict[str, dict[str, Any]], resumed: dict[str, int], judges: dict[str, Any],
                   answers_from: Any, budget: dict[str, Any]) -> RunSummary:
@@ -117,8 +134,9 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
         stage_failures[stage][rec.kind] += 1
     failed = {key for _, key in failures}
     incomplete = {sample_key(s.task, s.id) for s in scores if s.incomplete or s.unscored}
-    health = judge_health(latest, keys)
-    truncated = sum(1 for k, a in latest["answers"].items() if k in keys and a.finish_reason == "length")
+    health = judge_health(stages, latest, keys)
+    weights_health = health.pop("weights", None)  # reported on its own line (all of the run's records)
+    truncated = sum(1 for k, a in records_of(latest, AnswerStage).items() if k in keys and a.finish_reason == "length")
     n_prompts = max(1, overall["n_prompts"])
     return RunSummary.model_validate({
         "run_id": settings.run_id,
@@ -133,10 +151,11 @@ def build_summary(store: RunStore, latest: Latest, scores: list[AnswerScore], pl
             "incomplete_samples": len(incomplete),
             "gate_failures": len(failed | incomplete),
             "gate_failure_rate": len(failed | incomplete) / n_prompts,
-            "extraction_parse_errors": health["claims"]["by_kind"],
-            "verification_parse_errors": health["verdicts"]["by_kind"],
-            "relevance_parse_errors": health["relevance"]["by_kind"],
-            "weighting_parse_errors": dict(Counter(e for r in latest["weights"].values() for e in r.errors if e)),
+            "extraction_parse_errors": health.get("claims", {}).get("by_kind", {}),
+            "verification_parse_errors": health.get("verdicts", {}).get("by_kind", {}),
+            "relevance_parse_errors": health.get("relevance", {}).get("by_kind", {}),
+            "weighting_parse_errors": dict(Counter(e for r in records_of(latest, WeightsStage).values()
+                                                   for e in r.errors if e)) if weights_health is not None else {},
             "parse": health,
             "truncated_answers": truncated,
         },

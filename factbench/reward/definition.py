@@ -19,18 +19,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, model_validator
 
 from factbench.hashing import sha256_hex
-from factbench.scoring.metrics import AnswerScore, score_answer
-from factbench.scoring.reward import (
-    DEFAULT_DESIGN,
-    DEFAULT_LAMBDA,
-    DEFAULT_MU,
-    FLOOR,
-    RewardSpec,
-    compose_reward,
-)
+from factbench.scoring.metrics import score_answer
+from factbench.scoring.reward import FLOOR, RewardSpec
 from factbench.store.records import (
     ClaimsRecord,
     EvidenceRecord,
@@ -45,48 +38,18 @@ NOT_JUDGE_FAILURES = {"answer_truncated"}
 Status = Literal["scored", "empty", "no_claims", "abstained", "masked"]
 
 
-class TrainingReward(BaseModel):
-    """The composer's design, λ and μ, plus the detail cap, the relevance source and the abstention value."""
+# The training reward's specification is the one reward spec (scoring/reward.py); the old name stays.
+TrainingReward = RewardSpec
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    design: Literal["informative", "plain", "merged"] = DEFAULT_DESIGN
-    lam: float = Field(DEFAULT_LAMBDA, ge=0)
-    mu: float = Field(DEFAULT_MU, ge=0)
-    detail_cap: int = Field(64, ge=1)
-    relevance: Literal["auto", "references", "model", "none"] = "auto"
-    abstention: float = Field(0.0, ge=0, le=1)
-
-    @property
-    def composition(self) -> RewardSpec:
-        return RewardSpec(self.design, self.lam, self.mu)
-
-    @property
-    def bound(self) -> float:
-        """The composer's value for a perfect answer: every claim supported and informative, D at the cap, a win."""
-        cap = float(self.detail_cap)
-        return compose_reward(self.composition, abstained=False, precision=1.0, supported=cap,
-                              weighted_precision=1.0, weighted_supported=cap, relevance=1.0,
-                              merged_precision=1.0, merged_detail=cap)
-
-    def value(self, score: AnswerScore) -> float:
-        cap = float(self.detail_cap)
-        weighted = score.weighted_supported
-        raw = compose_reward(self.composition, abstained=score.abstained, precision=score.precision,
-                             supported=min(score.supported, cap), weighted_precision=score.weighted_precision,
-                             weighted_supported=None if weighted is None else min(weighted, cap),
-                             relevance=score.relevance, merged_precision=score.merged_precision,
-                             merged_detail=None if score.merged_detail is None else min(score.merged_detail, cap))
-        return raw / self.bound
-
-    def identity(self, judges: dict[str, Any], templates: dict[str, str], evidence: str,
-                 scoring: dict[str, Any]) -> dict[str, Any]:
-        """Everything that changes a reward value; recorded wherever rewards are written."""
-        return {"reward": f"factbench-reward-v{REWARD_VERSION}",
-                "formula": "compose_reward(design, lam, mu; S and D capped at detail_cap) / its value at "
-                           "P = 1, D = detail_cap, relevance = 1",
-                "composition": self.composition.describe(), **self.model_dump(), "judges": judges,
-                "templates": templates, "evidence": evidence, "scoring": scoring}
+def reward_identity(spec: RewardSpec, judges: dict[str, Any], templates: dict[str, str], evidence: str,
+                    scoring: dict[str, Any]) -> dict[str, Any]:
+    """Everything that changes a reward value; recorded wherever rewards are written."""
+    return {"reward": f"factbench-reward-v{REWARD_VERSION}",
+            "formula": "compose_reward(design, lam, mu; S and D capped at detail_cap) / its value at "
+                       "P = 1, D = detail_cap, relevance = 1",
+            "composition": spec.composition.describe(), **spec.model_dump(), "judges": judges,
+            "templates": templates, "evidence": evidence, "scoring": scoring}
 
 
 class LabelledClaim(BaseModel):
@@ -161,6 +124,7 @@ def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord
     if failures:
         return masked(failures + notes, claims)
     score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, weights, spec.design)
+    status: Status
     if claims.abstained:
         status, reward = "abstained", spec.abstention
     else:  # no claim: the composer's floor; otherwise the capped, bounded reward

@@ -4,8 +4,9 @@
     results = scorer.score_sync(prompts, responses)           # or: await scorer.score(...)
     rewards = [r.reward for r in results]                     # None where masked
 
-Each answer goes through the same stages as a run (claims -> evidence -> verdicts -> relevance)
-and the same call cache; its reward is :mod:`factbench.reward.definition`'s. A Scorer is
+Each answer goes through the same :class:`~factbench.pipeline.pipeline.Pipeline` as a run (every
+registered stage after the answer, in order, plug-in stages included) and the same call cache,
+with its records kept in memory; its reward is :mod:`factbench.reward.definition`'s. A Scorer is
 long-lived: all its work runs on a private event loop (:mod:`factbench.reward.loop`), so it can
 be called from successive `asyncio.run` calls, from threads and from other event loops at once,
 and concurrent batches share one judge pool fairly (:mod:`factbench.reward.fair`).
@@ -25,38 +26,41 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from factbench.evidence.backends import EvidenceChoice, open_backend
 from factbench.hashing import sha256_hex
-from factbench.judges.registry import resolve_judges
-from factbench.llm.client import LLMClient, LLMError, RoleSpec
+from factbench.llm.client import LLMClient, RoleSpec
+from factbench.pipeline.identity import judge_identity, role_templates
 from factbench.pipeline.options import RunOptions, UsageError
-from factbench.reward.definition import ScoreResult, TrainingReward, empty_result, masked, outcome, reward_id
+from factbench.pipeline.pipeline import Pipeline, select_judges
+from factbench.reward.definition import ScoreResult, empty_result, masked, outcome, reward_id, reward_identity
 from factbench.reward.fair import FairGate
 from factbench.reward.loop import LoopThread
-from factbench.stages.base import RunContext, Sample, StageError
+from factbench.scoring.reward import DEFAULT_DETAIL_CAP, RewardSpec
+from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.stages.generate import complete_text, split_reasoning
+from factbench.stages.generate import AnswerStage, split_reasoning
+from factbench.stages.registry import registered_stages
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.stages.weights import WeightsStage
-from factbench.store.records import AnswerRecord
+from factbench.store.records import AnswerRecord, Record
 from factbench.tasks import Prompt, Task
 
 # Scored pairs go through the run's own stages, as samples of this task (references come with the pair).
-TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True,
+# Its default evidence (what evidence="auto" or "default" means for a Scorer) is none.
+TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True, default_evidence="none",
             description="(prompt, response) pairs scored by factbench.Scorer")
-CLAIMS, EVIDENCE, VERDICTS, WEIGHTS, RELEVANCE = (ClaimsStage(), EvidenceStage(), VerdictsStage(), WeightsStage(),
-                                                  RelevanceStage())
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
-             "fail_on_error", "progress", "label", "shard", "relevance"}
+             "fail_on_error", "progress", "label", "shard", "relevance", "log_to"}
 
 
 class Scorer:
     """Scores (prompt, response[, reference]) batches with the training reward. Safe to share."""
 
-    def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = 64,
+    def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = DEFAULT_DETAIL_CAP,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
                  max_in_flight: int | None = None, preflight: bool = True, **options: Any):
         # What a pickled copy is rebuilt from (verl ships reward functions to other processes).
@@ -67,14 +71,14 @@ class Scorer:
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
-        if evidence == "auto" or evidence.startswith("snapshot:") or "#topic" in evidence:
+        evidence_spec = EvidenceChoice.parse(evidence).for_task(TASK.default_evidence)  # auto/default: TASK's
+        if evidence_spec.startswith("snapshot:") or "#topic" in evidence_spec:
             raise UsageError(f"evidence {evidence!r} needs a task's prompts; a Scorer takes none, "
                              "corpus:PATH or serper")
-        self.options = RunOptions(judge=judge, evidence=evidence, relevance=reward_relevance != "none", **options)
+        self.options = RunOptions.of(judge=judge, evidence=evidence, relevance=reward_relevance != "none", **options)
         o = self.options
-        self.spec = TrainingReward(design=o.reward_design if o.weighting else "plain", lam=o.reward_lambda,
-                                   mu=o.reward_mu, detail_cap=reward_detail_cap, relevance=reward_relevance,
-                                   abstention=reward_abstention)
+        self.spec = RewardSpec(o.reward_design, o.reward_lambda, o.reward_mu, detail_cap=reward_detail_cap,
+                               relevance=reward_relevance, abstention=reward_abstention).with_weighting(o.weighting)
         self.roles = self.options.role_specs(with_model=False)
         if self.spec.relevance == "none":
             self.roles.pop("reference", None)
@@ -86,11 +90,11 @@ class Scorer:
             from factbench.llm.preflight import preflight as check
 
             check(self.roles, skip_hint="preflight=False")
-        self.judges = resolve_judges(self.options.judges, self.options.settings("-").default_judges())
+        # Every registered stage after the answer (which comes with the pair).
+        self.stages = tuple(s for s in registered_stages() if s.name != AnswerStage.name)
+        self.judges = select_judges(self.options.judges, self.options.settings("-").default_judges(), self.stages)
         self.cache = self.options.open_cache()
-        from factbench.evidence.backends import open_backend
-
-        self.backend = open_backend(evidence, self.cache)
+        self.backend = open_backend(evidence_spec, self.cache)
         self.identity = self._identity()
         self.reward_id = reward_id(self.identity)
         self.max_in_flight = max_in_flight or max(16, 2 * role_capacity(self.roles["verifier"]))
@@ -99,27 +103,21 @@ class Scorer:
         self._clients: dict[str, LLMClient] = {}
         self._context: RunContext | None = None
         self._gate: FairGate | None = None
-        self._references: dict[str, asyncio.Future] = {}
+        self._pipeline: Pipeline | None = None
         self._batches = itertools.count()
         self._records_lock = threading.Lock()
 
     # ------------------------------------------------------------------ identity and records
     def _identity(self) -> dict[str, Any]:
         # Endpoints are provenance, not identity: replicas and load-balanced instances share one reward id.
-        judges = {role: {k: v for k, v in spec.identity().items() if k != "endpoints"}
-                  for role, spec in self.roles.items()}
         uses_evidence = getattr(self.backend, "uses_evidence", False)
-        templates = {"claims": self.judges["extractor"].id,
-                     "verify": self.judges["verifier"].template_for(uses_evidence).id}
-        if "relevance" in self.roles:
-            templates["relevance"] = self.judges["relevance"].id
-        if "weighting" in self.judges and "weighting" in self.roles:
-            templates["weighting"] = self.judges["weighting"].template_for(uses_evidence).id
         o = self.options
-        scoring = {"verify_mode": self.judges["verifier"].mode, "sentences_per_call": o.sentences_per_call,
-                   "claims_per_call": o.claims_per_call, "evidence_tokens": o.evidence_tokens,
-                   "judges": {role: judge.name for role, judge in self.judges.items()}}
-        return self.spec.identity(judges, templates, self.backend.name, scoring)
+        ident = judge_identity(self.roles, self.judges, self.stages, include=("reference",),
+                               sentences_per_call=o.sentences_per_call,
+                               claims_per_call=o.claims_per_call, evidence_tokens=o.evidence_tokens,
+                               judges={role: judge.name for role, judge in self.judges.items()})
+        templates = role_templates(self.stages, self.judges, uses_evidence, set(self.roles))
+        return reward_identity(self.spec, ident["models"], templates, self.backend.name, ident["scoring"])
 
     def _write_records(self, rows: list[dict[str, Any]]) -> None:
         if self.records_dir is None:
@@ -230,17 +228,18 @@ class Scorer:
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
                                        relevance=self.spec.relevance != "none")
-            self._gate, self._references = None, {}
+            self._pipeline = Pipeline(self.stages, self._context)
+            self._gate = None
         return self._loop.submit(self._score_batch(prompts, responses, references))
 
     async def _score_batch(self, prompts: list[str], responses: list[str],
                            references: list[str | None]) -> list[ScoreResult]:
         if self._gate is None:
             self._gate = FairGate(self.max_in_flight)
-        batch = next(self._batches)
+        gate, batch = self._gate, next(self._batches)
 
         async def one(i: int) -> ScoreResult:
-            async with self._gate.slot(batch):
+            async with gate.slot(batch):
                 return await self._score_one(prompts[i], responses[i], references[i])
 
         results = await asyncio.gather(*(one(i) for i in range(len(prompts))))
@@ -257,81 +256,32 @@ class Scorer:
         sid = sha256_hex([prompt, answer], 16)
         record = AnswerRecord(task=TASK.name, id=sid, prompt_sha=sha256_hex(prompt, 16), prompt=prompt,
                               answer=answer, reasoning=reasoning, source="reward")
-        sample = Sample(TASK, Prompt(id=sid, text=prompt), self.backend, {"answers": record})
-        run = self._context
-        try:
-            sample.records["claims"] = claims = await _stage("claims", CLAIMS.run(run, sample))
-            if not claims.claims:
-                return outcome(self.spec, claims, None, None, None, None)
-
-            async def verdicts() -> None:
-                sample.records["verdicts"] = await _stage("verdicts", VERDICTS.run(run, sample))
-
-            async def weights() -> None:
-                if WEIGHTS.wanted(run, sample):
-                    sample.records["weights"] = await _stage("weights", WEIGHTS.run(run, sample))
-
-            async def judged() -> None:  # evidence, then verdicts and weights together (one shared prefix)
-                sample.records["evidence"] = await _stage("evidence", EVIDENCE.run(run, sample))
-                await _all(verdicts(), weights())
-
-            async def relevance() -> None:
-                ref, source = await _stage("relevance", self._reference(prompt, reference))
-                sample.prompt = Prompt(id=sid, text=prompt, reference=ref, meta={"reference_model": source})
-                if RELEVANCE.wanted(run, sample):
-                    sample.records["relevance"] = await _stage("relevance", RELEVANCE.run(run, sample))
-
-            await _all(judged(), relevance())
-        except _StageFailed as failed:
-            return masked([failed.kind], sample.records.get("claims"))
-        r = sample.records
-        return outcome(self.spec, claims, r.get("evidence"), r.get("verdicts"), r.get("weights"), r.get("relevance"))
-
-    async def _reference(self, prompt: str, given: str | None) -> tuple[str | None, str]:
-        """The reference answer for relevance: given with the pair, or from the reference model."""
-        if self.spec.relevance == "none" or "relevance" not in self._clients:
-            return None, ""
-        if given and self.spec.relevance in ("auto", "references"):
-            return given, "given"
-        client = self._clients.get("reference")
-        if client is None:
-            return None, ""
-        # Rollouts of one prompt arrive together (GRPO groups): one reference call per prompt.
-        pending = self._references.get(prompt)
-        if pending is None:
-            pending = asyncio.ensure_future(complete_text(client, TASK.render(Prompt(id="", text=prompt))))
-            self._references[prompt] = pending
-            pending.add_done_callback(lambda _: self._references.pop(prompt, None))
-        try:
-            text, _, _ = await asyncio.shield(pending)
-        except LLMError as exc:
-            raise LLMError(f"reference_{exc.kind}", exc.detail) from exc
-        return text, f"model:{client.spec.model}"
+        given = reference if reference and self.spec.relevance in ("auto", "references") else None
+        sample = Sample(TASK, Prompt(id=sid, text=prompt, reference=given, meta={"reference_model": "given"}),
+                        self.backend, {AnswerStage.name: record})
+        sink = _Outcome()
+        assert self._pipeline is not None  # made with the loop (_submit)
+        if not await self._pipeline.process(sample, sink):
+            return masked(sink.failures, sample.get(ClaimsStage))
+        claims = sample.need(ClaimsStage)
+        return outcome(self.spec, claims, sample.get(EvidenceStage), sample.get(VerdictsStage),
+                       sample.get(WeightsStage), sample.get(RelevanceStage))
 
 
-class _StageFailed(Exception):
-    def __init__(self, kind: str):
-        super().__init__(kind)
-        self.kind = kind
+class _Outcome:
+    """The pipeline's sink for one scored pair: records stay on the sample, a failure masks it."""
 
+    def __init__(self) -> None:
+        self.failures: list[str] = []
 
-async def _stage(stage: str, coro):
-    """Await one stage; a failed call or a bug becomes `stage:kind` (the answer is masked, the batch goes on)."""
-    try:
-        return await coro
-    except (LLMError, StageError) as exc:
-        raise _StageFailed(f"{stage}:{exc.kind}") from exc
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        raise _StageFailed(f"{stage}:internal:{type(exc).__name__}") from exc
+    def may_start(self, stage: Stage, sample: Sample) -> bool:
+        return True
 
+    def stored(self, stage: Stage, sample: Sample, record: Record) -> None:
+        pass
 
-async def _all(*coros) -> None:
-    """Run the stages together, let every one finish, then raise the first failure."""
-    for result in await asyncio.gather(*coros, return_exceptions=True):
-        if isinstance(result, BaseException):
-            raise result
+    def failed(self, stage: Stage, sample: Sample, kind: str, detail: str, usage: dict) -> None:
+        self.failures.append(f"{stage.name}:{kind}")
 
 
 def role_capacity(spec: RoleSpec) -> int:

@@ -15,12 +15,22 @@ from typing import Any
 from factbench.evidence.backends import EvidenceBackend
 from factbench.judges.builtin import VERIFY_BINARY
 from factbench.judges.judge import Judge
-from factbench.llm.client import LLMClient, LLMError
+from factbench.llm.client import LLMClient
+from factbench.pipeline.pipeline import Pipeline
 from factbench.scoring.human_labels import labelled_records
 from factbench.scoring.metrics import score_answer
-from factbench.stages.evidence import retrieve_evidence
-from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verify_claims
-from factbench.tasks import Prompt
+from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.evidence import EvidenceStage
+from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, VerdictsStage
+from factbench.store.records import Record
+from factbench.tasks import Prompt, Task
+
+# The claims come from the human labels: calibration runs the stages after them that judge claims.
+CALIBRATION_STAGES = (EvidenceStage(), VerdictsStage())
+# Its default evidence (what --evidence auto or default means for calibration) is none.
+CALIBRATION_TASK = Task(name="labels", version="1", loader=lambda ctx: [], default_evidence="none",
+                        description="human-labelled claims judged by the verifier")
 
 
 def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
@@ -33,21 +43,38 @@ def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
     return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
 
 
+class _Failures:
+    """The pipeline's sink for calibration: records stay on the sample; the first failure is kept."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+
+    def may_start(self, stage: Stage, sample: Sample) -> bool:
+        return True
+
+    def stored(self, stage: Stage, sample: Sample, record: Record) -> None:
+        pass
+
+    def failed(self, stage: Stage, sample: Sample, kind: str, detail: str, usage: dict) -> None:
+        self.kind = self.kind or kind
+
+
 async def _judge_all(client: LLMClient, backend: EvidenceBackend, records, judge: Judge, claims_per_call: int,
                      evidence_tokens: int, parallel: int):
+    """The run's evidence and verdicts stages (a declared subset of its pipeline) on the labelled claims."""
+    context = RunContext(clients={"verifier": client}, judges={"verifier": judge}, sentences_per_call=1,
+                         claims_per_call=claims_per_call, evidence_tokens=evidence_tokens, relevance=False)
+    pipeline = Pipeline(CALIBRATION_STAGES, context)
     sem = asyncio.Semaphore(parallel)
 
     async def one(claims_rec, human):
         async with sem:
             prompt = Prompt(id=claims_rec.id, text=f"Tell me a bio of {claims_rec.id}.", topic=claims_rec.id)
-            evidence = await retrieve_evidence(backend, claims_rec.task, prompt, [c.text for c in claims_rec.claims])
-            try:
-                judged = await verify_claims(client, claims_rec, evidence, judge=judge,
-                                             uses_evidence=backend.uses_evidence,
-                                             claims_per_call=claims_per_call, evidence_tokens=evidence_tokens)
-            except LLMError as exc:
-                return claims_rec, human, None, exc.kind
-            return claims_rec, human, judged, None
+            sample = Sample(CALIBRATION_TASK, prompt, backend, {ClaimsStage.name: claims_rec})
+            sink = _Failures()
+            if not await pipeline.process(sample, sink):
+                return claims_rec, human, None, sink.kind
+            return claims_rec, human, sample.need(VerdictsStage), None
 
     return await asyncio.gather(*(one(c, h) for c, h in records))
 

@@ -155,7 +155,7 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
     # A judge failure is never a value: no reward rather than the floor. So is a scored answer
     # whose reward would miss a term (its claim weights, or a measured relevance that failed).
-    missing_term = status == "scored" and ((spec.weighted and terms is None) or
+    missing_term = status == "scored" and ((spec.weighted and (terms is None or terms.unclassified > 0)) or
                                            (relevance_measured and rel is None and mu != 0))
     if status in ("judge_failed", "pending") or missing_term:
         reward = None

@@ -19,15 +19,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 DESIGNS = ("informative", "plain", "merged")
-DEFAULT_DESIGN = "informative"
+DEFAULT_DESIGN: Final = "informative"
 DEFAULT_LAMBDA = 0.1
 DEFAULT_MU = 0.0
 RELEVANCE_FALLBACK = 0.5
 FLOOR = 0.0
+DEFAULT_DETAIL_CAP = 64  # the training reward: supported claims beyond this add nothing to D
 
 
 FORMULAS = {
@@ -47,24 +49,63 @@ def formula(design: str, lam: float, mu: float) -> str:
     return f"{FORMULAS[design]}, with λ = {lam:g}, μ = {mu:g}"
 
 
-@dataclass(frozen=True)
-class RewardSpec:
-    design: str = DEFAULT_DESIGN
-    lam: float = DEFAULT_LAMBDA
-    mu: float = DEFAULT_MU
+class RewardSpec(BaseModel):
+    """The one reward specification: the composer's design, λ and μ, and for the training reward
+    (docs/reward.md) the detail cap, where relevance references come from and the value of an
+    abstention. `RewardSpec("plain", 0.1, 0.0)` works as well as keywords."""
 
-    def __post_init__(self) -> None:
-        if self.design not in DESIGNS:
-            raise ValueError(f"unknown reward design {self.design!r} (one of {', '.join(DESIGNS)})")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    design: Literal["informative", "plain", "merged"] = DEFAULT_DESIGN
+    lam: float = Field(DEFAULT_LAMBDA, ge=0)
+    mu: float = Field(DEFAULT_MU, ge=0)
+    detail_cap: int = Field(DEFAULT_DETAIL_CAP, ge=1)
+    relevance: Literal["auto", "references", "model", "none"] = "auto"
+    abstention: float = Field(0.0, ge=0, le=1)
+
+    def __init__(self, design: str = DEFAULT_DESIGN, lam: float = DEFAULT_LAMBDA, mu: float = DEFAULT_MU,
+                 **more: Any):
+        if design not in DESIGNS:
+            raise ValueError(f"unknown reward design {design!r} (one of {', '.join(DESIGNS)})")
+        super().__init__(design=design, lam=lam, mu=mu, **more)
+
+    def with_weighting(self, weighting: bool) -> RewardSpec:
+        """The reward actually composed: without claim weights the informative design cannot be used,
+        so the plain one is (said so in the run's notes)."""
+        return self if weighting or self.design == "plain" else self.model_copy(update={"design": "plain"})
 
     @property
     def weighted(self) -> bool:
         """The design needs the claims' informativeness classes."""
         return self.design in ("informative", "merged")
 
+    @property
+    def composition(self) -> RewardSpec:
+        """The composer's part alone (design, λ, μ)."""
+        return RewardSpec(self.design, self.lam, self.mu)
+
     def describe(self) -> dict[str, Any]:
         return {"design": self.design, "lambda": self.lam, "mu": self.mu,
                 "relevance_fallback": RELEVANCE_FALLBACK, "floor": FLOOR}
+
+    @property
+    def bound(self) -> float:
+        """The composer's value for a perfect answer: every claim supported and informative, D at the cap, a win."""
+        cap = float(self.detail_cap)
+        return compose_reward(self, abstained=False, precision=1.0, supported=cap,
+                              weighted_precision=1.0, weighted_supported=cap, relevance=1.0,
+                              merged_precision=1.0, merged_detail=cap)
+
+    def value(self, score: Any) -> float:
+        """An answer's training reward in [0, 1]: its terms (an AnswerScore) with S and D capped, over `bound`."""
+        cap = float(self.detail_cap)
+        weighted = score.weighted_supported
+        raw = compose_reward(self, abstained=score.abstained, precision=score.precision,
+                             supported=min(score.supported, cap), weighted_precision=score.weighted_precision,
+                             weighted_supported=None if weighted is None else min(weighted, cap),
+                             relevance=score.relevance, merged_precision=score.merged_precision,
+                             merged_detail=None if score.merged_detail is None else min(score.merged_detail, cap))
+        return raw / self.bound
 
 
 def compose_reward(spec: RewardSpec, *, abstained: bool, precision: float | None, supported: float,

@@ -13,7 +13,10 @@ the weighted detail) and in the denominator (the claims a weighted precision is 
 
 So padding an answer with trivial facts or restatements changes nothing, and padding it
 with off-topic facts, true or not, lowers the weighted precision. Claims without a label
-or without a class (judge errors) are left out, as unlabelled claims are left out of precision.
+or without a class (judge errors) are left out of these terms, as unlabelled claims are left
+out of precision; but an answer with a labelled claim left without a class has no weighted
+reward at all (`unclassified`): it is unscored in a run and masked by the Scorer, never
+rewarded on the claims that happened to be classified.
 """
 
 from __future__ import annotations
@@ -35,12 +38,15 @@ class WeightedTerms:
     supported: float  # weighted detail: the numerator weights of supported claims
     on_topic: float | None  # share of classified claims that are not off topic
     classified: int  # claims with both a label and a class
+    unclassified: int = 0  # claims with a label but no class (the weighting judge failed on them)
 
 
 def weighted_terms(labels: list[str | None], classes: list[str | None]) -> WeightedTerms:
     """Weighted precision and detail of one answer from its claims' labels and classes."""
     numerator = denominator = 0.0
     classified = off_topic = 0
+    unclassified = sum(1 for i, label in enumerate(labels)
+                       if label is not None and (i >= len(classes) or classes[i] not in CLASS_WEIGHTS))
     for label, cls in zip(labels, classes):
         if label is None or cls not in CLASS_WEIGHTS:
             continue
@@ -55,4 +61,5 @@ def weighted_terms(labels: list[str | None], classes: list[str | None]) -> Weigh
         supported=numerator,
         on_topic=1 - off_topic / classified if classified else None,
         classified=classified,
+        unclassified=unclassified,
     )

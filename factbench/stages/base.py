@@ -1,21 +1,30 @@
-"""What every pipeline stage is: a name, the record it appends, the role whose model it uses,
-and one coroutine that turns a sample's earlier records into its own.
+"""What every pipeline stage is, declared on the stage itself: its name (the stage file), the
+record it appends, the stages whose records it reads, the judge roles it calls, its place in the
+order, what it adds to the run identity, and how its judge's unparsed items are counted.
 
-The orchestrator (:mod:`factbench.pipeline.runner`) holds the ordered list of stages and is
-the only place that knows the order; a stage reads only the records of the stages before it.
+Stages register under the `factbench.stages` entry-point group (:mod:`factbench.stages.registry`);
+the record-type table, the role list, the per-role flags and keywords, the pre-flight roles, the
+price table and the error summary are all derived from the registered stages. The one
+:class:`factbench.pipeline.pipeline.Pipeline` runs them in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from factbench.evidence.backends import EvidenceBackend
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
 from factbench.store.records import Record
 from factbench.tasks import Prompt, Task
+
+R = TypeVar("R", bound=Record)
 
 
 class StageError(Exception):
@@ -25,6 +34,23 @@ class StageError(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+
+
+@dataclass(frozen=True)
+class JudgeRole:
+    """A judge role a stage calls: its key (`role` of judges and RoleSpecs), the flag and keyword
+    prefix users name its model with (`--FLAG`, `--FLAG-base-url`, ... / `FLAG_base_url=`), and the
+    judge it runs unless `--judges` names another."""
+
+    name: str
+    flag: str
+    help: str
+    default_judge: str
+
+    @property
+    def field(self) -> str:
+        """The option/keyword prefix: the flag with underscores."""
+        return self.flag.replace("-", "_")
 
 
 @dataclass
@@ -40,6 +66,8 @@ class RunContext:
     responses: dict[str, dict] | None = None  # sample key -> row, when answers come from a file
     answers_source: str = "generated"
     max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for items that did not parse
+    # Reference answers being generated, by prompt text: rollouts of one prompt share one call.
+    references: dict[str, asyncio.Future] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,25 +79,64 @@ class Sample:
     evidence: EvidenceBackend
     records: dict[str, Record] = field(default_factory=dict)  # stage name -> its (latest) record
 
+    def get(self, stage: type[Stage[R]]) -> R | None:
+        """The sample's record of `stage`, typed; None while it has none."""
+        record = self.records.get(stage.name)
+        return record  # type: ignore[return-value]
 
-class Stage(ABC):
+    def need(self, stage: type[Stage[R]]) -> R:
+        """The record of an earlier stage this one cannot do without."""
+        record = self.get(stage)
+        if record is None:
+            raise StageError("missing_input", f"no {stage.name} record for this sample")
+        return record
+
+
+class Stage(ABC, Generic[R]):
+    """One step of the pipeline. Subclasses set the class attributes and `run`."""
+
     name: ClassVar[str]  # the stage file: results/<run>/<name>.jsonl
-    role: ClassVar[str | None] = None  # the role whose model the stage calls, if any
+    record_type: ClassVar[type[Record]]
+    order: ClassVar[int]  # place in the pipeline (built-ins: 10, 20, ..., 60); a stage reads only earlier ones
+    reads: ClassVar[tuple[type[Stage], ...]] = ()  # the stages whose records it reads
+    roles: ClassVar[tuple[JudgeRole, ...]] = ()  # the judge roles it calls
+    options: ClassVar[type[BaseModel] | None] = None  # its settings, with their defaults (RunSettings reads them)
+    role: ClassVar[str | None] = None  # the role whose calls its progress bar shows
 
-    def applies(self, run: RunContext, task: Task) -> bool:
+    def applies(self, ctx: RunContext, task: Task) -> bool:
         """Whether the stage runs at all for this task (progress totals count only these)."""
-        return True
+        return all(r.name in ctx.clients and r.name in ctx.judges for r in self.roles)
 
-    def wanted(self, run: RunContext, sample: Sample) -> bool:
+    def wanted(self, ctx: RunContext, sample: Sample) -> bool:
         """Whether the stage has anything to do for this sample, given the earlier records."""
-        return True
+        return self.applies(ctx, sample.task)
 
-    def done(self, run: RunContext, sample: Sample) -> bool:
+    def done(self, ctx: RunContext, sample: Sample) -> bool:
         """Whether the sample's record of this stage needs nothing more. A judge stage whose record
-        is partial (items the judge's output did not cover) is not done: `run` then gets the
+        is partial (items the judge's output did not cover) is not done: `produce` then gets the
         partial record in `sample.records` and completes exactly the missing items."""
         return self.name in sample.records
 
+    def templates(self, judges: dict[str, Judge], uses_evidence: bool) -> dict[str, str]:
+        """Its contribution to the identity: template name -> template id, for a task whose evidence
+        backend does (not) give passages."""
+        out = {}
+        for role in self.roles:
+            if role.name in judges:
+                judge = judges[role.name]
+                out[judge.template_for(uses_evidence).name] = judge.id_for(uses_evidence)
+        return out
+
+    def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
+        """Judge health of one record: items asked about, items still without a parsed answer, and
+        the error kinds; (0, 0, {}) for a stage without a judge."""
+        return 0, 0, Counter()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "order": self.order, "record": self.record_type.__name__,
+                "reads": [s.name for s in self.reads], "roles": [r.name for r in self.roles],
+                "options": self.options().model_dump() if self.options else {}}
+
     @abstractmethod
-    async def run(self, run: RunContext, sample: Sample) -> Record:
+    async def produce(self, ctx: RunContext, sample: Sample) -> R:
         """The stage's record for the sample; raises LLMError or StageError when it cannot."""

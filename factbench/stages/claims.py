@@ -15,19 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from factbench.judges.builtin import CLAIMS
 from factbench.judges.judge import Judge
 from factbench.judges.templates import extraction_messages
 from factbench.llm.client import LLMClient
-from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
+from factbench.stages.generate import AnswerStage
 from factbench.stages.grounding import split_grounded
 from factbench.stages.sentences import split_line
-from factbench.store.records import Claim, ClaimsRecord
+from factbench.store.records import Claim, ClaimsRecord, Record
 
 CONTEXT_BEFORE = 3
 CONTEXT_AFTER = 1
-DEFAULT_SENTENCES_PER_CALL = 30
+
+
+class ClaimsOptions(BaseModel):
+    """The claims stage's settings (`--sentences-per-call`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sentences_per_call: PositiveInt = 30  # answer sentences per extraction call
+
+
+DEFAULT_SENTENCES_PER_CALL = ClaimsOptions().sentences_per_call
 # Longer answers are decomposed up to this many sentences (a counted `answer_truncated` error):
 # a 100,000-word answer would otherwise cost hundreds of judge calls for one sample.
 MAX_SENTENCES = 400
@@ -107,14 +121,16 @@ def chunks(n: int, size: int) -> list[range]:
 def spans_of(indices: list[int], size: int) -> list[range]:
     """Consecutive runs of sentence indices, each cut into chunks of at most `size`."""
     spans: list[range] = []
-    run_start = prev = None
-    for i in sorted(indices) + [None]:
+    run_start: int | None = None
+    prev = -1
+    for i in [*sorted(indices), None]:
         if run_start is not None and (i is None or i != prev + 1):
             spans += [range(r.start + run_start, r.stop + run_start) for r in chunks(prev + 1 - run_start, size)]
             run_start = None
         if run_start is None:
             run_start = i
-        prev = i
+        if i is not None:
+            prev = i
     return spans
 
 
@@ -146,6 +162,7 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         errors = [e for e in previous.errors if e == "answer_truncated"]  # the rest is retried now
         raw = list(previous.raw)
     spans = spans_of(todo, max(1, sentences_per_call))
+    build = judge.messages or extraction_messages
 
     async def one(span: range):
         numbered = [(i + 1, sentences[i]) for i in span]
@@ -153,7 +170,8 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         before = sentences[max(0, span.start - CONTEXT_BEFORE):span.start]
         after = sentences[span.stop:span.stop + CONTEXT_AFTER]
         completion = await client.complete(
-            extraction_messages(question, before, numbered, after), template=template.id, schema=template.schema,
+            build(question, before, numbered, after, template), template=template.id,
+            schema=template.schema,
             schema_name="claims", items=len(ids), accept=lambda c: len(judge.parse(c.text, ids)[0]) == len(ids))
         per_sentence, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length" and errs:  # the sentences after the cut have no entry
@@ -179,16 +197,30 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
                         attempt=previous.attempt + 1 if previous else 1)
 
 
-class ClaimsStage(Stage):
+EXTRACTOR = JudgeRole("extractor", "extractor", "override the judge for the extractor role", CLAIMS.name)
+
+
+class ClaimsStage(Stage[ClaimsRecord]):
     name = "claims"
+    record_type = ClaimsRecord
+    order = 20
+    reads = (AnswerStage,)
+    roles = (EXTRACTOR,)
+    options = ClaimsOptions
     role = "extractor"
 
-    def done(self, run: RunContext, sample: Sample) -> bool:
-        record = sample.records.get(self.name)
-        return record is not None and not needs_completion(record, run.max_judge_attempts)
+    def done(self, ctx: RunContext, sample: Sample) -> bool:
+        record = sample.get(ClaimsStage)
+        return record is not None and not needs_completion(record, ctx.max_judge_attempts)
 
-    async def run(self, run: RunContext, sample: Sample) -> ClaimsRecord:
-        answer = sample.records["answers"]
-        return await extract_claims(run.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
-                                    answer.answer, run.sentences_per_call, judge=run.judges["extractor"],
-                                    previous=sample.records.get(self.name))
+    def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
+        assert isinstance(record, ClaimsRecord)
+        if record.abstained:
+            return 0, 0, Counter()
+        return len(record.sentences), len(record.missing_sentences), Counter(record.errors)
+
+    async def produce(self, ctx: RunContext, sample: Sample) -> ClaimsRecord:
+        answer = sample.need(AnswerStage)
+        return await extract_claims(ctx.clients["extractor"], sample.task.name, sample.prompt.id, sample.prompt.text,
+                                    answer.answer, ctx.sentences_per_call, judge=ctx.judges["extractor"],
+                                    previous=sample.get(ClaimsStage))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from factbench.evidence.backends import EvidenceBackend
 from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.claims import ClaimsStage
 from factbench.store.records import EvidenceRecord, Passage
 from factbench.tasks import Prompt
 
@@ -30,15 +31,18 @@ async def retrieve_evidence(backend: EvidenceBackend, task: str, prompt: Prompt,
                           errors=(list(previous.errors) if previous is not None else []) + errors)
 
 
-class EvidenceStage(Stage):
+class EvidenceStage(Stage[EvidenceRecord]):
     name = "evidence"
+    record_type = EvidenceRecord
+    order = 30
+    reads = (ClaimsStage,)
 
-    def done(self, run: RunContext, sample: Sample) -> bool:
+    def done(self, ctx: RunContext, sample: Sample) -> bool:
         """Evidence covers every claim (claims completed on a resume need theirs)."""
-        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        record, claims = sample.get(EvidenceStage), sample.get(ClaimsStage)
         return record is not None and (claims is None or len(record.per_claim) >= len(claims.claims))
 
-    async def run(self, run: RunContext, sample: Sample) -> EvidenceRecord:
-        claims = sample.records["claims"]
+    async def produce(self, ctx: RunContext, sample: Sample) -> EvidenceRecord:
+        claims = sample.need(ClaimsStage)
         return await retrieve_evidence(sample.evidence, sample.task.name, sample.prompt, [c.text for c in claims.claims],
-                                       previous=sample.records.get(self.name))
+                                       previous=sample.get(EvidenceStage))

@@ -108,7 +108,8 @@ def load_responses(path: str | Path, task_names: list[str]) -> tuple[dict[str, d
     return out, hashlib.sha256(file.read_bytes()).hexdigest()[:16]
 
 
-def check_response_ids(responses: dict[str, dict], prompt_ids: dict[str, set[str]], path: str | Path) -> list[str]:
+def check_response_ids(responses: dict[str, dict], prompt_ids: dict[str, frozenset[str]],
+                       path: str | Path) -> list[str]:
     """Every response must answer a prompt of its task. Raises InputFileError naming the ids that
     match none; returns notes about lines for tasks this run does not include (ignored)."""
     unknown: list[str] = []
@@ -138,16 +139,21 @@ def answer_from_response(task: Task, prompt: Prompt, row: dict, source: str) -> 
     )
 
 
-class AnswerStage(Stage):
+class AnswerStage(Stage[AnswerRecord]):
     """The model under test's answer, or the row of a responses file (no generation)."""
 
     name = "answers"
+    record_type = AnswerRecord
+    order = 10
     role = "model"
 
-    async def run(self, run: RunContext, sample: Sample) -> AnswerRecord:
-        if run.responses is not None:
-            row = run.responses.get(sample_key(sample.task.name, sample.prompt.id))
+    def applies(self, ctx: RunContext, task: Task) -> bool:
+        return True
+
+    async def produce(self, ctx: RunContext, sample: Sample) -> AnswerRecord:
+        if ctx.responses is not None:
+            row = ctx.responses.get(sample_key(sample.task.name, sample.prompt.id))
             if row is None:
                 raise StageError("no_response", "the responses file has no answer for this prompt")
-            return answer_from_response(sample.task, sample.prompt, row, run.answers_source)
-        return await generate_answer(run.clients["model"], sample.task, sample.prompt)
+            return answer_from_response(sample.task, sample.prompt, row, ctx.answers_source)
+        return await generate_answer(ctx.clients["model"], sample.task, sample.prompt)

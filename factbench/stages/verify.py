@@ -15,17 +15,33 @@ counted error kind; it is never scored.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
-from factbench.stages.base import RunContext, Sample, Stage
-from factbench.stages.claims import NEAR_DUPLICATE_JACCARD
-from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, VerdictsRecord
+from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
+from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
+from factbench.stages.evidence import EvidenceStage
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
 
-DEFAULT_CLAIMS_PER_CALL = 30
-DEFAULT_EVIDENCE_TOKENS = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+
+class VerdictsOptions(BaseModel):
+    """The verdicts stage's settings (`--claims-per-call`, `--evidence-tokens`); the weights stage
+    groups claims the same way, so its calls share the verdicts' prefixes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claims_per_call: PositiveInt = 30
+    evidence_tokens: PositiveInt = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+
+
+DEFAULT_CLAIMS_PER_CALL = VerdictsOptions().claims_per_call
+DEFAULT_EVIDENCE_TOKENS = VerdictsOptions().evidence_tokens
 # A block also holds at most one passage per claim plus this many: short passages (search snippets)
 # would otherwise fill the token budget with ever lower-ranked ones.
 EXTRA_PASSAGES = 20
@@ -100,7 +116,7 @@ def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_to
 def claim_groups(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[range]:
     """Consecutive claims, grouped so that each group's best passages (deduplicated) fit the budget."""
     groups: list[range] = []
-    start, used, tops = 0, 0, set()
+    start, used, tops = 0, 0, set[int]()
     for i, ids in enumerate(per_claim):
         cost = passage_tokens(passages[ids[0]]) if ids and ids[0] not in tops else 0
         if i > start and used + cost > budget_tokens:
@@ -182,12 +198,13 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         errors[:len(previous.errors)] = previous.errors[:n]
         raw = list(previous.raw)
     todo = [i for i in range(n) if labels[i] is None]
+    build = judge.messages or verification_messages
 
     async def one(call: VerificationCall):
         batch = call.claims
         texts = [claims.claims[i].text for i in batch]
         completion = await client.complete(
-            verification_messages(template, call.passages, texts, question, first=batch[0] + 1,
+            build(template, call.passages, texts, question, first=batch[0] + 1,
                                   passages_first=call.passages_first), template=template.id,
             schema=template.schema, schema_name="verdicts", items=len(texts),
             accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
@@ -208,17 +225,31 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
                           evidence_backend=backend, raw=raw, attempt=previous.attempt + 1 if previous else 1)
 
 
-class VerdictsStage(Stage):
+VERIFIER = JudgeRole("verifier", "verifier", "override the judge for the verifier role", VERIFY_TERNARY.name)
+
+
+class VerdictsStage(Stage[VerdictsRecord]):
     name = "verdicts"
+    record_type = VerdictsRecord
+    order = 40
+    reads = (ClaimsStage, EvidenceStage)
+    roles = (VERIFIER,)
+    options = VerdictsOptions
     role = "verifier"
 
-    def done(self, run: RunContext, sample: Sample) -> bool:
-        record, claims = sample.records.get(self.name), sample.records.get("claims")
+    def done(self, ctx: RunContext, sample: Sample) -> bool:
+        record, claims = sample.get(VerdictsStage), sample.get(ClaimsStage)
         n_claims = len(claims.claims) if claims is not None else 0
-        return record is not None and not needs_completion(record, n_claims, run.max_judge_attempts)
+        return record is not None and not needs_completion(record, n_claims, ctx.max_judge_attempts)
 
-    async def run(self, run: RunContext, sample: Sample) -> VerdictsRecord:
-        return await verify_claims(run.clients["verifier"], sample.records["claims"], sample.records["evidence"],
-                                   judge=run.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
-                                   claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
-                                   question=sample.prompt.text, previous=sample.records.get(self.name))
+    def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
+        assert isinstance(record, VerdictsRecord)
+        claims = sample_records.get(ClaimsStage.name)
+        n = len(claims.claims) if isinstance(claims, ClaimsRecord) else len(record.labels)
+        return n, n - sum(1 for lab in record.labels[:n] if lab), Counter(e for e in record.errors if e)
+
+    async def produce(self, ctx: RunContext, sample: Sample) -> VerdictsRecord:
+        return await verify_claims(ctx.clients["verifier"], sample.need(ClaimsStage), sample.get(EvidenceStage),
+                                   judge=ctx.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
+                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
+                                   question=sample.prompt.text, previous=sample.get(VerdictsStage))

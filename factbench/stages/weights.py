@@ -12,14 +12,16 @@ counted error kind, and is asked again on the next resume (only those claims, up
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
-from factbench.stages.base import RunContext, Sample, Stage
+from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
+from factbench.stages.claims import ClaimsStage
+from factbench.stages.evidence import EvidenceStage
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
-from factbench.store.records import ClaimsRecord, EvidenceRecord, WeightsRecord
-from factbench.tasks import Task
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60
 
@@ -51,12 +53,13 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
                                                          previous.errors[:kept])
         raw = list(previous.raw)
     todo = [i for i in range(n) if classes[i] is None]
+    build = judge.messages or informativeness_messages
 
     async def one(batch: list[int]):
         numbered = [(i + 1, texts[i]) for i in batch]
         earlier = [(i + 1, texts[i]) for i in range(max(0, batch[0] - CONTEXT_CLAIMS), batch[0])]
         ids = [number for number, _ in numbered]
-        completion = await client.complete(informativeness_messages(template, question, numbered, earlier),
+        completion = await client.complete(build(template, question, numbered, earlier),
                                            template=template.id, schema=template.schema, schema_name="informativeness",
                                            accept=lambda c: not any(judge.parse(c.text, ids)[2]))  # never cache garbage
         got, refs, errs = judge.parse(completion.text, ids)
@@ -74,26 +77,37 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
                          judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)
 
 
-class WeightsStage(Stage):
-    """Runs where the run has a weighting judge (weighting on); the weights of an abstention are empty."""
+WEIGHTING = JudgeRole("weighting", "weighting-judge", "override the judge for the weighting role",
+                      INFORMATIVENESS_JUDGE.name)
+
+
+class WeightsStage(Stage[WeightsRecord]):
+    """Runs where the run has a weighting judge (weighting on); the weights of an abstention are empty.
+    It comes right after the verdicts: its calls then find their shared prefix cached."""
 
     name = "weights"
+    record_type = WeightsRecord
+    order = 50
+    reads = (ClaimsStage, EvidenceStage)
+    roles = (WEIGHTING,)
     role = "weighting"
 
-    def applies(self, run: RunContext, task: Task) -> bool:
-        return "weighting" in run.judges and "weighting" in run.clients
-
-    def wanted(self, run: RunContext, sample: Sample) -> bool:
-        return self.applies(run, sample.task) and sample.records.get("claims") is not None
+    def wanted(self, ctx: RunContext, sample: Sample) -> bool:
+        return self.applies(ctx, sample.task) and sample.get(ClaimsStage) is not None
 
     def done(self, run: RunContext, sample: Sample) -> bool:
         """Every claim has a class, or its attempts are spent (only parsed answers are done)."""
-        record, claims = sample.records.get(self.name), sample.records.get("claims")
+        record, claims = sample.get(WeightsStage), sample.get(ClaimsStage)
         n_claims = len(claims.claims) if claims is not None else 0
         return record is not None and not needs_completion(record, n_claims, run.max_judge_attempts)
 
-    async def run(self, run: RunContext, sample: Sample) -> WeightsRecord:
-        return await weigh_claims(run.clients["weighting"], sample.prompt.text, sample.records["claims"],
-                                  sample.records.get("evidence"), uses_evidence=sample.evidence.uses_evidence,
-                                  claims_per_call=run.claims_per_call, evidence_tokens=run.evidence_tokens,
-                                  judge=run.judges["weighting"], previous=sample.records.get(self.name))
+    def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
+        assert isinstance(record, WeightsRecord)
+        return (len(record.classes), sum(1 for c in record.classes if c is None),
+                Counter(e for e in record.errors if e))
+
+    async def produce(self, ctx: RunContext, sample: Sample) -> WeightsRecord:
+        return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, sample.need(ClaimsStage),
+                                  sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
+                                  claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
+                                  judge=ctx.judges["weighting"], previous=sample.get(WeightsStage))

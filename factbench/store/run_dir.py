@@ -61,8 +61,10 @@ def check_run_id(run_id: str) -> str:
 
 
 class RunStore:
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, record_types: dict[str, type[Record]] | None = None):
         self.dir = Path(run_dir)
+        # Stage file -> record type: the pipeline's (plug-in stages included) for a run; the built-ins to read one.
+        self.record_types = RECORD_TYPES if record_types is None else record_types
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
 
@@ -85,10 +87,10 @@ class RunStore:
         try:
             os.ftruncate(fd, 0)
             write_all(fd, str(os.getpid()).encode(), lock)
-            for stage in RECORD_TYPES:
+            for stage in self.record_types:
                 self._repair_tail(self.path(stage))
                 self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
-            repair_run(self.dir, RECORD_TYPES)
+            repair_run(self.dir, self.record_types)
         except OSError as exc:
             self.close()
             raise WriteFailed(lock.parent, exc) from None
@@ -150,7 +152,7 @@ class RunStore:
         path = self.path(stage)
         if not path.exists():
             return
-        cls = RECORD_TYPES[stage]
+        cls = self.record_types[stage]
         for lineno, raw in iter_lines(path):
             record, why = parse_line(raw, cls)
             if record is None:

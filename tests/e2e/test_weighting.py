@@ -70,7 +70,7 @@ def test_unparseable_weights_are_errors_never_classes(tmp_path):
     state = ScriptedState(faults=[Fault("text:no classes here", when=lambda b: request_kind(b) == "informativeness")])
     with ScriptedServer(state) as srv:
         data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
-        # the answer whose classes are missing is unscored, and counts against --fail-on-error
+        # Answers whose claims were left without a class have no reward: they count against --fail-on-error.
         assert main(["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
                      "--run-id", "f"] + role_args(srv.base_url)) == 1
     summary = _summary(tmp_path / "f")
@@ -79,6 +79,8 @@ def test_unparseable_weights_are_errors_never_classes(tmp_path):
     assert summary["overall"]["weighting_errors"] > 0
     broken = [r for r in _lines(tmp_path / "f" / "weights.jsonl") if "invalid_json" in r["errors"]]
     assert broken and all(c is None for c in broken[0]["classes"])
+    scores = {r["id"]: r for r in _lines(tmp_path / "f" / "scores.jsonl")}
+    assert all(scores[r["id"]]["unscored"] and scores[r["id"]]["reward"] is None for r in broken)  # never partial
 
 
 def test_reward_is_on_one_scale_with_and_without_relevance(tmp_path):

@@ -2,9 +2,10 @@ import asyncio
 
 import pytest
 
-from factbench.cli.options import UsageError, _prices
 from factbench.llm.client import LLMClient, RoleSpec
 from factbench.llm.cost import CURRENT_LEDGER, UsageLedger, litellm_price, role_price
+from factbench.pipeline.options import UsageError
+from factbench.pipeline.options import prices as _prices
 
 
 def test_api_models_are_priced_from_litellms_own_map_self_hosted_only_by_the_user():

@@ -7,7 +7,8 @@ import json
 from conftest import write_longfact_fixture
 
 from factbench.llm.client import RoleSpec
-from factbench.pipeline.runner import PIPELINE, Runner, RunSettings
+from factbench.pipeline.runner import Runner, RunSettings
+from factbench.stages.registry import registered_stages
 from factbench.tasks import resolve_tasks
 
 
@@ -21,7 +22,7 @@ def test_the_stage_list_is_the_pipeline(server, tmp_path):
     tasks = resolve_tasks("longfact-objects")
     settings = RunSettings(run_id="r", results_dir=str(tmp_path), data_dir=str(data), evidence="none",
                            relevance=False, progress=False)
-    first = Runner(settings, _roles(server.base_url), tasks, cache=None, stages=PIPELINE[:2]).run()
+    first = Runner(settings, _roles(server.base_url), tasks, cache=None, stages=registered_stages()[:2]).run()
     run = tmp_path / "r"
     assert len((run / "claims.jsonl").read_text().splitlines()) == 3
     assert (run / "verdicts.jsonl").read_text() == ""  # stages after the list's end never ran (the file exists, empty)

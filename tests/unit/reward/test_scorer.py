@@ -132,3 +132,13 @@ def test_bad_input_is_a_clear_error(server):
         Scorer(judge="openai/judge", evidence="snapshot:results/x")
     with pytest.raises(UsageError, match="reference_model"):
         Scorer(judge="openai/judge", reward_relevance="model")
+
+
+def test_auto_and_default_evidence_mean_the_same_as_everywhere(server):
+    """`auto` and `default` are the task's default evidence; the Scorer's pairs have none."""
+    ids = set()
+    for evidence in ("auto", "default", "none"):
+        with Scorer(judge="openai/judge", judge_base_url=server.base_url, evidence=evidence, use_cache=False) as s:
+            assert s.backend.name == "none"
+            ids.add(s.reward_id)
+    assert len(ids) == 1
