@@ -91,7 +91,8 @@ class Postings:
         except (ValueError, KeyError, TypeError) as exc:
             raise PostingsError(f"{path}: unreadable postings header ({exc})") from exc
         # Plain ndarray views of the mapped arrays: slicing a np.memmap runs Python code per slice
-        # (memmap.__array_finalize__), a third of a topic query's time; a view keeps the map alive.
+        # (memmap.__getitem__, __array_finalize__), a large share of a topic query's time in
+        # profiles; the view keeps the map alive.
         self.docs = open_array(path, layout, "docs").view(np.ndarray)
         self.impacts = open_array(path, layout, "impacts").view(np.ndarray)
         self.title_of = open_array(path, layout, "title_of").view(np.ndarray)

@@ -1,9 +1,10 @@
 """The run directory: run.json (the spec), one append-only JSONL file per stage, a lock.
 
 Records are appended one whole line per write, at once, so a killed process loses at most the
-record being written; fsync, which only an operating-system crash or power loss needs, is done for
-every stage file together after SYNC_EVERY records or SYNC_S seconds and when the store closes
-(one fsync per record cost more harness CPU than the rest of a record's bookkeeping). A torn last line is dropped (and truncated) when the run is reopened, and
+record being written. fsync, which only an operating-system crash or power loss needs, is done
+for every stage file written, together: at every SYNC_EVERY-th record, at the first record
+SYNC_S seconds after the last fsync, and when the store closes (so such a crash loses at most
+SYNC_EVERY - 1 records). A torn last line is dropped (and truncated) when the run is reopened, and
 corrupt lines anywhere else are moved aside (store/repair.py). Every write checks its result
 (store/files.py): a full disk stops the run with "no space left on device: PATH".
 """
