@@ -143,10 +143,8 @@ def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, 
 
 def _warm_up() -> None:
     """One-off loading, done before timing the harness CPU (a cold run is timed separately): spaCy,
-    and the HTTP clients every run imports (aiohttp for the judge and search calls, httpx for the
-    served-model probe), whose imports otherwise land in the first answers' CPU time."""
+    and aiohttp, whose import otherwise lands in the first judge call's CPU time."""
     import aiohttp  # noqa: F401
-    import httpx  # noqa: F401
 
     from factbench.pipeline.warmup import _load
 
