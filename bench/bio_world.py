@@ -12,6 +12,11 @@ Places, awards, organisations and surnames are many and each rare, as named enti
 encyclopedia; first names, years and fields are few and shared, so several paragraphs match a
 claim.
 
+The realistic world (`realistic_person`) has Wikipedia-sized pages: 10-12 paragraphs, each packed
+with article sentences to 880-1,000 characters (~220-250 tokens at 4 characters a token, never
+over FActScore's 256), and answers of 24 facts in the fuller wording of atomic facts, ~12 words
+each; the same facts, drawn the same way.
+
 A web-search stand-in serves the same world as Serper would. Each of six sites has its own
 page per paragraph: the same facts, but other prose between them. Per query it returns the
 best-matching pages (ties broken per query, so the sites mix), each with a ~160-character
@@ -68,43 +73,90 @@ def _name(rng: random.Random) -> str:
     return f"{rng.choice(FIRST_NAMES)} {''.join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()}"
 
 
+def _draw(rng: random.Random) -> dict:
+    """The random parts of one fact (its kind and names), drawn in a fixed order."""
+    d = {"y": rng.randint(1850, 1990), "place": rng.choice(PLACES)}
+    d["org"], d["role"] = f"{rng.choice(PLACES)} {rng.choice(ORGS)}", rng.choice(ROLES)
+    d["kind"] = kind = rng.randrange(9)
+    if kind == 0:
+        d["job"] = rng.choice(JOBS)
+    elif kind == 1:
+        d["field"] = rng.choice(FIELDS)
+    elif kind == 3:
+        d["award"] = rng.choice(AWARDS)
+    elif kind == 4:
+        d["spouse"] = _name(rng)
+    elif kind == 5:
+        d["span"] = rng.randint(3, 30)
+    elif kind == 6:
+        d["work"] = f"The {rng.choice(FIELDS).capitalize()} of {rng.choice(PLACES)}"
+    elif kind == 7:
+        d["y2"] = d["y"] + rng.randint(2, 15)
+    return d
+
+
+def _article(d: dict, name: str, he: str, his: str) -> str:
+    """The encyclopedia's sentence for a drawn fact."""
+    y, place, org, role, last = d["y"], d["place"], d["org"], d["role"], name.split()[-1]
+    return [
+        lambda: f"{last} was born in {place} in {y}, the child of a {d['job']}.",
+        lambda: f"{he} studied {d['field']} at the University of {place}, graduating in {y}.",
+        lambda: f"In {y} {he.lower()} joined the {org} as its {role}.",
+        lambda: f"{he} was awarded the {d['award']} Prize in {y} for {his.lower()} work in {place}.",
+        lambda: f"In {y} {last} married {d['spouse']}, whom {he.lower()} had met in {place}.",
+        lambda: f"{he} settled in {place} in {y} and lived there for {d['span']} years.",
+        lambda: f"{his} book {d['work']} appeared in {y} and was widely translated.",
+        lambda: f"From {y} to {d['y2']} {he.lower()} served as {role} of the {org}.",
+        lambda: f"{last} founded the {org} in {y} with a group of former students.",
+    ][d["kind"]]()
+
+
+def _atoms(d: dict, n: str) -> list[str]:
+    """The answer's atomic facts for a drawn fact, the subject named in full (~8 words each)."""
+    y, place, org, role = d["y"], d["place"], d["org"], d["role"]
+    return [
+        lambda: [f"{n} was born in {place}.", f"{n} was born in {y}."],
+        lambda: [f"{n} studied {d['field']}.", f"{n} studied at the University of {place}.", f"{n} graduated in {y}."],
+        lambda: [f"{n} joined the {org} in {y}.", f"{n} was {role} of the {org}."],
+        lambda: [f"{n} received the {d['award']} Prize.", f"{n} received the {d['award']} Prize in {y}."],
+        lambda: [f"{n} married {d['spouse']}.", f"{n} married {d['spouse']} in {y}."],
+        lambda: [f"{n} moved to {place}.", f"{n} moved to {place} in {y}."],
+        lambda: [f"{n} wrote {d['work']}.", f"{n} published {d['work']} in {y}."],
+        lambda: [f"{n} was {role} of the {org}.", f"{n} served the {org} from {y} to {d['y2']}."],
+        lambda: [f"{n} founded the {org}.", f"{n} founded the {org} in {y}."],
+    ][d["kind"]]()
+
+
+def _long_atoms(d: dict, n: str, he: str, his: str) -> list[str]:
+    """The same facts in the fuller wording of FActScore-style atomic facts: ~12 words each."""
+    y, place, org, role, he, his = d["y"], d["place"], d["org"], d["role"], he.lower(), his.lower()
+    return [
+        lambda: [f"{n} was born in {place} to the family of a {d['job']}.",
+                 f"{n} was born in the year {y}, the child of a {d['job']}."],
+        lambda: [f"{n} studied {d['field']} as a student at the University of {place}.",
+                 f"{n} studied {d['field']} and took a university degree in {y}.",
+                 f"{n} graduated from the University of {place} in the year {y}."],
+        lambda: [f"{n} joined the {org} as a member of its staff in {y}.",
+                 f"{n} held the position of {role} at the {org} for some years."],
+        lambda: [f"{n} was awarded the {d['award']} Prize for {his} work in {place}.",
+                 f"{n} received the {d['award']} Prize in the year {y} for {his} work."],
+        lambda: [f"{n} married {d['spouse']}, whom {he} had first met in {place}.",
+                 f"{n} and {d['spouse']} were married in the year {y}."],
+        lambda: [f"{n} moved to {place} and lived there for {d['span']} years in all.",
+                 f"{n} settled in the town of {place} in the year {y}."],
+        lambda: [f"{n} wrote the widely translated book {d['work']}.",
+                 f"{n} published the book {d['work']} in {y}."],
+        lambda: [f"{n} served as the {role} of the {org} for several years.",
+                 f"{n} served the {org} from {y} until the year {d['y2']}."],
+        lambda: [f"{n} founded the {org} with a group of former students.",
+                 f"{n} founded the {org} in the year {y} with former students."],
+    ][d["kind"]]()
+
+
 def _fact(rng: random.Random, name: str, he: str, his: str) -> tuple[str, list[str]]:
     """(article sentence, atomic facts) of one random fact about `name`."""
-    y, place = rng.randint(1850, 1990), rng.choice(PLACES)
-    org, role = f"{rng.choice(PLACES)} {rng.choice(ORGS)}", rng.choice(ROLES)
-    last, n = name.split()[-1], name
-    kind = rng.randrange(9)
-    if kind == 0:
-        return (f"{last} was born in {place} in {y}, the child of a {rng.choice(JOBS)}.",
-                [f"{n} was born in {place}.", f"{n} was born in {y}."])
-    if kind == 1:
-        field = rng.choice(FIELDS)
-        return (f"{he} studied {field} at the University of {place}, graduating in {y}.",
-                [f"{n} studied {field}.", f"{n} studied at the University of {place}.", f"{n} graduated in {y}."])
-    if kind == 2:
-        return (f"In {y} {he.lower()} joined the {org} as its {role}.",
-                [f"{n} joined the {org} in {y}.", f"{n} was {role} of the {org}."])
-    if kind == 3:
-        award = rng.choice(AWARDS)
-        return (f"{he} was awarded the {award} Prize in {y} for {his.lower()} work in {place}.",
-                [f"{n} received the {award} Prize.", f"{n} received the {award} Prize in {y}."])
-    if kind == 4:
-        spouse = _name(rng)
-        return (f"In {y} {last} married {spouse}, whom {he.lower()} had met in {place}.",
-                [f"{n} married {spouse}.", f"{n} married {spouse} in {y}."])
-    if kind == 5:
-        return (f"{he} settled in {place} in {y} and lived there for {rng.randint(3, 30)} years.",
-                [f"{n} moved to {place}.", f"{n} moved to {place} in {y}."])
-    if kind == 6:
-        work = f"The {rng.choice(FIELDS).capitalize()} of {rng.choice(PLACES)}"
-        return (f"{his} book {work} appeared in {y} and was widely translated.",
-                [f"{n} wrote {work}.", f"{n} published {work} in {y}."])
-    if kind == 7:
-        y2 = y + rng.randint(2, 15)
-        return (f"From {y} to {y2} {he.lower()} served as {role} of the {org}.",
-                [f"{n} was {role} of the {org}.", f"{n} served the {org} from {y} to {y2}."])
-    return (f"{last} founded the {org} in {y} with a group of former students.",
-            [f"{n} founded the {org}.", f"{n} founded the {org} in {y}."])
+    d = _draw(rng)
+    return _article(d, name, he, his), _atoms(d, name)
 
 
 def person(i: int, n_claims: int = 25, n_paragraphs: int = 12) -> Person:
@@ -121,25 +173,7 @@ def person(i: int, n_claims: int = 25, n_paragraphs: int = 12) -> Person:
             if rng.random() < 0.6:
                 sentences.append(rng.choice(FILLER).rstrip(".") + ".")
         paragraphs.append(" ".join(sentences))
-    # Answers follow the lead: paragraph p is drawn with weight 1/(p+1).
-    weights = [1 / (f.paragraph + 1) for f in facts]
-    n_stated = max(0, n_claims - 2)
-    chosen: list[int] = []
-    while sum(len(facts[f].atoms) for f in chosen) < n_stated:
-        pick = rng.choices(range(len(facts)), weights=weights)[0]
-        if pick not in chosen:
-            chosen.append(pick)
-    stated = [(a, facts[f]) for f in sorted(chosen) for a in facts[f].atoms][:n_stated]
-    answer, sources = [a for a, _ in stated], [f for _, f in stated]
-    for k in rng.sample(range(len(answer)), min(3, len(answer))):
-        wrong = next((p for p in PLACES if p in answer[k]), None)
-        answer[k] = answer[k].replace(wrong, "Atlantis") if wrong else answer[k][:-1] + " in Atlantis."
-        sources[k] = None
-    for _ in range(n_claims - len(answer)):
-        at = rng.randrange(len(answer) + 1)
-        answer.insert(at, f"{name} perhaps also worked in {rng.choice(PLACES)} as a {rng.choice(JOBS)}.")
-        sources.insert(at, None)
-    return Person(name, paragraphs, facts, answer, sources)
+    return _answer(rng, name, paragraphs, facts, n_claims)
 
 
 # ------------------------------------------------------------------ web-search stand-in
@@ -184,3 +218,57 @@ def search_results(people: dict[str, Person], query: str, num: int) -> list[dict
     return [{"title": f"{who.name} - {SITES[site]}", "snippet": _snippet(_page(who.paragraphs[i], site), weight),
              "link": f"https://example.org/{SITES[site].replace(' ', '_')}/{who.name.replace(' ', '_')}/{i}"}
             for site, i in pages[:num]]
+
+
+# ------------------------------------------------------------------ the realistic world
+
+PASSAGE_CHARS = 1000  # ~250 tokens at 4 characters each: FActScore's passages are at most 256 tokens
+
+
+def realistic_person(i: int, n_claims: int = 24) -> Person:
+    """A person with a Wikipedia-sized page: 10-12 paragraphs, each packed to 880-1,000 characters
+    (~220-250 tokens, one passage each), and an answer of `n_claims` facts of ~12 words."""
+    rng = random.Random(f"realistic{i}")
+    name = _name(rng)
+    he, his = rng.choice((("He", "His"), ("She", "Her")))
+    paragraphs, facts = [], []
+    for p in range(rng.randint(10, 12)):
+        sentences = [f"{name} is a figure in the history of {rng.choice(FIELDS)}."] if p == 0 else []
+        target = rng.randint(880, PASSAGE_CHARS)
+        while True:
+            d = _draw(rng)
+            article, atoms = _article(d, name, he, his), _long_atoms(d, name, he, his)
+            extra = [rng.choice(FILLER).rstrip(".") + "."] if rng.random() < 0.6 else []
+            if len(" ".join(sentences + [article] + extra)) > PASSAGE_CHARS:
+                break
+            facts.append(Fact(p, article, atoms))
+            sentences += [article, *extra]
+            if len(" ".join(sentences)) >= target:
+                break
+        paragraphs.append(" ".join(sentences))
+    return _answer(rng, name, paragraphs, facts, n_claims, long=True)
+
+
+def _answer(rng: random.Random, name: str, paragraphs: list[str], facts: list[Fact], n_claims: int,
+            long: bool = False) -> Person:
+    """An answer of `n_claims` sentences: facts drawn from the lead (paragraph p with weight
+    1/(p+1)), three of them with a wrong place, and hedged facts absent from the article."""
+    weights = [1 / (f.paragraph + 1) for f in facts]
+    n_stated = max(0, n_claims - 2)
+    chosen: list[int] = []
+    while sum(len(facts[f].atoms) for f in chosen) < n_stated:
+        pick = rng.choices(range(len(facts)), weights=weights)[0]
+        if pick not in chosen:
+            chosen.append(pick)
+    stated = [(a, facts[f]) for f in sorted(chosen) for a in facts[f].atoms][:n_stated]
+    answer, sources = [a for a, _ in stated], [f for _, f in stated]
+    for k in rng.sample(range(len(answer)), min(3, len(answer))):
+        wrong = next((p for p in PLACES if p in answer[k]), None)
+        answer[k] = answer[k].replace(wrong, "Atlantis") if wrong else answer[k][:-1] + " in Atlantis."
+        sources[k] = None
+    for _ in range(n_claims - len(answer)):
+        at = rng.randrange(len(answer) + 1)
+        hedge = f"{name} perhaps also worked in {rng.choice(PLACES)} as a {rng.choice(JOBS)}"
+        answer.insert(at, f"{hedge} for some years after {rng.randint(1850, 1990)}." if long else f"{hedge}.")
+        sources.insert(at, None)
+    return Person(name, paragraphs, facts, answer, sources)

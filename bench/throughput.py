@@ -17,6 +17,12 @@ claims whose source (corpus: its paragraph; web: its fact sentence) is in the pr
 is judged in, for the prompts actually sent and for the layout used before (batches of 10
 claims, each with its own 3,000-token pool), recomputed from the same retrieval.
 
+Two scenarios, the realistic one first (the headline figure): 50 people with Wikipedia-sized
+topic pages (10-12 passages of ~230 tokens, none over 256, FActScore's passage size) and answers
+of 24 facts of ~12 words (`bio_world.realistic_person`); then today's workload, 200 people with
+12 paragraphs of 80-190 words and answers of 25 facts of ~8 words (`bio_world.person`), whose
+printed figures stay comparable from version to version. A table puts them side by side.
+
 Prints per evidence kind: judge requests, input tokens (total and prefix-cached) and output
 tokens per answer (also per request kind), GPU-s/answer with and without prefix caching, wall
 / floor, harness CPU per claim (imports warmed first: they are one-off), coverage; then the
@@ -27,6 +33,7 @@ verification alone, the judging every run does.
 
     python bench/throughput.py                                   # the figures in docs/pipeline.md
     python bench/throughput.py --answers 20 --stream-answers 0   # a quick look
+    python bench/throughput.py --scenario realistic --speed 50 --stream-answers 0 --no-cold-run
 """
 
 from __future__ import annotations
@@ -50,10 +57,15 @@ import bio_world  # noqa: E402
 SEARCH_KEY = "bench-search-key"
 
 
-def _write_inputs(root: Path, n_answers: int, n_claims: int) -> tuple[Path, Path, list]:
+def _people(scenario: str, n_answers: int, n_claims: int) -> list:
+    make = bio_world.realistic_person if scenario == "realistic" else bio_world.person
+    return [make(i, n_claims) for i in range(n_answers)]
+
+
+def _write_inputs(root: Path, n_answers: int, n_claims: int, scenario: str = "today") -> tuple[Path, Path, list]:
     from factbench.evidence.corpus import PassageStore
 
-    people = [bio_world.person(i, n_claims) for i in range(n_answers)]
+    people = _people(scenario, n_answers, n_claims)
     responses = root / "responses.jsonl"
     with responses.open("w") as fh:
         for i, p in enumerate(people):
@@ -63,7 +75,8 @@ def _write_inputs(root: Path, n_answers: int, n_claims: int) -> tuple[Path, Path
     return responses, corpus, people
 
 
-def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims: int, keep_log: bool) -> None:
+def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims: int, keep_log: bool,
+           scenario: str) -> None:
     """The simulated judge and the search stand-in, in a process of their own."""
     import asyncio
 
@@ -72,7 +85,7 @@ def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims:
     from factbench.testing.scripted_server import LatencyModel, ScriptedServer, ScriptedState
 
     ScriptedServer(ScriptedState(latency=LatencyModel(**latency), keep_log=keep_log), port=port).start()
-    people = {p.name: p for p in (bio_world.person(i, n_claims) for i in range(n_answers))}
+    people = {p.name: p for p in _people(scenario, n_answers, n_claims)}
 
     async def search(request):
         body = await request.json()
@@ -93,11 +106,13 @@ def _get(port: int, path: str):
     return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60).read())
 
 
-def _start_server(latency: dict, n_answers: int, n_claims: int, keep_log: bool = False) -> tuple[mp.Process, int, int]:
+def _start_server(latency: dict, n_answers: int, n_claims: int, keep_log: bool = False,
+                  scenario: str = "today") -> tuple[mp.Process, int, int]:
     from factbench.serving.judge_server import free_port
 
     port, search_port = free_port(), free_port()
-    server = mp.get_context("spawn").Process(target=_serve, args=(port, search_port, latency, n_answers, n_claims, keep_log),
+    server = mp.get_context("spawn").Process(target=_serve, args=(port, search_port, latency, n_answers, n_claims, keep_log,
+                                                                   scenario),
                                              daemon=True)
     server.start()
     for _ in range(300):
@@ -127,7 +142,10 @@ def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, 
 
 
 def _warm_up() -> None:
-    """One-off loading, done before timing the harness CPU (a cold run is timed separately)."""
+    """One-off loading, done before timing the harness CPU (a cold run is timed separately): spaCy,
+    and aiohttp, whose import otherwise lands in the first judge call's CPU time."""
+    import aiohttp  # noqa: F401
+
     from factbench.pipeline.warmup import _load
 
     _load(needs_litellm=False)
@@ -188,14 +206,14 @@ def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, bud
 # ------------------------------------------------------------------ runs
 
 def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: bool = True,
-             scoring: dict | None = None) -> dict:
-    server, port, search_port = _start_server(latency, n_answers, n_claims, keep_log=True)
+             scoring: dict | None = None, scenario: str = "today") -> dict:
+    server, port, search_port = _start_server(latency, n_answers, n_claims, keep_log=True, scenario=scenario)
     os.environ["FACTBENCH_SERPER_URL"] = f"http://127.0.0.1:{search_port}/search"
     os.environ["SERPER_API_KEY"] = SEARCH_KEY
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            responses, corpus, people = _write_inputs(root, n_answers, n_claims)
+            responses, corpus, people = _write_inputs(root, n_answers, n_claims, scenario)
             evidence = f"corpus:{corpus}#topic" if kind == "corpus" else "serper"
             runner = _runner(root, responses, people, evidence, f"http://127.0.0.1:{port}/v1", kind, quiet, scoring)
             _warm_up()
@@ -305,6 +323,36 @@ def _print(r: dict) -> None:
         print(f"  {k.ljust(width)}  {v}")
 
 
+SCENARIOS = {
+    "realistic": "realistic scenario (the headline): Wikipedia-sized topic pages, 10-12 passages of ~230 tokens "
+                 "(<= 256), answers of 24 claims of ~12 words",
+    "today": "today's scenario: 12 paragraphs of 80-190 words, answers of 25 claims of ~8 words",
+}
+
+
+def _print_table(results: dict) -> None:
+    """The scenarios side by side, per answer."""
+    cols = list(results)
+    rows = [
+        ("answers x claims", lambda r: f"{r['answers']} x {r['claims_per_answer']:.1f}"),
+        ("GPU-s, prefix caching", lambda r: f"{r['gpu_s']:.3f}"),
+        ("GPU-s, no prefix caching", lambda r: f"{r['gpu_s_uncached']:.3f}"),
+        ("judge requests", lambda r: f"{sum(r['requests'].values()):.2f}"),
+        ("input tokens", lambda r: f"{r['input_tokens']:.0f}"),
+        ("  prefix-cached share", lambda r: f"{r['cached_tokens'] / max(1, r['input_tokens']) * 100:.1f}%"),
+        ("output tokens", lambda r: f"{r['output_tokens']:.0f}"),
+        ("coverage, claims", lambda r: f"{r['coverage'][0]} of {r['coverage'][1]}"),
+        ("  layout before", lambda r: f"{r['coverage_before'][0]} of {r['coverage_before'][1]}"),
+        ("harness CPU / claim", lambda r: f"{r['cpu_ms_per_claim']:.2f} ms"),
+    ]
+    heads = [f"{scenario}, {kind}" for scenario, kind in cols]
+    width = max(len(k) for k, _ in rows)
+    cw = [max(len(h), 12) for h in heads]
+    print("\nper answer".ljust(width + 3) + "  ".join(h.rjust(w) for h, w in zip(heads, cw)))
+    for name, cell in rows:
+        print(f"  {name.ljust(width)}  " + "  ".join(cell(results[c]).rjust(w) for c, w in zip(cols, cw)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=200)
@@ -314,6 +362,10 @@ def main() -> None:
     parser.add_argument("--max-seqs", type=int, default=64)
     parser.add_argument("--speed", type=float, default=1.0, help="divide every simulated latency by this")
     parser.add_argument("--evidence", choices=("corpus", "web", "both"), default="both")
+    parser.add_argument("--scenario", choices=("realistic", "today", "both"), default="both",
+                        help="realistic: Wikipedia-sized pages (the headline figure); today: the workload above")
+    parser.add_argument("--realistic-answers", type=int, default=50)
+    parser.add_argument("--realistic-claims", type=int, default=24)
     parser.add_argument("--stream-answers", type=int, default=10000)
     parser.add_argument("--stream-claims", type=int, default=5)
     parser.add_argument("--progress", action="store_true")
@@ -341,9 +393,20 @@ def main() -> None:
                if (v := getattr(args, k)) is not None}
     if scoring:
         print(f"settings changed from the defaults: {scoring}")
-    for kind in (("corpus", "web") if args.evidence == "both" else (args.evidence,)):
-        print(f"\n{kind} evidence ({'corpus:DB#topic' if kind == 'corpus' else 'serper, via FACTBENCH_SERPER_URL'}):")
-        _print(run_kind(kind, args.answers, args.claims, latency, quiet=not args.progress, scoring=scoring))
+    kinds = ("corpus", "web") if args.evidence == "both" else (args.evidence,)
+    scenarios = ("realistic", "today") if args.scenario == "both" else (args.scenario,)
+    results = {}
+    for scenario in scenarios:
+        n_answers, n_claims = ((args.realistic_answers, args.realistic_claims) if scenario == "realistic"
+                               else (args.answers, args.claims))
+        print(f"\n== {SCENARIOS[scenario]}")
+        for kind in kinds:
+            print(f"\n{kind} evidence ({'corpus:DB#topic' if kind == 'corpus' else 'serper, via FACTBENCH_SERPER_URL'}):")
+            results[scenario, kind] = run_kind(kind, n_answers, n_claims, latency, quiet=not args.progress,
+                                               scoring=scoring, scenario=scenario)
+            _print(results[scenario, kind])
+    if len(results) > 1:
+        _print_table(results)
     if not args.no_cold_run:
         ttfr = time_to_first_request(latency)
         print(f"\ntime from process start to the first judge request (cold run): {ttfr:.2f} s   (target <= 1.5)")

@@ -90,9 +90,12 @@ class Postings:
             raise PostingsError(f"{path}: cannot read the postings file ({exc.strerror})") from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise PostingsError(f"{path}: unreadable postings header ({exc})") from exc
-        self.docs = open_array(path, layout, "docs")
-        self.impacts = open_array(path, layout, "impacts")
-        self.title_of = open_array(path, layout, "title_of")
+        # Plain ndarray views of the mapped arrays: slicing a np.memmap runs Python code per slice
+        # (memmap.__getitem__, __array_finalize__), a large share of a topic query's time in
+        # profiles; the view keeps the map alive.
+        self.docs = open_array(path, layout, "docs").view(np.ndarray)
+        self.impacts = open_array(path, layout, "impacts").view(np.ndarray)
+        self.title_of = open_array(path, layout, "title_of").view(np.ndarray)
         self.n_passages = len(self.title_of)
         self.scale = scale
         self._local = threading.local()

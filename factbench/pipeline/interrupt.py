@@ -5,7 +5,7 @@ same on every supported Python: SIGINT and SIGTERM cancel the run's main task (t
 stop at their next await, and nothing they raise while being cancelled is recorded as a
 sample's error), the loop is given `GRACE_S` to unwind, and `Interrupted` carries the signal
 to the command line, which exits 128 + signal number after printing how to resume. A second
-signal exits at once. Every record written so far is already on disk (one fsynced line each).
+signal exits at once. Every record written so far is already in its file (one line each).
 
 A run driven from Python in a worker thread (a notebook, `evaluate_async`) gets no signal: its
 caller stops it with `Stop.cancel()`, from any thread, with the same effect as one Ctrl-C.

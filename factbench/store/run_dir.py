@@ -1,7 +1,10 @@
 """The run directory: run.json (the spec), one append-only JSONL file per stage, a lock.
 
-Records are appended one whole line per write and fsynced, so a crash loses at most the
-line being written; a torn last line is dropped (and truncated) when the run is reopened, and
+Records are appended one whole line per write, at once, so a killed process loses at most the
+record being written. fsync, which only an operating-system crash or power loss needs, is done
+for every stage file written, together: at every SYNC_EVERY-th record, at the first record
+SYNC_S seconds after the last fsync, and when the store closes (so such a crash loses at most
+SYNC_EVERY - 1 records). A torn last line is dropped (and truncated) when the run is reopened, and
 corrupt lines anywhere else are moved aside (store/repair.py). Every write checks its result
 (store/files.py): a full disk stops the run with "no space left on device: PATH".
 """
@@ -15,6 +18,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +34,8 @@ from factbench.store.repair import iter_lines, parse_line, repair_run
 T = TypeVar("T", bound=BaseModel)
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_RUN_ID = 128
+SYNC_EVERY = 64  # stage files are fsynced after this many appended records ...
+SYNC_S = 0.5  # ... or this many seconds, whichever comes first (every record is written at once)
 # Run directories this process holds the lock of -> who holds it (thread, since when): a second
 # run of the same directory in this process (a notebook cell run again) is told what holds it.
 _HELD: dict[str, str] = {}
@@ -67,6 +73,9 @@ class RunStore:
         self.record_types = RECORD_TYPES if record_types is None else record_types
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
+        self._unsynced: set[str] = set()  # stages with records written since their last fsync
+        self._pending = 0
+        self._synced_at = time.monotonic()
 
     # ---------------------------------------------------------- lifecycle
     def open(self) -> RunStore:
@@ -100,6 +109,10 @@ class RunStore:
         return self
 
     def close(self) -> None:
+        try:
+            self.sync()
+        except WriteFailed:
+            pass  # closing after a failure: the error already raised names the file
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
@@ -144,7 +157,21 @@ class RunStore:
             except OSError as exc:
                 raise WriteFailed(path, exc) from None
             self._fds[stage] = fd
-        write_all(fd, line, path)
+        write_all(fd, line, path, sync=False)
+        self._unsynced.add(stage)
+        self._pending += 1
+        if self._pending >= SYNC_EVERY or time.monotonic() - self._synced_at >= SYNC_S:
+            self.sync()
+
+    def sync(self) -> None:
+        """fsync every stage file written since the last sync."""
+        for stage in sorted(self._unsynced, key=_STAGE_ORDER.get):
+            try:
+                os.fsync(self._fds[stage])
+            except OSError as exc:
+                raise WriteFailed(self.path(stage), exc) from None
+            self._unsynced.discard(stage)
+        self._pending, self._synced_at = 0, time.monotonic()
 
     def iter_records(self, stage: str) -> Iterator[Record]:
         """Every record of a stage. A corrupt line raises CorruptRecord naming file and line; a
@@ -225,6 +252,9 @@ class RunStore:
             where = ".".join(str(p) for p in first.get("loc", ())) or "top level"
             raise RunFileError(f"{self.dir / name}: {first.get('msg', 'invalid')} at {where}; "
                                f"{_fix_hint(name)}") from None
+
+
+_STAGE_ORDER = {stage: i for i, stage in enumerate(RECORD_TYPES)}
 
 
 def _holder(run_dir: Path, lock: Path) -> str:
