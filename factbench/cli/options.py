@@ -144,7 +144,10 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
     p.add_argument("--max-cost", type=number(0), metavar="USD",
                    help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress display (same as --display none)")
+    p.add_argument("--display", choices=("auto", "live", "plain", "none"), default="auto",
+                   help="progress: live bars (a terminal), plain periodic lines (a pipe or log file), none; "
+                        "auto picks by where stderr goes (default)")
     p.add_argument("--label", default=_DEFAULT.label,
                    help="a note shown with this run on the leaderboard (e.g. demo-quality)")
     p.add_argument("--shard", metavar="I/N",

@@ -49,7 +49,7 @@ CLAIMS, EVIDENCE, VERDICTS, WEIGHTS, RELEVANCE = (ClaimsStage(), EvidenceStage()
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
-             "fail_on_error", "progress", "label", "shard", "relevance"}
+             "fail_on_error", "progress", "display", "label", "shard", "relevance"}
 
 
 class Scorer:
