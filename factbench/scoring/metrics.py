@@ -59,7 +59,9 @@ METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in (
                "precision over informative and off-topic claims (trivial facts and restatements left out)"),
     MetricInfo("weighted_supported", "w.supported", False, True, "supported informative claims per answer"),
     MetricInfo("on_topic", "on topic", True, True, "share of claims the informativeness judge finds on topic"),
-    MetricInfo("reward", "reward", False, True, "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md)"),
+    MetricInfo("reward", "run reward", False, True,
+               "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md); not bounded by 1, unlike the [0, 1] "
+               "training reward of Scorer (docs/reward.md)"),
 )}
 
 
