@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id, whole
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
@@ -44,6 +44,10 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """The reason alone (exit 2), not argparse's usage dump before it: a run's usage is ~50 lines."""
+        self.exit(2, f"{self.prog}: error: {message}\n(`{self.prog} --help` lists the options)\n")
 
 
 # Role options: (cli name, role key). `--judge` is the default for every judge role.

@@ -1,0 +1,42 @@
+"""A first run's blockers, found together and cheaply before anything slow (endpoint probes, the
+price list) or anything written: every missing key variable, task data that is absent, and
+evidence that cannot be opened, in one message, so a new user fixes them in one go."""
+
+from __future__ import annotations
+
+from factbench.evidence.backends import EvidenceUnavailable, open_backend
+from factbench.llm.client import RoleSpec
+from factbench.llm.preflight import missing_key
+from factbench.pipeline.plan import DEFAULT_EVIDENCE
+from factbench.tasks import DataContext, Task, TaskDataUnavailable
+
+
+def key_blockers(roles: dict[str, RoleSpec]) -> list[str]:
+    needs: dict[str, list[str]] = {}
+    for role, spec in roles.items():
+        var = missing_key(spec)
+        if var:
+            needs.setdefault(var, []).append(f"{role} ({spec.model})")
+    return [f"the environment variable {var} is not set; roles {', '.join(users)} need it (export {var}=..., "
+            "or name another variable with --ROLE-api-key-env)" for var, users in needs.items()]
+
+
+def data_and_evidence_blockers(tasks: list[Task], data_dir: str | None, evidence: str) -> list[str]:
+    """Task data that no selected task has, and evidence backends that cannot open (no cache is opened)."""
+    ctx = DataContext.from_env(data_dir)
+    present, absent = [], []
+    for task in tasks:
+        try:
+            task.load(ctx)
+            present.append(task)
+        except TaskDataUnavailable as exc:
+            absent.append(f"task data: {task.name}: {exc}")
+    problems = absent if not present else []  # some tasks with data: the others are skipped with a note
+    specs = {task.default_evidence for task in present} if evidence in DEFAULT_EVIDENCE else {evidence}
+    for spec in sorted(specs):
+        try:
+            open_backend(spec, None)
+        except EvidenceUnavailable as exc:
+            hint = "" if evidence not in DEFAULT_EVIDENCE else " (a task's default; --evidence none runs without it)"
+            problems.append(f"evidence {spec!r}: {exc}{hint}")
+    return problems
