@@ -32,11 +32,17 @@ def data_and_evidence_blockers(tasks: list[Task], data_dir: str | None, evidence
         except TaskDataUnavailable as exc:
             absent.append(f"task data: {task.name}: {exc}")
     problems = absent if not present else []  # some tasks with data: the others are skipped with a note
-    specs = {task.default_evidence for task in present} if evidence in DEFAULT_EVIDENCE else {evidence}
-    for spec in sorted(specs):
+    if evidence not in DEFAULT_EVIDENCE:
         try:
-            open_backend(spec, None)
+            open_backend(evidence, None)
         except EvidenceUnavailable as exc:
-            hint = "" if evidence not in DEFAULT_EVIDENCE else " (a task's default; --evidence none runs without it)"
-            problems.append(f"evidence {spec!r}: {exc}{hint}")
+            problems.append(f"--evidence {evidence!r}: {exc}")
+        return problems
+    for task in present:
+        try:
+            open_backend(task.default_evidence, None)
+        except EvidenceUnavailable as exc:
+            problems.append(f"{task.name}: default evidence {task.default_evidence!r} is unavailable: {exc}; set "
+                            "what it needs, or choose the evidence explicitly (--evidence none: the judge's own "
+                            "knowledge, recorded as such)")
     return problems
