@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from factbench.serving.judge_server import (
     ServeError,
@@ -31,7 +32,6 @@ from factbench.serving.judge_server import (
     llama_cpp_command,
     start,
     supervise,
-    wait_ready,
 )
 from factbench.tasks import DataContext, TaskDataUnavailable, resolve_tasks
 
@@ -94,14 +94,17 @@ def available_tasks(data_dir: Path | None) -> list[str]:
 FAIL_ON_ERROR = "0.5"
 # Request limits for a tiny model on a CPU that others may be using: a call that runs past its limit
 # is retried with twice the limit (llm/timeouts.py), up to REQUEST_CAP_S; four retries take a
-# 200-token answer's first 20 s limit through 40, 80 and 160 s to the cap.
+# 200-token answer's first 20 s limit through 40, 80 and 160 s to the cap. One sample at a time
+# (--parallel 1): the model and every judge share one server that computes one completion at a
+# time and finishes a completion whose client gave up, so parallel samples only queue there and
+# time out together.
 MAX_RETRIES = 4
 REQUEST_CAP_S = 300
 
 
 def run_args(tasks: list[str], url: str, results: Path, data_dir: Path | None, limit: str) -> list[str]:
     args = ["run", "--tasks", ",".join(tasks), "--limit", limit,
-            "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1",
+            "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1", "--parallel", "1",
             "--judge", f"openai/{SERVED_NAME}", "--judge-base-url", url, "--judge-concurrency", "1",
             "--max-tokens", "200", "--judge-max-tokens", "400", "--evidence", "none",
             "--sentences-per-call", "2", "--claims-per-call", "5", "--max-retries", str(MAX_RETRIES),
@@ -152,13 +155,15 @@ def show_examples(run_dir: Path, n: int = 4) -> None:
         "often copies its instructions' example); see the drill-downs in the leaderboard")
 
 
-def server_answers(url: str) -> bool:
-    """Whether the server still lists its models (alive and listening)."""
+def listening(url: str) -> bool:
+    """Whether the server's port takes connections. (Its /models waits for the model's lock, so a
+    server busy with a long completion would not answer that within a short time.)"""
+    parsed = urlparse(url)
     try:
-        wait_ready(url, timeout_s=10)
-    except ServeError:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=5):
+            return True
+    except OSError:
         return False
-    return True
 
 
 def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
@@ -180,7 +185,7 @@ def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
         shutil.rmtree(results / RUN_ID, ignore_errors=True)  # the demo run is rewritten each time
         work = subprocess.Popen([sys.executable, "-m", "factbench", *run_args(tasks, url, results, data_dir, limit)])
         rc, death = supervise(server, work)
-        alive = not death and rc != 0 and server_answers(url)
+        alive = not death and rc != 0 and server.proc.poll() is None and listening(url)
     if death:
         say(f"stopped: {death}")
         return 1

@@ -70,7 +70,8 @@ def build_wheel(requirement: str, cmake_args: str, dest: Path) -> Path:
     log_path = tmp / "build.log"
     cmd = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-cache-dir",
            "--no-binary", "llama-cpp-python", package, "-w", str(tmp)]
-    print(f"install-local: building {package} from source (first time only, ~6 min on 2 cores); "
+    print(f"install-local: building {package} from source (first time only: about 15 CPU-minutes, "
+          "longer on a busy machine); "
           f"flags: {cmake_args}\ninstall-local: full log: {log_path}", flush=True)
     start = time.monotonic()
     progress = ["preparing the build (pip, cmake)"]
