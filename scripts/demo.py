@@ -98,6 +98,9 @@ FAIL_ON_ERROR = "0.5"
 # (--parallel 1): the model and every judge share one server that computes one completion at a
 # time and finishes a completion whose client gave up, so parallel samples only queue there and
 # time out together.
+# Judge answers are short JSON whose list lengths the schema fixes; the token limit matters when the
+# 135M model loops, and a looping call costs the whole limit (1,000 tokens took 264 s on a loaded core).
+JUDGE_MAX_TOKENS = 400
 MAX_RETRIES = 4
 REQUEST_CAP_S = 300
 
@@ -106,7 +109,7 @@ def run_args(tasks: list[str], url: str, results: Path, data_dir: Path | None, l
     args = ["run", "--tasks", ",".join(tasks), "--limit", limit,
             "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1", "--parallel", "1",
             "--judge", f"openai/{SERVED_NAME}", "--judge-base-url", url, "--judge-concurrency", "1",
-            "--max-tokens", "200", "--judge-max-tokens", "400", "--evidence", "none",
+            "--max-tokens", "200", "--judge-max-tokens", str(JUDGE_MAX_TOKENS), "--evidence", "none",
             "--sentences-per-call", "2", "--claims-per-call", "5", "--max-retries", str(MAX_RETRIES),
             "--model-timeout", str(REQUEST_CAP_S), "--judge-timeout", str(REQUEST_CAP_S), "--schema-item-counts",
             "--results-dir", str(results), "--run-id", RUN_ID, "--label", LABEL, "--fail-on-error", FAIL_ON_ERROR]
@@ -191,10 +194,9 @@ def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
         return 1
     if rc != 0:
         if alive:
-            say(f"no answer within the request limits (up to {REQUEST_CAP_S} s) for some requests (server alive, CPU "
-                f"busy?): the server at {url} "
-                "still answers, so its answers came too slowly for the request limits. Run `make demo` again when "
-                "the machine is quieter: finished work is kept and the run resumes.")
+            say(f"requests got no answer within their time limits (server alive, CPU busy?): the server at {url} "
+                "still takes connections, so its answers came too slowly. Run `make demo` again when the machine "
+                "is quieter: finished work is kept and the run resumes.")
         say(f"`factbench run` exited with status {rc}; server log: {log}")
         return rc
     show_examples(results / RUN_ID)
