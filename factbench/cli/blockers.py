@@ -30,7 +30,7 @@ def data_and_evidence_blockers(tasks: list[Task], data_dir: str | None, evidence
             task.load(ctx)
             present.append(task)
         except TaskDataUnavailable as exc:
-            absent.append(f"task data: {task.name}: {exc}")
+            absent.append(f"no selected task has data here: {task.name}: skipped ({exc})")
     problems = absent if not present else []  # some tasks with data: the others are skipped with a note
     if evidence not in DEFAULT_EVIDENCE:
         try:
