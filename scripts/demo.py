@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from factbench.serving.judge_server import (
     ServeError,
@@ -67,6 +69,13 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def server_threads(cores: int | None) -> int:
+    """llama.cpp threads: one core stays free for the pipeline and the rest of the machine. On a
+    busy 2-core machine two spinning llama.cpp threads took 126-249 s for a 200-token answer that
+    one thread made in 6-10 s."""
+    return max(1, (cores or 1) - 1)
+
+
 def available_tasks(data_dir: Path | None) -> list[str]:
     names = []
     ctx = DataContext(data_dir, offline=True)
@@ -83,36 +92,81 @@ def available_tasks(data_dir: Path | None) -> list[str]:
 # token limit, leaving a sentence without parsed claims; those stay counted in the summary as parse
 # errors, and the demo fails only when most of its samples lack a parsed judge answer.
 FAIL_ON_ERROR = "0.5"
+# Request limits for a tiny model on a CPU that others may be using: a call that runs past its limit
+# is retried with twice the limit (llm/timeouts.py), up to REQUEST_CAP_S; four retries take a
+# 200-token answer's first 20 s limit through 40, 80 and 160 s to the cap. One sample at a time
+# (--parallel 1): the model and every judge share one server that computes one completion at a
+# time and finishes a completion whose client gave up, so parallel samples only queue there and
+# time out together.
+# Judge answers are short JSON whose list lengths the schema fixes; the token limit matters when the
+# 135M model loops, and a looping call costs the whole limit (1,000 tokens took 264 s on a loaded core).
+JUDGE_MAX_TOKENS = 400
+MAX_RETRIES = 4
+REQUEST_CAP_S = 300
 
 
 def run_args(tasks: list[str], url: str, results: Path, data_dir: Path | None, limit: str) -> list[str]:
     args = ["run", "--tasks", ",".join(tasks), "--limit", limit,
-            "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1",
+            "--model", f"openai/{SERVED_NAME}", "--model-base-url", url, "--model-concurrency", "1", "--parallel", "1",
             "--judge", f"openai/{SERVED_NAME}", "--judge-base-url", url, "--judge-concurrency", "1",
-            "--max-tokens", "200", "--judge-max-tokens", "400", "--evidence", "none",
-            "--sentences-per-call", "2", "--claims-per-call", "5", "--max-retries", "2", "--schema-item-counts",
+            "--max-tokens", "200", "--judge-max-tokens", str(JUDGE_MAX_TOKENS), "--evidence", "none",
+            "--sentences-per-call", "2", "--claims-per-call", "5", "--max-retries", str(MAX_RETRIES),
+            "--model-timeout", str(REQUEST_CAP_S), "--judge-timeout", str(REQUEST_CAP_S), "--schema-item-counts",
             "--results-dir", str(results), "--run-id", RUN_ID, "--label", LABEL, "--fail-on-error", FAIL_ON_ERROR]
     return args + (["--data-dir", str(data_dir)] if data_dir else [])
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of four letters or more (or digits): what a claim must share with its answer."""
+    return {w for w in _WORD.findall(text.lower()) if len(w) >= 4 or w.isdigit()}
+
+
+def grounded(claim: str, answer: str, share: float = 0.6) -> bool:
+    """Whether the claim's content words come from the answer (at least `share` of them, two or more).
+
+    A 135M extractor sometimes copies its instructions' worked example instead of reading the answer;
+    such a claim shares almost no words with the answer and must not be shown as what the pipeline found.
+    """
+    words, source = content_words(claim), content_words(answer)
+    found = len(words & source)
+    return found >= 2 and found >= share * len(words)
+
+
 def show_examples(run_dir: Path, n: int = 4) -> None:
-    """A few parsed claims with their verdicts, so the demo shows what the pipeline produced."""
-    def rows(stage: str) -> list[dict]:
+    """A few claims taken from the demo's answers, with their verdicts, to show what the pipeline did."""
+    def rows(stage: str) -> dict[str, dict]:
         path = run_dir / f"{stage}.jsonl"
         lines = path.read_text().splitlines() if path.is_file() else []
-        return [row for row in map(json.loads, lines) if row.get("task") == "demo"]
+        # Records are written as samples finish, so the files need not be in the same order.
+        return {row["id"]: row for row in map(json.loads, lines) if row.get("task") == "demo"}
 
-    claims = next((row for row in rows("claims") if row.get("claims")), None)
-    if not claims:
-        say("the 135M extractor returned no claims for the demo prompts: expected of a model this "
-            "small now and then; see the drill-downs in the leaderboard")
-        return
-    # Records are written as samples finish, so the two files need not be in the same order.
-    labels = next((row["labels"] for row in rows("verdicts") if row["id"] == claims["id"]), [])
-    say(f"example, prompt {claims['id']!r}: {len(claims['claims'])} claims, e.g.")
-    for i, claim in enumerate(claims["claims"][:n]):
-        label = labels[i] if i < len(labels) and labels[i] else "no verdict"
-        print(f"  [{label}] {claim['text']}", file=sys.stderr)
+    answers, verdicts = rows("answers"), rows("verdicts")
+    for sample_id, row in rows("claims").items():
+        answer = answers.get(sample_id, {}).get("answer") or ""
+        labels = verdicts.get(sample_id, {}).get("labels") or []
+        picked = [(i, c["text"]) for i, c in enumerate(row.get("claims") or []) if grounded(c["text"], answer)]
+        if picked:
+            say(f"example, prompt {sample_id!r}: {len(picked)} of {len(row['claims'])} claims come from the answer, e.g.")
+            for i, text in picked[:n]:
+                label = labels[i] if i < len(labels) and labels[i] else "no verdict"
+                print(f"  [{label}] {text}", file=sys.stderr)
+            return
+    say("the 135M extractor returned no claims drawn from the demo's answers this time (a model this small "
+        "often copies its instructions' example); see the drill-downs in the leaderboard")
+
+
+def listening(url: str) -> bool:
+    """Whether the server's port takes connections. (Its /models waits for the model's lock, so a
+    server busy with a long completion would not answer that within a short time.)"""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
@@ -134,10 +188,15 @@ def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
         shutil.rmtree(results / RUN_ID, ignore_errors=True)  # the demo run is rewritten each time
         work = subprocess.Popen([sys.executable, "-m", "factbench", *run_args(tasks, url, results, data_dir, limit)])
         rc, death = supervise(server, work)
+        alive = not death and rc != 0 and server.proc.poll() is None and listening(url)
     if death:
         say(f"stopped: {death}")
         return 1
     if rc != 0:
+        if alive:
+            say(f"requests got no answer within their time limits (server alive, CPU busy?): the server at {url} "
+                "still takes connections, so its answers came too slowly. Run `make demo` again when the machine "
+                "is quieter: finished work is kept and the run resumes.")
         say(f"`factbench run` exited with status {rc}; server log: {log}")
         return rc
     show_examples(results / RUN_ID)
@@ -174,7 +233,7 @@ def main() -> int:
     if not _port_free(port):
         port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    cmd = llama_cpp_command(str(model_path), port=port, served_name=SERVED_NAME, threads=os.cpu_count())
+    cmd = llama_cpp_command(str(model_path), port=port, served_name=SERVED_NAME, threads=server_threads(os.cpu_count()))
     return run_demo(cmd, url, data_dir=data_dir, limit=os.environ.get("FACTBENCH_DEMO_LIMIT", "2"))
 
 

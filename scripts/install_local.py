@@ -7,10 +7,18 @@ then contains instructions that a machine without them (or a VM that hides them)
 (AVX2, FMA, F16C, BMI2; no AVX-512, no AMX), keeps the wheel in a per-user cache keyed by the
 version and build flags (so a second clone installs in seconds, and a wheel built natively by an
 earlier plain `pip install` is never reused), and prints progress while the compiler runs.
+
+No binary wheel on PyPI fits instead (checked for llama-cpp-python 0.3.36's era): llama-cpp-py-sync's
+"manylinux2014" CPU wheels need glibc 2.38 (Debian 12 has 2.36), and llama-cpp-cffi is a 291 MB
+wheel for one Python version that fetches tokenizers from the Hugging Face Hub at run time.
+
+Two builds started at once (two clones, two terminals) do not both compile: the build holds a
+file lock next to the cache, and whoever waited on it finds the finished wheel when it gets it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -62,7 +70,8 @@ def build_wheel(requirement: str, cmake_args: str, dest: Path) -> Path:
     log_path = tmp / "build.log"
     cmd = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-cache-dir",
            "--no-binary", "llama-cpp-python", package, "-w", str(tmp)]
-    print(f"install-local: building {package} from source (first time only, ~6 min on 2 cores); "
+    print(f"install-local: building {package} from source (first time only: about 15 CPU-minutes, "
+          "longer on a busy machine); "
           f"flags: {cmake_args}\ninstall-local: full log: {log_path}", flush=True)
     start = time.monotonic()
     progress = ["preparing the build (pip, cmake)"]
@@ -96,20 +105,40 @@ def build_wheel(requirement: str, cmake_args: str, dest: Path) -> Path:
         raise SystemExit(f"install-local: pip reported success but left no wheel in {tmp}")
     dest.mkdir(parents=True, exist_ok=True)
     final = dest / wheels[0].name
-    shutil.move(str(wheels[0]), final)
     shutil.copy(log_path, dest / "build.log")
+    partial = dest / f".{final.name}.partial"
+    shutil.move(str(wheels[0]), partial)
+    os.replace(partial, final)  # atomic: a reader sees no wheel or the whole wheel
     print(f"install-local: built in {time.monotonic() - start:.0f}s -> {final}", flush=True)
     return final
+
+
+def cached_or_built(requirement: str, cmake_args: str, dest: Path, build=build_wheel) -> Path:
+    """The cached wheel, else one built under the cache's lock. The cache is looked at again once
+    the lock is held: a build that finished while this one waited is used, not repeated."""
+    wheels = sorted(dest.glob("*.whl"))
+    if wheels:
+        print(f"install-local: reusing the portable wheel {wheels[0]}", flush=True)
+        return wheels[0]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f"{dest.name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"install-local: another build of the same wheel is running; waiting for it (lock: {lock.name})",
+                  flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        wheels = sorted(dest.glob("*.whl"))
+        if wheels:
+            print(f"install-local: the other build finished; reusing {wheels[0]}", flush=True)
+            return wheels[0]
+        return build(requirement, cmake_args, dest)
 
 
 def main() -> int:
     requirement = pinned_requirement()
     cmake_args = os.environ.get("FACTBENCH_LLAMA_CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
-    dest = cache_dir(requirement, cmake_args)
-    wheels = sorted(dest.glob("*.whl"))
-    wheel = wheels[0] if wheels else build_wheel(requirement, cmake_args, dest)
-    if wheels:
-        print(f"install-local: reusing the portable wheel {wheel}", flush=True)
+    wheel = cached_or_built(requirement, cmake_args, cache_dir(requirement, cmake_args))
     extra = requirement[requirement.index("[") : requirement.index("]") + 1] if "[" in requirement else ""
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"{wheel}{extra}"], check=True)
     found = non_portable_instructions()

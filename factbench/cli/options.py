@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id, whole
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
@@ -45,6 +45,10 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """The reason alone (exit 2), not argparse's usage dump before it: a run's usage is ~50 lines."""
+        self.exit(2, f"{self.prog}: error: {message}\n(`{self.prog} --help` lists the options)\n")
 
 
 VERIFIER_ONLY = ("verifier",)  # `calibrate` runs only the verification judge
@@ -151,7 +155,10 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--price-per-1k-output", metavar="USD|ROLE=USD,...", help="price of 1,000 output tokens, likewise")
     p.add_argument("--max-cost", type=number(0), metavar="USD",
                    help=f"stop cleanly (exit {EXIT_MAX_COST}) once the run has cost this much over all its invocations")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress display (same as --display none)")
+    p.add_argument("--display", choices=("auto", "live", "plain", "none"), default="auto",
+                   help="progress: live bars (a terminal), plain periodic lines (a pipe or log file), none; "
+                        "auto picks by where stderr goes (default)")
     p.add_argument("--label", default=_DEFAULT.label,
                    help="a note shown with this run on the leaderboard (e.g. demo-quality)")
     p.add_argument("--shard", metavar="I/N",

@@ -37,6 +37,7 @@ def _execute(args: argparse.Namespace, tasks, *, with_model: bool, run_id: str |
     check_tracker(args)
     options = options_from(args)
     roles = options.role_specs(with_model)
+    _first_blockers(args, options, roles, tasks)  # cheap checks, all reported at once
     _preflight(args, roles)  # before anything is opened or written
     if options.max_cost is not None:
         _require_prices(roles)
@@ -95,6 +96,16 @@ def failure_lines(stage_failures: dict[str, dict[str, int]], run_id: str, respon
         lines.append(f"{missing} prompt(s) have no answer in the responses file {responses}: they stay unscored "
                      "until the file has them (a re-run does not retry them)")
     return lines
+def _first_blockers(args: argparse.Namespace, options, roles, tasks) -> None:
+    """Missing keys, task data and evidence, in one message before endpoints are probed or prices loaded."""
+    from factbench.cli.blockers import data_and_evidence_blockers, key_blockers
+    from factbench.llm.preflight import PreflightError
+
+    problems = [] if getattr(args, "no_preflight", False) else key_blockers(roles)
+    problems += data_and_evidence_blockers(tasks, options.data_dir, options.evidence)
+    if problems:
+        raise PreflightError(f"cannot start ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  - "
+                             + "\n  - ".join(problems))
 
 
 def _require_prices(roles: dict) -> None:
@@ -129,6 +140,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if spec is None or not source.path("answers").exists():
         raise UsageError(f"{args.run_dir} is not a run directory with answers (run.json, answers.jsonl)")
     tasks = tasks_named(list(spec.tasks), args.run_dir)
+    if not args.data_dir and spec.settings.get("data_dir"):
+        args.data_dir = spec.settings["data_dir"]  # the source run's task data, unless --data-dir names other
+        print(f"task data of {args.run_dir}: {args.data_dir}", file=sys.stderr)
     # The source run's answers become a responses file for the new run (no regeneration).
     answers_file = Path(args.run_dir) / "answers.jsonl"
     from factbench.pipeline.options import default_run_id

@@ -137,6 +137,7 @@ class RunOptions(BaseModel):
     preflight: bool = True  # check every role's key, endpoints and model name before any work (`--no-preflight`)
     log_to: Literal["wandb", "mlflow"] | None = None  # log the finished run to this tracker
     progress: bool = _S.progress
+    display: str = "auto"  # live | plain | none | auto (pipeline/progress.py)
     label: str = _S.label
     step: int | None = None  # checkpoint step (the leaderboard's trend view)
     shard: str | None = None
@@ -192,6 +193,15 @@ class RunOptions(BaseModel):
     def _judges(cls, v: Any) -> tuple[str, ...]:
         parts = v.split(",") if isinstance(v, str) else list(v or ())
         return tuple(n.strip() for n in parts if n and n.strip())
+
+    @field_validator("display")
+    @classmethod
+    def _display(cls, v: str) -> str:
+        from factbench.pipeline.progress import DISPLAYS
+
+        if v not in DISPLAYS:
+            raise ValueError(f"display must be one of {', '.join(DISPLAYS)}")
+        return v
 
     @field_validator("shard")
     @classmethod
@@ -286,7 +296,7 @@ class RunOptions(BaseModel):
             relevance=self.relevance, weighting=self.weighting,
             reward_design=self.reward_design, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
-            progress=self.progress, cache_path=self.cache, data_dir=self.data_dir,
+            progress=self.display if self.progress else "none", cache_path=self.cache, data_dir=self.data_dir,
             select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard,
             max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost)
 

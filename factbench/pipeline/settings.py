@@ -41,7 +41,7 @@ class RunSettings(BaseModel):
     max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for unparsed items
     max_cost: float | None = None  # dollars over all invocations of the run; no new stage starts past it
     probe_served_models: bool = True  # ask each endpoint once which model it serves (identity)
-    progress: bool = True
+    progress: bool | str = True  # or a display mode: auto, live, plain, none (pipeline/progress.py)
     cache_path: str | None = None
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection

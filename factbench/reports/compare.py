@@ -42,6 +42,8 @@ class Delta:
 
 
 def _load(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not Path(run_dir).is_dir():
+        raise CompareError(EXIT_USAGE, f"{run_dir}: no such directory")
     store = RunStore(run_dir)
     spec = store.read_json("run.json")
     scores = store.read_scores()

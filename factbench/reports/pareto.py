@@ -2,7 +2,8 @@
 
 Labels are placed greedily: each point's label tries eight spots around its point and takes
 the first that overlaps no placed label, no point and stays inside the plot; a label with no
-free spot goes to a list beside the plot, joined to its point by a thin line.
+free spot goes to a list beside the plot, joined to its point by a thin line. A key at the top of
+that side column says what each point style means.
 """
 
 from __future__ import annotations
@@ -62,6 +63,28 @@ def place_labels(anchors: list[tuple[float, float]], widths: list[float], area: 
     return out
 
 
+KEY = (("Pareto-optimal run", 'fill="#d62728"'), ("other run", 'fill="#1f77b4"'),
+       ("demo-quality run (never on the front)", 'fill="white" stroke="#999"'))
+
+
+def _key(out: list[str], x: float, y: float, with_demo: bool, with_front_line: bool) -> float:
+    """The point styles' key from (x, y) down; returns the y below it, where the side list starts."""
+    rows = [k for k in KEY if with_demo or "demo" not in k[0]]
+    out.append('<g class="key">')
+    for n, (text, style) in enumerate(rows):
+        cy = y + n * (LINE_H + 2) + LINE_H / 2
+        out.append(f'<circle cx="{x + 5:.1f}" cy="{cy:.1f}" r="4" {style}/>'
+                   f'<text x="{x + 14:.1f}" y="{cy + 4:.1f}">{html.escape(text)}</text>')
+    height = len(rows) * (LINE_H + 2)
+    if with_front_line:
+        cy = y + height + LINE_H / 2
+        out.append(f'<line x1="{x:.1f}" y1="{cy:.1f}" x2="{x + 10:.1f}" y2="{cy:.1f}" stroke="#d62728" '
+                   f'stroke-dasharray="4 3"/><text x="{x + 14:.1f}" y="{cy + 4:.1f}">Pareto front</text>')
+        height += LINE_H + 2
+    out.append("</g>")
+    return y + height + 8
+
+
 def pareto_svg(points: list[Point], task: str, width: int = 640, height: int = 380) -> str:
     pad, legend_w = 48, 190
     plot_r = width - legend_w
@@ -89,11 +112,11 @@ def pareto_svg(points: list[Point], task: str, width: int = 640, height: int = 3
     anchors = [(sx(p.x), sy(p.y)) for p in points]
     names = [p.name[:36] + (" (demo)" if p.demo else "") for p in points]
     boxes = place_labels(anchors, [len(n) * CHAR_W for n in names], (pad + 1, 4, plot_r - 4, height - pad - 1))
-    legend_y = pad
+    legend_y = _key(out, plot_r + 6, pad - 30, any(p.demo for p in points), len(front) > 1)
     for i, (p, (ax, ay), box) in enumerate(zip(points, anchors, boxes)):
         colour = "#d62728" if i in front else "#1f77b4"
         fill = 'fill="white" stroke="#999"' if p.demo else f'fill="{colour}"'
-        out.append(f'<circle cx="{ax:.1f}" cy="{ay:.1f}" r="5" {fill}><title>{e(p.title)}</title></circle>')
+        out.append(f'<circle class="point" cx="{ax:.1f}" cy="{ay:.1f}" r="5" {fill}><title>{e(p.title)}</title></circle>')
         if box is None:  # no free spot beside the point: list it at the side
             box = (plot_r + 6, legend_y, plot_r + 6 + len(names[i]) * CHAR_W, legend_y + LINE_H)
             legend_y += LINE_H + 2

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CLAIM_COLUMNS = ["run_id", "task", "id", "claim_idx", "sentence_idx", "sentence", "claim", "occurrences", "label",
-                 "judge_error", "evidence_ids", "evidence_titles", "evidence_sources", "evidence_backend",
-                 "verifier_template", "extractor_template"]
+                 "judge_error", "weight_class", "weighting_error", "evidence_ids", "evidence_titles",
+                 "evidence_sources", "evidence_backend", "verifier_template", "extractor_template"]
 ANSWER_COLUMNS = ["run_id", "task", "id", "prompt", "answer", "abstained", "n_sentences", "claims", "supported",
                   "unsupported", "unverifiable", "judge_errors", "extraction_errors", "precision",
-                  "hallucination_rate", "f1_at_k", "factscore", "relevance", "reward", "stage_error",
-                  "finish_reason"]
+                  "hallucination_rate", "f1_at_k", "factscore", "relevance", "reward", "weighted_precision",
+                  "weighted_supported", "on_topic", "weighting_errors", "status", "unscored", "incomplete", "usage",
+                  "cost_usd", "stage_error", "finish_reason"]  # every scores.jsonl field (docs/run-files.md) and more
+JSON_COLUMNS = ("usage",)  # per-role dicts: JSON text in parquet and CSV files
 LIST_COLUMNS = ("evidence_ids", "evidence_titles", "evidence_sources")
 FORMATS = ("parquet", "jsonl", "csv")
 
@@ -48,7 +50,7 @@ def _claim_error(data: RunData, key: str, i: int) -> str | None:
 def claim_rows(data: RunData) -> list[dict[str, Any]]:
     rows = []
     for key, c in data.claims.items():
-        v, ev = data.verdicts.get(key), data.evidence.get(key)
+        v, ev, w = data.verdicts.get(key), data.evidence.get(key), data.weights.get(key)
         for i, claim in enumerate(c.claims):
             ids = ev.per_claim[i] if ev is not None and i < len(ev.per_claim) else []
             passages = [ev.passages[j] for j in ids if j < len(ev.passages)] if ev is not None else []
@@ -58,6 +60,8 @@ def claim_rows(data: RunData) -> list[dict[str, Any]]:
                 "claim": claim.text, "occurrences": claim.occurrences,
                 "label": v.labels[i] if v is not None and i < len(v.labels) else None,
                 "judge_error": _claim_error(data, key, i),
+                "weight_class": w.classes[i] if w is not None and i < len(w.classes) else None,
+                "weighting_error": w.errors[i] if w is not None and i < len(w.errors) else None,
                 "evidence_ids": list(ids), "evidence_titles": [p.title for p in passages],
                 "evidence_sources": [p.source for p in passages],
                 "evidence_backend": v.evidence_backend if v is not None else (ev.backend if ev is not None else None),
@@ -118,7 +122,7 @@ def export(run_dir: str | Path, out: str | Path, fmt: str = "parquet", level: st
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     if fmt == "parquet":
-        table.to_parquet(tmp, index=False)
+        _json_text(table).to_parquet(tmp, index=False)
     elif fmt == "jsonl":
         with tmp.open("w", encoding="utf-8") as fh:
             for rec in table.to_dict(orient="records"):
@@ -127,6 +131,14 @@ def export(run_dir: str | Path, out: str | Path, fmt: str = "parquet", level: st
         _csv(table).to_csv(tmp, index=False)
     tmp.replace(out)
     return len(table)
+
+
+def _json_text(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    for col in JSON_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: None if v is None else json.dumps(v, sort_keys=True))
+    return out
 
 
 def _plain(rec: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +153,8 @@ def _csv(table: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if col in LIST_COLUMNS:
             out[col] = out[col].map(lambda v: json.dumps(list(v), ensure_ascii=False))
+        elif col in JSON_COLUMNS:
+            out[col] = out[col].map(lambda v: "" if v is None else json.dumps(v, sort_keys=True))
         else:
             out[col] = out[col].map(spreadsheet_safe).astype(object)
     return out

@@ -38,19 +38,24 @@ def _entry(data: RunData, key: str, tasks: dict[str, int], chunk: int) -> dict[s
     codes = [x[1] for x in claims]
     prompt = (a.prompt if a else None) or ""
     fails = data.failures.get(key, {})
+    problems = [f"{st}: {k}" for st, k in fails.items()]
+    w = data.weights.get(key)
+    weighting_errors = sum(1 for err in w.errors if err) if w else int(s.get("weighting_errors") or 0)
+    if weighting_errors:
+        problems.append(f"weighting: {weighting_errors} claim{'s' if weighting_errors > 1 else ''} without a class")
     return {
         "t": tasks.setdefault(task, len(tasks)), "id": sid, "q": prompt[:160],
         "n": len(claims) if c else s.get("claims", 0), "s": codes.count("S") if c else s.get("supported", 0),
         "u": codes.count("U") if c else s.get("unsupported", 0), "v": codes.count("V") if c else s.get("unverifiable", 0),
         "e": codes.count("N") if c else s.get("judge_errors", 0),
         "p": s.get("precision"), "r": s.get("reward"), "a": 1 if (c.abstained if c else s.get("abstained")) else 0,
-        "f": "; ".join(f"{st}: {k}" for st, k in fails.items()), "c": claims, "k": chunk,
+        "f": "; ".join(problems), "c": claims, "k": chunk,
     }
 
 
 def _detail(data: RunData, key: str) -> dict[str, Any]:
-    a, c, v, ev, rel = (data.answers.get(key), data.claims.get(key), data.verdicts.get(key),
-                        data.evidence.get(key), data.relevance.get(key))
+    a, c, v, ev, rel, w = (data.answers.get(key), data.claims.get(key), data.verdicts.get(key),
+                           data.evidence.get(key), data.relevance.get(key), data.weights.get(key))
     used: dict[int, int] = {}  # passage index in the record -> index in this page's list
     passages: list[list[str]] = []
     per_claim = []
@@ -79,6 +84,9 @@ def _detail(data: RunData, key: str) -> dict[str, Any]:
         "raw_c": [_cap(r, RAW_CHARS) for r in (c.raw if c else [])],
         "cerr": list(c.errors) if c else [],
         "ungrounded": [cl.text for cl in c.ungrounded] if c else [],
+        # informativeness class per claim (informative, trivial, restates, off_topic), or its weighting error
+        "wc": [(w.classes[i] if i < len(w.classes) else None) for i in range(len(c.claims))] if w and c else [],
+        "werr": [(w.errors[i] if i < len(w.errors) else None) for i in range(len(c.claims))] if w and c else [],
         "rel": None if rel is None else {"score": rel.score, "winners": rel.winners, "ref": rel.reference_source},
     }
 
@@ -127,7 +135,9 @@ def viewer_html(data: RunData, info: RunInfo, back_link: str | None = None) -> s
 <th>precision (%)</th><th>reward</th><th>problems</th></tr></thead><tbody id="rows"></tbody></table>
 <div class="pager" id="pager-bottom"></div>
 <p class="note">Labels: <span class="sup">supported</span>, <span class="uns">unsupported</span>,
-<span class="unv">unverifiable</span>, <span class="nol">no verdict</span>. Click an answer for its sentences
+<span class="unv">unverifiable</span>, <span class="nol">no verdict</span>; after each label, the claim's
+informativeness class (informative, trivial, restates, off topic; only informative and off-topic claims count in
+the weighted metrics) or why it has none. Click an answer for its sentences
 (hover a claim to find its sentence, click a sentence for its claims), the evidence each claim was judged
 against, and the judges' raw outputs.</p>"""
     islands: dict[str, Any] = {"viewer-index": index}

@@ -54,7 +54,7 @@ TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=Tr
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
-             "fail_on_error", "progress", "label", "shard", "relevance", "log_to"}
+             "fail_on_error", "progress", "display", "label", "shard", "relevance", "log_to"}
 
 
 class Scorer:

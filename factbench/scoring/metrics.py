@@ -67,7 +67,9 @@ METRIC_INFO: dict[str, MetricInfo] = {m.name: m for m in (
                "share of the answer's merged claim content that is in supported claims"),
     MetricInfo("merged_detail", "m.detail", False, True,
                "distinct content of the supported informative claims, in facts (however many claims carry it)"),
-    MetricInfo("reward", "reward", False, True, "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md)"),
+    MetricInfo("reward", "run reward", False, True,
+               "P + lambda * log(1 + D) + mu * relevance (docs/metrics.md); not bounded by 1, unlike the [0, 1] "
+               "training reward of Scorer (docs/reward.md)"),
 )}
 
 

@@ -64,6 +64,33 @@ def test_the_installed_llama_cpp_library_has_no_avx512_or_amx():
     assert installer.non_portable_instructions() == ""
 
 
+def test_a_second_install_waits_for_the_first_build_and_reuses_its_wheel(tmp_path):
+    """Two `make install-local` at once: one builds under the lock, the other waits and reuses the wheel."""
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT / "scripts")!r})
+import install_local
+from pathlib import Path
+
+def build(requirement, cmake_args, dest):
+    print("building", flush=True)
+    time.sleep(5)
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / "fake-0.1-py3-none-any.whl"
+    wheel.write_text(sys.argv[1])
+    return wheel
+
+print(install_local.cached_or_built("x==1", "flags", Path({str(tmp_path / "cache" / "x-1")!r}), build).read_text())
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", script, name], stdout=subprocess.PIPE, text=True)
+             for name in ("first", "second")]
+    outputs = [p.communicate(timeout=60)[0] for p in procs]
+    assert sum(out.count("building") for out in outputs) == 1, outputs
+    built_by = [out.split()[-1] for out in outputs]
+    assert built_by[0] == built_by[1]  # both installed the one wheel that was built
+    assert any("the other build finished" in out for out in outputs), outputs
+
+
 def test_the_demo_refuses_a_cpu_without_the_builds_baseline(tmp_path):
     demo = _load(ROOT / "scripts" / "demo.py")
     cpuinfo = tmp_path / "cpuinfo"
@@ -76,6 +103,9 @@ def test_the_demo_refuses_a_cpu_without_the_builds_baseline(tmp_path):
 def test_the_demos_examples_pair_each_claim_with_its_own_verdict(tmp_path, capsys):
     demo = _load(ROOT / "scripts" / "demo.py")
     claim = {"text": "Ada Lovelace was born in 1815.", "sentence": 0}
+    answer = "Ada Lovelace was born in London in 1815 and wrote about the Analytical Engine."
+    (tmp_path / "answers.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"task": "demo", "id": "b", "answer": answer}, {"task": "demo", "id": "a", "answer": answer}]))
     (tmp_path / "claims.jsonl").write_text("\n".join(json.dumps(r) for r in [
         {"task": "demo", "id": "a", "claims": [claim]}, {"task": "demo", "id": "b", "claims": [claim]}]))
     (tmp_path / "verdicts.jsonl").write_text("\n".join(json.dumps(r) for r in [  # samples finish in any order
@@ -83,6 +113,30 @@ def test_the_demos_examples_pair_each_claim_with_its_own_verdict(tmp_path, capsy
     demo.show_examples(tmp_path)
     err = capsys.readouterr().err
     assert "prompt 'a'" in err and "[supported] Ada Lovelace" in err
+
+
+def test_the_demo_never_shows_a_claim_copied_from_the_extractors_instructions(tmp_path, capsys):
+    demo = _load(ROOT / "scripts" / "demo.py")
+    copied = {"text": "The Mariana Trench is in the western Pacific Ocean.", "sentence": 0}
+    real = {"text": "Kilimanjaro is the highest mountain in Africa.", "sentence": 1}
+    answer = "Mount Kilimanjaro, in Tanzania, is the highest mountain in Africa. It is a dormant volcano."
+    (tmp_path / "answers.jsonl").write_text(json.dumps({"task": "demo", "id": "k", "answer": answer}))
+    (tmp_path / "claims.jsonl").write_text(json.dumps({"task": "demo", "id": "k", "claims": [copied, real]}))
+    (tmp_path / "verdicts.jsonl").write_text(json.dumps({"task": "demo", "id": "k",
+                                                         "labels": ["supported", "unsupported"]}))
+    demo.show_examples(tmp_path)
+    err = capsys.readouterr().err
+    assert "1 of 2 claims come from the answer" in err
+    assert "[unsupported] Kilimanjaro is the highest" in err and "Mariana" not in err
+    (tmp_path / "claims.jsonl").write_text(json.dumps({"task": "demo", "id": "k", "claims": [copied]}))
+    demo.show_examples(tmp_path)
+    assert "no claims drawn from the demo's answers" in capsys.readouterr().err
+
+
+def test_the_demo_leaves_a_core_to_the_rest_of_the_machine():
+    demo = _load(ROOT / "scripts" / "demo.py")
+    assert demo.server_threads(1) == 1 and demo.server_threads(2) == 1 and demo.server_threads(16) == 15
+    assert demo.server_threads(None) == 1
 
 
 @pytest.mark.slow
@@ -105,3 +159,29 @@ def test_the_real_demo_with_llama_cpp(tmp_path):
 
     assert sum(len(r["claims"]) for r in rows("claims")) > 0  # parsed claims, not empty lists
     assert sum(1 for r in rows("verdicts") for label in r["labels"] if label) > 0  # and parsed verdicts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("busy_processes", [0, 2])
+def test_make_demo_as_a_fresh_user(tmp_path, busy_processes):
+    """`make demo` in a fresh clone for a user with an empty HOME (no pip, wheel or call cache), once
+    with two CPU-bound processes beside it: it must finish, not fail because the machine is busy.
+    How long it takes is measured by hand (README), not asserted here."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    clone = _clone(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "FACTBENCH_", "PIP_"))}
+    env.update(HOME=str(home), FACTBENCH_DEMO_LIMIT="1")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy_processes)]
+    try:
+        proc = subprocess.run(["make", "demo"], cwd=clone, env=env, capture_output=True, text=True, timeout=3600)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "a test completion succeeded" in proc.stderr and "leaderboard-demo/index.html" in proc.stderr
+    assert (clone / "leaderboard-demo" / "index.html").is_file()
+    assert list((home / ".cache" / "factbench" / "wheels").glob("*/*.whl"))  # built into the fresh user's cache

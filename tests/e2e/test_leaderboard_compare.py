@@ -114,7 +114,7 @@ def test_leaderboard_page_in_headless_browser(tmp_path, server):
         headline = table.locator("td.headline").first.inner_text()
         assert "\n" not in headline and "[" in headline  # the CI on one line
         svg = section.locator("svg.pareto")
-        assert svg.is_visible() and svg.locator("circle").count() == 12
+        assert svg.is_visible() and svg.locator("circle.point").count() == 12
         boxes = page.evaluate("""sel => Array.from(document.querySelectorAll(sel)).map(t => {
             const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })""",
                               "section.task[data-task=longfact-objects] svg.pareto text.point-label")

@@ -98,6 +98,8 @@
     r.c.forEach((c, i) => {
       const li = el('li'); li.dataset.s = d.cs[i]; li.appendChild(highlighted(c[0], q));
       li.appendChild(el('span', 'tag ' + LABEL[c[1]][1], c[1] === 'N' ? 'no verdict (' + (d.err[i] || 'not verified') + ')' : LABEL[c[1]][0]));
+      if (d.wc && d.wc.length) li.appendChild(d.wc[i] ? el('span', 'tag wcls wcls-' + d.wc[i], d.wc[i].replace('_', ' '))
+        : el('span', 'tag wcls nol', 'no class (' + ((d.werr && d.werr[i]) || 'not weighed') + ')'));
       const ids = d.ev[i] || [];
       if (ids.length) { const det = el('details', 'evidence'); det.appendChild(el('summary', '', 'evidence (' + ids.length + ')'));
         ids.forEach(j => { const p = d.passages[j]; const div = el('div'); div.append(el('b', '', p[0] + ': '), document.createTextNode(p[1] + ' '), el('span', 'src', p[2])); det.appendChild(div); });
