@@ -4,10 +4,9 @@ evidence that cannot be opened, in one message, so a new user fixes them in one 
 
 from __future__ import annotations
 
-from factbench.evidence.backends import EvidenceUnavailable, open_backend
+from factbench.evidence.backends import EvidenceChoice, EvidenceUnavailable, open_backend
 from factbench.llm.client import RoleSpec
 from factbench.llm.preflight import missing_key
-from factbench.pipeline.plan import DEFAULT_EVIDENCE
 from factbench.tasks import DataContext, Task, TaskDataUnavailable
 
 
@@ -32,9 +31,10 @@ def data_and_evidence_blockers(tasks: list[Task], data_dir: str | None, evidence
         except TaskDataUnavailable as exc:
             absent.append(f"no selected task has data here: {task.name}: skipped ({exc})")
     problems = absent if not present else []  # some tasks with data: the others are skipped with a note
-    if evidence not in DEFAULT_EVIDENCE:
+    choice = EvidenceChoice.parse(evidence)
+    if choice.spec is not None:
         try:
-            open_backend(evidence, None)
+            open_backend(choice.spec, None)
         except EvidenceUnavailable as exc:
             problems.append(f"--evidence {evidence!r}: {exc}")
         return problems

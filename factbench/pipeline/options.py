@@ -136,7 +136,7 @@ class RunOptions(BaseModel):
     max_cost: float | None = _S.max_cost
     preflight: bool = True  # check every role's key, endpoints and model name before any work (`--no-preflight`)
     log_to: Literal["wandb", "mlflow"] | None = None  # log the finished run to this tracker
-    progress: bool = _S.progress
+    progress: bool = bool(_S.progress)  # --no-progress: no display at all (`display` chooses which)
     display: str = "auto"  # live | plain | none | auto (pipeline/progress.py)
     label: str = _S.label
     step: int | None = None  # checkpoint step (the leaderboard's trend view)

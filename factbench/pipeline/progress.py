@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from factbench.llm.client import LLMClient
 
@@ -27,7 +27,7 @@ def in_notebook() -> bool:
     """True inside a Jupyter kernel (a ZMQ shell), not in a plain IPython terminal."""
     shell = sys.modules.get("IPython")
     try:
-        ip = shell.get_ipython() if shell is not None else None  # type: ignore[attr-defined]
+        ip = shell.get_ipython() if shell is not None else None
     except Exception:  # an IPython too old or half-imported: treat as no notebook
         return False
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
@@ -47,6 +47,16 @@ def resolve_display(display: bool | str, stream: TextIO) -> str:
     return str(display)
 
 
+class Bar(Protocol):
+    """What the run needs of a bar: tqdm's (terminal or notebook) or the plain display's counter."""
+
+    def update(self, n: int = 1) -> object: ...
+
+    def set_postfix(self, ordered_dict: dict[str, int] | None = None, refresh: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class _Counter:
     """The state of one stage for the plain display (the same fields as a tqdm bar uses here)."""
 
@@ -56,8 +66,8 @@ class _Counter:
     def update(self, n: int = 1) -> None:
         self.n += n
 
-    def set_postfix(self, values: dict[str, int], refresh: bool = False) -> None:
-        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+    def set_postfix(self, ordered_dict: dict[str, int] | None = None, refresh: bool = True) -> None:
+        self.postfix = ", ".join(f"{k}={v}" for k, v in (ordered_dict or {}).items())
 
     def close(self) -> None:
         pass
@@ -75,7 +85,7 @@ class Progress:
         self.mode = resolve_display(display, self.stream)
         self.interval_s = interval_s
         self.started = self.last_line = time.monotonic()
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, Bar] = {}
         if self.mode == "notebook":
             try:
                 from tqdm.notebook import tqdm as notebook_bar
@@ -95,20 +105,20 @@ class Progress:
     def done(self, stage: str) -> None:
         bar = self.bars.get(stage)
         if bar is not None:
-            bar.update(1)  # type: ignore[attr-defined]
+            bar.update(1)
             role = self.roles.get(stage)
             client = self.clients.get(role) if role else None
             postfix = {"errors": self.errors[stage]}
             if client is not None:
                 postfix["cache_hits"] = client.stats.cache_hits
-            bar.set_postfix(postfix, refresh=False)  # type: ignore[attr-defined]
+            bar.set_postfix(postfix, refresh=False)
         self._maybe_print()
 
     def failed(self, stage: str) -> None:
         self.errors[stage] += 1
         bar = self.bars.get(stage)
         if bar is not None:
-            bar.set_postfix({"errors": self.errors[stage]}, refresh=True)  # type: ignore[attr-defined]
+            bar.set_postfix({"errors": self.errors[stage]}, refresh=True)
         self._maybe_print()
 
     def _maybe_print(self) -> None:
@@ -127,4 +137,4 @@ class Progress:
         if self.mode == "plain" and self.bars:
             self._print_plain()  # the final counts, once
         for bar in self.bars.values():
-            bar.close()  # type: ignore[attr-defined]
+            bar.close()
