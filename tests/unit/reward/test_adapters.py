@@ -12,6 +12,12 @@ GOOD = "The harbour of Lyon is documented in source 1. The museum of Lyon is doc
 MIXED = "The harbour of Lyon is documented in source 1. Records from Atlantis mention the harbour."
 
 
+@pytest.fixture
+def scorer(server):
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, use_cache=False) as s:
+        yield s
+
+
 def test_trl_plain_and_conversational(scorer):
     reward = TRLReward(scorer)
     assert reward.__name__ == "factbench_reward"

@@ -46,6 +46,12 @@ MIXED = "The harbour of Lyon is documented in source 1. Records from Atlantis me
 QUESTION = "Tell me about the harbour of Lyon."
 
 
+@pytest.fixture
+def scorer(server):
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, use_cache=False) as s:
+        yield s
+
+
 # ----------------------------------------------------------------------------------------------- TRL 1.16.0
 def _is_async_callable(func) -> bool:  # trl/trainer/utils.py:247-258
     while isinstance(func, functools.partial):
