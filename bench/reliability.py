@@ -222,15 +222,21 @@ def preflight() -> None:
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(ScriptedState(models=("other",))) as srv:
         root = Path(tmp)
         data = write_longfact_fixture(root / "data", n_topics=1, per_topic=2)
-        for name, url in (("a server that does not serve the model", srv.base_url),
-                          ("no server", f"http://127.0.0.1:{free_port()}/v1")):
-            started = time.monotonic()
-            try:
-                factbench.evaluate("longfact-objects", **_eval_options(url, data, root, "p"))
-                outcome = "ran (no pre-flight?)"
-            except PreflightError as exc:
-                outcome = str(exc).splitlines()[1].strip()[:80]
-            print(f"preflight, {name}: {time.monotonic() - started:.2f}s: {outcome}")
+        cases = (("a server that does not serve the model", srv.base_url),
+                 ("no server", f"http://127.0.0.1:{free_port()}/v1"))
+        for check in (True, False):  # with the check, then without it (what evaluate() did before)
+            for n, (name, url) in enumerate(cases):
+                started = time.monotonic()
+                try:
+                    result = factbench.evaluate("longfact-objects", preflight=check,
+                                                **_eval_options(url, data, root, f"p{check:d}{n}"))
+                    outcome = f"ran to the end: {result.summary.overall.n_answers} answers"
+                except PreflightError as exc:
+                    outcome = str(exc).splitlines()[1].strip()[:80]
+                except Exception as exc:  # noqa: BLE001 - what a run without the check raises is the figure
+                    outcome = f"{type(exc).__name__}: {str(exc)[:80]}"
+                label = "preflight" if check else "preflight=False"
+                print(f"{label}, {name}: {time.monotonic() - started:.2f}s: {outcome}")
 
 
 PARTS = ("signals", "dead-judge", "hangs", "weighting", "kills", "cancel", "preflight")

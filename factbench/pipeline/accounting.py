@@ -178,6 +178,11 @@ def spent_usd(invocations: list[dict[str, Any]], roles: dict[str, RoleSpec]) -> 
     return total
 
 
+def _cache(calls: dict[str, dict[str, Any]]) -> dict[str, int]:
+    return {"hits": sum(s.get("cache_hits", 0) for s in calls.values()),
+            "calls": sum(s.get("calls", 0) for s in calls.values())}
+
+
 def totals(invocations: list[dict[str, Any]]) -> dict[str, Any]:
     """The summary's accounting block: sums over every invocation, and the last one on its own."""
     calls = add_up([inv.get("calls", {}) for inv in invocations])
@@ -186,14 +191,12 @@ def totals(invocations: list[dict[str, Any]]) -> dict[str, Any]:
         "invocations": len(invocations),
         "wall_seconds": round(sum(inv.get("wall_seconds", 0.0) for inv in invocations), 3),
         "calls": calls,
-        "cache": {"hits": sum(s.get("cache_hits", 0) for s in calls.values()),
-                  "calls": sum(s.get("calls", 0) for s in calls.values())},
+        "cache": _cache(calls),
         "cost_usd": cost_of(calls),
         "last_invocation": {
             "started_at": last.get("started_at"), "wall_seconds": last.get("wall_seconds", 0.0),
             "calls": last.get("calls", {}),
-            "cache": {"hits": sum(s.get("cache_hits", 0) for s in last.get("calls", {}).values()),
-                      "calls": sum(s.get("calls", 0) for s in last.get("calls", {}).values())},
+            "cache": _cache(last.get("calls", {})),
             "cost_usd": cost_of(last.get("calls", {})), "stopped_at_max_cost": last.get("stopped_at_max_cost", False),
         },
     }

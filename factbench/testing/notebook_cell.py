@@ -26,6 +26,10 @@ def main() -> None:
     import factbench
     from factbench.store.run_dir import RunStore
 
+    if len(sys.argv) != 2:
+        print("usage: python -m factbench.testing.notebook_cell OPTIONS_JSON  (keywords of factbench.evaluate; "
+              "results_dir and run_id required)", file=sys.stderr)
+        sys.exit(2)
     options = json.loads(sys.argv[1])
     run_dir = Path(options["results_dir"]) / options["run_id"]
 
