@@ -201,7 +201,12 @@ async def _serve(scorer: Scorer, host: str, port: int, masked_reward: float, api
     runner = web.AppRunner(build_app(scorer, masked_reward, api_key), access_log=None, shutdown_timeout=60.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # a busy port, an address this machine does not have
+        await runner.cleanup()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port or "
+                         "--host)") from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

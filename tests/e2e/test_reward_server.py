@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -232,3 +233,15 @@ def test_service_heals_after_the_judge_was_down(tmp_path):
     finally:
         stop(proc)
         stop(judge_proc)
+
+
+def test_a_busy_port_is_a_clear_error_not_a_traceback():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "factbench", "reward", "serve", "--judge", "openai/j",
+                               "--judge-base-url", "http://127.0.0.1:9/v1", "--no-preflight", "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
