@@ -23,7 +23,8 @@ CLAIM_COLUMNS = ["run_id", "task", "id", "claim_idx", "sentence_idx", "sentence"
 ANSWER_COLUMNS = ["run_id", "task", "id", "prompt", "answer", "abstained", "n_sentences", "claims", "supported",
                   "unsupported", "unverifiable", "judge_errors", "extraction_errors", "precision",
                   "hallucination_rate", "f1_at_k", "factscore", "relevance", "reward", "weighted_precision",
-                  "weighted_supported", "on_topic", "weighting_errors", "status", "unscored", "incomplete", "usage",
+                  "weighted_supported", "on_topic", "merged_precision", "merged_detail", "weighting_errors", "ungrounded",
+                  "status", "unscored", "incomplete", "usage",
                   "cost_usd", "stage_error", "finish_reason"]  # every scores.jsonl field (docs/run-files.md) and more
 JSON_COLUMNS = ("usage",)  # per-role dicts: JSON text in parquet and CSV files
 LIST_COLUMNS = ("evidence_ids", "evidence_titles", "evidence_sources")
