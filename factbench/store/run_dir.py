@@ -165,7 +165,8 @@ class RunStore:
 
     def sync(self) -> None:
         """fsync every stage file written since the last sync."""
-        for stage in sorted(self._unsynced, key=_STAGE_ORDER.get):
+        order = {name: i for i, name in enumerate(self.record_types)}  # upstream files first
+        for stage in sorted(self._unsynced, key=lambda name: order.get(name, len(order))):
             try:
                 os.fsync(self._fds[stage])
             except OSError as exc:
@@ -252,9 +253,6 @@ class RunStore:
             where = ".".join(str(p) for p in first.get("loc", ())) or "top level"
             raise RunFileError(f"{self.dir / name}: {first.get('msg', 'invalid')} at {where}; "
                                f"{_fix_hint(name)}") from None
-
-
-_STAGE_ORDER = {stage: i for i, stage in enumerate(RECORD_TYPES)}
 
 
 def _holder(run_dir: Path, lock: Path) -> str:
