@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+from factbench.llm.litellm_lib import litellm
+
 
 @dataclass(frozen=True)
 class Price:
@@ -35,10 +37,8 @@ class Price:
 @lru_cache(maxsize=256)
 def litellm_price(model: str) -> Price | None:
     """The price in litellm's cost map, or None when the model is not in it."""
-    from factbench.llm.client import _litellm
-
     try:
-        prompt_cost, completion_cost = _litellm().cost_per_token(model=model, prompt_tokens=1000,
+        prompt_cost, completion_cost = litellm().cost_per_token(model=model, prompt_tokens=1000,
                                                                  completion_tokens=1000)
     except Exception:  # litellm raises its own "not mapped" errors for unknown models
         return None

@@ -53,10 +53,10 @@ def missing_key(spec: RoleSpec) -> str | None:
     if provider in PROVIDER_KEYS:
         var = PROVIDER_KEYS[provider]
         return None if os.environ.get(var) else var
-    from factbench.llm.client import _litellm
+    from factbench.llm.litellm_lib import litellm
 
     try:
-        report = _litellm().validate_environment(model=spec.model)
+        report = litellm().validate_environment(model=spec.model)
     except Exception:  # an unknown provider: litellm's own error at call time is clearer than a guess
         return None
     missing = report.get("missing_keys") or []
