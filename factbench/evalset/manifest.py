@@ -83,7 +83,8 @@ def _entries(path: Path, text: str, data: dict[str, Any], flags: Mapping[str, ar
                             "run_id, model, step)")
     for key in data:
         _check_key(where, key, None, allowed)
-    entries, seen = [], {}
+    entries: list[RunEntry] = []
+    seen: dict[str, int] = {}
     for index, table in enumerate(runs):
         for key in table:
             _check_key(where, key, index, allowed)

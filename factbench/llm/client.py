@@ -235,7 +235,8 @@ class LLMClient:
         """Dollars for a fresh call (cache hits cost nothing), also into the per-answer ledger."""
         cost = charge(self.spec, completion.cached, completion.prompt_tokens, completion.completion_tokens)
         if not completion.cached:
-            self.stats.cost_usd = None if None in (cost, self.stats.cost_usd) else self.stats.cost_usd + cost
+            total = self.stats.cost_usd
+            self.stats.cost_usd = None if cost is None or total is None else total + cost
 
     async def _call_with_retries(self, messages, schema, schema_name) -> Completion:
         last_kind, last_detail = "other", ""

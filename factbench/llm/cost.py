@@ -140,5 +140,6 @@ def add_up(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
 
 
 def total_cost(usage: dict[str, dict[str, Any]]) -> float | None:
-    costs = [u.get("cost_usd") for u in usage.values()]
-    return None if any(c is None for c in costs) else round(sum(costs), 8)
+    costs: list[float | None] = [u.get("cost_usd") for u in usage.values()]
+    known = [c for c in costs if c is not None]
+    return None if len(known) < len(costs) else round(sum(known), 8)

@@ -89,7 +89,7 @@ def pareto_svg(points: list[Point], task: str, width: int = 640, height: int = 3
     anchors = [(sx(p.x), sy(p.y)) for p in points]
     names = [p.name[:36] + (" (demo)" if p.demo else "") for p in points]
     boxes = place_labels(anchors, [len(n) * CHAR_W for n in names], (pad + 1, 4, plot_r - 4, height - pad - 1))
-    legend_y = pad
+    legend_y: float = pad
     for i, (p, (ax, ay), box) in enumerate(zip(points, anchors, boxes)):
         colour = "#d62728" if i in front else "#1f77b4"
         fill = 'fill="white" stroke="#999"' if p.demo else f'fill="{colour}"'
