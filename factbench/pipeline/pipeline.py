@@ -58,6 +58,9 @@ class Pipeline:
     stages: tuple[Stage, ...]
     context: RunContext
     stopping: Callable[[], bool] = lambda: False  # a run being stopped: an exception is then not the sample's
+    # RunAborted (a judge endpoint that stays down) ends a run, which resumes later; in memory (the
+    # Scorer, the reward service: aborts=False) it masks the sample, and the endpoint is probed again.
+    aborts: bool = True
 
     @classmethod
     def registered(cls, context: RunContext, only: tuple[str, ...] | None = None) -> Pipeline:
@@ -90,8 +93,13 @@ class Pipeline:
         except (LLMError, StageError) as exc:
             sink.failed(stage, sample, exc.kind, exc.detail, ledger.to_dict())
             return None
-        except (asyncio.CancelledError, RunAborted):
+        except asyncio.CancelledError:
             raise
+        except RunAborted as exc:
+            if self.aborts:
+                raise
+            sink.failed(stage, sample, type(exc).__name__, str(exc), ledger.to_dict())
+            return None
         except Exception as exc:  # a bug or a bad input for this one sample: reported, the others go on
             if self.stopping():
                 raise  # raised while the run is being stopped: not this sample's fault

@@ -228,7 +228,7 @@ class Scorer:
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
                                        relevance=self.spec.relevance != "none")
-            self._pipeline = Pipeline(self.stages, self._context)
+            self._pipeline = Pipeline(self.stages, self._context, aborts=False)
             self._gate = None
         return self._loop.submit(self._score_batch(prompts, responses, references))
 
