@@ -36,6 +36,8 @@ test-slow: install
 
 lint: install
 	$(BIN)/ruff check factbench factbench_tasks tests bench scripts
+	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/throughput.py

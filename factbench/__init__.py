@@ -1,7 +1,7 @@
 """factbench: how factual are long-form LLM answers?
 
 Pipeline: prompt -> answer -> claims -> evidence -> verdicts -> metrics -> tables.
-The stage order lives in :mod:`factbench.pipeline.runner`; each stage is its own module.
+The stages are registered (:mod:`factbench.stages.registry`) and run by :mod:`factbench.pipeline.pipeline`.
 
 Python API: :func:`evaluate` (a whole run, like `factbench run`), :func:`load_run` (a run's
 tables), :class:`Scorer` (the training reward of arbitrary prompt/response pairs) and the
@@ -18,11 +18,9 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+source"
 
-from factbench.reports.run_tables import load_run  # noqa: E402
-from factbench.tasks import Prompt, Task  # noqa: E402
-
-# Loaded on first use, so `import factbench` stays light.
-_LAZY = {"evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalResult": "factbench.api",
+# Loaded on first use, so importing any factbench module loads only what that module needs.
+_LAZY = {"load_run": "factbench.reports.run_tables", "Prompt": "factbench.tasks", "Task": "factbench.tasks",
+         "evaluate": "factbench.api", "evaluate_async": "factbench.api", "EvalResult": "factbench.api",
          "Scorer": "factbench.reward", "ScoreResult": "factbench.reward", "TrainingReward": "factbench.reward",
          "TRLReward": "factbench.reward", "AsyncTRLReward": "factbench.reward", "VerlReward": "factbench.reward",
          "ServiceScorer": "factbench.reward"}

@@ -21,12 +21,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from factbench.store.jsonl import read_json, read_jsonl
+
 HOSTS = {  # base URL of each host, overridable (a mirror, or a local stand-in in tests)
     "hf": ("HF_ENDPOINT", "https://huggingface.co"),
     "github": ("FACTBENCH_GITHUB_RAW", "https://raw.githubusercontent.com"),
 }
 CONNECT_TIMEOUT_S = 3.0
 DOWNLOAD_TIMEOUT_S = 120.0
+
+
+class TaskDataUnavailable(Exception):
+    """A task's data is not present locally and could not be downloaded."""
 
 
 class DataFetchError(Exception):
@@ -124,8 +130,6 @@ def download_cache_dir() -> Path:
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a .json (a list), .jsonl or .csv file."""
-    from factbench.store.jsonl import read_json, read_jsonl
-
     if path.suffix == ".csv":
         return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     if path.suffix == ".jsonl":
@@ -139,8 +143,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def remote_rows(datafile: DataFile, task_name: str, is_offline: bool = False) -> list[dict[str, Any]]:
     """A file not in the data directory: from the download cache, else downloaded into it.
     Offline or unreachable: TaskDataUnavailable at once, with one line saying where to put it."""
-    from factbench.tasks import TaskDataUnavailable
-
     cached = download_cache_dir() / datafile.path
     if not cached.is_file():
         why = "offline (HF_HUB_OFFLINE=1)" if offline() else "offline" if is_offline else unreachable(datafile.url())

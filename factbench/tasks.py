@@ -19,6 +19,7 @@ from typing import Any
 from factbench.hashing import sha256_hex
 from factbench.plugins import Plugin, PluginError, load_plugins
 from factbench.taskdata import DataFile
+from factbench.taskdata import TaskDataUnavailable as TaskDataUnavailable  # re-exported for tasks
 
 DATA_DIR_ENV = "FACTBENCH_DATA_DIR"
 DEFAULT_DATA_DIRS = ("data", "../shared/data")  # looked for, in order, when neither flag nor variable is set
@@ -28,10 +29,6 @@ ALL_TAG = "core"  # `--tasks all` = the built-in long-form factuality benchmarks
 
 class TaskError(Exception):
     """A task could not be found or resolved (usage error)."""
-
-
-class TaskDataUnavailable(Exception):
-    """A task's data is not present locally and could not be downloaded."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ exit codes: 0 every cell finished, 1 a cell failed after its retries (the rest i
 leaderboard), 2 a bad manifest or a configuration error, 130 interrupted (re-run to resume)."""
 
 
-def add_evalset_parser(sub: argparse._SubParsersAction) -> None:
+def add_evalset_parser(sub: argparse._SubParsersAction, run: argparse.ArgumentParser) -> None:
+    """`run` is `factbench run`'s parser: a manifest's values are checked as its flags would check them."""
     p = sub.add_parser("eval-set", help="score many runs (checkpoints) x tasks as one job, then build the leaderboard",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("manifest", metavar="MANIFEST.toml", help="the runs to score (docs/eval-set.md)")
@@ -39,6 +40,7 @@ def add_evalset_parser(sub: argparse._SubParsersAction) -> None:
                    help="judge requests in flight to each judge server over the whole set (near its "
                         "--max-num-seqs), split over the jobs running at once (default: the manifest's "
                         "judge_concurrency, else factbench's default)")
+    p.set_defaults(run_flags={a.dest: a for a in run._actions if a.option_strings})
 
 
 def cmd_evalset(args: argparse.Namespace) -> int:
@@ -48,7 +50,7 @@ def cmd_evalset(args: argparse.Namespace) -> int:
     if args.ray_address and args.executor != "ray":
         raise UsageError("--ray-address needs --executor ray")
     try:
-        manifest = load_manifest(args.manifest)
+        manifest = load_manifest(args.manifest, args.run_flags)
     except ManifestError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.out)

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--json", action="store_true", help="print the merged summary.json")
 
     add_hacks_parser(sub)
-    add_evalset_parser(sub)
+    add_evalset_parser(sub, run)
 
     search = csub.add_parser("search", help="top-k passages for a query")
     search.add_argument("store", help="a store written by `corpus build`")

@@ -187,7 +187,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from factbench.evidence.backends import EvidenceChoice, open_backend
     from factbench.judges.registry import resolve_judges
     from factbench.llm.client import LLMClient
-    from factbench.scoring.calibrate import CALIBRATION_TASK, calibrate
+    from factbench.pipeline.calibrate import CALIBRATION_TASK, calibrate
 
     options = options_from(args)
     roles = role_specs(args, with_model=False, only=VERIFIER_ONLY)

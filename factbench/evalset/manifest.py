@@ -8,9 +8,11 @@ second rather than after 72 runs.
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +59,9 @@ def allowed_keys() -> set[str]:
     return (params | set(RunOptions.model_fields)) - set(RESERVED)
 
 
-def load_manifest(path: str | Path) -> Manifest:
-    """Read and check a manifest; raise ManifestError naming file, line and key on any problem."""
+def load_manifest(path: str | Path, flags: Mapping[str, argparse.Action]) -> Manifest:
+    """Read and check a manifest; raise ManifestError naming file, line and key on any problem.
+    `flags` are `factbench run`'s flag actions by keyword: their types hold the ranges (--limit >= 1, ...)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -68,10 +71,10 @@ def load_manifest(path: str | Path) -> Manifest:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path}: not valid TOML: {exc}") from None
-    return Manifest(path, tuple(_entries(path, text, data)))
+    return Manifest(path, tuple(_entries(path, text, data, flags)))
 
 
-def _entries(path: Path, text: str, data: dict[str, Any]) -> list[RunEntry]:
+def _entries(path: Path, text: str, data: dict[str, Any], flags: Mapping[str, argparse.Action]) -> list[RunEntry]:
     where = _Locator(path, text)
     allowed = allowed_keys()
     runs = data.pop("runs", None)
@@ -80,7 +83,8 @@ def _entries(path: Path, text: str, data: dict[str, Any]) -> list[RunEntry]:
                             "run_id, model, step)")
     for key in data:
         _check_key(where, key, None, allowed)
-    entries, seen = [], {}
+    entries: list[RunEntry] = []
+    seen: dict[str, int] = {}
     for index, table in enumerate(runs):
         for key in table:
             _check_key(where, key, index, allowed)
@@ -97,7 +101,7 @@ def _entries(path: Path, text: str, data: dict[str, Any]) -> list[RunEntry]:
         for key in PATH_KEYS:
             if isinstance(merged.get(key), str) and merged[key]:
                 merged[key] = str((path.parent / Path(merged[key]).expanduser()).resolve())
-        _check_values(where, index, run_id, merged)
+        _check_values(where, index, run_id, merged, flags)
         entries.append(RunEntry(run_id, tasks, merged))
     return entries
 
@@ -129,26 +133,13 @@ def _task_names(where: _Locator, value: Any, index: int) -> tuple[str, ...]:
         raise ManifestError(f"{where.at('tasks', index)}: key 'tasks': {exc}") from None
 
 
-def _run_flags() -> dict[str, Any]:
-    """`factbench run`'s flag actions by keyword: their types hold the ranges (--limit >= 1, ...)."""
-    import argparse
-
-    from factbench.cli.main import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {a.dest: a for a in sub.choices["run"]._actions if a.option_strings}
-
-
-def _check_values(where: _Locator, index: int, run_id: str, merged: dict[str, Any]) -> None:
+def _check_values(where: _Locator, index: int, run_id: str, merged: dict[str, Any],
+                  flags: Mapping[str, argparse.Action]) -> None:
     """Check each value as its `factbench run` flag would, then build the options model the run
     will build, so a wrong type or value fails now rather than when its cell starts."""
-    import argparse
-
     from factbench.pipeline.options import RunOptions, UsageError
     from factbench.store.jsonl import InputFileError
 
-    flags = _run_flags()
     for key, value in merged.items():
         action = flags.get(key)
         if action is None or value is None or isinstance(value, (bool, list, dict)):

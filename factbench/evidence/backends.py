@@ -29,7 +29,7 @@ from factbench.llm.client import redact
 from factbench.plugins import Plugin, load_plugins
 from factbench.retry import backoff_delay
 from factbench.store.jsonl import InputFileError
-from factbench.store.records import Passage, sample_key
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, sample_key
 from factbench.tasks import Prompt
 
 SERPER_URL = "https://google.serper.dev/search"
@@ -192,7 +192,7 @@ class SnapshotEvidence(Backend):
         backends = set()
         for key, ev in store.load_latest("evidence").items():
             rec = claims.get(key)
-            if rec is None:
+            if not isinstance(rec, ClaimsRecord) or not isinstance(ev, EvidenceRecord):
                 continue
             backends.add(ev.backend)
             for claim, idx in zip(rec.claims, ev.per_claim):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from factbench.evidence.index_bm25 import Postings, PostingsError, Term, postings_path
@@ -43,7 +43,8 @@ def _iter_sqlite(src: Path, separator: str) -> Iterator[tuple[str, list[str]]]:
             for title, text in conn.execute("SELECT title, text FROM documents"):
                 yield title, [p for p in text.split(separator) if p.strip()]
         elif "passages" in tables:  # a factbench store (any format): its passages, page by page
-            title, parts = None, []
+            title = ""  # nothing is yielded before the first row sets it
+            parts: list[str] = []
             for t, text in conn.execute("SELECT title, text FROM passages ORDER BY id"):
                 if t != title and parts:
                     yield title, parts
@@ -151,7 +152,7 @@ class PassageStore:
         span = None
         if title is not None:
             span = next(iter(self._sql("SELECT no, lo, hi FROM titles WHERE title = ?", (title,))), None)
-        ranked: list[list[tuple[int, float | None]]] = []
+        ranked: list[Sequence[tuple[int, float | None]]] = []
         for ws in words:
             terms = [stats[w] for w in ws if w in stats]
             if span is not None:
@@ -166,14 +167,15 @@ class PassageStore:
             page = [(pid, None) for (pid,) in self._sql(
                 "SELECT id FROM passages WHERE id BETWEEN ? AND ? AND title = ? ORDER BY id LIMIT ?",
                 (span[1], span[2], title, k))]
-            ranked = [r + [p for p in page if p[0] not in {pid for pid, _ in r}][:k - len(r)] for r in ranked]
+            ranked = [[*r, *[p for p in page if p[0] not in {pid for pid, _ in r}][:k - len(r)]] for r in ranked]
         texts_by_id = self.passages_by_id({pid for r in ranked for pid, _ in r})
         source = f"corpus:{self.path.name}"
         return [[Passage(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
                          score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
 
     def passages_by_id(self, ids: set[int]) -> dict[int, tuple[str, str]]:
-        ids_list, out = sorted(ids), {}
+        ids_list = sorted(ids)
+        out: dict[int, tuple[str, str]] = {}
         for i in range(0, len(ids_list), _SQL_VARIABLES):
             chunk = ids_list[i:i + _SQL_VARIABLES]
             out.update((pid, (t, text)) for pid, t, text in self._sql(

@@ -21,6 +21,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def write_header(path: Path, build_id: str, scale: float,
     return layout
 
 
-def open_array(path: Path, layout: dict, name: str, mode: str = "r") -> np.ndarray:
+def open_array(path: Path, layout: dict, name: str, mode: Literal["r", "r+"] = "r") -> np.ndarray:
     dtype, offset, length = layout[name]
     if length == 0:
         return np.zeros(0, dtype=dtype)

@@ -40,6 +40,7 @@ from factbench.pipeline.settings import RunSettings
 from factbench.reports.hacks import moved, paired_changes, raised
 from factbench.scoring.reward import RewardSpec
 from factbench.stages.base import StageError
+from factbench.stages.registry import judge_roles
 from factbench.store.hacks_file import REPORT_FILE, hacks_pointer
 from factbench.store.jsonl import InputFileError
 from factbench.store.records import AnswerRecord, sample_key
@@ -48,7 +49,6 @@ from factbench.tasks import DataContext, Prompt, Task, TaskError, resolve_tasks,
 
 _ROLE_FIELDS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "structured_output",
                 "schema_item_counts")
-_COST_ROLES = ("extractor", "verifier", "weighting", "relevance")
 # What stops one variant's scoring; the report goes on with the other variants.
 _VARIANT_ERRORS = (RunAborted, InputFileError, LLMError, StageError, EvidenceUnavailable)
 
@@ -158,7 +158,7 @@ def _score(name: str, responses: Path, base: RunSettings, hack_dir: Path, run_di
 
 def _cost(summary: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
     out = {}
-    for role in _COST_ROLES:
+    for role in (r.name for r in judge_roles()):  # every registered stage's judge roles
         stats = summary.get("calls", {}).get(role)
         if stats and n:
             out[role] = {"calls_per_answer": stats["calls"] / n,
@@ -193,7 +193,8 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
                                                  "evidence_tokens", "relevance")}}, 8)
     hack_dir = run_dir / "hacks" / judge_key
     with source:  # no run may write this run directory meanwhile
-        answers = sorted(source.load_latest("answers").values(), key=lambda a: (a.task, a.id))
+        answers = sorted((a for a in source.load_latest("answers").values() if isinstance(a, AnswerRecord)),
+                         key=lambda a: (a.task, a.id))
         prompts = _prompts(tasks, base)
         failed: dict[str, dict[str, int]] = {h: {} for h in options.hacks}
         paraphrases: dict[str, dict[int, str]] = {}

@@ -20,9 +20,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from factbench.llm.cache import CallCache, cache_key
-from factbench.llm.cost import charge
+from factbench.llm.cost import charge, price_source
 from factbench.llm.direct import DirectTransport, is_direct
 from factbench.llm.failures import classify_error, retry_after_seconds
+from factbench.llm.litellm_lib import litellm
 from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
 from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
 from factbench.llm.schema import with_item_count
@@ -102,8 +103,6 @@ class RoleSpec(BaseModel):
 
     def public(self) -> dict[str, Any]:
         """For run.json: identity plus provenance (endpoints, transport, price); never the key itself."""
-        from factbench.llm.cost import price_source
-
         return {**self.identity(), "endpoints": self.public_urls, "api_key_env": self.api_key_env,
                 "max_concurrency": self.max_concurrency, "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries, "structured_output": self.structured_output,
@@ -153,15 +152,6 @@ class RoleStats:
                 "cached_prompt_tokens": self.cached_prompt_tokens, "errors": dict(self.errors),
                 "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
                 "rejected": self.rejected, "cache_rejected": self.cache_rejected}
-
-
-def _litellm():
-    import litellm  # imported lazily: ~3 s, and only runs that call models need it
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    litellm.drop_params = True  # a backend that does not take a parameter gets it dropped, not an error
-    return litellm
 
 
 class LLMClient:
@@ -245,7 +235,8 @@ class LLMClient:
         """Dollars for a fresh call (cache hits cost nothing), also into the per-answer ledger."""
         cost = charge(self.spec, completion.cached, completion.prompt_tokens, completion.completion_tokens)
         if not completion.cached:
-            self.stats.cost_usd = None if None in (cost, self.stats.cost_usd) else self.stats.cost_usd + cost
+            total = self.stats.cost_usd
+            self.stats.cost_usd = None if cost is None or total is None else total + cost
 
     async def _call_with_retries(self, messages, schema, schema_name) -> Completion:
         last_kind, last_detail = "other", ""
@@ -317,7 +308,7 @@ class LLMClient:
         if auth:
             kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), **auth}
         # OpenAI-compatible endpoints are called over aiohttp (factbench.llm.direct); the rest via litellm.
-        acompletion = self._direct.acompletion if is_direct(self.spec.model, api_base) else _litellm().acompletion
+        acompletion = self._direct.acompletion if is_direct(self.spec.model, api_base) else litellm().acompletion
         response = await acompletion(
             model=self.spec.model, messages=messages, api_base=api_base, api_key=self._api_key,
             timeout=self.spec.timeout_s, num_retries=0, max_retries=0, **kwargs,

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+from factbench.llm.litellm_lib import litellm
+
 
 @dataclass(frozen=True)
 class Price:
@@ -35,10 +37,8 @@ class Price:
 @lru_cache(maxsize=256)
 def litellm_price(model: str) -> Price | None:
     """The price in litellm's cost map, or None when the model is not in it."""
-    from factbench.llm.client import _litellm
-
     try:
-        prompt_cost, completion_cost = _litellm().cost_per_token(model=model, prompt_tokens=1000,
+        prompt_cost, completion_cost = litellm().cost_per_token(model=model, prompt_tokens=1000,
                                                                  completion_tokens=1000)
     except Exception:  # litellm raises its own "not mapped" errors for unknown models
         return None
@@ -140,5 +140,6 @@ def add_up(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
 
 
 def total_cost(usage: dict[str, dict[str, Any]]) -> float | None:
-    costs = [u.get("cost_usd") for u in usage.values()]
-    return None if any(c is None for c in costs) else round(sum(costs), 8)
+    costs: list[float | None] = [u.get("cost_usd") for u in usage.values()]
+    known = [c for c in costs if c is not None]
+    return None if len(known) < len(costs) else round(sum(known), 8)

@@ -128,7 +128,11 @@ class EndpointPool:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiters.add(waiter)
-        timer = loop.call_later(seconds, lambda: waiter.done() or waiter.set_result(None))
+        def wake() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = loop.call_later(seconds, wake)
         try:
             await waiter
         finally:

@@ -53,10 +53,10 @@ def missing_key(spec: RoleSpec) -> str | None:
     if provider in PROVIDER_KEYS:
         var = PROVIDER_KEYS[provider]
         return None if os.environ.get(var) else var
-    from factbench.llm.client import _litellm
+    from factbench.llm.litellm_lib import litellm
 
     try:
-        report = _litellm().validate_environment(model=spec.model)
+        report = litellm().validate_environment(model=spec.model)
     except Exception:  # an unknown provider: litellm's own error at call time is clearer than a guess
         return None
     missing = report.get("missing_keys") or []
@@ -106,15 +106,15 @@ def preflight(roles: dict[str, RoleSpec], skip_hint: str = "--no-preflight") -> 
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(wanted)))) as pool:
         answers = dict(zip(wanted, pool.map(lambda u: probe(u, wanted[u][0]), wanted)))
     lines = []
-    for url, (_, users) in wanted.items():
+    for url, (_key, served) in wanted.items():
         answer = answers[url]
         if answer.models is None:
-            roles_here = ", ".join(sorted({r for r, _ in users}))
+            roles_here = ", ".join(sorted({r for r, _ in served}))
             problems.append(f"{url} (roles {roles_here}) does not answer: tried {answer.problem}")
             continue
-        for name in sorted({n for _, n in users}):
+        for name in sorted({n for _, n in served}):
             if answer.models and name not in answer.models:
-                roles_here = ", ".join(sorted(r for r, n in users if n == name))
+                roles_here = ", ".join(sorted(r for r, n in served if n == name))
                 problems.append(f"{url} does not serve the model {name!r} (roles {roles_here}); "
                                 f"it serves: {', '.join(answer.models)}")
         lines.append(f"{url}: answers" + (f", serves {', '.join(answer.models)}" if answer.models else ""))

@@ -159,8 +159,9 @@ def import_legacy(run_dir: Path) -> None:
 
 
 def cost_of(calls: dict[str, dict[str, Any]]) -> float | None:
-    costs = [s.get("cost_usd") for s in calls.values()]
-    return None if any(c is None for c in costs) else round(sum(costs), 8)
+    costs: list[float | None] = [s.get("cost_usd") for s in calls.values()]
+    known = [c for c in costs if c is not None]
+    return None if len(known) < len(costs) else round(sum(known), 8)
 
 
 def spent_usd(invocations: list[dict[str, Any]], roles: dict[str, RoleSpec]) -> float:

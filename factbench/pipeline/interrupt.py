@@ -107,7 +107,10 @@ def run_interruptible(main: Coroutine[Any, Any, T], stop: Stop) -> T:
             os._exit(128 + signum)
         begin_stop(signum)
 
-    stop._attach(lambda signum: loop.call_soon_threadsafe(begin_stop, signum))
+    def begin_stop_threadsafe(signum: int) -> None:
+        loop.call_soon_threadsafe(begin_stop, signum)
+
+    stop._attach(begin_stop_threadsafe)
 
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
     installed = []

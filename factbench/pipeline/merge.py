@@ -28,7 +28,7 @@ from factbench.pipeline.summary import build_summary, collect_scores, read_run, 
 from factbench.scoring.metrics import as_rows
 from factbench.stages.registry import record_types, registered_stages
 from factbench.store.artefacts import RunSpec, RunSummary
-from factbench.store.records import sample_key
+from factbench.store.records import Passage, sample_key
 from factbench.store.run_dir import RunStore
 from factbench.tasks import Prompt, Task
 
@@ -45,6 +45,13 @@ class _Evidence:
 
     def __init__(self, name: str):
         self.name = name
+        self.uses_evidence = not name.startswith("none")
+
+    async def retrieve(self, claims: list[str], prompt: Prompt, task: str) -> tuple[list[list[Passage]], list[str]]:
+        raise RuntimeError("a merge reads the parts' records; it retrieves nothing")
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _read(run_dir: str, shard: bool = True) -> tuple[RunStore, dict[str, Any], dict[str, Any]]:

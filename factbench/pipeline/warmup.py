@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 
-from factbench.llm.client import RoleSpec, _litellm
+from factbench.llm.client import RoleSpec
 from factbench.llm.direct import is_direct
+from factbench.llm.litellm_lib import litellm
 
 
 def _load(needs_litellm: bool) -> None:
@@ -18,7 +19,7 @@ def _load(needs_litellm: bool) -> None:
 
     nlp()
     if needs_litellm:
-        _litellm()
+        litellm()
 
 
 def start(roles: dict[str, RoleSpec]) -> threading.Thread:

@@ -137,15 +137,15 @@ def markdown_report(deltas: list[Delta], meta: dict[str, Any], failed: bool,
                      f"[{d.ci[0]:+.2f}, {d.ci[1]:+.2f}] | {mark} |")
     if meta["metric"] == "hallucination_rate":
         lines.append("\n(change is shown as improvement: positive = fewer hallucinations)")
-    worst = [d for d in regressions or [] if d.change < 0][:top]
+    worst = [r for r in regressions or [] if r.change < 0][:top]
     if worst:
         esc = lambda s: str(s).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")  # noqa: E731
-        lines += ["", f"#### Biggest regressions ({len(worst)} of {sum(1 for d in regressions if d.change < 0)} "
+        lines += ["", f"#### Biggest regressions ({len(worst)} of {sum(1 for r in regressions or [] if r.change < 0)} "
                       "prompts that got worse)", "",
                   "| task | id | baseline | candidate | change | flipped claims |", "|---|---|---|---|---|---|"]
-        for d in worst:
-            flips = "; ".join(f"{esc(c[:80])} ({b} → {a})" for c, b, a in d.flipped[:3])
-            if len(d.flipped) > 3:
-                flips += f"; … {len(d.flipped) - 3} more"
-            lines.append(f"| {esc(d.task)} | {esc(d.id)} | {d.base:.1f} | {d.candidate:.1f} | {d.change:+.1f}{unit} | {flips} |")
+        for r in worst:
+            flips = "; ".join(f"{esc(c[:80])} ({b} → {a})" for c, b, a in r.flipped[:3])
+            if len(r.flipped) > 3:
+                flips += f"; … {len(r.flipped) - 3} more"
+            lines.append(f"| {esc(r.task)} | {esc(r.id)} | {r.base:.1f} | {r.candidate:.1f} | {r.change:+.1f}{unit} | {flips} |")
     return "\n".join(lines) + "\n"

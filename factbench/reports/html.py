@@ -19,7 +19,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'
 @cache
 def asset(name: str) -> str:
     """The text of a file in factbench/reports/assets/ (stylesheets and page scripts)."""
-    return resources.files("factbench.reports").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("factbench.reports").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def json_for_script(data: Any) -> str:

@@ -4,6 +4,7 @@ record of every sample in each stage, its unresolved failures and its per-answer
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.records import (
     AnswerRecord,
     ClaimsRecord,
+    ErrorRecord,
     EvidenceRecord,
+    Record,
     RelevanceRecord,
     VerdictsRecord,
     WeightsRecord,
@@ -89,8 +92,9 @@ def load_run_data(run_dir: str | Path) -> RunData:
     data.verdicts = _latest(store, "verdicts")
     data.relevance = _latest(store, "relevance")
     data.weights = _latest(store, "weights")
-    done = {"answers": data.answers, "claims": data.claims, "evidence": data.evidence,
-            "verdicts": data.verdicts, "relevance": data.relevance, "weights": data.weights}
+    done: dict[str, Mapping[str, Record]] = {"answers": data.answers, "claims": data.claims, "evidence": data.evidence,
+                                             "verdicts": data.verdicts, "relevance": data.relevance,
+                                             "weights": data.weights}
     for (stage, sample), kind in _latest_errors(store).items():
         if sample not in done.get(stage, {}):
             data.failures.setdefault(sample, {})[stage] = kind
@@ -100,10 +104,11 @@ def load_run_data(run_dir: str | Path) -> RunData:
 
 def _latest_errors(store: RunStore) -> dict[tuple[str, str], str]:
     """(stage, sample key) -> the kind of that pair's last recorded failure."""
-    out = {}
+    out: dict[tuple[str, str], str] = {}
     try:
         for rec in store.iter_records("errors"):
-            out[(rec.stage, rec.key)] = rec.kind
+            if isinstance(rec, ErrorRecord):
+                out[(rec.stage, rec.key)] = rec.kind
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         raise UnreadableRun(f"{store.path('errors')}: a line is not a valid error record ({str(exc)[:200]})") from None
     return out

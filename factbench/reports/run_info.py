@@ -13,12 +13,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from factbench.hashing import sha256_hex
 from factbench.store.artefacts import Aggregate, RunSpec, RunSummary, TaskEntry
+
+M = TypeVar("M", bound=BaseModel)
 
 DEMO_MARK = "demo-quality"
 _STEP_IN_LABEL = re.compile(r"\b(?:step|ckpt|checkpoint|iter)[\s=:_#-]*(\d+)\b", re.IGNORECASE)
@@ -99,7 +101,7 @@ def task_result(agg: Aggregate, entry: TaskEntry | None) -> TaskResult:
     metrics = {k: {"mean": v.mean, "ci95": v.ci95, "n": v.n} for k, v in agg.metrics.items()}
     n_scored = agg.n_scored
     if not n_scored and "n_scored" not in agg.model_fields_set:  # older summaries: the precision mean's n
-        n_scored = metrics.get("precision", {}).get("n", 0)
+        n_scored = agg.metrics["precision"].n if "precision" in agg.metrics else 0
     return TaskResult(n_answers=agg.n_answers, n_scored=n_scored, n_claims=agg.n_claims, judge_errors=agg.judge_errors,
                       evidence=str(agg.evidence or (entry.evidence if entry else None) or "?"),
                       version=str(agg.version or (entry.version if entry else None) or "?"), metrics=metrics)
@@ -121,16 +123,16 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 def load_documents(run_dir: Path) -> tuple[RunSpec, RunSummary]:
     """run.json and summary.json as their typed models; UnreadableRun names the file that fails."""
-    docs = []
-    for name, model in (("run.json", RunSpec), ("summary.json", RunSummary)):
-        path = run_dir / name
-        try:
-            docs.append(model.model_validate(_load_json(path)))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first.get("loc", ()))
-            raise UnreadableRun(f"{path}: not a valid {name} ({where}: {first.get('msg')})") from None
-    return docs[0], docs[1]
+    return _validated(run_dir / "run.json", RunSpec), _validated(run_dir / "summary.json", RunSummary)
+
+
+def _validated(path: Path, model: type[M]) -> M:
+    try:
+        return model.model_validate(_load_json(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise UnreadableRun(f"{path}: not a valid {path.name} ({where}: {first.get('msg')})") from None
 
 
 def _step(spec: RunSpec, label: str) -> int | None:

@@ -30,7 +30,14 @@ def series(rows: list[Row]) -> dict[str, list[Row]]:
     for row in rows:
         if row.run.step is not None and row.headline.get("mean") is not None:
             out.setdefault(f"{series_name(row)}\x1f{row.group}", []).append(row)
-    return {k: sorted(v, key=lambda r: r.run.step) for k, v in out.items() if len({r.run.step for r in v}) >= 2}
+    return {k: sorted(v, key=step_of) for k, v in out.items() if len({r.run.step for r in v}) >= 2}
+
+
+def step_of(row: Row) -> int:
+    """The step of a row of a series (series() keeps only rows that have one)."""
+    if row.run.step is None:
+        raise ValueError(f"{row.run} has no step")
+    return row.run.step
 
 
 def trend_svg(task: str, rows: list[Row], width: int = 640, height: int = 320) -> str:
@@ -39,7 +46,7 @@ def trend_svg(task: str, rows: list[Row], width: int = 640, height: int = 320) -
         return ""
     pad, e = 52, html.escape
     scale = BY_KEY[HEADLINE].scale
-    steps = [r.run.step for v in lines.values() for r in v]
+    steps = [step_of(r) for v in lines.values() for r in v]
     lo_x, hi_x = min(steps), max(steps)
     sx = lambda s: pad + (s - lo_x) / max(1, hi_x - lo_x) * (width - 2 * pad)  # noqa: E731
     sy = lambda y: height - pad - y / 100 * (height - 2 * pad)  # noqa: E731
@@ -59,7 +66,7 @@ def trend_svg(task: str, rows: list[Row], width: int = 640, height: int = 320) -
         pts = []
         for r in members:
             m = r.headline
-            x, y = sx(r.run.step), sy(m["mean"] * scale)
+            x, y = sx(step_of(r)), sy(m["mean"] * scale)
             pts.append(f"{x:.1f},{y:.1f}")
             ci = m.get("ci95") or [m["mean"], m["mean"]]
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{sy(ci[0] * scale):.1f}" y2="{sy(ci[1] * scale):.1f}" '

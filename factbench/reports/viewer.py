@@ -34,7 +34,7 @@ def _entry(data: RunData, key: str, tasks: dict[str, int], chunk: int) -> dict[s
     task, sid = key.split("\x1f", 1)
     a, c, v, s = data.answers.get(key), data.claims.get(key), data.verdicts.get(key), data.scores.get(key, {})
     labels = list(v.labels) if v else []
-    claims = [[cl.text, LABEL_CODES.get(labels[i] if i < len(labels) else "", "N")] for i, cl in enumerate(c.claims)] if c else []
+    claims = [[cl.text, LABEL_CODES.get((labels[i] or "") if i < len(labels) else "", "N")] for i, cl in enumerate(c.claims)] if c else []
     codes = [x[1] for x in claims]
     prompt = (a.prompt if a else None) or ""
     fails = data.failures.get(key, {})

@@ -54,10 +54,11 @@ class LoopThread:
         return self._thread is threading.current_thread()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if not self.started:
+        loop = self._loop
+        if not self.started or loop is None:
             coro.close()
             raise RuntimeError(f"{self.name}: the loop is not running (closed?)")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def stop(self) -> None:
         with self._lock:

@@ -31,6 +31,9 @@ class ServiceScorer:
     wants one, is read from the environment variable `api_key_env` and sent as a bearer token."""
 
     def __init__(self, url: str, *, api_key_env: str = API_KEY_ENV, timeout_s: float = 900.0):
+        self._setup(url, api_key_env, timeout_s)
+
+    def _setup(self, url: str, api_key_env: str, timeout_s: float) -> None:
         self.url = url.rstrip("/")
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
@@ -95,4 +98,4 @@ class ServiceScorer:
         return {"url": self.url, "api_key_env": self.api_key_env, "timeout_s": self.timeout_s}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["url"], api_key_env=state["api_key_env"], timeout_s=state["timeout_s"])
+        self._setup(state["url"], state["api_key_env"], state["timeout_s"])

@@ -163,10 +163,10 @@ class Scorer:
 
     def warm_up(self) -> None:
         """Pay the one-off import costs (litellm, spaCy) now rather than in the first batch."""
-        from factbench.llm.client import _litellm
+        from factbench.llm.litellm_lib import litellm
         from factbench.stages.claims import split_sentences
 
-        _litellm()
+        litellm()
         split_sentences("Warm up the sentence splitter. Twice.")
 
     def load(self) -> dict[str, int]:

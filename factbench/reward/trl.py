@@ -17,9 +17,9 @@ from factbench.reward.definition import ScoreResult
 METRICS = ("precision", "supported", "masked_rate", "judge_errors")
 
 
-class TRLReward:
-    """A synchronous TRL reward function. `reference_column` names a dataset column of reference
-    answers, used only when relevance counts in the reward (docs/reward.md)."""
+class _TRLRewardBase:
+    """What the sync and async TRL reward functions share. `reference_column` names a dataset column
+    of reference answers, used only when relevance counts in the reward (docs/reward.md)."""
 
     def __init__(self, scorer: ScorerLike, *, reference_column: str = "reference", name: str = "factbench_reward"):
         self.scorer = scorer
@@ -36,11 +36,14 @@ class TRLReward:
         log_metrics(results, kwargs.get("log_metric"), kwargs.get("log_extra"), self.__name__)
         return [r.reward for r in results]
 
+class TRLReward(_TRLRewardBase):
+    """A synchronous TRL reward function."""
+
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         return self._report(self.scorer.score_sync(*self._inputs(prompts, completions, kwargs)), kwargs)
 
 
-class AsyncTRLReward(TRLReward):
+class AsyncTRLReward(_TRLRewardBase):
     """The same as an async function: TRL awaits it on its loop, together with its other async rewards."""
 
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],

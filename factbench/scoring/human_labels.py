@@ -25,7 +25,7 @@ HUMAN_LABELS = {"S": "supported", "NS": "unsupported", "IR": "unsupported"}
 
 
 def labelled_records(path: str | Path) -> list[tuple[ClaimsRecord, VerdictsRecord | None]]:
-    out = []
+    out: list[tuple[ClaimsRecord, VerdictsRecord | None]] = []
     for lineno, row in read_jsonl(path):
         where = f"{path}:{lineno}"
         sid = str(row.get("topic") or row.get("input") or lineno)
@@ -50,7 +50,7 @@ def labelled_records(path: str | Path) -> list[tuple[ClaimsRecord, VerdictsRecor
                     labels.append("unsupported")
                 continue
             for fact in human:
-                label = HUMAN_LABELS.get(fact.get("label")) if isinstance(fact, dict) else None
+                label = HUMAN_LABELS.get(str(fact.get("label"))) if isinstance(fact, dict) else None
                 if label is None:
                     raise InputFileError(f"{where}: sentence {si}: fact label must be S, NS or IR, got {fact!r:.60}")
                 claims.append(Claim(text=str(fact.get("text", "")), sentence=si))

@@ -169,8 +169,11 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
                                 merged_detail=merged.detail if merged else None)
     failed = status in ("judge_failed", "pending")
     scored = precision is not None
+    source = claims or answer
+    if source is None:
+        raise ValueError("score_answer needs the claims record or the answer record")
     return AnswerScore(
-        task=claims.task if claims else answer.task, id=claims.id if claims else answer.id,
+        task=source.task, id=source.id,
         abstained=bool(claims and claims.abstained), claims=n_claims, supported=s, unsupported=u, unverifiable=v,
         judge_errors=n_claims - judged if claims and not claims.abstained else 0,
         extraction_errors=len(claims.errors) if claims else 0,

@@ -117,11 +117,12 @@ async def get_reward(request: web.Request) -> web.Response:
         except QueryMismatch as exc:
             answers.append(None)
             print(f"factbench reward: /get_reward item {i} masked: {exc}", file=sys.stderr, flush=True)
-    scored = [i for i, a in enumerate(answers) if a is not None]
+    present = {i: a for i, a in enumerate(answers) if a is not None}
+    scored = list(present)
     scorer = request.app[_SCORER]
     references = usable_references(scorer.spec, [labels[i] for i in scored])  # only when relevance counts
     results = dict(zip(scored, await scorer.score(
-        [question_from_prompt(prompts[i]) for i in scored], [answers[i] for i in scored], references))) if scored else {}
+        [question_from_prompt(prompts[i]) for i in scored], list(present.values()), references))) if scored else {}
     masked_reward = request.app[_MASKED]
     rows = [results.get(i) for i in range(len(prompts))]
     rewards = [masked_reward if r is None or r.masked else r.reward for r in rows]
@@ -211,7 +212,8 @@ async def _serve(scorer: Scorer, host: str, port: int, masked_reward: float, api
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
+    server = site._server
+    bound = server.sockets[0].getsockname()[1] if isinstance(server, asyncio.Server) and server.sockets else port
     print(f"factbench reward service on http://{host}:{bound} (reward {scorer.reward_id}); "
           f"POST /score, POST /get_reward, GET /health; {'API key required' if api_key else 'no API key'}",
           file=sys.stderr, flush=True)

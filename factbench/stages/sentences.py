@@ -45,11 +45,14 @@ def nlp():
     with _lock:
         if "nlp" not in _state:
             import spacy
+            from spacy.tokenizer import Tokenizer
 
             pipeline = spacy.blank("en")
             pipeline.add_pipe("sentencizer")
             pipeline.max_length = 5_000_000
-            specials = sorted(k for k in pipeline.tokenizer.rules if any(m in k for m in _MARKS))
+            tokenizer = pipeline.tokenizer
+            assert isinstance(tokenizer, Tokenizer)  # a blank pipeline's tokenizer (typed as any callable)
+            specials = sorted(k for k in tokenizer.rules if any(m in k for m in _MARKS))
             _state["specials"] = frozenset(specials)
             _save_specials(specials)
             _state["nlp"] = pipeline

@@ -9,8 +9,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-STAGE_FILES = ("answers", "claims", "evidence", "verdicts", "weights", "relevance")  # their order is the runner's business
-
 
 class Record(BaseModel):
     task: str

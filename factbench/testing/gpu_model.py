@@ -123,10 +123,10 @@ class GpuModel:
         """Wait for a slot and the prefill engine, then prefill and decode. Returns (input, cached) tokens."""
         lat = self.latency
         input_tokens = approx_tokens(prompt)
-        if self._engine is None:
+        if self._engine is None or self._slots is None:
             self._engine, self._slots = asyncio.Lock(), asyncio.Semaphore(max(1, lat.max_seqs))
         if lat.per_sequence:
-            return await self._serve_per_sequence(kind, system, input_tokens, output_tokens)
+            return await self._serve_per_sequence(kind, system, input_tokens, output_tokens, self._slots)
         async with self._slots:
             async with self._engine:  # asyncio.Lock wakes waiters in arrival order
                 cached = min(input_tokens, self.cached_tokens(prompt, register=False))
@@ -151,13 +151,13 @@ class GpuModel:
         return input_tokens, cached
 
     async def _serve_per_sequence(self, kind: str, system: str, input_tokens: int,
-                                  output_tokens: int) -> tuple[int, int]:
+                                  output_tokens: int, slots: asyncio.Semaphore) -> tuple[int, int]:
         cached = approx_tokens(system) if system and system in self._systems else 0
         if system:
             self._systems.add(system)
         seconds = self.latency.seconds(input_tokens, cached, output_tokens)
         if seconds > 0:
-            async with self._slots:
+            async with slots:
                 await asyncio.sleep(seconds)
         totals = self.by_kind.setdefault(kind, KindTotals())
         totals.requests += 1

@@ -175,9 +175,11 @@ class World:
 
     def reword(self, sentence: str) -> str | None:
         """The sentence in the world's other wording, part by part; None when a part is unknown."""
-        parts = [self.other_wording.get(_norm(p)) for p in sentence.split(JOIN)]
-        return None if any(p is None for p in parts) else JOIN.join(p.rstrip(".") for p in parts[:-1]) + \
-            (JOIN if len(parts) > 1 else "") + parts[-1]
+        found = [self.other_wording.get(_norm(p)) for p in sentence.split(JOIN)]
+        parts = [p for p in found if p is not None]
+        if len(parts) < len(found):
+            return None
+        return JOIN.join(p.rstrip(".") for p in parts[:-1]) + (JOIN if len(parts) > 1 else "") + parts[-1]
 
     @staticmethod
     def is_trivial(claim: str) -> bool:

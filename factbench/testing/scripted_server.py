@@ -184,7 +184,8 @@ class ScriptedServer:
             if name == "sleep":
                 await asyncio.sleep(float(arg))
             if name == "close":
-                request.transport.close()
+                if request.transport is not None:
+                    request.transport.close()
                 raise ConnectionResetError("scripted close")
         content = scripted_content(body, state)
         finish = "stop"
@@ -202,6 +203,7 @@ class ScriptedServer:
         output_tokens = approx_tokens(content)
         messages = body.get("messages") or []
         system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+        assert state.gpu is not None  # made in __post_init__ when not given
         input_tokens, cached = await state.gpu.serve(kind, render_prompt(messages), output_tokens, system)
         state.input_tokens += input_tokens
         state.cached_tokens += cached
@@ -216,6 +218,7 @@ class ScriptedServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         st = self.state
+        assert st.gpu is not None  # made in __post_init__ when not given
         return web.json_response({"requests": dict(st.requests), "input_tokens": st.input_tokens,
                                   "cached_tokens": st.cached_tokens, "output_tokens": st.output_tokens,
                                   "first_request_at": st.first_request_at, **st.gpu.stats()})
@@ -236,21 +239,22 @@ class ScriptedServer:
         app.router.add_get("/health", self._models)
         app.router.add_get("/stats", self._stats)
         app.router.add_get("/log", self._log)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=4096)
+        self._runner = runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self._port, backlog=4096)
         await site.start()
+        assert isinstance(site._server, asyncio.Server)  # a started TCPSite listens on a socket
         self.port = site._server.sockets[0].getsockname()[1]
         ready.set()
 
     def start(self) -> ScriptedServer:
         ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
+        self._loop = loop = asyncio.new_event_loop()
 
         def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._start(ready))
-            self._loop.run_forever()
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._start(ready))
+            loop.run_forever()
 
         self._thread = threading.Thread(target=run, daemon=True, name="scripted-server")
         self._thread.start()
@@ -259,14 +263,15 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
-        if self._loop is None:
+        loop, runner, thread = self._loop, self._runner, self._thread
+        if loop is None or runner is None or thread is None:
             return
-        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
         try:
             fut.result(5)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
             self._loop = None
 
     def __enter__(self) -> ScriptedServer:

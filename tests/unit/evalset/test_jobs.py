@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from factbench.cli.main import main
+from factbench.cli.main import build_parser, main
 from factbench.evalset.manifest import load_manifest
 from factbench.evalset.run_set import plan_jobs
+
+# `factbench run`'s flag actions, as `factbench eval-set` passes them to load_manifest
+RUN_FLAGS = build_parser().parse_args(["eval-set", "set.toml", "--out", "out"]).run_flags
 
 MANIFEST = """\
 judge = "openai/judge"
@@ -26,7 +29,7 @@ judge_concurrency = 10
 
 def test_one_job_per_cell_and_the_judge_budget_split_over_the_jobs_at_once(tmp_path):
     (tmp_path / "set.toml").write_text(MANIFEST)
-    manifest = load_manifest(tmp_path / "set.toml")
+    manifest = load_manifest(tmp_path / "set.toml", RUN_FLAGS)
     jobs = plan_jobs(manifest, tmp_path / "out", slots=4)
     assert [(j.run_id, j.task, j.shard) for j in jobs] == [("a", "demo", None), ("a", "longfact-objects", None),
                                                           ("b", "demo", None), ("b", "longfact-objects", None)]

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from factbench.cli.main import main
-from factbench.scoring.calibrate import cohens_kappa
+from factbench.pipeline.calibrate import cohens_kappa
 
 
 def test_kappa_by_hand():

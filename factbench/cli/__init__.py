@@ -1,0 +1,1 @@
+"""The `factbench` command: one module per command group."""
