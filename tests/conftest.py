@@ -55,3 +55,16 @@ def write_longfact_fixture(root: Path, n_topics: int = 2, per_topic: int = 3) ->
 
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def install_plugin(site: Path, module: str, source: str, entry_points: str, package: bool = False) -> None:
+    """A plug-in distribution as pip would leave it in site-packages: the module (or package) and its
+    .dist-info with METADATA and entry_points.txt. Put `site` on sys.path to have it discovered."""
+    target = site / module / "__init__.py" if package else site / f"{module}.py"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(source)
+    dist = site / f"{module}-0.1.dist-info"
+    dist.mkdir()
+    name = module.replace("_", "-")
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(entry_points)

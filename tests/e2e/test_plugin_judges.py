@@ -7,7 +7,7 @@ import json
 import sys
 
 import pytest
-from conftest import role_args, write_longfact_fixture
+from conftest import install_plugin, role_args, write_longfact_fixture
 
 from factbench.cli.main import main
 from factbench.testing.scripted_server import request_kind, system_and_user
@@ -46,12 +46,7 @@ JUDGES = [variant(CLAIMS, "extractor"), variant(VERIFY_TERNARY, "verifier"),
 @pytest.fixture
 def judge_plugin(tmp_path, monkeypatch):
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "x_judges.py").write_text(PLUGIN)
-    dist = site / "x_judges-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: x-judges\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[factbench.judges]\nx = x_judges:JUDGES\n")
+    install_plugin(site, "x_judges", PLUGIN, "[factbench.judges]\nx = x_judges:JUDGES\n")
     monkeypatch.syspath_prepend(str(site))
     yield
     sys.modules.pop("x_judges", None)

@@ -8,7 +8,7 @@ import json
 import sys
 
 import pytest
-from conftest import role_args, write_longfact_fixture
+from conftest import install_plugin, role_args, write_longfact_fixture
 
 from factbench.cli.main import build_parser, main
 from factbench.testing.scripted_server import Fault, system_and_user
@@ -79,13 +79,8 @@ STAGE = HedgesStage()
 @pytest.fixture
 def hedge_plugin(tmp_path, monkeypatch):
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "hedge_plugin.py").write_text(PLUGIN)
-    dist = site / "hedge_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hedge-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[factbench.stages]\nhedges = hedge_plugin:STAGE\n\n"
-                                           "[factbench.judges]\nhedge-count = hedge_plugin:JUDGE\n")
+    install_plugin(site, "hedge_plugin", PLUGIN, "[factbench.stages]\nhedges = hedge_plugin:STAGE\n\n"
+                                                 "[factbench.judges]\nhedge-count = hedge_plugin:JUDGE\n")
     monkeypatch.syspath_prepend(str(site))
     yield
     sys.modules.pop("hedge_plugin", None)

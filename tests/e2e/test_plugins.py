@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import role_args, write_longfact_fixture
+from conftest import install_plugin, role_args, write_longfact_fixture
 
 from factbench.cli.main import main
 
@@ -48,13 +48,9 @@ STRICT = Judge(name="verify-strict", role="verifier", mode="ternary", parse=VERI
 @pytest.fixture
 def toy_plugin(tmp_path, monkeypatch):
     site = tmp_path / "site"
-    (site / "toy_fb_plugin").mkdir(parents=True)
-    (site / "toy_fb_plugin" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    dist = site / "toy_fb_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-fb-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[factbench.evidence]\ntoy = toy_fb_plugin:open_toy\n\n"
-                                           "[factbench.judges]\nstrict = toy_fb_plugin:STRICT\n")
+    install_plugin(site, "toy_fb_plugin", textwrap.dedent(PLUGIN),
+                   "[factbench.evidence]\ntoy = toy_fb_plugin:open_toy\n\n[factbench.judges]\nstrict = toy_fb_plugin:STRICT\n",
+                   package=True)
     monkeypatch.syspath_prepend(str(site))
     yield
     sys.modules.pop("toy_fb_plugin", None)
