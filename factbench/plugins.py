@@ -13,8 +13,10 @@ kind's registry validates what it loads and keys it by name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 GROUPS = {"tasks": "factbench.tasks", "evidence": "factbench.evidence", "judges": "factbench.judges",
@@ -36,7 +38,14 @@ class Plugin(Generic[T]):
 
 def _origin(ep: Any) -> str:
     dist = getattr(ep, "dist", None)
-    where = f"{dist.name} {dist.version}" if dist is not None else "?"
+    name, version = (dist.name, dist.version) if dist is not None else (None, None)
+    if dist is not None and not (name and version):
+        # A dist-info without METADATA (entry_points.txt is all discovery needs): its directory,
+        # NAME-VERSION.dist-info as in a wheel, names it.
+        stem = Path(str(getattr(dist, "_path", ""))).name.removesuffix(".dist-info")
+        dir_name, _, dir_version = stem.partition("-")
+        name, version = name or re.sub(r"[-_.]+", "-", dir_name).lower(), version or dir_version
+    where = f"{name or '?'} {version or '?'}" if dist is not None else "?"
     return f"{where} ({ep.value})"
 
 

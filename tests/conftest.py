@@ -57,14 +57,14 @@ def write_longfact_fixture(root: Path, n_topics: int = 2, per_topic: int = 3) ->
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
-def install_plugin(site: Path, module: str, source: str, entry_points: str, package: bool = False) -> None:
-    """A plug-in distribution as pip would leave it in site-packages: the module (or package) and its
-    .dist-info with METADATA and entry_points.txt. Put `site` on sys.path to have it discovered."""
-    target = site / module / "__init__.py" if package else site / f"{module}.py"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(source)
+def install_plugin(site: Path, module: str, source: str, entry_points: str) -> list[Path]:
+    """A plug-in distribution in the two files importlib.metadata needs to find its entry points: a
+    one-file module and its `NAME-VERSION.dist-info/entry_points.txt` (without METADATA the
+    distribution is named by that directory, as in a wheel). Put `site` on sys.path to have it
+    discovered; returns the files written."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(source)
     dist = site / f"{module}-0.1.dist-info"
     dist.mkdir()
-    name = module.replace("_", "-")
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(entry_points)
+    return sorted(p for p in site.rglob("*") if p.is_file())

@@ -14,9 +14,9 @@ from factbench.cli.options import (
     EXIT_ERRORS,
     EXIT_OK,
     UsageError,
-    _add_role,
     _open_cache,
     add_judge_role_args,
+    add_model_role_args,
 )
 from factbench.pipeline.settings import ROLE_DEFAULTS
 from factbench.scoring.reward import DESIGNS
@@ -27,8 +27,7 @@ def _add_rescoring_judges(p: argparse.ArgumentParser) -> None:
     """Judges for rescoring (default: the run's own, from run.json), and how they are called."""
     d = ROLE_DEFAULTS
     add_judge_role_args(p, judge_help="default model for every judge role (default: the run's judges)")
-    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
-              d.reference_concurrency)
+    add_model_role_args(p, only=("reference",))
     p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
     p.add_argument("--judge-timeout", type=SECONDS, default=d.judge_timeout_s, help="seconds per judge request")
     p.add_argument("--max-retries", type=whole(0, 100), default=d.max_retries, help="bounded retries on 429/5xx/timeouts")

@@ -20,9 +20,10 @@ from factbench.cli.options import (
     Parser,
     UsageError,
     _add_judge_args,
-    _add_role,
     _add_sample_args,
     _add_scoring_args,
+    add_former_flags,
+    add_model_role_args,
 )
 from factbench.cli.reward import add_reward_parser, cmd_reward
 from factbench.cli.run import cmd_calibrate, cmd_merge, cmd_run, cmd_score
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="generate (or read) answers and score them",
                          epilog=f"{RESPONSES_HELP}\n\n{EXIT_CODES_HELP}")
-    _add_role(run, "model", "the model under test", ROLE_DEFAULTS.model_concurrency)
+    add_model_role_args(run, only=("model",))
     run.add_argument("--temperature", type=number(0), default=ROLE_DEFAULTS.model_temperature,
                      help="sampling temperature of the model under test")
     run.add_argument("--max-tokens", type=POSITIVE, default=ROLE_DEFAULTS.model_max_tokens,
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", help="search text")
     search.add_argument("-k", type=POSITIVE, default=5, help="passages to show")
     search.add_argument("--topic", help="only passages of this document title")
+    add_former_flags(parser)
     return parser
 
 

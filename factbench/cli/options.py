@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, NoReturn
 
 from factbench.cli.checks import NON_NEGATIVE, POSITIVE, SECONDS, number, run_id, whole
 from factbench.pipeline.options import RunOptions, UsageError, default_run_id
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
 from factbench.scoring.reward import DESIGNS
-from factbench.stages.registry import judge_roles
+from factbench.stages.base import Stage
+from factbench.stages.registry import judge_roles, model_roles, option_fields, registered_stages
 
 _DEFAULT = RunSettings(run_id="-")  # the defaults of every run option, read from one place
 
@@ -53,6 +55,49 @@ class Parser(argparse.ArgumentParser):
 
 VERIFIER_ONLY = ("verifier",)  # `calibrate` runs only the verification judge
 
+# Renamed flags: the flag -> its former spellings, still accepted (hidden from --help; each use
+# warns). A role's former flags (Role.former_flags) are added to these by themselves.
+FORMER_FLAGS: dict[str, tuple[str, ...]] = {}
+
+
+def former_flags() -> dict[str, tuple[str, ...]]:
+    """Every renamed flag, the roles' five flags each included."""
+    out = dict(FORMER_FLAGS)
+    for role in (*model_roles(), *judge_roles()):
+        for old in role.former_flags:
+            for suffix in ("", "-base-url", "-api-key-env", "-concurrency", "-revision"):
+                out[f"--{role.flag}{suffix}"] = (*out.get(f"--{role.flag}{suffix}", ()), f"--{old}{suffix}")
+    return out
+
+
+class _Former(argparse.Action):
+    """A flag's former spelling: warns, naming the flag, then does exactly what the flag does."""
+
+    def __init__(self, option_strings: list[str], dest: str, current: argparse.Action, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=current.nargs, const=current.const, type=current.type,
+                         choices=current.choices, metavar=current.metavar, default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS)
+        self.current = current
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"warning: {option_string} is now {self.current.option_strings[0]}", file=sys.stderr)
+        self.current(parser, namespace, values, option_string)
+
+
+def add_former_flags(parser: argparse.ArgumentParser) -> None:
+    """Give every command that has a renamed flag its former spellings too."""
+    table = former_flags()
+    for action in list(parser._actions):
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                add_former_flags(sub)
+    for new, olds in table.items():
+        current = parser._option_string_actions.get(new)
+        for old in olds if current is not None else ():
+            if old not in parser._option_string_actions:
+                parser.add_argument(old, dest=current.dest, action=_Former, current=current)
+
 
 def _add_role(p: argparse.ArgumentParser, flag: str, what: str, concurrency: int) -> None:
     g = p.add_argument_group(f"--{flag}")
@@ -76,10 +121,46 @@ def add_judge_role_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None
             _add_role(p, role.flag, role.help, d.judge_concurrency)
 
 
+def add_model_role_args(p: argparse.ArgumentParser, only: tuple[str, ...]) -> None:
+    """The options of the roles the registered stages declare that write text (`only`: these; a
+    command offers the model under test or the reference model, not always both)."""
+    for role in model_roles():
+        if role.name in only:
+            concurrency = getattr(ROLE_DEFAULTS, f"{role.name}_concurrency", ROLE_DEFAULTS.judge_concurrency)
+            _add_role(p, role.flag, role.help, concurrency)
+
+
+def add_stage_option_args(p: argparse.ArgumentParser, stages: tuple[Stage, ...] | None = None) -> None:
+    """One flag per field of the stages' `options` models (default: every registered stage), checked by
+    the stage's model; unset, the stage's default applies."""
+    for name, (stage, info) in option_fields(stages).items():
+        what = info.description or f"option of the {stage.name} stage"
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_option_value(stage, name), metavar="VALUE"
+                       if info.annotation is not int else "N", help=f"{what} (default: {info.default})")
+
+
+def _option_value(stage: Stage, name: str) -> Any:
+    """argparse `type` for one stage option: the text checked and converted by the stage's options model."""
+    from pydantic import ValidationError
+
+    assert stage.options is not None
+
+    def convert(text: str) -> Any:
+        try:
+            return getattr(stage.options.model_validate({name: text}), name)  # type: ignore[union-attr]
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(exc.errors()[0]["msg"]) from None
+
+    convert.__name__ = stage.name + " option"
+    return convert
+
+
 def _add_judge_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
     """The judge roles' models and transport, and which judges (templates + parsers) they run."""
     d = ROLE_DEFAULTS
     add_judge_role_args(p, only)
+    add_stage_option_args(p, None if only is None else tuple(s for s in registered_stages()
+                                                            if any(r.name in only for r in s.roles)))
     p.add_argument("--judges", default="", metavar="NAME[,NAME...]",
                    help="judges (template + parser) replacing their role's default; see `factbench list judges`")
     p.add_argument("--judge-max-tokens", type=POSITIVE, default=d.judge_max_tokens, help="max output tokens per judge call")
@@ -98,9 +179,6 @@ def _add_judge_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = N
     p.add_argument("--evidence", default=_DEFAULT.evidence,
                    help="none | corpus:PATH[#topic] | serper | snapshot:RUN_DIR | auto (each task's default; the "
                         "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
-    p.add_argument("--claims-per-call", type=POSITIVE, default=_DEFAULT.claims_per_call, help="claims per verification call")
-    p.add_argument("--evidence-tokens", type=POSITIVE, default=_DEFAULT.evidence_tokens,
-                   help="budget of an answer's evidence block, shared by its verification calls")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
 
@@ -117,12 +195,9 @@ def _add_sample_args(p: argparse.ArgumentParser) -> None:
 
 def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
     """How an answer is scored: reference model, label set, chunking, relevance, weighting, reward."""
-    _add_role(p, "reference-model", "generates reference answers for relevance when a task has none",
-              ROLE_DEFAULTS.reference_concurrency)
+    add_model_role_args(p, only=("reference",))
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode,
                    help="ternary: supported/unsupported/unverifiable; binary: supported/unsupported")
-    p.add_argument("--sentences-per-call", type=POSITIVE, default=_DEFAULT.sentences_per_call,
-                   help="answer sentences per claim-extraction call")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
     p.add_argument("--no-weighting", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")

@@ -196,8 +196,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cache = options.open_cache()
     evidence = EvidenceChoice.parse(args.evidence).for_task(CALIBRATION_TASK.default_evidence)
     result = calibrate(args.labels, LLMClient(roles["verifier"], cache), open_backend(evidence, cache),
-                       limit=args.limit, seed=args.seed, judge=judge, claims_per_call=args.claims_per_call,
-                       evidence_tokens=args.evidence_tokens, parallel=args.parallel or 32)
+                       limit=args.limit, seed=args.seed, judge=judge, claims_per_call=options.claims_per_call,
+                       evidence_tokens=options.evidence_tokens, parallel=args.parallel or 32)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -34,8 +34,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         from factbench.stages.registry import discover_stages, registered_stages
 
         origins = {name: p.origin for name, p in discover_stages().items()}
-        rows = [{**s.describe(), "flags": [f"--{r.flag}" for r in s.roles], "from": origins[s.name]}
-                for s in registered_stages()]
+        rows = [{**s.describe(), "flags": [*(f"--{r.flag}" for r in (*s.roles, *s.models)),
+                                           *(f"--{o.replace('_', '-')}" for o in (s.options.model_fields if s.options else ()))],
+                 "from": origins[s.name]} for s in registered_stages()]
         header = ["name", "order", "record", "reads", "roles", "flags", "from"]
     else:
         rows, header = _task_rows(args), ["name", "version", "prompts", "data", "source", "license", "tags", "from"]

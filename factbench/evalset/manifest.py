@@ -56,7 +56,7 @@ def allowed_keys() -> set[str]:
     from factbench.pipeline.options import RunOptions
 
     params = {n for n, p in inspect.signature(evaluate).parameters.items() if p.kind is not p.VAR_KEYWORD}
-    return (params | set(RunOptions.model_fields)) - set(RESERVED)
+    return (params | RunOptions.keywords()) - set(RESERVED)
 
 
 def load_manifest(path: str | Path, flags: Mapping[str, argparse.Action]) -> Manifest:

@@ -29,7 +29,7 @@ from factbench.llm.client import redact
 from factbench.plugins import Plugin, load_plugins
 from factbench.retry import backoff_delay
 from factbench.store.jsonl import InputFileError
-from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, sample_key
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, StageFiles, sample_key
 from factbench.tasks import Prompt
 
 SERPER_URL = "https://google.serper.dev/search"
@@ -184,7 +184,7 @@ class SnapshotEvidence(Backend):
     def __init__(self, run_dir: str):
         from factbench.store.run_dir import RunStore
 
-        store = RunStore(run_dir)
+        store = RunStore(run_dir, StageFiles({"claims": ClaimsRecord, "evidence": EvidenceRecord}))
         if not store.path("evidence").exists():
             raise EvidenceUnavailable(f"{run_dir} has no evidence.jsonl to replay")
         claims = store.load_latest("claims")

@@ -40,7 +40,7 @@ from factbench.pipeline.settings import RunSettings
 from factbench.reports.hacks import moved, paired_changes, raised
 from factbench.scoring.reward import RewardSpec
 from factbench.stages.base import StageError
-from factbench.stages.registry import judge_roles
+from factbench.stages.registry import judge_roles, stage_files
 from factbench.store.hacks_file import REPORT_FILE, hacks_pointer
 from factbench.store.jsonl import InputFileError
 from factbench.store.records import AnswerRecord, sample_key
@@ -173,7 +173,7 @@ def run_hacks(run_dir: str | Path, roles: dict[str, RoleSpec] | None, cache: Cal
     unknown = [h for h in options.hacks if h not in HACK_NAMES]
     if unknown or not options.hacks:
         raise HackError(f"unknown hack(s) {', '.join(unknown) or '(none given)'}; one of {', '.join(HACK_NAMES)}")
-    source = RunStore(run_dir)
+    source = RunStore(run_dir, stage_files())
     stored = source.read_spec()
     if stored is None or not source.path("answers").exists():
         raise HackError(f"{run_dir} is not a run directory with answers (run.json, answers.jsonl)")

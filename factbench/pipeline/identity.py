@@ -60,6 +60,8 @@ def judge_identity(roles: dict[str, RoleSpec], chosen: dict[str, Judge], stages:
     if settings is not None:
         base.update(sentences_per_call=settings.sentences_per_call, claims_per_call=settings.claims_per_call,
                     evidence_tokens=settings.evidence_tokens)
+        if settings.stage_options:  # plug-in stages' options given: they change scores like the built-ins'
+            base["stage_options"] = settings.stage_options
     custom = {role: judge.name for role, judge in chosen.items() if role not in _BUILTIN_DEFAULTS
               or judge.name not in _BUILTIN_DEFAULTS[role]}
     return {"models": models, "scoring": {**base, **scoring}, "custom_judges": custom}

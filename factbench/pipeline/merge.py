@@ -26,7 +26,7 @@ from factbench.pipeline.settings import RunSettings
 from factbench.pipeline.shards import interleave
 from factbench.pipeline.summary import build_summary, collect_scores, read_run, unresolved_failures
 from factbench.scoring.metrics import as_rows
-from factbench.stages.registry import record_types, registered_stages
+from factbench.stages.registry import registered_stages, stage_files
 from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.records import Passage, sample_key
 from factbench.store.run_dir import RunStore
@@ -55,7 +55,7 @@ class _Evidence:
 
 
 def _read(run_dir: str, shard: bool = True) -> tuple[RunStore, dict[str, Any], dict[str, Any]]:
-    store = RunStore(run_dir, record_types())
+    store = RunStore(run_dir, stage_files())
     typed_spec, typed_summary = store.read_spec(), store.read_summary()
     spec = typed_spec.model_dump(mode="json") if typed_spec else None
     summary = typed_summary.model_dump(mode="json") if typed_summary else None
@@ -191,9 +191,9 @@ def _write(out: Path, parts: list[tuple[RunStore, dict, dict]], tasks: dict[str,
     position = {key: i for i, key in enumerate(order)}
 
     stages = registered_stages()
-    target = RunStore(out, record_types(stages))
+    target = RunStore(out, stage_files(stages))
     with target:
-        for stage in record_types(stages):  # every record (superseded attempts carry usage too), in plan order
+        for stage in target.record_types:  # every record (superseded attempts carry usage too), in plan order
             records = [r for store, _, _ in parts for r in store.iter_records(stage)]
             for record in sorted(records, key=lambda r: position.get(r.key, len(position))):
                 target.append(stage, record)

@@ -2,8 +2,10 @@
 specs and run settings. The CLI, `factbench.evaluate` and `factbench.Scorer` all build their
 RoleSpecs and RunSettings here, so a flag and a keyword always mean the same thing.
 
-Each field is named like its flag (`--judge-base-url` is `judge_base_url`); the judge roles'
-options are derived from the registered stages. Defaults come from RunSettings and ROLE_DEFAULTS
+Each field is named like its flag (`--judge-base-url` is `judge_base_url`). The roles' options
+(the model under test, the judge roles, the reference model) and the stages' own options (a
+stage's `options` model: `--sentences-per-call`, a plug-in stage's) are derived from the registered
+stages, never written here. Defaults come from RunSettings and ROLE_DEFAULTS
 (:mod:`factbench.pipeline.settings`), the one place they live.
 """
 
@@ -13,14 +15,15 @@ import argparse
 import difflib
 import re
 import time
+import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, field_validator, model_validator
 
 from factbench.llm.client import RoleSpec
 from factbench.pipeline.settings import ROLE_DEFAULTS, RunSettings
-from factbench.stages.base import JudgeRole
-from factbench.stages.registry import judge_roles
+from factbench.stages.base import Role, Stage
+from factbench.stages.registry import judge_roles, model_roles, option_fields
 
 Urls = str | list[str] | tuple[str, ...] | None
 # The options every judge role has, after its prefix (`judge` is every role's default).
@@ -40,10 +43,10 @@ class RoleFlags(BaseModel):
     revision: str | None = None
 
 
-def role_option_names(roles: tuple[JudgeRole, ...] | None = None) -> dict[str, tuple[JudgeRole, str]]:
-    """Option name -> (its judge role, the RoleFlags field), for every registered judge role."""
+def role_option_names(roles: tuple[Role, ...] | None = None) -> dict[str, tuple[Role, str]]:
+    """Option name -> (its role, the RoleFlags field), for every role of the registered stages."""
     out = {}
-    for role in judge_roles() if roles is None else roles:
+    for role in (*model_roles(), *judge_roles()) if roles is None else roles:
         for suffix in ROLE_SUFFIXES:
             out[role.field + suffix] = (role, suffix.lstrip("_") or "model")
     return out
@@ -60,6 +63,19 @@ _SHARD = re.compile(r"^(\d+)/(\d+)$")
 NEGATED_FLAGS = {"no_structured_output": "structured_output", "no_relevance": "relevance",
                  "no_weighting": "weighting", "no_progress": "progress", "no_cache": "use_cache",
                  "no_preflight": "preflight"}
+
+
+# Renamed keywords: former keyword -> the keyword (each use warns). A role's former flags
+# (Role.former_flags) give its five former keywords by themselves.
+FORMER_KEYWORDS: dict[str, str] = {}
+
+
+def former_keywords() -> dict[str, str]:
+    out = dict(FORMER_KEYWORDS)
+    for role in (*model_roles(), *judge_roles()):
+        for old in role.former_flags:
+            out.update({old.replace("-", "_") + suffix: role.field + suffix for suffix in ROLE_SUFFIXES})
+    return out
 
 
 class UsageError(ValueError):
@@ -79,12 +95,10 @@ class RunOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    # the model under test (absent when answers come from a responses file)
-    model: str | None = None
-    model_base_url: Urls = None
-    model_api_key_env: str | None = None
-    model_concurrency: int | None = None
-    model_revision: str | None = None
+    # The model under test (`model`, `model_base_url`, ...; absent when answers come from a
+    # responses file), every judge role and the reference model (`reference_model`, ...) have the
+    # same five options, named after the role's flag (see ROLE_SUFFIXES): not fields here, but
+    # derived from the roles the registered stages declare (plug-in roles included).
     temperature: float = _R.model_temperature
     max_tokens: int = _R.model_max_tokens
     model_timeout: float = _R.model_timeout_s
@@ -95,14 +109,6 @@ class RunOptions(BaseModel):
     judge_api_key_env: str | None = None
     judge_concurrency: int | None = None
     judge_revision: str | None = None
-    # Each judge role a stage declares has the same five options, named after its flag
-    # (`verifier`, `verifier_base_url`, ..., `weighting_judge_revision`): see ROLE_SUFFIXES. They
-    # are not fields here but derived from the registered stages (plug-in roles included).
-    reference_model: str | None = None
-    reference_model_base_url: Urls = None
-    reference_model_api_key_env: str | None = None
-    reference_model_concurrency: int | None = None
-    reference_model_revision: str | None = None
     judge_max_tokens: int = _R.judge_max_tokens
     judge_timeout: float = _R.judge_timeout_s
     max_retries: int = _R.max_retries
@@ -113,6 +119,8 @@ class RunOptions(BaseModel):
     # scoring
     evidence: str = _S.evidence
     verify_mode: str = _S.verify_mode
+    # The built-in stages' options (RunSettings fields); other stages' options are extras, checked by
+    # their stage's `options` model.
     sentences_per_call: int = _S.sentences_per_call
     claims_per_call: int = _S.claims_per_call
     evidence_tokens: int = _S.evidence_tokens
@@ -144,23 +152,40 @@ class RunOptions(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _judge_role_options(cls, data: Any) -> Any:
-        """Only the fields above and the judge roles' options; each role's options are checked
-        as RoleFlags, and unset ones (None) are left out."""
+    def _derived_options(cls, data: Any) -> Any:
+        """Only the fields above, the roles' options and the stages' options; each role's options
+        are checked as RoleFlags, each stage's by its options model, and unset ones (None) are left out."""
         if not isinstance(data, dict):
             return data
-        names = role_option_names()
+        renamed = former_keywords()
+        for old in [k for k in data if k in renamed]:
+            warnings.warn(f"keyword {old!r} is now {renamed[old]!r}", FutureWarning, stacklevel=2)
+            data = {**{k: v for k, v in data.items() if k != old}, renamed[old]: data[old]}
+        names, stage_fields = role_option_names(), option_fields()
         extras = {k: v for k, v in data.items() if k not in cls.model_fields}
-        unknown = [k for k in extras if k not in names]
+        unknown = [k for k in extras if k not in names and k not in stage_fields]
         if unknown:
-            valid = [*cls.model_fields, *names]
+            valid = [*cls.model_fields, *names, *stage_fields]
             raise ValueError("; ".join(f"unknown option {k!r}{closest(k, valid)}" for k in unknown))
         groups: dict[str, dict[str, Any]] = {}
+        by_stage: dict[str, tuple[Stage, dict[str, Any]]] = {}
         for key, value in extras.items():
-            if value is not None:
+            if value is None:
+                continue
+            if key in stage_fields:
+                stage = stage_fields[key][0]
+                by_stage.setdefault(stage.name, (stage, {}))[1][key] = value
+            else:
                 role, attr = names[key]
                 groups.setdefault(role.field, {})[attr] = value
         out = {k: v for k, v in data.items() if k in cls.model_fields}
+        for stage, values in by_stage.values():
+            assert stage.options is not None
+            try:
+                checked = stage.options(**values)
+            except ValidationError as exc:
+                raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+            out.update({k: getattr(checked, k) for k in values})
         for prefix, values in groups.items():
             flags = RoleFlags(**values)
             for attr in values:
@@ -168,11 +193,27 @@ class RunOptions(BaseModel):
         return out
 
     def role_option(self, prefix: str, suffix: str = "") -> Any:
-        """A judge role's option (`role_option("verifier", "_base_url")`); None when not given."""
+        """A role's option (`role_option("verifier", "_base_url")`); None when not given."""
         name = prefix + suffix
         if name in type(self).model_fields:
             return getattr(self, name)
         return (self.model_extra or {}).get(name)
+
+    @property
+    def model(self) -> str | None:
+        """The model under test (`--model`)."""
+        value: str | None = self.role_option("model")
+        return value
+
+    def stage_options(self) -> dict[str, dict[str, Any]]:
+        """The options given for stages whose options are not RunSettings fields (plug-in stages):
+        stage name -> {option: value}; what RunSettings.stage_options records."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, value in (self.model_extra or {}).items():
+            found = option_fields().get(key)
+            if found is not None:
+                out.setdefault(found[0].name, {})[key] = value
+        return out
 
     @field_validator("run_id")
     @classmethod
@@ -214,7 +255,7 @@ class RunOptions(BaseModel):
     @classmethod
     def from_namespace(cls, args: argparse.Namespace, **overrides: Any) -> RunOptions:
         """The fields an argparse namespace has (negative flags such as --no-cache inverted)."""
-        values = {name: getattr(args, name) for name in [*cls.model_fields, *role_option_names()]
+        values = {name: getattr(args, name) for name in [*cls.model_fields, *role_option_names(), *option_fields()]
                   if hasattr(args, name)}
         for flag, field in NEGATED_FLAGS.items():
             if hasattr(args, flag):
@@ -231,6 +272,11 @@ class RunOptions(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+    @classmethod
+    def keywords(cls) -> set[str]:
+        """Every keyword accepted: the fields, the roles' options and the stages' options."""
+        return {*cls.model_fields, *role_option_names(), *option_fields()}
 
     @classmethod
     def default(cls, name: str) -> Any:
@@ -258,8 +304,10 @@ class RunOptions(BaseModel):
         if with_model:
             if not self.model and not self.responses:
                 raise UsageError("give --model PROVIDER/MODEL (or --responses FILE to score answers made elsewhere)")
+            # The roles that write text take no --judge fallback and have their own decoding (Role).
             if self.model:
-                roles["model"] = self._role("model", "model", self.model, _R.model_concurrency, self.model_revision,
+                roles["model"] = self._role("model", "model", self.model, _R.model_concurrency,
+                                            self.role_option("model", "_revision"),
                                             timeout_s=self.model_timeout,
                                             params={"temperature": self.temperature, "max_tokens": self.max_tokens})
         judge_params = {"temperature": 0.0, "max_tokens": self.judge_max_tokens}
@@ -277,9 +325,10 @@ class RunOptions(BaseModel):
                                      timeout_s=self.judge_timeout,
                                      structured_output=self.structured_output,
                                      schema_item_counts=self.schema_item_counts, params=judge_params)
-        if self.reference_model:
-            roles["reference"] = self._role("reference_model", "reference", self.reference_model,
-                                            _R.reference_concurrency, self.reference_model_revision,
+        reference = self.role_option("reference_model")
+        if reference:
+            roles["reference"] = self._role("reference_model", "reference", reference,
+                                            _R.reference_concurrency, self.role_option("reference_model", "_revision"),
                                             timeout_s=self.judge_timeout,
                                             params={"temperature": 0.0, "max_tokens": _R.reference_max_tokens})
         if not self.relevance:
@@ -298,7 +347,7 @@ class RunOptions(BaseModel):
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.display if self.progress else "none", cache_path=self.cache, data_dir=self.data_dir,
             select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard,
-            max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost)
+            max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost, stage_options=self.stage_options())
 
     def open_cache(self):
         from factbench.llm.cache import CallCache, default_cache_path

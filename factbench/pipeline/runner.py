@@ -33,7 +33,7 @@ from factbench.pipeline.warmup import start as start_warm_up
 from factbench.scoring.metrics import as_rows
 from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.generate import GENERATION_TEMPLATE, check_response_ids, load_responses
-from factbench.stages.registry import record_types, registered_stages
+from factbench.stages.registry import registered_stages, stage_files
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
 from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
@@ -73,9 +73,9 @@ class Runner:
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
-            max_judge_attempts=settings.max_judge_attempts)
+            max_judge_attempts=settings.max_judge_attempts, options=settings.stage_options_of(self.stages))
         self.pipeline = Pipeline(self.stages, self.context, stopping=lambda: self.stop.requested)
-        self.store = RunStore(settings.run_dir, record_types(self.known))
+        self.store = RunStore(settings.run_dir, stage_files(self.known))
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges, self.known)
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += response_notes

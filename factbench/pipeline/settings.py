@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from factbench.judges.builtin import VERIFY_BINARY
 from factbench.llm.client import ROLE_DEFAULTS, RoleDefaults
 from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec
+from factbench.stages.base import Stage
 from factbench.stages.claims import DEFAULT_SENTENCES_PER_CALL
 from factbench.stages.registry import judge_roles
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS
@@ -49,6 +51,8 @@ class RunSettings(BaseModel):
     shard: str | None = None  # "I/N": this run scores every N-th planned prompt (factbench merge joins them)
     step: int | None = None  # checkpoint step: the leaderboard's trend view
     judges: tuple[str, ...] = ()  # judge names replacing the default judge of their role
+    # The options given for stages whose options are not fields above (plug-in stages): stage -> {option: value}.
+    stage_options: dict[str, dict[str, Any]] = {}
 
     def default_judges(self) -> dict[str, str]:
         """The judge per role (each registered stage's roles) before `judges` applies;
@@ -59,6 +63,16 @@ class RunSettings(BaseModel):
         if not self.weighting:
             defaults.pop("weighting", None)
         return defaults
+
+    def stage_options_of(self, stages: tuple[Stage, ...]) -> dict[str, BaseModel]:
+        """Each stage's options (RunContext.options): its fields read from the settings of the same
+        name (the built-ins'), else from `stage_options`, else the stage's defaults."""
+        out: dict[str, BaseModel] = {}
+        for stage in stages:
+            if stage.options is not None:
+                given = {k: getattr(self, k) for k in stage.options.model_fields if k in type(self).model_fields}
+                out[stage.name] = stage.options(**{**given, **self.stage_options.get(stage.name, {})})
+        return out
 
     def failures_exceed_limit(self, failed: int, failed_rate: float) -> bool:
         """`fail_on_error` is a proportion of samples when < 1, else a count."""

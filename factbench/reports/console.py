@@ -55,7 +55,7 @@ def run_report(summary: RunSummary, run_dir: str) -> str:
     parse = errors.parse
     units = {"claims": "sentences", "verdicts": "claims", "relevance": "orders"}
     lines.append("judge parse errors (still without a parsed answer): " + ", ".join(
-        f"{stage} {_pct(p['unparsed'], p['items'], units[stage])}" for stage, p in parse.items()))
+        f"{stage} {_pct(p['unparsed'], p['items'], units.get(stage, 'items'))}" for stage, p in parse.items()))
     last = summary.last_invocation.get("calls", summary.calls)
     role_parts = []
     for role, st in last.items():

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from factbench.reports.run_info import UnreadableRun, load_documents
+from factbench.stages.registry import stage_files
 from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.records import (
     AnswerRecord,
@@ -84,7 +85,7 @@ def _scores(path: Path) -> dict[str, dict[str, Any]]:
 def load_run_data(run_dir: str | Path) -> RunData:
     """Read a run directory; raises UnreadableRun naming the file that cannot be read."""
     run_dir = Path(run_dir)
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, stage_files())
     data = RunData(run_dir, *load_documents(run_dir))
     data.answers = _latest(store, "answers")
     data.claims = _latest(store, "claims")

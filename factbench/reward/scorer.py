@@ -112,9 +112,10 @@ class Scorer:
         # Endpoints are provenance, not identity: replicas and load-balanced instances share one reward id.
         uses_evidence = getattr(self.backend, "uses_evidence", False)
         o = self.options
+        plugin_options: dict[str, Any] = {"stage_options": o.stage_options()} if o.stage_options() else {}
         ident = judge_identity(self.roles, self.judges, self.stages, include=("reference",),
                                sentences_per_call=o.sentences_per_call,
-                               claims_per_call=o.claims_per_call, evidence_tokens=o.evidence_tokens,
+                               claims_per_call=o.claims_per_call, evidence_tokens=o.evidence_tokens, **plugin_options,
                                judges={role: judge.name for role, judge in self.judges.items()})
         templates = role_templates(self.stages, self.judges, uses_evidence, set(self.roles))
         return reward_identity(self.spec, ident["models"], templates, self.backend.name, ident["scoring"])
@@ -227,7 +228,8 @@ class Scorer:
                                        sentences_per_call=self.options.sentences_per_call,
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
-                                       relevance=self.spec.relevance != "none")
+                                       relevance=self.spec.relevance != "none",
+                                       options=self.options.settings("-").stage_options_of(self.stages))
             self._pipeline = Pipeline(self.stages, self._context, aborts=False)
             self._gate = None
         return self._loop.submit(self._score_batch(prompts, responses, references))

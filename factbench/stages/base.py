@@ -37,20 +37,32 @@ class StageError(Exception):
 
 
 @dataclass(frozen=True)
-class JudgeRole:
-    """A judge role a stage calls: its key (`role` of judges and RoleSpecs), the flag and keyword
-    prefix users name its model with (`--FLAG`, `--FLAG-base-url`, ... / `FLAG_base_url=`), and the
-    judge it runs unless `--judges` names another."""
+class Role:
+    """A model a stage calls that writes text rather than judging it (the model under test, the
+    reference model). Users name it with the same five flags and keywords as a judge role
+    (`--FLAG`, `--FLAG-base-url`, `--FLAG-api-key-env`, `--FLAG-concurrency`, `--FLAG-revision`),
+    but it differs where a judge role has more: it runs no judge (no template, no parser), it does
+    not fall back to `--judge`, and its decoding parameters are its own (pipeline/options.py)."""
 
     name: str
     flag: str
     help: str
-    default_judge: str
+    # Flags it had before a rename: still accepted (hidden, with a warning), as are their keywords.
+    former_flags: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def field(self) -> str:
         """The option/keyword prefix: the flag with underscores."""
         return self.flag.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class JudgeRole(Role):
+    """A judge role a stage calls: its key (`role` of judges and RoleSpecs), the flag and keyword
+    prefix users name its model with (`--FLAG`, `--FLAG-base-url`, ... / `FLAG_base_url=`), and the
+    judge it runs unless `--judges` names another. Its model defaults to `--judge`'s."""
+
+    default_judge: str
 
 
 @dataclass
@@ -68,6 +80,7 @@ class RunContext:
     max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for items that did not parse
     # Reference answers being generated, by prompt text: rollouts of one prompt share one call.
     references: dict[str, asyncio.Future] = field(default_factory=dict)
+    options: dict[str, BaseModel] = field(default_factory=dict)  # stage name -> its options (Stage.options)
 
 
 @dataclass
@@ -100,8 +113,12 @@ class Stage(ABC, Generic[R]):
     order: ClassVar[int]  # place in the pipeline (built-ins: 10, 20, ..., 60); a stage reads only earlier ones
     reads: ClassVar[tuple[type[Stage], ...]] = ()  # the stages whose records it reads
     roles: ClassVar[tuple[JudgeRole, ...]] = ()  # the judge roles it calls
-    options: ClassVar[type[BaseModel] | None] = None  # its settings, with their defaults (RunSettings reads them)
+    models: ClassVar[tuple[Role, ...]] = ()  # the roles it calls that write text (no judge)
+    # Its settings, with their defaults; each field is a flag (`--FIELD-NAME`) and a keyword of run,
+    # evaluate() and the Scorer, and part of the run identity. `produce` reads them as ctx.options[name].
+    options: ClassVar[type[BaseModel] | None] = None
     role: ClassVar[str | None] = None  # the role whose calls its progress bar shows
+    former_names: ClassVar[tuple[str, ...]] = ()  # its file's names in run directories from before a rename
 
     def applies(self, ctx: RunContext, task: Task) -> bool:
         """Whether the stage runs at all for this task (progress totals count only these)."""
@@ -135,6 +152,7 @@ class Stage(ABC, Generic[R]):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "order": self.order, "record": self.record_type.__name__,
                 "reads": [s.name for s in self.reads], "roles": [r.name for r in self.roles],
+                "models": [r.name for r in self.models],
                 "options": self.options().model_dump() if self.options else {}}
 
     @abstractmethod

@@ -17,7 +17,7 @@ import asyncio
 import re
 from collections import Counter
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from factbench.judges.builtin import CLAIMS
 from factbench.judges.judge import Judge
@@ -38,7 +38,7 @@ class ClaimsOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    sentences_per_call: PositiveInt = 30  # answer sentences per extraction call
+    sentences_per_call: PositiveInt = Field(default=30, description="answer sentences per claim-extraction call")
 
 
 DEFAULT_SENTENCES_PER_CALL = ClaimsOptions().sentences_per_call

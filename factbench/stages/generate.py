@@ -8,7 +8,7 @@ from pathlib import Path
 
 from factbench.hashing import sha256_hex
 from factbench.llm.client import Completion, LLMClient
-from factbench.stages.base import RunContext, Sample, Stage, StageError
+from factbench.stages.base import Role, RunContext, Sample, Stage, StageError
 from factbench.store.jsonl import InputFileError, read_jsonl
 from factbench.store.records import AnswerRecord, sample_key
 from factbench.tasks import Prompt, Task
@@ -139,12 +139,16 @@ def answer_from_response(task: Task, prompt: Prompt, row: dict, source: str) -> 
     )
 
 
+MODEL = Role("model", "model", "the model under test")
+
+
 class AnswerStage(Stage[AnswerRecord]):
     """The model under test's answer, or the row of a responses file (no generation)."""
 
     name = "answers"
     record_type = AnswerRecord
     order = 10
+    models = (MODEL,)
     role = "model"
 
     def applies(self, ctx: RunContext, task: Task) -> bool:

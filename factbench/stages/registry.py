@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import sys
 
+from pydantic.fields import FieldInfo
+
 from factbench.plugins import Plugin, PluginError, load_plugins
-from factbench.stages.base import JudgeRole, Stage
-from factbench.store.records import ErrorRecord, Record
+from factbench.stages.base import JudgeRole, Role, Stage
+from factbench.store.records import ErrorRecord, StageFiles
 
 
 def discover_stages() -> dict[str, Plugin]:
@@ -38,7 +40,7 @@ def check_order(stages: tuple[Stage, ...]) -> None:
         if late:
             raise PluginError(f"stage {stage.name!r} reads {', '.join(late)}, which no earlier stage writes "
                               f"(order {stage.order})")
-        for role in stage.roles:
+        for role in (*stage.roles, *stage.models):
             if role.name in roles and roles[role.name] != stage.name:
                 raise PluginError(f"judge role {role.name!r} is declared by stages {roles[role.name]!r} "
                                   f"and {stage.name!r}")
@@ -51,7 +53,28 @@ def judge_roles(stages: tuple[Stage, ...] | None = None) -> tuple[JudgeRole, ...
     return tuple(role for stage in (registered_stages() if stages is None else stages) for role in stage.roles)
 
 
-def record_types(stages: tuple[Stage, ...] | None = None) -> dict[str, type[Record]]:
-    """Stage file -> its record type, and the failures file."""
+def model_roles(stages: tuple[Stage, ...] | None = None) -> tuple[Role, ...]:
+    """The roles of the stages (default: all registered) that write text rather than judge."""
+    return tuple(role for stage in (registered_stages() if stages is None else stages) for role in stage.models)
+
+
+def option_fields(stages: tuple[Stage, ...] | None = None) -> dict[str, tuple[Stage, FieldInfo]]:
+    """Option name (= keyword; its flag has dashes) -> (its stage, the field), for every field of
+    the stages' `options` models; two stages may not declare the same name."""
+    out: dict[str, tuple[Stage, FieldInfo]] = {}
+    for stage in registered_stages() if stages is None else stages:
+        for name, info in (stage.options.model_fields.items() if stage.options else ()):
+            if name in out and out[name][0].name != stage.name:
+                raise PluginError(f"option {name!r} is declared by stages {out[name][0].name!r} and {stage.name!r}")
+            out[name] = (stage, info)
+    return out
+
+
+def stage_files(stages: tuple[Stage, ...] | None = None) -> StageFiles:
+    """The run directory's record files (default: of all registered stages), in pipeline order, and
+    the failures file: each one's record type, and the files its records are built on (what the
+    stage reads; a record built on one that was moved aside as corrupt is redone too)."""
     stages = registered_stages() if stages is None else stages
-    return {**{s.name: s.record_type for s in stages}, "errors": ErrorRecord}
+    return StageFiles(types={**{s.name: s.record_type for s in stages}, "errors": ErrorRecord},
+                      built_on={s.name: tuple(r.name for r in s.reads) for s in stages},
+                      former={s.name: s.former_names for s in stages if s.former_names})

@@ -15,7 +15,7 @@ from factbench.judges.judge import Judge
 from factbench.judges.parsing import ParseError
 from factbench.judges.templates import relevance_messages
 from factbench.llm.client import Completion, LLMClient, LLMError
-from factbench.stages.base import JudgeRole, RunContext, Sample, Stage, StageError
+from factbench.stages.base import JudgeRole, Role, RunContext, Sample, Stage, StageError
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.generate import AnswerStage, complete_text
 from factbench.store.records import Record, RelevanceRecord
@@ -66,6 +66,7 @@ async def judge_relevance(client: LLMClient, task: str, sample_id: str, question
 
 RELEVANCE = JudgeRole("relevance", "relevance-judge", "override the judge for the relevance role",
                       RELEVANCE_PAIRWISE.name)
+REFERENCE = Role("reference", "reference-model", "generates reference answers for relevance when a task has none")
 
 
 async def reference_answer(ctx: RunContext, task: Task, prompt: Prompt) -> tuple[str, str]:
@@ -95,6 +96,7 @@ class RelevanceStage(Stage[RelevanceRecord]):
     order = 60
     reads = (AnswerStage, ClaimsStage)
     roles = (RELEVANCE,)
+    models = (REFERENCE,)
     role = "relevance"
 
     def applies(self, ctx: RunContext, task: Task) -> bool:

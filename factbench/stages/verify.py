@@ -18,7 +18,7 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
@@ -36,8 +36,10 @@ class VerdictsOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    claims_per_call: PositiveInt = 30
-    evidence_tokens: PositiveInt = 2500  # per evidence block (one per answer, unless its claims' best passages need more)
+    claims_per_call: PositiveInt = Field(default=30, description="claims per verification call")
+    # per evidence block (one per answer, unless its claims' best passages need more)
+    evidence_tokens: PositiveInt = Field(default=2500, description="budget of an answer's evidence block, shared by its "
+                                                           "verification calls")
 
 
 DEFAULT_CLAIMS_PER_CALL = VerdictsOptions().claims_per_call

@@ -5,6 +5,8 @@ Every record carries `task` and `id` (the prompt id); (task, id) is the sample k
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -111,7 +113,14 @@ class ErrorRecord(Record):
     resolved: bool = False
 
 
-RECORD_TYPES: dict[str, type[Record]] = {
-    "answers": AnswerRecord, "claims": ClaimsRecord, "evidence": EvidenceRecord,
-    "verdicts": VerdictsRecord, "weights": WeightsRecord, "relevance": RelevanceRecord, "errors": ErrorRecord,
-}
+@dataclass(frozen=True)
+class StageFiles:
+    """A run directory's record files, in pipeline order: each one's record type and the files its
+    records are built on. The store keeps no table of its own: a run derives this from its
+    registered stages (`factbench.stages.registry.stage_files`), so a plug-in stage's file is
+    typed, synced and repaired like a built-in's. Without one a store knows only errors.jsonl."""
+
+    types: Mapping[str, type[Record]] = field(default_factory=lambda: {"errors": ErrorRecord})
+    built_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Names a stage's file had before it was renamed: a run directory that has one keeps using it.
+    former: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -6,7 +6,8 @@ opened for writing, every line is checked; bad lines go to `<stage>.jsonl.corrup
 with the line number they had), the stage file is rewritten without them, and a warning names
 the file and line. The samples concerned then lack that stage and are redone by the resume.
 Records of later stages that were built on a removed record (verdicts on claims that are gone)
-are moved aside too, so that nothing is scored against a redone, possibly different, input.
+are moved aside too, so that nothing is scored against a redone, possibly different, input:
+which files a stage's records are built on is what the stage declares it reads (`StageFiles`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from factbench.store.files import append_bytes, replace_file
-from factbench.store.records import Record
+from factbench.store.records import Record, StageFiles
 
-# Which stage's record each stage's record is built on (the run's data flow).
-UPSTREAM = {"claims": "answers", "evidence": "claims", "verdicts": "evidence", "weights": "claims",
-            "relevance": "answers"}
 MAX_WARNINGS = 5  # per file; the rest are counted
 
 
@@ -51,25 +49,27 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield lineno, raw
 
 
-def repair_run(dir: Path, record_types: dict[str, type[Record]]) -> int:
+def repair_run(dir: Path, files: StageFiles) -> int:
     """Move corrupt and orphaned lines of every stage file aside; return how many were moved."""
     kept_keys: dict[str, set[str]] = {}
+    damaged: set[str] = set()  # files that lost lines: records built on them are checked
     moved_total = 0
-    damaged = False
-    for stage, cls in record_types.items():
-        path = dir / f"{stage}.jsonl"
+    for stage, cls in files.types.items():
+        path = next((p for p in (dir / f"{n}.jsonl" for n in (stage, *files.former.get(stage, ()))) if p.exists()),
+                    dir / f"{stage}.jsonl")
         if not path.exists():
             kept_keys[stage] = set()
             continue
-        upstream = UPSTREAM.get(stage)
-        need = kept_keys.get(upstream) if damaged and upstream else None
+        upstream = [u for u in files.built_on.get(stage, ()) if u in damaged]
         good: list[bytes] = []
         bad: list[tuple[int, bytes, str]] = []
         keys: set[str] = set()
         for lineno, raw in iter_lines(path):
             record, why = parse_line(raw, cls)
-            if record is not None and need is not None and record.key not in need:
-                record, why = None, f"built on a {upstream} record that was moved aside"
+            if record is not None:
+                gone = next((u for u in upstream if record.key not in kept_keys.get(u, set())), None)
+                if gone is not None:
+                    record, why = None, f"built on a {gone} record that was moved aside"
             if record is None:
                 bad.append((lineno, raw, why))
             else:
@@ -77,7 +77,7 @@ def repair_run(dir: Path, record_types: dict[str, type[Record]]) -> int:
                 keys.add(record.key)
         kept_keys[stage] = keys
         if bad:
-            damaged = damaged or stage != "errors"
+            damaged.add(stage)
             _move_aside(path, good, bad)
             moved_total += len(bad)
     return moved_total

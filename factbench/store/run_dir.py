@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from factbench.store.artefacts import RunSpec, RunSummary
 from factbench.store.files import WriteFailed, replace_file, write_all
 from factbench.store.jsonl import InputFileError, loads_bounded
-from factbench.store.records import RECORD_TYPES, Record
+from factbench.store.records import Record, StageFiles
 from factbench.store.repair import iter_lines, parse_line, repair_run
 
 T = TypeVar("T", bound=BaseModel)
@@ -67,10 +67,11 @@ def check_run_id(run_id: str) -> str:
 
 
 class RunStore:
-    def __init__(self, run_dir: str | Path, record_types: dict[str, type[Record]] | None = None):
+    def __init__(self, run_dir: str | Path, files: StageFiles | None = None):
         self.dir = Path(run_dir)
-        # Stage file -> record type: the pipeline's (plug-in stages included) for a run; the built-ins to read one.
-        self.record_types = RECORD_TYPES if record_types is None else record_types
+        # The stage files, their record types and data flow: the registered stages' (plug-ins included).
+        self.files = StageFiles() if files is None else files
+        self.record_types = self.files.types
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
         self._unsynced: set[str] = set()  # stages with records written since their last fsync
@@ -99,7 +100,7 @@ class RunStore:
             for stage in self.record_types:
                 self._repair_tail(self.path(stage))
                 self.path(stage).touch(exist_ok=True)  # every stage file exists, empty when nothing happened
-            repair_run(self.dir, self.record_types)
+            repair_run(self.dir, self.files)
         except OSError as exc:
             self.close()
             raise WriteFailed(lock.parent, exc) from None
@@ -130,7 +131,12 @@ class RunStore:
 
     # ---------------------------------------------------------- files
     def path(self, stage: str) -> Path:
-        return self.dir / f"{stage}.jsonl"
+        """The stage's file; in a run directory written before the stage was renamed, its file there."""
+        path = self.dir / f"{stage}.jsonl"
+        if not path.exists():
+            older = (self.dir / f"{name}.jsonl" for name in self.files.former.get(stage, ()))
+            return next((p for p in older if p.exists()), path)
+        return path
 
     @staticmethod
     def _repair_tail(path: Path) -> None:

@@ -13,6 +13,7 @@ from conftest import role_args, write_longfact_fixture
 
 from factbench.cli.main import main
 from factbench.llm.cache import CallCache
+from factbench.stages.registry import stage_files
 from factbench.store.run_dir import CorruptRecord, RunStore
 
 N = 8
@@ -78,7 +79,7 @@ def test_a_reader_of_a_damaged_stage_file_is_told_file_and_line(finished):
     path = run / "claims.jsonl"
     path.write_bytes(path.read_bytes() + b"garbage\n")
     with pytest.raises(CorruptRecord, match=f"{path}:{N + 1}: "):
-        list(RunStore(run).iter_records("claims"))  # without the lock nothing is rewritten
+        list(RunStore(run, stage_files()).iter_records("claims"))  # without the lock nothing is rewritten
     assert path.read_bytes().endswith(b"garbage\n")
 
 

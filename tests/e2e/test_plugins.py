@@ -49,8 +49,7 @@ STRICT = Judge(name="verify-strict", role="verifier", mode="ternary", parse=VERI
 def toy_plugin(tmp_path, monkeypatch):
     site = tmp_path / "site"
     install_plugin(site, "toy_fb_plugin", textwrap.dedent(PLUGIN),
-                   "[factbench.evidence]\ntoy = toy_fb_plugin:open_toy\n\n[factbench.judges]\nstrict = toy_fb_plugin:STRICT\n",
-                   package=True)
+                   "[factbench.evidence]\ntoy = toy_fb_plugin:open_toy\n\n[factbench.judges]\nstrict = toy_fb_plugin:STRICT\n")
     monkeypatch.syspath_prepend(str(site))
     yield
     sys.modules.pop("toy_fb_plugin", None)
