@@ -74,9 +74,9 @@ class _Former(argparse.Action):
     """A flag's former spelling: warns, naming the flag, then does exactly what the flag does."""
 
     def __init__(self, option_strings: list[str], dest: str, current: argparse.Action, **kwargs: Any):
-        super().__init__(option_strings, dest, nargs=current.nargs, const=current.const, type=current.type,
-                         choices=current.choices, metavar=current.metavar, default=argparse.SUPPRESS,
-                         help=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, nargs=current.nargs, const=current.const,
+                         type=current.type if callable(current.type) else None, choices=current.choices,
+                         metavar=current.metavar, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         self.current = current
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
@@ -94,7 +94,9 @@ def add_former_flags(parser: argparse.ArgumentParser) -> None:
                 add_former_flags(sub)
     for new, olds in table.items():
         current = parser._option_string_actions.get(new)
-        for old in olds if current is not None else ():
+        if current is None:
+            continue
+        for old in olds:
             if old not in parser._option_string_actions:
                 parser.add_argument(old, dest=current.dest, action=_Former, current=current)
 
