@@ -1,8 +1,8 @@
 """Per-call JSON schemas: a template's schema with the number of list entries one call expects.
 
 A judge template's schema fixes the shape of an answer (`{"claims": [[...], ...]}`,
-`{"labels": [...]}`); how many entries its list must have is known only per call (the
-sentences or claims in that call). Telling a grammar-constrained server that number
+`{"labels": "SUN"}`); how many entries its list (or letters its string) must have is known only
+per call (the sentences or claims in that call). Telling a grammar-constrained server that number
 (`minItems` = `maxItems` = N on the schema's one list) keeps a small model from closing the
 list early: a list of the wrong length cannot be aligned and is a parse failure anyway, so the
 constraint removes a failure mode without changing what a well-formed answer can say (a sentence

@@ -227,8 +227,8 @@ class ScriptedServer:
             content = ""
         elif action == "drop_last":
             data = json.loads(content)
-            items = next(v for v in data.values() if isinstance(v, list))
-            del items[-1:]
+            key = next(k for k, v in data.items() if isinstance(v, (list, str)))  # a list, or a string of letters
+            data[key] = data[key][:-1]
             content = json.dumps(data)
         output_tokens = approx_tokens(content)
         messages = body.get("messages") or []

@@ -27,7 +27,7 @@ def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
     assert main(base + ["--run-id", "w"] + role_args(server.base_url)) == 0
     summary = _summary(tmp_path / "w")
     # knowledge-only evidence: the classification rides on the knowledge verification template
-    assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v3+")
+    assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v4+")
     assert summary["tasks"]["longfact-objects"]["judge"]["templates"]["weighting"].startswith("informativeness-")
     assert summary["judges"]["weighting"]["model"] == "openai/judge"
     assert summary["reward"]["design"] == "informative"

@@ -26,7 +26,7 @@ def test_a_claims_own_passages_come_from_its_ranked_list_alone():
     passages = [Passage(text="w" * 400, title="A"), Passage(text="x " * 200, title="B"),
                 Passage(text="short one", title="C"), Passage(text="short two", title="D")]
     # its best always (101 tokens), then each next one that still fits the allowance
-    assert claim_evidence([0, 1, 2, 3], passages, allowance=150) == [0, 2, 3]
+    assert claim_evidence([0, 1, 2, 3], passages, allowance=150, max_passages=5) == [0, 2, 3]
     assert claim_evidence([0, 1, 2, 3], passages, allowance=150, max_passages=2) == [0, 2]
     assert claim_evidence([1, 0], passages, allowance=50) == [1]  # the best even over the allowance
     assert claim_evidence([], passages) == []
@@ -71,12 +71,12 @@ def test_each_claim_names_its_own_passages_and_several_calls_share_one_block(ser
     block = prefixes.pop()
     assert "<question>\nTell me about things." in block
     numbers = dict(re.findall(r"\[(P\d+)\] T\d+: Passage (\d+) ", block))
-    # every claim is numbered by its place in the answer and names its own passages: all three of
-    # its ranked ones (66 tokens each, within the per-claim allowance)
+    # every claim is numbered by its place in the answer and names its own passages: the best two
+    # of its three (66 tokens each: the cap of two, not the token allowance, ends them)
     lines = [ln for p in prompts for ln in p.split("<claims>\n")[1].split("\n</claims>")[0].splitlines()]
     for line in lines:
         n, refs = re.fullmatch(r"(\d+)\. Fact .*\[(.*)\]", line).groups()
-        assert [int(numbers[r]) for r in refs.split(", ")] == per_claim[int(n) - 1]
+        assert [int(numbers[r]) for r in refs.split(", ")] == per_claim[int(n) - 1][:2]
     assert server.state.log[-1]["response_format"]["json_schema"]["schema"] == verify_template("ternary", True).schema
     # one call for all claims: question and claims first, the block last (the informativeness call
     # about these claims shares everything before the block)
@@ -123,3 +123,28 @@ def test_with_item_counts_each_verification_call_fixes_its_label_count(server):
             labels = body["response_format"]["json_schema"]["schema"]["properties"]["labels"]
             sent.append((n, labels["pattern"]))
     assert sorted(sent) == [(2, "^[SUN]{2}$"), (2, "^[SUN]{2}$"), (3, "^[SUN]{3}$")]  # 7 claims, calls of <= 3
+
+
+def test_the_informativeness_calls_share_each_verification_prompt_up_to_the_claims(server):
+    from factbench.stages.weights import weigh_claims
+
+    passages = [Passage(text=f"Passage {i} " + "word " * 80, title=f"T{i}") for i in range(4)]
+    per_claim = [[0], [1], [0], [2], [1], [3]]  # 105 tokens each: 250 tokens hold two passages
+    claims, evidence = _records(6, per_claim, passages)
+    client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
+    asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, evidence_tokens=250, question="Q?"))
+    weights = asyncio.run(weigh_claims(client, "Q?", claims, evidence, evidence_tokens=250))
+    assert weights.classes == ["informative"] * 6
+    verify = sorted(_verify_prompts(server))
+    classify = sorted(b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "informativeness")
+    assert len(verify) == len(classify) == 2
+    # the groups follow the passages that serve most claims: claims 1, 3 (passage 0) with 2, 5
+    # (passage 1); then the rest, whose passages fit
+    assert "<claims>\n1. Fact 0. [P1]\n2. Fact 1. [P2]\n3. Fact 2. [P1]\n5. Fact 4. [P2]\n</claims>" in verify[0]
+    assert "<claims>\n4. Fact 3 perhaps. [P1]\n6. Fact 5. [P2]\n</claims>" in verify[1]
+    for v, c in zip(verify, classify):
+        shared = v[:v.index("</claims>") + len("</claims>")]
+        assert c.startswith(shared) and "<passages>" not in c
+    # the second call classifies claims 4 and 6 with the earlier claims it does not hold as context
+    context = classify[1].split("Earlier claims")[1]
+    assert "3. Fact 2." in context and "5. Fact 4." in context and "4. Fact 3" not in context
