@@ -12,10 +12,13 @@ Workload: synthetic biographies (bench/bio_world.py): ~25 one-fact sentences per
 scored with default settings by the scripted server as extractor and verifier, twice: with
 topic-restricted corpus evidence (`corpus:DB#topic`, one passage per encyclopedia paragraph)
 and with web-search evidence (`serper`, a Serper stand-in via FACTBENCH_SERPER_URL). Every
-claim's source paragraph is known, so the bench also prints evidence coverage: the share of
-claims whose source (corpus: its paragraph; web: its fact sentence) is in the prompt the claim
-is judged in, for the prompts actually sent and for the layout used before (batches of 10
-claims, each with its own 3,000-token pool), recomputed from the same retrieval.
+claim's source is known (corpus: its paragraph; web: its fact sentence), and the scripted judge
+calls a claim with a known source supported only when that source is in one of the claim's own
+passages (unverifiable otherwise). The bench prints evidence coverage: how many claims have
+their source among their own passages in the prompts actually sent, and how many would have it
+in the layout before per-claim evidence (one block per answer, its claims' passages round-robin
+up to 2,500 tokens), recomputed from the same retrieval; and how many labels differ from that
+layout under this judge.
 
 Two scenarios, the realistic one first (the headline figure): 50 people with Wikipedia-sized
 topic pages (10-12 passages of ~230 tokens, none over 256, FActScore's passage size) and answers
@@ -76,16 +79,24 @@ def _write_inputs(root: Path, n_answers: int, n_claims: int, scenario: str = "to
 
 
 def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims: int, keep_log: bool,
-           scenario: str) -> None:
-    """The simulated judge and the search stand-in, in a process of their own."""
+           scenario: str, kind: str) -> None:
+    """The simulated judge and the search stand-in, in a process of their own. The judge says
+    "supported" of a claim with a known source only when that source is among the claim's own
+    passages (corpus: its paragraph; web: its fact sentence)."""
     import asyncio
 
     from aiohttp import web
 
     from factbench.testing.scripted_server import LatencyModel, ScriptedServer, ScriptedState
 
-    ScriptedServer(ScriptedState(latency=LatencyModel(**latency), keep_log=keep_log), port=port).start()
     people = {p.name: p for p in _people(scenario, n_answers, n_claims)}
+    sources = _sources(list(people.values()), web=kind == "web")
+
+    def supports(claim: str, texts: list[str]) -> bool:
+        return claim not in sources or any(sources[claim] in t for t in texts)
+
+    ScriptedServer(ScriptedState(latency=LatencyModel(**latency), keep_log=keep_log, supports=supports),
+                   port=port).start()
 
     async def search(request):
         body = await request.json()
@@ -107,12 +118,12 @@ def _get(port: int, path: str):
 
 
 def _start_server(latency: dict, n_answers: int, n_claims: int, keep_log: bool = False,
-                  scenario: str = "today") -> tuple[mp.Process, int, int]:
+                  scenario: str = "today", kind: str = "corpus") -> tuple[mp.Process, int, int]:
     from factbench.serving.judge_server import free_port
 
     port, search_port = free_port(), free_port()
     server = mp.get_context("spawn").Process(target=_serve, args=(port, search_port, latency, n_answers, n_claims, keep_log,
-                                                                   scenario),
+                                                                   scenario, kind),
                                              daemon=True)
     server.start()
     for _ in range(300):
@@ -165,49 +176,91 @@ def _sources(people: list, web: bool) -> dict[str, str]:
 
 
 def coverage_sent(log: list[dict], sources: dict[str, str]) -> tuple[int, int]:
-    """Share of claims with a known source whose source is in the verification prompt that judged them."""
+    """Claims with a known source whose source is in their own passages, as the verification prompt
+    that judged them names them ("3. ... [P1, P4]")."""
+    from factbench.testing.extra_kinds import claims_with_refs, passages_of
+
     hit = total = 0
     for body in log:
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        passages = _block(user, "passages")
-        for line in _block(user, "claims").splitlines():
-            claim = re.sub(r"^\d+\. ", "", line)
+        passages = passages_of(user)
+        for _, claim, refs in claims_with_refs(user):
             if claim in sources:
                 total += 1
-                hit += sources[claim] in passages
+                hit += any(sources[claim] in passages.get(r, "") for r in refs or [])
     return hit, total
 
 
-def coverage_legacy(run_dir: Path, sources: dict[str, str], batch: int = 10, budget: int = 3000) -> tuple[int, int]:
-    """The same share for the layout before: claims in batches of 10, each batch its own pool of its
-    claims' passages, round-robin by rank (each claim's best first), up to 3,000 tokens (4 chars each)."""
+def _pooled_block(per_claim: list[list[int]], passages: list[dict], budget: int = 2500, extra: int = 20) -> str:
+    """The layout before per-claim evidence: one block per answer, the claims' ranked passages
+    round-robin (each claim's best first), deduplicated, up to 2,500 tokens and one passage per
+    claim plus 20, a near copy (token Jaccard >= 0.8) past a claim's best skipped."""
+    from factbench.stages.verify import near_duplicate, passage_tokens
+    from factbench.store.records import Passage
+
+    chosen: list[int] = []
+    kept: list[frozenset[str]] = []
+    used = 0
+    for rank in range(max((len(ids) for ids in per_claim), default=0)):
+        for ids in per_claim:
+            if len(chosen) >= len(per_claim) + extra or rank >= len(ids) or ids[rank] in chosen:
+                continue
+            p = passages[ids[rank]]
+            cost = passage_tokens(Passage(text=p["text"], title=p.get("title", "")))
+            words = frozenset(re.sub(r"[^\w\s]", " ", p["text"].lower()).split())
+            if used + cost > budget or (rank > 0 and near_duplicate(words, kept)):
+                continue
+            chosen.append(ids[rank])
+            kept.append(words)
+            used += cost
+    return " ".join(passages[i]["text"][:1600] for i in chosen)
+
+
+def coverage_before(run_dir: Path, sources: dict[str, str]) -> tuple[list[str], list[str]]:
+    """From the run's own retrieval: the claims with a known source, and those of them whose source
+    is in the block the layout before would have judged them against (:func:`_pooled_block`)."""
     claims = {r["id"]: r for r in map(json.loads, (run_dir / "claims.jsonl").read_text().splitlines())}
-    hit = total = 0
+    known, covered = [], []
     for ev in map(json.loads, (run_dir / "evidence.jsonl").read_text().splitlines()):
         texts = [c["text"] for c in claims[ev["id"]]["claims"]]
-        for start in range(0, len(texts), batch):
-            ranked = ev["per_claim"][start:start + batch]
-            chosen, used = [], 0
-            for rank in range(max((len(r) for r in ranked), default=0)):
-                for ids in ranked:
-                    if rank < len(ids) and ids[rank] not in chosen:
-                        cost = min(len(ev["passages"][ids[rank]]["text"]) // 4 + 1, 400)
-                        if used + cost <= budget:
-                            chosen.append(ids[rank])
-                            used += cost
-            pooled = " ".join(ev["passages"][i]["text"][:1600] for i in chosen)
-            for claim in texts[start:start + batch]:
-                if claim in sources:
-                    total += 1
-                    hit += sources[claim] in pooled
-    return hit, total
+        block = _pooled_block(ev["per_claim"][:len(texts)], ev["passages"])
+        for claim in texts:
+            if claim in sources:
+                known.append(claim)
+                if sources[claim] in block:
+                    covered.append(claim)
+    return known, covered
+
+
+def label_changes(log: list[dict], sources: dict[str, str], covered_before: list[str]) -> tuple[int, int, int]:
+    """(claims judged, labels that differ from the layout before, of them: source lost) under the
+    scripted judge, whose label for a claim with a known source is "supported" when that source is
+    among the passages it is judged on and "unverifiable" otherwise; every other claim's label
+    follows its words alone, the same in both layouts."""
+    from factbench.testing.extra_kinds import claims_with_refs, passages_of
+
+    before = set(covered_before)
+    judged = changed = lost = 0
+    for body in log:
+        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        passages = passages_of(user)
+        for _, claim, refs in claims_with_refs(user):
+            judged += 1
+            if claim not in sources:
+                continue
+            now = any(sources[claim] in passages.get(r, "") for r in refs or [])
+            if now != (claim in before):
+                changed += 1
+                lost += not now
+    return judged, changed, lost
 
 
 # ------------------------------------------------------------------ runs
 
 def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: bool = True,
              scoring: dict | None = None, scenario: str = "today") -> dict:
-    server, port, search_port = _start_server(latency, n_answers, n_claims, keep_log=True, scenario=scenario)
+    server, port, search_port = _start_server(latency, n_answers, n_claims, keep_log=True, scenario=scenario,
+                                              kind=kind)
     os.environ["FACTBENCH_SERPER_URL"] = f"http://127.0.0.1:{search_port}/search"
     os.environ["SERPER_API_KEY"] = SEARCH_KEY
     try:
@@ -222,8 +275,11 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             stats = _get(port, "/stats")
             sources = _sources(people, web=kind == "web")
-            after = coverage_sent(_get(port, "/log?kind=verify"), sources)
-            before = coverage_legacy(root / "results" / kind, sources)
+            log = _get(port, "/log?kind=verify")
+            after = coverage_sent(log, sources)
+            known, covered = coverage_before(root / "results" / kind, sources)
+            before = (len(covered), len(known))
+            judged, changed, lost = label_changes(log, sources, covered)
     finally:
         server.terminate()
         server.join()
@@ -243,6 +299,7 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
         "wall_s": wall, "floor_s": stats["floor_s"] / latency["speed"],
         "wall_over_floor": wall * latency["speed"] / stats["floor_s"],
         "cpu_ms_per_claim": cpu * 1000 / max(1, claims), "coverage": after, "coverage_before": before,
+        "labels_judged": judged, "labels_changed": changed, "labels_lost_source": lost,
         "failed_samples": summary.errors.failed_samples,
     }
 
@@ -316,6 +373,8 @@ def _print(r: dict) -> None:
         ("harness CPU / claim", f"{r['cpu_ms_per_claim']:.2f} ms   (target <= 1)"),
         ("evidence coverage", f"{_share(r['coverage'])} (layout before: {_share(r['coverage_before'])})"
                               "   (must not drop)"),
+        ("labels vs layout before", f"{r['labels_changed']} of {r['labels_judged']} differ "
+                                    f"({r['labels_lost_source']} lost their source's passage)"),
         ("failed samples", str(r["failed_samples"])),
     ]
     width = max(len(k) for k, _ in rows)
@@ -343,6 +402,7 @@ def _print_table(results: dict) -> None:
         ("output tokens", lambda r: f"{r['output_tokens']:.0f}"),
         ("coverage, claims", lambda r: f"{r['coverage'][0]} of {r['coverage'][1]}"),
         ("  layout before", lambda r: f"{r['coverage_before'][0]} of {r['coverage_before'][1]}"),
+        ("labels changed", lambda r: f"{r['labels_changed']} of {r['labels_judged']}"),
         ("harness CPU / claim", lambda r: f"{r['cpu_ms_per_claim']:.2f} ms"),
     ]
     heads = [f"{scenario}, {kind}" for scenario, kind in cols]
@@ -372,6 +432,8 @@ def main() -> None:
     parser.add_argument("--sentences-per-call", type=int, help="override the default (to measure a lever)")
     parser.add_argument("--claims-per-call", type=int, help="override the default (to measure a lever)")
     parser.add_argument("--evidence-tokens", type=int, help="override the default (to measure a lever)")
+    parser.add_argument("--claim-evidence-tokens", type=int, help="override a claim's passage allowance (a lever)")
+    parser.add_argument("--claim-passages", type=int, help="override a claim's passage cap (a lever)")
     parser.add_argument("--no-cold-run", action="store_true", help="skip the time-to-first-request run")
     parser.add_argument("--only", choices=("stream", "cold"), help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -391,6 +453,12 @@ def main() -> None:
           f"16-token prefix-cache blocks, speed x{args.speed:g})")
     scoring = {k: v for k in ("sentences_per_call", "claims_per_call", "evidence_tokens")
                if (v := getattr(args, k)) is not None}
+    from factbench.stages import verify
+
+    for name, value in (("CLAIM_EVIDENCE_TOKENS", args.claim_evidence_tokens), ("MAX_CLAIM_PASSAGES", args.claim_passages)):
+        if value is not None:  # module constants, read at call time by the in-process run
+            setattr(verify, name, value)
+            scoring[name.lower()] = value
     if scoring:
         print(f"settings changed from the defaults: {scoring}")
     kinds = ("corpus", "web") if args.evidence == "both" else (args.evidence,)

@@ -7,14 +7,14 @@ from factbench.judges.parsing import parse_sentence_claims, parse_verdicts, pars
 from factbench.judges.templates import EXTRACT, RELEVANCE, verify_template
 
 CLAIMS = Judge(
-    name="claims", role="extractor", template=EXTRACT, parse=parse_sentence_claims,
+    name="claims", role="extractor", template=EXTRACT, parse=parse_sentence_claims, parser_version="2",
     description="verifiable, decontextualised claims per numbered sentence (chunked calls)")
 VERIFY_TERNARY = Judge(
-    name="verify-ternary", role="verifier", mode="ternary", parse=parse_verdicts,
+    name="verify-ternary", role="verifier", mode="ternary", parse=parse_verdicts, parser_version="2",
     template=verify_template("ternary", True), knowledge_template=verify_template("ternary", False),
     description="supported / unsupported / unverifiable against pooled evidence (or own knowledge)")
 VERIFY_BINARY = Judge(
-    name="verify-binary", role="verifier", mode="binary", parse=parse_verdicts,
+    name="verify-binary", role="verifier", mode="binary", parse=parse_verdicts, parser_version="2",
     template=verify_template("binary", True), knowledge_template=verify_template("binary", False),
     description="supported / unsupported against pooled evidence (or own knowledge)")
 RELEVANCE_PAIRWISE = Judge(

@@ -18,18 +18,18 @@ from factbench.judges.judge import Judge
 from factbench.judges.parsing import ParseError, extract_json, salvage_items
 from factbench.judges.templates import JudgeTemplate, claims_prompt, quote, verify_template
 
-CLASS_SCHEMA: dict[str, Any] = {
+CLASS_SCHEMA: dict[str, Any] = {  # t: trivial, r: restates, o: off topic; an empty class is left out
     "type": "object",
-    "properties": {"trivial": {"type": "array", "items": {"type": "integer"}},
-                   "restates": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-                   "off_topic": {"type": "array", "items": {"type": "integer"}}},
-    "required": ["trivial", "restates", "off_topic"], "additionalProperties": False,
+    "properties": {"t": {"type": "array", "items": {"type": "integer"}},
+                   "r": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+                   "o": {"type": "array", "items": {"type": "integer"}}},
+    "required": [], "additionalProperties": False,
 }
 
 
 def classification_template(verify: JudgeTemplate, name: str) -> JudgeTemplate:
     """The informativeness template riding on a verification template: its system, this schema."""
-    return JudgeTemplate(name=name, version="3", system=verify.system, schema=CLASS_SCHEMA)
+    return JudgeTemplate(name=name, version="4", system=verify.system, schema=CLASS_SCHEMA)
 
 
 INFORMATIVENESS = classification_template(verify_template("ternary", True), "informativeness")
@@ -40,21 +40,24 @@ _CLASS_WORDS = {
     "trivial": "trivial", "generic": "trivial", "uninformative": "trivial", "vague": "trivial",
     "restates": "restates", "restatement": "restates", "repeat": "restates", "repeats": "restates",
     "redundant": "restates", "duplicate": "restates", "paraphrase": "restates",
+    "t": "trivial", "r": "restates", "o": "off_topic",
     "off_topic": "off_topic", "off topic": "off_topic", "off-topic": "off_topic", "offtopic": "off_topic",
     "irrelevant": "off_topic", "unrelated": "off_topic",
 }
 
 
 def informativeness_messages(template: JudgeTemplate, question: str, numbered: list[tuple[int, str]],
-                             earlier: list[tuple[int, str]]) -> list[dict[str, str]]:
+                             earlier: list[tuple[int, str]],
+                             refs: list[list[int]] | None = None) -> list[dict[str, str]]:
     """Classify `numbered` (claim number, text); `earlier` are the claims before them, context for
-    restatements. The same messages as the claims' verification up to the claims block."""
+    restatements. The same messages as the claims' verification up to the claims block (`refs`:
+    the claims' passage numbers, as that call names them)."""
     tail = []
     if earlier:
         tail.append("Earlier claims of the response (context only, not to classify):\n"
                     + quote("context", "\n".join(f"{i}. {c}" for i, c in earlier)))
     tail.append(f"Classify claims {numbered[0][0]} to {numbered[-1][0]} as JSON.")
-    return claims_prompt(template.system, question, numbered, tail)
+    return claims_prompt(template.system, question, numbered, tail, refs=refs)
 
 
 def normalise_class(word: Any) -> str | None:
@@ -152,13 +155,13 @@ def parse_classes(text: str, ids: list[int]) -> tuple[list[str | None], list[int
         return [None] * len(ids), [None] * len(ids), [exc.kind] * len(ids)
     if isinstance(data, list) or (isinstance(data, dict) and isinstance(data.get("claims"), list)):
         return _parse_items(data if isinstance(data, list) else data["claims"], ids)
-    if isinstance(data, dict) and any(normalise_class(key) for key in data):
-        return _parse_exceptions(data, ids)
+    if isinstance(data, dict) and (not data or any(normalise_class(key) for key in data)):
+        return _parse_exceptions(data, ids)  # {}: every claim informative, as the template allows
     return [None] * len(ids), [None] * len(ids), ["invalid_shape"] * len(ids)
 
 
 INFORMATIVENESS_JUDGE = Judge(
     name="informativeness", role="weighting", template=INFORMATIVENESS, knowledge_template=INFORMATIVENESS_KNOWLEDGE,
-    parse=parse_classes,
+    parse=parse_classes, parser_version="2",
     description="each claim informative, trivial, a restatement or off topic: the claim weights of the reward")
 JUDGES = (INFORMATIVENESS_JUDGE,)

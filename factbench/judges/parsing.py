@@ -1,7 +1,7 @@
 """Parsers for judge outputs: strict JSON first, a tolerant fallback second, never a guess.
 
-The templates ask for compact lists in order (one claim list per sentence, one label per
-claim, no ids). A compact list is taken only when it has exactly one entry per item asked
+The templates ask for compact output in order (one claim list per sentence; one label letter
+per claim, in one string; no ids). A compact list is taken only when it has exactly one entry per item asked
 for; a list of another length cannot be aligned and is an error for every item, except a
 list cut off by the token limit, whose finished entries are the first ones. The fallback
 reads the older id-keyed JSON, salvaged objects and "3: supported" lines. A missing, unknown
@@ -136,10 +136,15 @@ def _clean_claims(claims: list[Any]) -> list[str]:
     return [c.strip() for c in claims if isinstance(c, str) and c.strip()]
 
 
+SAME_SENTENCE = "="  # an entry standing for its sentence as its one claim (templates.SAME_SENTENCE)
+
+
 def parse_sentence_claims(text: str, expected_ids: list[int]) -> tuple[dict[int, list[str]], list[str]]:
-    """Claims per sentence id, and the error kinds found (missing sentence entries are errors)."""
+    """Claims per sentence id, and the error kinds found (missing sentence entries are errors). A
+    sentence whose entry is "=" gets the one claim SAME_SENTENCE: the caller puts the sentence there."""
     lists, complete = compact_list(text, "claims")
-    if lists is not None and all(isinstance(x, list) for x in lists):
+    if lists is not None and all(isinstance(x, list) or x == SAME_SENTENCE for x in lists):
+        lists = [[SAME_SENTENCE] if x == SAME_SENTENCE else x for x in lists]
         if complete and len(lists) != len(expected_ids):
             return {}, ["claims_count_mismatch"] * len(expected_ids)  # which list belongs to which sentence is unknown
         found = {sid: _clean_claims(c) for sid, c in zip(expected_ids, lists)}
@@ -201,14 +206,44 @@ _VERDICT_LINE = re.compile(r"^\s*(?:claim\s*)?\[?(\d+)\]?\s*[:.)\-]\s*\**\s*([A-
                            re.IGNORECASE)
 
 
+_LETTERS_OPEN = re.compile(r'^\s*(?:```(?:json)?\s*)?\{\s*"labels"\s*:\s*"(?P<letters>[A-Za-z ,]*)$')
+_LETTER_LABELS = {"S": "supported", "U": "unsupported", "N": "unverifiable"}
+
+
 def parse_verdicts(text: str, n_claims: int, mode: str = "ternary") -> tuple[list[str | None], list[str | None]]:
-    """Per-claim labels (None where there is none) and per-claim error kinds (None where fine)."""
-    words, complete = compact_list(text, "labels")
+    """Per-claim labels (None where there is none) and per-claim error kinds (None where fine).
+    The compact format is one letter per claim in one string, `{"labels": "SSUN"}`; a list of
+    label words (the format before) is read too."""
+    try:
+        data = extract_json(text)
+    except ParseError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("labels"), str):
+        return _labels_from_letters(data["labels"], n_claims, mode, complete=True)
+    if data is None and (m := _LETTERS_OPEN.match(text)):  # cut off inside the string: its letters are the first
+        return _labels_from_letters(m.group("letters"), n_claims, mode, complete=False)
+    words, complete = (data["labels"], True) if isinstance(data, dict) and isinstance(data.get("labels"), list) \
+        else salvage_prefix(text, "labels") if data is None else (None, False)
     if words is not None:
         if complete and len(words) != n_claims:
             return [None] * n_claims, ["label_count_mismatch"] * n_claims  # never guess which is which
         return _labels_from({i: w for i, w in enumerate(words[:n_claims], start=1)}, n_claims, mode)
     return _parse_id_keyed_verdicts(text, n_claims, mode)
+
+
+def _labels_from_letters(value: str, n_claims: int, mode: str,
+                         complete: bool) -> tuple[list[str | None], list[str | None]]:
+    letters = [c for c in value if c not in " ,"]
+    if complete and len(letters) != n_claims:
+        return [None] * n_claims, ["label_count_mismatch"] * n_claims  # never guess which is which
+    labels: list[str | None] = [None] * n_claims
+    errors: list[str | None] = ["missing_label"] * n_claims
+    for k, letter in enumerate(letters[:n_claims]):
+        label = _LETTER_LABELS.get(letter.upper())
+        if label == "unverifiable" and mode == "binary":
+            label = "unsupported"
+        labels[k], errors[k] = label, (None if label else "unknown_label")
+    return labels, errors
 
 
 def _labels_from(raw: dict[int, Any], n_claims: int, mode: str) -> tuple[list[str | None], list[str | None]]:

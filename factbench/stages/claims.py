@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from factbench.judges.builtin import CLAIMS
 from factbench.judges.judge import Judge
-from factbench.judges.templates import extraction_messages
+from factbench.judges.templates import SAME_SENTENCE, extraction_messages
 from factbench.llm.client import LLMClient
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.generate import AnswerStage
@@ -187,7 +187,8 @@ async def extract_claims(client: LLMClient, task: str, sample_id: str, question:
         for n, _ in numbered:
             if n not in per_sentence:
                 missing.append(n - 1)
-            found.extend(Claim(text=c, sentence=n - 1) for c in per_sentence.get(n, []))
+            found.extend(Claim(text=sentences[n - 1] if c == SAME_SENTENCE else c, sentence=n - 1)
+                         for c in per_sentence.get(n, []))
     found, ungrounded = split_grounded(found, sentences, question)  # never verified nor credited
     claims, merged = merge_duplicates(list(kept) + found)  # earlier claims stay first and unchanged
     return ClaimsRecord(task=task, id=sample_id, abstained=False, sentences=sentences, claims=claims,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from factbench.stages.sentences import nlp
 from factbench.store.records import Claim
@@ -63,6 +64,7 @@ def _number(digits: str) -> str:
     return digits.rstrip("0").rstrip(".") if "." in digits else digits.lstrip("0") or "0"
 
 
+@lru_cache(maxsize=8192)  # a claim is often its sentence word for word: its terms are known by then
 def terms(text: str) -> Terms:
     """The content words (as stems) and the numbers of a text."""
     text = _plain(text)

@@ -1,11 +1,18 @@
-"""Stage 4: verdicts. An answer's claims are judged against one evidence block: the pooled,
-deduplicated passages of all its claims (every claim's best passage first), up to a token
-budget and at most one passage per claim plus EXTRA_PASSAGES. When the claims' best passages
-alone exceed the budget, the claims are split, in order, into groups whose best passages fit,
-each group with its block. A group judged in one call shows the question and its claims first,
-then the block (the informativeness call shares that prefix); a group judged in several calls
-(sent together) shows the block first, so they share it: either way a prefix-caching server
-prefills each part once.
+"""Stage 4: verdicts. Every claim is judged against its own passages: the best of its ranked
+list, up to CLAIM_EVIDENCE_TOKENS and MAX_CLAIM_PASSAGES (past its best, a passage that nearly
+repeats one it already has is skipped). So a claim's label depends on the question, the claim
+and its own passages only, never on which claims share its call: what lets a verdict be reused
+wherever the same claim comes back with the same passages.
+
+An answer's claims are sent in as few groups as the evidence budget (`--evidence-tokens`)
+allows: one group when the union of their passages fits; otherwise a group is filled passage by
+passage, the passages serving the most claims first, a claim joining once all its passages are
+in, and the claims left over form the next group (one group as soon as their passages fit). A
+group's block holds each of its passages once; every claim names its own after it
+("3. ... [P1, P4]"), and the judge is told to use those alone. A group judged in one call shows
+the question and its claims first, then the block (the informativeness call shares that
+prefix); a group judged in several calls (sent together) shows the block first, so they share
+it: either way a prefix-caching server prefills each part once.
 
 Labels: supported / unsupported / unverifiable (ternary, default) or supported /
 unsupported (binary). A claim whose label is missing or unknown gets no label and a
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -37,16 +45,17 @@ class VerdictsOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     claims_per_call: PositiveInt = Field(default=30, description="claims per verification call")
-    # per evidence block (one per answer, unless its claims' best passages need more)
+    # per evidence block (one per answer, unless its claims' passages need more)
     evidence_tokens: PositiveInt = Field(default=2500, description="budget of an answer's evidence block, shared by its "
                                                            "verification calls")
 
 
 DEFAULT_CLAIMS_PER_CALL = VerdictsOptions().claims_per_call
 DEFAULT_EVIDENCE_TOKENS = VerdictsOptions().evidence_tokens
-# A block also holds at most one passage per claim plus this many: short passages (search snippets)
-# would otherwise fill the token budget with ever lower-ranked ones.
-EXTRA_PASSAGES = 20
+# A claim's own passages: its best, then the next ones while they fit this many tokens, at most
+# MAX_CLAIM_PASSAGES (short search snippets would otherwise bring ever lower-ranked ones).
+CLAIM_EVIDENCE_TOKENS = 560  # two Wikipedia-sized passages (<= 256 tokens each), or two search snippets
+MAX_CLAIM_PASSAGES = 2
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
 
@@ -68,7 +77,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 def near_duplicate(words: frozenset[str], kept: list[frozenset[str]]) -> bool:
-    """Token Jaccard with a passage already in the block at least the claims stage's threshold for claims."""
+    """Token Jaccard with a passage already chosen at least the claims stage's threshold for claims."""
     n = len(words)
     for other in kept:
         m = len(other)
@@ -80,55 +89,62 @@ def near_duplicate(words: frozenset[str], kept: list[frozenset[str]]) -> bool:
     return False
 
 
-def pool_evidence(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int,
-                  max_passages: int | None = None) -> list[tuple[str, str]]:
-    """Round-robin over the claims' ranked passages (each claim's best first), deduplicated,
-    until the budget (tokens, and passages if given) is spent: every claim gets its top passage
-    before any gets a second. Past a claim's best, a passage that nearly repeats one already in
-    the block is skipped (search results often quote one source on several sites)."""
+def claim_evidence(ranked: list[int], passages: list[Passage], allowance: int | None = None,
+                   max_passages: int | None = None,
+                   words: Callable[[int], frozenset[str]] | None = None) -> list[int]:
+    """A claim's own passages, from its ranked list alone: its best, then each next one that fits
+    the allowance (tokens) and does not nearly repeat one already chosen (search results often
+    quote one source on several sites), at most `max_passages`."""
+    allowance = CLAIM_EVIDENCE_TOKENS if allowance is None else allowance
+    max_passages = MAX_CLAIM_PASSAGES if max_passages is None else max_passages
+    words_of = words or (lambda i: _words(passages[i].text))
     chosen: list[int] = []
     kept: list[frozenset[str]] = []
-    seen: set[int] = set()
     used = 0
-    depth = max((len(ids) for ids in per_claim), default=0)
-    for rank in range(depth):
-        for ids in per_claim:
-            if max_passages is not None and len(chosen) >= max_passages:
-                break
-            if rank >= len(ids) or ids[rank] in seen:
-                continue
-            cost = passage_tokens(passages[ids[rank]])
-            if used + cost > budget_tokens:
-                continue
-            seen.add(ids[rank])
-            words = _words(passages[ids[rank]].text)
-            if rank > 0 and near_duplicate(words, kept):
-                continue
-            chosen.append(ids[rank])
-            kept.append(words)
-            used += cost
-    out = []
-    for i in chosen:
-        p = passages[i]
-        text = p.text if approx_tokens(p.text) <= MAX_PASSAGE_TOKENS else p.text[: MAX_PASSAGE_TOKENS * CHARS_PER_TOKEN]
-        out.append((p.title, text))
-    return out
-
-
-def claim_groups(per_claim: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[range]:
-    """Consecutive claims, grouped so that each group's best passages (deduplicated) fit the budget."""
-    groups: list[range] = []
-    start, used, tops = 0, 0, set[int]()
-    for i, ids in enumerate(per_claim):
-        cost = passage_tokens(passages[ids[0]]) if ids and ids[0] not in tops else 0
-        if i > start and used + cost > budget_tokens:
-            groups.append(range(start, i))
-            start, used, tops = i, 0, set()
-            cost = passage_tokens(passages[ids[0]]) if ids else 0
-        if ids:
-            tops.add(ids[0])
+    for pid in ranked:
+        if len(chosen) >= max_passages:
+            break
+        cost = passage_tokens(passages[pid])
+        if chosen and (used + cost > allowance or pid in chosen):
+            continue
+        w = words_of(pid)
+        if chosen and near_duplicate(w, kept):
+            continue
+        chosen.append(pid)
+        kept.append(w)
         used += cost
-    groups.append(range(start, len(per_claim)))
+    return chosen
+
+
+def claim_groups(own: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[list[int]]:
+    """Claims (positions in `own`, each claim's own passages) in groups whose passages fit the
+    budget: one group when they all fit; otherwise passages are taken by how many of the claims
+    left they serve, most first, a claim joining once all its passages are in; the claims left
+    over are grouped the same way. A claim whose passages alone exceed the budget is a group."""
+    cost = {p: passage_tokens(passages[p]) for ids in own for p in ids}
+    groups: list[list[int]] = []
+    left = list(range(len(own)))
+    while left:
+        if sum(cost[p] for p in {p for k in left for p in own[k]}) <= budget_tokens:
+            groups.append(left)
+            break
+        serves = Counter(p for k in left for p in own[k])
+        block: set[int] = set()
+        used = 0
+        members = {k for k in left if not own[k]}  # nothing retrieved: free in any group
+        for p in sorted(serves, key=lambda q: -serves[q]):  # stable: ties in order of first use
+            for k in left:
+                if k in members or p not in own[k]:
+                    continue
+                extra = [q for q in own[k] if q not in block]
+                if used + sum(cost[q] for q in extra) <= budget_tokens:
+                    block.update(extra)
+                    used += sum(cost[q] for q in extra)
+                    members.add(k)
+        if len(members) == sum(1 for k in left if not own[k]):  # no claim fits: the first alone
+            members.add(next(k for k in left if own[k]))
+        groups.append(sorted(members))
+        left = [k for k in left if k not in members]
     return groups
 
 
@@ -144,33 +160,48 @@ class VerificationCall:
     claims: list[int]  # answer indices, in order
     passages: list[tuple[str, str]]  # the evidence block (empty: knowledge-only)
     passages_first: bool  # the block is shared by several calls of its group: it goes first
+    refs: list[list[int]] | None = None  # per claim, its own passages (1-based in `passages`); None: no evidence
+
+
+def _excerpt(p: Passage) -> tuple[str, str]:
+    text = p.text if approx_tokens(p.text) <= MAX_PASSAGE_TOKENS else p.text[: MAX_PASSAGE_TOKENS * CHARS_PER_TOKEN]
+    return p.title, text
 
 
 def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_evidence: bool, claims_per_call: int,
-                       evidence_tokens: int, with_passages: bool = True) -> list[VerificationCall]:
-    """The calls that judge the claims `todo` (answer indices, in order). A group of claims whose
-    block fits one call puts its claims first and the block last: the informativeness call about
-    the same claims then shares everything up to the block. A group that needs several calls puts
-    the block first: those calls share it. `with_passages=False`: the calls without their blocks
-    (the informativeness judge needs only which claims go together)."""
-    per_claim = evidence.per_claim if evidence is not None else []
+                       evidence_tokens: int) -> list[VerificationCall]:
+    """The calls that judge the claims `todo` (answer indices, in order): each claim with its own
+    passages (:func:`claim_evidence`), the claims grouped under the budget (:func:`claim_groups`).
+    A group whose claims fit one call puts its claims first and the block last: the
+    informativeness call about the same claims then shares everything up to the block. A group
+    that needs several calls puts the block first: those calls share it."""
+    if not uses_evidence:
+        return [VerificationCall(todo[p.start:p.stop], [], False) for p in batches(range(len(todo)), claims_per_call)] \
+            if todo else []
+    per_claim, passages = (evidence.per_claim, evidence.passages) if evidence is not None else ([], [])
+    cache: dict[int, frozenset[str]] = {}
 
-    def ranked(i: int) -> list[int]:
-        return per_claim[i] if i < len(per_claim) else []
+    def words(i: int) -> frozenset[str]:
+        w = cache.get(i)
+        if w is None:
+            w = cache[i] = _words(passages[i].text)
+        return w
 
-    groups = claim_groups([ranked(i) for i in todo], evidence.passages, evidence_tokens) \
-        if uses_evidence and evidence is not None else [range(len(todo))]
+    own = [claim_evidence(per_claim[i] if i < len(per_claim) else [], passages, words=words) for i in todo]
     calls = []
-    for group in groups:
-        members = [todo[j] for j in group]
-        pooled: list[tuple[str, str]] = []
-        if uses_evidence and evidence is not None and with_passages:
-            pooled = pool_evidence([ranked(i) for i in members], evidence.passages, evidence_tokens,
-                                   max_passages=len(members) + EXTRA_PASSAGES)
-        if uses_evidence and with_passages and not pooled:  # nothing retrieved: say so, not an empty block
+    for group in claim_groups(own, passages, evidence_tokens):
+        block: dict[int, int] = {}  # passage id -> its number in the block, in order of first use
+        for k in group:
+            for p in own[k]:
+                block.setdefault(p, len(block) + 1)
+        pooled = [_excerpt(passages[p]) for p in block]
+        if not pooled:  # nothing retrieved: say so, not an empty block
             pooled = [("", "(no evidence was found for these claims)")]
-        parts = batches(range(len(members)), claims_per_call)
-        calls += [VerificationCall([members[j] for j in part], pooled, len(parts) > 1) for part in parts]
+        parts = batches(range(len(group)), claims_per_call)
+        for part in parts:
+            members = [group[j] for j in part]
+            calls.append(VerificationCall([todo[k] for k in members], pooled, len(parts) > 1,
+                                          [[block[p] for p in own[k]] for k in members]))
     return calls
 
 
@@ -200,15 +231,18 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         errors[:len(previous.errors)] = previous.errors[:n]
         raw = list(previous.raw)
     todo = [i for i in range(n) if labels[i] is None]
-    build = judge.messages or verification_messages
 
     async def one(call: VerificationCall):
         batch = call.claims
         texts = [claims.claims[i].text for i in batch]
+        if judge.messages is None:  # the built-in layout names each claim's own passages
+            messages = verification_messages(template, call.passages, texts, question, refs=call.refs,
+                                             passages_first=call.passages_first, numbers=[i + 1 for i in batch])
+        else:
+            messages = judge.messages(template, call.passages, texts, question, first=batch[0] + 1,
+                                      passages_first=call.passages_first)
         completion = await client.complete(
-            build(template, call.passages, texts, question, first=batch[0] + 1,
-                                  passages_first=call.passages_first), template=template.id,
-            schema=template.schema, schema_name="verdicts", items=len(texts),
+            messages, template=template.id, schema=template.schema, schema_name="verdicts", items=len(texts),
             accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
         got, errs = judge.parse(completion.text, len(texts), mode)
         if completion.finish_reason == "length":

@@ -1,11 +1,12 @@
 """Stage 4b: claim weights — the informativeness judge classifies every claim of an answer.
 
 The claims are classified in the same calls that verify them (:func:`verification_calls`), with
-the same prompt up to the claims (instructions, question, claims), so on a prefix-caching server
-a classification call prefills only its last lines; it runs after the verdicts, when that prefix
-is cached, and carries no evidence. Each call also sees up to CONTEXT_CLAIMS claims before its own, so restatements of earlier
-claims are found across calls. A claim whose class is missing or unknown gets no class and a
-counted error kind, and is asked again on the next resume (only those claims, up to
+the same prompt up to the claims (instructions, question, claims and the passage numbers each
+claim is verified on), so on a prefix-caching server a classification call prefills only its
+last lines; it runs after the verdicts, when that prefix is cached, and carries no evidence.
+Each call also sees up to CONTEXT_CLAIMS earlier claims that it does not hold, so restatements
+of earlier claims are found across calls. A claim whose class is missing or unknown gets no
+class and a counted error kind, and is asked again on the next resume (only those claims, up to
 --max-judge-attempts); an answer still missing a class is unscored, never scored on part of its claims.
 """
 
@@ -20,7 +21,12 @@ from factbench.llm.client import LLMClient
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
+from factbench.stages.verify import (
+    DEFAULT_CLAIMS_PER_CALL,
+    DEFAULT_EVIDENCE_TOKENS,
+    VerificationCall,
+    verification_calls,
+)
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60
@@ -53,23 +59,28 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
                                                          previous.errors[:kept])
         raw = list(previous.raw)
     todo = [i for i in range(n) if classes[i] is None]
-    build = judge.messages or informativeness_messages
 
-    async def one(batch: list[int]):
+    async def one(call: VerificationCall):
+        batch = call.claims
         numbered = [(i + 1, texts[i]) for i in batch]
-        earlier = [(i + 1, texts[i]) for i in range(max(0, batch[0] - CONTEXT_CLAIMS), batch[0])]
+        members = set(batch)  # context: the claims before the last of the call that it does not hold
+        earlier = [(i + 1, texts[i]) for i in range(max(0, batch[-1] - CONTEXT_CLAIMS), batch[-1]) if i not in members]
         ids = [number for number, _ in numbered]
-        completion = await client.complete(build(template, question, numbered, earlier),
-                                           template=template.id, schema=template.schema, schema_name="informativeness",
+        if judge.messages is None:  # the built-in layout: the verification call's prompt up to the claims
+            messages = informativeness_messages(template, question, numbered, earlier, refs=call.refs)
+        else:
+            messages = judge.messages(template, question, numbered, earlier)
+        completion = await client.complete(messages, template=template.id, schema=template.schema,
+                                           schema_name="informativeness",
                                            accept=lambda c: not any(judge.parse(c.text, ids)[2]))  # never cache garbage
         got, refs, errs = judge.parse(completion.text, ids)
         if completion.finish_reason == "length":
             errs = [("truncated_output" if e else e) for e in errs]
         return completion.text, got, refs, errs
 
-    calls = verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens, with_passages=False)
+    calls = verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens)
     for batch, (text, got, refs, errs) in zip((c.claims for c in calls),
-                                              await asyncio.gather(*(one(call.claims) for call in calls))):
+                                              await asyncio.gather(*(one(call) for call in calls))):
         raw.append(text)
         for i, cls, ref, err in zip(batch, got, refs, errs):  # claim numbers -> indices
             classes[i], same_as[i], errors[i] = cls, (None if ref is None else ref - 1), err

@@ -14,7 +14,9 @@ from typing import Any
 from factbench.judges.paraphrase import PARAPHRASE
 
 EXTRA_KINDS = ("informativeness", "paraphrase")
-_NUMBERED_CLAIM = re.compile(r"^(\d+)\. (.*)$")
+# "n. text", and after it the claim's own passages where the verification layout names them
+_NUMBERED_CLAIM = re.compile(r"^(\d+)\. (.*?)(?: \[(none|P\d+(?:, P\d+)*)\])?$")
+_PASSAGE = re.compile(r"^\[P(\d+)\] ", re.MULTILINE)
 _NUMBERED_SENTENCE = re.compile(r"^\[(\d+)\] (.*)$")
 
 
@@ -45,9 +47,26 @@ def numbered(text: str, sentences: bool = False) -> list[tuple[int, str]]:
     return [(int(m.group(1)), m.group(2).strip()) for m in map(pattern.match, text.splitlines()) if m]
 
 
+def claims_with_refs(user: str) -> list[tuple[int, str, list[int] | None]]:
+    """The claims of a verification prompt: number, text and its own passages' numbers (None where
+    the prompt names none: no evidence)."""
+    out = []
+    for m in map(_NUMBERED_CLAIM.match, block(user, "claims").splitlines()):
+        if m:
+            refs = None if m.group(3) is None else [int(r[1:]) for r in m.group(3).split(", ") if r != "none"]
+            out.append((int(m.group(1)), m.group(2).strip(), refs))
+    return out
+
+
+def passages_of(user: str) -> dict[int, str]:
+    """The numbered passages of a prompt's evidence block ("[P3] title: text" -> 3: "title: text")."""
+    parts = _PASSAGE.split(block(user, "passages"))
+    return {int(parts[k]): parts[k + 1].rstrip("\n") for k in range(1, len(parts) - 1, 2)}
+
+
 def extra_content(body: dict[str, Any], kind: str) -> str:
     _, user = system_and_user(body)
     if kind == "informativeness":
-        return json.dumps({"trivial": [], "restates": [], "off_topic": []})  # every claim informative
+        return "{}"  # every claim informative
     return json.dumps({"sentences": [{"id": i, "text": f"In other words, {s}"}
                                      for i, s in numbered(block(user, "sentences"), sentences=True)]})

@@ -12,7 +12,8 @@ responder for the scripted server that answers every factbench request from that
   makes the claim count hackable by splitting sentences);
 - verification: supported iff every fact the claim states is a person's true fact (in either
   wording), a trivial fact or an off-topic world fact; a wrong value is unsupported; anything
-  else is unverifiable. A claim keeps its label whatever batch it is in;
+  else is unverifiable (so is a claim the prompt names no passage of its own for). A claim keeps
+  its label whatever batch it is in; answered as one letter per claim, `{"labels": "SUN"}`;
 - informativeness: off_topic (another subject), trivial, restates (only earlier claims' facts,
   in any wording), else informative;
 - paraphrase: the world's other wording of a fact; "In other words, ..." for anything else;
@@ -33,8 +34,8 @@ from functools import lru_cache
 from typing import Any
 
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
-from factbench.testing.extra_kinds import block, numbered, system_and_user
-from factbench.testing.scripted_server import ScriptedServer, ScriptedState, serve_until_interrupted
+from factbench.testing.extra_kinds import block, claims_with_refs, numbered, system_and_user
+from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
 N_PEOPLE = 50
 SENTENCES = 12
@@ -218,6 +219,12 @@ def world(n_people: int = N_PEOPLE, seed: int = 0) -> World:
     return World(n_people, seed)
 
 
+def _own_claims(user: str) -> list[str]:
+    """The claims of a verification prompt. The world's truth is the evidence here: a claim whose
+    prompt names passages but none of its own is labelled as if none were known."""
+    return [c if refs is None or refs else "" for _, c, refs in claims_with_refs(user)]
+
+
 class GroundTruthResponder:
     """`ScriptedState(responder=GroundTruthResponder())`: every reply follows the world's truth."""
 
@@ -233,13 +240,14 @@ class GroundTruthResponder:
             return json.dumps({"sentences": [{"id": i, "claims": [c] if (c := strip_hedge(s)) else []}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})
         if kind == "verify":
-            return json.dumps({"verdicts": [{"id": i, "label": w.label(c)} for i, c in numbered(block(user, "claims"))]})
+            return json.dumps({"labels": "".join(LETTERS[w.label(c)] for c in _own_claims(user))})
         if kind == "informativeness":
             subject = w.subject(block(user, "question"))
             classes = w.classify(subject, numbered(block(user, "claims")), numbered(block(user, "context")))
-            return json.dumps({"trivial": [c["id"] for c in classes if c["class"] == "trivial"],
-                               "restates": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
-                               "off_topic": [c["id"] for c in classes if c["class"] == "off_topic"]})
+            listed = {"t": [c["id"] for c in classes if c["class"] == "trivial"],
+                      "r": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
+                      "o": [c["id"] for c in classes if c["class"] == "off_topic"]}
+            return json.dumps({key: ids for key, ids in listed.items() if ids})  # an empty class left out
         if kind == "paraphrase":
             return json.dumps({"sentences": [{"id": i, "text": w.reword(s) or _PREFIX + s}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})

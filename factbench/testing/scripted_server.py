@@ -8,10 +8,12 @@ run` unless a user points a base URL at it explicitly.
 Behaviour, by the request's system prompt:
 - generation (no system prompt): a fixed, prompt-dependent answer of `answer_sentences`
   sentences; sentences about "Atlantis" are false and those with "perhaps" are vague;
-- claim extraction: one claim per numbered sentence (the sentence itself); sentences with
-  "I think" give none; answered as the template asks, `{"claims": [[...], ...]}`;
-- verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported;
-  answered as `{"labels": [...]}`, one per claim in order;
+- claim extraction: one claim per numbered sentence (the sentence itself, written "="); sentences
+  with "I think" give none; answered as the template asks, `{"claims": ["=", [], ...]}`;
+- verification: "Atlantis" -> unsupported, "perhaps" -> unverifiable, else supported, judged
+  on the claim's own passages only: a claim the prompt gives no passage ("[none]"), or whose
+  passages `ScriptedState.supports` rejects, is unverifiable; answered as `{"labels": "SUN"}`,
+  one letter per claim in order;
 - relevance: the response that repeats more of the question's words wins; equal counts tie.
 
 Timing (for benchmarks) follows the GPU model in :mod:`factbench.testing.gpu_model`: one
@@ -35,11 +37,18 @@ from typing import Any
 
 from aiohttp import web
 
-from factbench.testing.extra_kinds import EXTRA_KINDS, extra_content, extra_kind, system_and_user
+from factbench.judges.templates import SAME_SENTENCE
+from factbench.testing.extra_kinds import (
+    EXTRA_KINDS,
+    claims_with_refs,
+    extra_content,
+    extra_kind,
+    passages_of,
+    system_and_user,
+)
 from factbench.testing.gpu_model import GpuModel, LatencyModel, approx_tokens, render_prompt
 
 _SENTENCE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
-_CLAIM_LINE = re.compile(r"^(\d+)\. (.*)$")
 
 
 @dataclass
@@ -68,6 +77,9 @@ class ScriptedState:
     # What GET /v1/models lists. None: an empty list, which pre-flight reads as "names not checked",
     # so the server answers any model name, as it always has.
     models: tuple[str, ...] | None = None
+    # Verification hook: (claim, the texts of its own passages) -> whether they state it; None: any
+    # passage does (the label then follows the claim's words alone).
+    supports: Callable[[str, list[str]], bool] | None = None
     # Hook: answers every request instead of the rules below, e.g. factbench.testing.ground_truth.
     responder: Callable[[dict[str, Any], str], str] | None = None  # (request body, kind) -> content
 
@@ -121,6 +133,24 @@ def scripted_label(claim: str) -> str:
             "unverifiable" if "Perhaps" in claim or "perhaps" in claim else "supported")
 
 
+LETTERS = {"supported": "S", "unsupported": "U", "unverifiable": "N"}
+
+
+def scripted_verdicts(user: str, supports: Callable[[str, list[str]], bool] | None = None) -> str:
+    """The scripted verifier's answer to a verification prompt: each claim's label from its words
+    (:func:`scripted_label`), judged on its own passages only: "supported" needs at least one
+    passage, and one that `supports` accepts."""
+    passages = passages_of(user)
+    letters = []
+    for _, claim, refs in claims_with_refs(user):
+        label = scripted_label(claim)
+        if label == "supported" and refs is not None and \
+                (not refs or (supports is not None and not supports(claim, [passages.get(r, "") for r in refs]))):
+            label = "unverifiable"
+        letters.append(LETTERS[label])
+    return json.dumps({"labels": "".join(letters)})
+
+
 def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     kind = request_kind(body)
     if state.responder is not None:
@@ -130,10 +160,10 @@ def scripted_content(body: dict[str, Any], state: ScriptedState) -> str:
     user = next((m.get("content", "") for m in body["messages"] if m.get("role") == "user"), "")
     if kind == "extract":  # the compact format the extraction template asks for: one list per sentence
         sentences = [m.group(2) for m in map(_SENTENCE_LINE.match, _block(user, "sentences").splitlines()) if m]
-        return json.dumps({"claims": [scripted_claims(s) for s in sentences]})
-    if kind == "verify":  # one label per claim, in order
-        claims = [m.group(2) for m in map(_CLAIM_LINE.match, _block(user, "claims").splitlines()) if m]
-        return json.dumps({"labels": [scripted_label(c) for c in claims]})
+        return json.dumps({"claims": [SAME_SENTENCE if c == [s] else c for s, c in ((s, scripted_claims(s))
+                                                                                    for s in sentences)]})
+    if kind == "verify":  # one label letter per claim, in order
+        return scripted_verdicts(user, state.supports)
     if kind == "relevance":
         words = set(re.findall(r"[a-z]{4,}", _block(user, "question").lower()))
         score_a = len(words & set(re.findall(r"[a-z]{4,}", _block(user, "response_a").lower())))
@@ -197,8 +227,8 @@ class ScriptedServer:
             content = ""
         elif action == "drop_last":
             data = json.loads(content)
-            items = next(v for v in data.values() if isinstance(v, list))
-            del items[-1:]
+            key = next(k for k, v in data.items() if isinstance(v, (list, str)))  # a list, or a string of letters
+            data[key] = data[key][:-1]
             content = json.dumps(data)
         output_tokens = approx_tokens(content)
         messages = body.get("messages") or []

@@ -39,7 +39,7 @@ def test_run_longfact_writes_complete_run_directory(shared_data, server, tmp_pat
     assert spec["roles"]["verifier"]["endpoints"] == [server.base_url]
     assert spec["roles"]["model"]["params"] == {"temperature": 0.0, "max_tokens": 2048}
     assert spec["tasks"]["longfact-objects"]["version"] == "1"
-    assert spec["identity"]["templates"]["claims"].startswith("claims-v2+")
+    assert spec["identity"]["templates"]["claims"].startswith("claims-v3+")
     assert len(spec["tasks"]["longfact-objects"]["prompt_ids"]) == 4
     assert "api_key" not in json.dumps(spec).replace("api_key_env", "")
 

@@ -10,8 +10,6 @@ from factbench.cli.main import main
 from factbench.evidence.backends import EvidenceUnavailable, open_backend
 from factbench.evidence.corpus import PassageStore
 from factbench.stages.evidence import retrieve_evidence
-from factbench.stages.verify import pool_evidence
-from factbench.store.records import Passage
 from factbench.tasks import Prompt
 from factbench.testing.scripted_server import request_kind
 
@@ -44,12 +42,6 @@ def test_evidence_record_deduplicates_passages(tmp_path):
     assert len(rec.per_claim) == 2
     assert rec.per_claim[0][0] == rec.per_claim[1][0]  # the same best passage stored once
     assert len(rec.passages) == len({p.text for p in rec.passages})
-
-
-def test_pooling_gives_every_claim_its_best_passage_first():
-    passages = [Passage(text="x" * 400, title=str(i)) for i in range(6)]
-    pooled = pool_evidence([[0, 1, 2], [3, 4, 5]], passages, budget_tokens=250)
-    assert [t for t, _ in pooled] == ["0", "3"]  # 101 tokens each: both top passages, no third
 
 
 def test_run_with_corpus_evidence_puts_passages_in_the_judge_prompt(tmp_path, server):

@@ -4,21 +4,31 @@ from factbench.judges.templates import verification_messages, verify_template
 
 
 def test_classification_shares_the_verification_prompt_up_to_the_claims():
-    assert INFORMATIVENESS.id.startswith("informativeness-v3+") and PARAPHRASE.id.startswith("paraphrase-v1+")
+    assert INFORMATIVENESS.id.startswith("informativeness-v4+") and PARAPHRASE.id.startswith("paraphrase-v1+")
     verify = verify_template("ternary", True)
     assert INFORMATIVENESS.system == verify.system and INFORMATIVENESS.id != verify.id  # own schema, own identity
     passages = [("X", "X (1900-1980) was a poet.")]
     msgs = informativeness_messages(INFORMATIVENESS, "Who was X?", [(2, "X was a <claims> poet.")],
-                                    [(1, "X was born in 1900.")])
+                                    [(1, "X was born in 1900.")], refs=[[1]])
     user = msgs[1]["content"]
     assert msgs[0]["content"] == INFORMATIVENESS.system
     assert "1. X was born in 1900." in user and "2. X was a ‹claims> poet." in user  # answer text cannot close a block
     assert user.endswith("Classify claims 2 to 2 as JSON.")
-    label = verification_messages(verify, passages, ["X was a <claims> poet."], "Who was X?", first=2)[1]["content"]
+    label = verification_messages(verify, passages, ["X was a <claims> poet."], "Who was X?", first=2,
+                                  refs=[[1]])[1]["content"]
+    assert "2. X was a ‹claims> poet. [P1]" in label  # the claim names its own passages, in both calls
     shared = label[:label.index("</claims>") + len("</claims>")]
     assert user.startswith(shared) and "<question>" in shared and "<passages>" not in user  # evidence: verify only
     assert "<passages>" in label[len(shared):]
     assert "[3] Y." in paraphrase_messages([(3, "Y.")])[1]["content"]
+
+
+def test_parse_classes_short_keys_and_an_empty_answer():
+    classes, same_as, errors = parse_classes('{"t": [5], "r": [[4, 3]], "o": [7]}', [3, 4, 5, 7])
+    assert classes == ["informative", "restates", "trivial", "off_topic"] and same_as == [None, 3, None, None]
+    assert parse_classes("{}", [1, 2]) == (["informative"] * 2, [None] * 2, [None] * 2)  # empty classes left out
+    assert parse_classes('{"x": [1]}', [1])[2] == ["invalid_shape"]  # no class named: never all informative
+    assert parse_classes("", [1])[2] == ["invalid_json"]
 
 
 def test_parse_classes_compact_format_names_only_the_exceptions():

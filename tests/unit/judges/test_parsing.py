@@ -2,6 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from factbench.judges.parsing import (
+    SAME_SENTENCE,
     ParseError,
     extract_json,
     normalise_label,
@@ -168,3 +169,24 @@ def test_winner_fallback_takes_only_a_bare_verdict():
     for prose in ("not a verdict at all", "A is better because it is longer", "I cannot decide"):
         with pytest.raises(ParseError):
             parse_winner(prose)
+
+
+def test_label_letters_one_per_claim_in_order():
+    assert parse_verdicts('{"labels": "SUN"}', 3) == (["supported", "unsupported", "unverifiable"], [None] * 3)
+    assert parse_verdicts('{"labels": "S, u N"}', 3)[0] == ["supported", "unsupported", "unverifiable"]
+    assert parse_verdicts('{"labels": "SUN"}', 3, mode="binary")[0] == ["supported", "unsupported", "unsupported"]
+    labels, errors = parse_verdicts('{"labels": "SXS"}', 3)  # an unknown letter is an error, never a label
+    assert labels == ["supported", None, "supported"] and errors == [None, "unknown_label", None]
+    # a string of the wrong length cannot be aligned: every claim of the call is an error
+    assert parse_verdicts('{"labels": "SS"}', 3) == ([None] * 3, ["label_count_mismatch"] * 3)
+    # cut off by the token limit inside the string: the letters written are the first claims'
+    assert parse_verdicts('{"labels": "SU', 4) == (["supported", "unsupported", None, None],
+                                                   [None, None, "missing_label", "missing_label"])
+    assert parse_verdicts('{"labels": "', 2) == ([None, None], ["missing_label"] * 2)
+
+
+def test_an_extraction_entry_can_stand_for_its_sentence():
+    found, errors = parse_sentence_claims('{"claims": ["=", [], ["A is B.", "A is C."]]}', [4, 5, 6])
+    assert found == {4: [SAME_SENTENCE], 5: [], 6: ["A is B.", "A is C."]} and errors == []
+    # any other bare string is not an entry: nothing is taken from that output's compact list
+    assert parse_sentence_claims('{"claims": ["same", []]}', [1, 2])[0] == {}

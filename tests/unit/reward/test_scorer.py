@@ -113,7 +113,7 @@ def test_records_carry_the_reward_identity(server, tmp_path):
         scorer.score_sync(PROMPTS[:2], RESPONSES[:2])
     identity = json.loads((tmp_path / "rec" / f"reward-{scorer.reward_id}.json").read_text())
     assert identity["lam"] == 0.2 and identity["judges"]["verifier"]["model"] == "openai/judge"
-    assert identity["templates"]["claims"].startswith("claims-v2+")
+    assert identity["templates"]["claims"].startswith("claims-v3+")
     assert "endpoints" not in json.dumps(identity["judges"])  # provenance, not identity
     rows = [json.loads(x) for f in (tmp_path / "rec").glob("rewards-*.jsonl") for x in f.read_text().splitlines()]
     assert [r["reward_id"] for r in rows] == [scorer.reward_id] * 2

@@ -8,7 +8,8 @@ from factbench.testing.ground_truth import SLOTS, GroundTruthResponder, strip_he
 
 def _verify(responder, claims):
     body = {"messages": verification_messages(verify_template("ternary", False), [], claims)}
-    return [v["label"] for v in json.loads(responder(body, "verify"))["verdicts"]]
+    letters = {"S": "supported", "U": "unsupported", "N": "unverifiable"}
+    return [letters[c] for c in json.loads(responder(body, "verify"))["labels"]]
 
 
 def test_labels_follow_the_truth_whatever_the_batch():
@@ -43,7 +44,7 @@ def test_informativeness_classes():
               (3, TRIVIAL[1].format(s=name)), (4, OFFTOPIC[2])]
     body = {"messages": informativeness_messages(INFORMATIVENESS, f"Tell me a bio of {name}.", claims, [])}
     out = json.loads(GroundTruthResponder(w)(body, "informativeness"))
-    assert out == {"trivial": [3], "restates": [[2, 1]], "off_topic": [4]}  # claim 1 is informative: unlisted
+    assert out == {"t": [3], "r": [[2, 1]], "o": [4]}  # claim 1 is informative: unlisted
     # the restated claim is found when it is only in the context of a later span
     body = {"messages": informativeness_messages(INFORMATIVENESS, f"Tell me a bio of {name}.", claims[1:2], claims[:1])}
-    assert json.loads(GroundTruthResponder(w)(body, "informativeness"))["restates"] == [[2, 1]]
+    assert json.loads(GroundTruthResponder(w)(body, "informativeness")) == {"r": [[2, 1]]}  # empty classes left out

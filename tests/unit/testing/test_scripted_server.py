@@ -27,10 +27,19 @@ def test_scripted_judge_answers_in_the_compact_formats():
     claims = ["Records from Atlantis mention X in entry 0.", "Perhaps X was noted by scholars in period 1.",
               "X is documented in source 2 of the archive.", "X was perhaps born in Atlantis.", "I think X is great."]
     verify = {"messages": verification_messages(verify_template("ternary", True), [("T", "text")], claims)}
-    assert json.loads(scripted_content(verify, ScriptedState())) == {
-        "labels": ["unsupported", "unverifiable", "supported", "unsupported", "supported"]}
+    assert json.loads(scripted_content(verify, ScriptedState())) == {"labels": "UNSUS"}  # one letter per claim
+    # judged on its own passages only: a claim with none, or whose passages do not state it, is unverifiable
+    own = {"messages": verification_messages(verify_template("ternary", True), [("T", "text"), ("U", "other")],
+                                             claims[1:], refs=[[1], [2], [1, 2], []])}
+    assert json.loads(scripted_content(own, ScriptedState())) == {"labels": "NSUN"}
+    picky = ScriptedState(supports=lambda claim, texts: "U: other" in texts)
+    assert json.loads(scripted_content(own, picky)) == {"labels": "NSUN"}
+    assert json.loads(scripted_content({"messages": verification_messages(
+        verify_template("ternary", True), [("T", "text"), ("U", "other")], claims[2:3], refs=[[1]])}, picky)) == \
+        {"labels": "N"}
     extract = {"messages": extraction_messages("Q?", [], [(i + 1, c) for i, c in enumerate(claims)], [])}
-    assert json.loads(scripted_content(extract, ScriptedState())) == {"claims": [[c] for c in claims[:4]] + [[]]}
+    # a sentence that is its own one claim is written "=", not copied
+    assert json.loads(scripted_content(extract, ScriptedState())) == {"claims": ["="] * 4 + [[]]}
 
 
 def _serve(gpu: GpuModel, *requests: tuple[str, str, int]) -> None:
