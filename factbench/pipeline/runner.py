@@ -35,6 +35,7 @@ from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.generate import GENERATION_TEMPLATE, check_response_ids, load_responses
 from factbench.stages.registry import record_types, registered_stages
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
+from factbench.store.memo import VerdictMemo
 from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import Prompt, Task, TaskDataUnavailable
@@ -73,7 +74,8 @@ class Runner:
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
-            max_judge_attempts=settings.max_judge_attempts)
+            max_judge_attempts=settings.max_judge_attempts,
+            memo=VerdictMemo.beside(cache) if settings.memo else None)
         self.pipeline = Pipeline(self.stages, self.context, stopping=lambda: self.stop.requested)
         self.store = RunStore(settings.run_dir, record_types(self.known))
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges, self.known)
@@ -210,6 +212,8 @@ class Runner:
                 self.progress.close()
                 if self.cache is not None:
                     self.cache.close()
+                if self.context.memo is not None:
+                    self.context.memo.close()
                 accounting.append_invocation(self.store.dir, {
                     "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
                     "wall_seconds": round(time.monotonic() - started, 3),
@@ -241,4 +245,5 @@ class Runner:
             resumed=resumed, budget={"max_cost_usd": self.settings.max_cost, "stopped_at_max_cost": self.budget_stopped},
             # Who judged, with which templates: in every summary, not only in run.json.
             judges={**self.identity["judges"], "templates": self.identity["templates"]},
-            answers_from=self.identity["model"] or self.identity["answers"])
+            answers_from=self.identity["model"] or self.identity["answers"],
+            memo=self.context.memo.stats() if self.context.memo is not None else None)

@@ -44,6 +44,7 @@ from factbench.stages.registry import registered_stages
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.stages.weights import WeightsStage
+from factbench.store.memo import VerdictMemo
 from factbench.store.records import AnswerRecord, Record
 from factbench.tasks import Prompt, Task
 
@@ -152,8 +153,14 @@ class Scorer:
             raise
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Calls, cache hits, retries, tokens and errors per judge role since this Scorer started."""
-        return {role: client.stats.to_dict() for role, client in self._clients.items()}
+        """Calls, cache hits, retries, tokens and errors per judge role since this Scorer started, and
+        under "memo" the claim judgements taken from the verdict memo (hits), awaited from another
+        answer (waits) and sent to the judge (misses), per kind (absent with `memo=False`)."""
+        out = {role: client.stats.to_dict() for role, client in self._clients.items()}
+        memo = self._context.memo if self._context is not None else None
+        if memo is not None:
+            out["memo"] = memo.stats()
+        return out
 
     def degraded(self) -> dict[str, dict[str, Any]]:
         """Judge roles with an endpoint down or cooling down (empty when all are up). A down endpoint is
@@ -227,7 +234,8 @@ class Scorer:
                                        sentences_per_call=self.options.sentences_per_call,
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
-                                       relevance=self.spec.relevance != "none")
+                                       relevance=self.spec.relevance != "none",
+                                       memo=VerdictMemo.beside(self.cache) if self.options.memo else None)
             self._pipeline = Pipeline(self.stages, self._context, aborts=False)
             self._gate = None
         return self._loop.submit(self._score_batch(prompts, responses, references))

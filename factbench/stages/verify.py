@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
+from factbench.hashing import sha256_hex
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
@@ -27,6 +28,7 @@ from factbench.llm.client import LLMClient
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
 from factbench.stages.evidence import EvidenceStage
+from factbench.store.memo import judge_once, memo_key, normalise_claim
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
 
 
@@ -249,7 +251,67 @@ class VerdictsStage(Stage[VerdictsRecord]):
         return n, n - sum(1 for lab in record.labels[:n] if lab), Counter(e for e in record.errors if e)
 
     async def produce(self, ctx: RunContext, sample: Sample) -> VerdictsRecord:
-        return await verify_claims(ctx.clients["verifier"], sample.need(ClaimsStage), sample.get(EvidenceStage),
-                                   judge=ctx.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
-                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
-                                   question=sample.prompt.text, previous=sample.get(VerdictsStage))
+        claims, evidence, previous = sample.need(ClaimsStage), sample.get(EvidenceStage), sample.get(VerdictsStage)
+        judge, uses_evidence = ctx.judges["verifier"], sample.evidence.uses_evidence
+
+        async def verify(before: VerdictsRecord | None) -> VerdictsRecord:
+            return await verify_claims(ctx.clients["verifier"], claims, evidence, judge=judge,
+                                       uses_evidence=uses_evidence, claims_per_call=ctx.claims_per_call,
+                                       evidence_tokens=ctx.evidence_tokens, question=sample.prompt.text,
+                                       previous=before)
+
+        if ctx.memo is None:
+            return await verify(previous)
+        # Claims another answer already judged (stored, or being judged now) take that verdict;
+        # only the others go to the judge, and their parsed labels are stored for the next ones.
+        n = len(claims.claims)
+        labels: list[str | None] = [None] * n
+        errors: list[str | None] = ["missing_label"] * n
+        raw: list[str] = []
+        if previous is not None:
+            labels[:len(previous.labels)] = previous.labels[:n]
+            errors[:len(previous.errors)] = previous.errors[:n]
+            raw = list(previous.raw)
+        keys = verdict_keys(ctx, sample, claims, evidence, [i for i in range(n) if labels[i] is None])
+        template = judge.template_for(uses_evidence)
+        backend = evidence.backend if evidence is not None else "none"
+
+        def record(labels_now: list[str | None], errors_now: list[str | None], attempt: int) -> VerdictsRecord:
+            return VerdictsRecord(task=claims.task, id=claims.id, labels=labels_now, errors=errors_now,
+                                  verifier=template.id, evidence_backend=backend, raw=raw, attempt=attempt)
+
+        async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
+            nonlocal raw
+            # The claims not judged in this call carry a stand-in label, so the call leaves them out.
+            asked = set(indices)
+            stand_in = [lab if lab is not None or i in asked else "supported" for i, lab in enumerate(labels)]
+            done = await verify(record(stand_in, list(errors), 0))
+            raw = done.raw
+            for i in indices:
+                labels[i], errors[i] = done.labels[i], done.errors[i]
+            return {i: {"label": done.labels[i]} if done.labels[i] is not None else None for i in indices}
+
+        values = await judge_once(ctx.memo, "verdicts", keys, judge_these)
+        for i, value in values.items():
+            if value is not None:
+                labels[i], errors[i] = value["label"], None
+        return record(labels, errors, previous.attempt + 1 if previous else 1)
+
+
+def verdict_keys(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
+                 todo: list[int]) -> dict[int, str]:
+    """The memo key of each claim in `todo`: the verifier's identity (model and decoding, template
+    and parser, label set), the evidence backend and budget, the question, the normalised claim,
+    and the claim's own retrieved passages (title and text, in rank order)."""
+    judge, uses_evidence = ctx.judges["verifier"], sample.evidence.uses_evidence
+    base = {"judge": ctx.clients["verifier"].spec.identity(), "template": judge.id_for(uses_evidence),
+            "mode": judge.mode or "ternary", "question": sample.prompt.text,
+            "evidence": (evidence.backend if evidence is not None else sample.evidence.name) if uses_evidence else "none",
+            "evidence_tokens": ctx.evidence_tokens if uses_evidence else 0}
+    per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
+    passages = evidence.passages if evidence is not None else []
+    out = {}
+    for i in todo:
+        shown = [sha256_hex([passages[j].title, passages[j].text], 24) for j in (per_claim[i] if i < len(per_claim) else [])]
+        out[i] = memo_key("verdict", {**base, "claim": normalise_claim(claims.claims[i].text), "passages": shown})
+    return out

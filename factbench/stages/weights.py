@@ -21,6 +21,7 @@ from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
+from factbench.store.memo import judge_once, memo_key, normalise_claim
 from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60
@@ -107,7 +108,81 @@ class WeightsStage(Stage[WeightsRecord]):
                 Counter(e for e in record.errors if e))
 
     async def produce(self, ctx: RunContext, sample: Sample) -> WeightsRecord:
-        return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, sample.need(ClaimsStage),
-                                  sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
-                                  claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
-                                  judge=ctx.judges["weighting"], previous=sample.get(WeightsStage))
+        claims, previous, judge = sample.need(ClaimsStage), sample.get(WeightsStage), ctx.judges["weighting"]
+
+        async def weigh(before: WeightsRecord | None) -> WeightsRecord:
+            return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, claims, sample.get(EvidenceStage),
+                                      uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
+                                      evidence_tokens=ctx.evidence_tokens, judge=judge, previous=before)
+
+        memo = ctx.memo
+        if memo is None:
+            return await weigh(previous)
+        # A claim's class against its question (informative, trivial, off topic) is shared by the
+        # answers of a prompt; whether it restates an earlier claim belongs to its own answer: it is
+        # the judge's answer for the claims judged here, and for a shared class the restatements
+        # already recorded between this claim and the earlier claims of this answer.
+        n = len(claims.claims)
+        classes: list[str | None] = [None] * n
+        same_as: list[int | None] = [None] * n
+        errors: list[str | None] = ["missing_class"] * n
+        raw: list[str] = []
+        if previous is not None:
+            kept = min(n, len(previous.classes), len(previous.same_as), len(previous.errors))
+            classes[:kept], same_as[:kept], errors[:kept] = (previous.classes[:kept], previous.same_as[:kept],
+                                                             previous.errors[:kept])
+            raw = list(previous.raw)
+        base = class_key_base(ctx, sample)
+        normal = [normalise_claim(c.text) for c in claims.claims]
+        keys = {i: memo_key("class", {**base, "claim": normal[i]}) for i in range(n) if classes[i] is None}
+        template = judge.template_for(sample.evidence.uses_evidence)
+        judged_here: set[int] = set()
+
+        def record(attempt: int, classes_now: list[str | None]) -> WeightsRecord:
+            return WeightsRecord(task=claims.task, id=claims.id, classes=classes_now, same_as=list(same_as),
+                                 errors=list(errors), judge=template.id, raw=raw, attempt=attempt)
+
+        async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
+            nonlocal raw
+            asked = set(indices)  # the others carry a stand-in class, so the calls leave them out
+            done = await weigh(record(0, [c if c is not None or i in asked else "informative"
+                                          for i, c in enumerate(classes)]))
+            raw = done.raw
+            out: dict[int, dict[str, str] | None] = {}
+            pairs = {}
+            for i in indices:
+                classes[i], same_as[i], errors[i] = done.classes[i], done.same_as[i], done.errors[i]
+                judged_here.add(i)
+                cls, ref = done.classes[i], done.same_as[i]
+                if cls == "restates" and ref is not None:  # a restatement is on topic and not trivial
+                    pairs[restates_key(base, normal[i], normal[ref])] = {"restates": True}
+                    out[i] = {"class": "informative"}
+                else:
+                    out[i] = {"class": cls} if cls is not None and cls != "restates" else None
+            memo.put_many("restates", pairs)
+            return out
+
+        values = await judge_once(memo, "classes", keys, judge_these)
+        shared = [i for i, v in values.items() if v is not None and i not in judged_here]
+        for i in shared:
+            classes[i], same_as[i], errors[i] = values[i]["class"], None, None
+        candidates = {restates_key(base, normal[i], normal[j]): (i, j) for i in shared if classes[i] == "informative"
+                      for j in range(max(0, i - CONTEXT_CLAIMS), i)}
+        for key in sorted(memo.get_many(list(candidates)), key=lambda k: candidates[k]):
+            i, j = candidates[key]
+            if classes[i] == "informative":
+                classes[i], same_as[i] = "restates", j
+        return record(previous.attempt + 1 if previous else 1, classes)
+
+
+def class_key_base(ctx: RunContext, sample: Sample) -> dict:
+    """What a claim's class depends on besides the claim: the weighting judge's identity (model and
+    decoding, template and parser) and the question."""
+    judge = ctx.judges["weighting"]
+    return {"judge": ctx.clients["weighting"].spec.identity(), "template": judge.id_for(sample.evidence.uses_evidence),
+            "question": sample.prompt.text}
+
+
+def restates_key(base: dict, claim: str, earlier: str) -> str:
+    """The memo key of "`claim` restates `earlier`" (both normalised) under a judge and question."""
+    return memo_key("restates", {**base, "claim": claim, "earlier": earlier})
