@@ -52,6 +52,9 @@ from factbench.tasks import Prompt, Task
 # Its default evidence (what evidence="auto" or "default" means for a Scorer) is none.
 TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True, default_evidence="none",
             description="(prompt, response) pairs scored by factbench.Scorer")
+# How long the first answer of a prompt with claims to judge waits for the other answers of that
+# prompt in flight, so their new claims go out in one call (store/memo.py: VerdictMemo.together).
+DEFAULT_MEMO_WINDOW_S = 0.05
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
@@ -63,12 +66,13 @@ class Scorer:
 
     def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = DEFAULT_DETAIL_CAP,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
-                 max_in_flight: int | None = None, preflight: bool = True, **options: Any):
+                 max_in_flight: int | None = None, preflight: bool = True, memo_window: float = DEFAULT_MEMO_WINDOW_S,
+                 **options: Any):
         # What a pickled copy is rebuilt from (verl ships reward functions to other processes).
         self._settings = {"judge": judge, "evidence": evidence, "reward_detail_cap": reward_detail_cap,
                           "reward_relevance": reward_relevance, "reward_abstention": reward_abstention,
                           "records_dir": records_dir, "max_in_flight": max_in_flight, "preflight": preflight,
-                          **options}
+                          "memo_window": memo_window, **options}
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
@@ -100,6 +104,9 @@ class Scorer:
         self.reward_id = reward_id(self.identity)
         self.max_in_flight = max_in_flight or max(16, 2 * role_capacity(self.roles["verifier"]))
         self.records_dir = Path(records_dir) if records_dir else None
+        if memo_window < 0:
+            raise UsageError(f"memo_window must be >= 0 seconds, got {memo_window}")
+        self.memo_window = memo_window
         self._loop = LoopThread("factbench-scorer")
         self._clients: dict[str, LLMClient] = {}
         self._context: RunContext | None = None
@@ -235,7 +242,7 @@ class Scorer:
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
                                        relevance=self.spec.relevance != "none",
-                                       memo=VerdictMemo.beside(self.cache) if self.options.memo else None)
+                                       memo=VerdictMemo.beside(self.cache, self.memo_window) if self.options.memo else None)
             self._pipeline = Pipeline(self.stages, self._context, aborts=False)
             self._gate = None
         return self._loop.submit(self._score_batch(prompts, responses, references))

@@ -15,6 +15,7 @@ counted error kind; it is never scored.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.store.memo import judge_once, memo_key, normalise_claim
-from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
+from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
 
 
 class VerdictsOptions(BaseModel):
@@ -282,15 +283,27 @@ class VerdictsStage(Stage[VerdictsRecord]):
 
         async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
             nonlocal raw
-            # The claims not judged in this call carry a stand-in label, so the call leaves them out.
-            asked = set(indices)
-            stand_in = [lab if lab is not None or i in asked else "supported" for i, lab in enumerate(labels)]
-            done = await verify(record(stand_in, list(errors), 0))
-            raw = done.raw
-            for i in indices:
-                labels[i], errors[i] = done.labels[i], done.errors[i]
-            return {i: {"label": done.labels[i]} if done.labels[i] is not None else None for i in indices}
 
+            async def alone() -> list[tuple[str | None, str | None, list[str]]]:
+                nonlocal raw
+                # The claims not judged in this call carry a stand-in label, so the call leaves them out.
+                asked = set(indices)
+                stand_in = [lab if lab is not None or i in asked else "supported" for i, lab in enumerate(labels)]
+                done = await verify(record(stand_in, list(errors), 0))
+                raw = done.raw
+                return [(done.labels[i], done.errors[i], []) for i in indices]
+
+            per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
+            items = [(claims.claims[i].text, [evidence.passages[j] for j in per_claim[i]] if i < len(per_claim) else [])
+                     for i in indices]
+            jointly = functools.partial(verify_jointly, ctx, sample, claims, evidence)
+            results = await ctx.memo.together(memo_key("verdict-group", group), items, alone, jointly)
+            for i, (label, error, texts) in zip(indices, results):
+                labels[i], errors[i] = label, error
+                raw += [t for t in texts if t not in raw]
+            return {i: {"label": labels[i]} if labels[i] is not None else None for i in indices}
+
+        group = verdict_key_base(ctx, sample, evidence)
         values = await judge_once(ctx.memo, "verdicts", keys, judge_these)
         for i, value in values.items():
             if value is not None:
@@ -298,16 +311,45 @@ class VerdictsStage(Stage[VerdictsRecord]):
         return record(labels, errors, previous.attempt + 1 if previous else 1)
 
 
+def verdict_key_base(ctx: RunContext, sample: Sample, evidence: EvidenceRecord | None) -> dict:
+    """What a verdict depends on besides the claim and its passages."""
+    judge, uses_evidence = ctx.judges["verifier"], sample.evidence.uses_evidence
+    return {"judge": ctx.clients["verifier"].spec.identity(), "template": judge.id_for(uses_evidence),
+            "mode": judge.mode or "ternary", "question": sample.prompt.text,
+            "evidence": (evidence.backend if evidence is not None else sample.evidence.name) if uses_evidence else "none",
+            "evidence_tokens": ctx.evidence_tokens if uses_evidence else 0}
+
+
+async def verify_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
+                         items: list[tuple[str, list[Passage]]]) -> list[tuple[str | None, str | None, list[str]]]:
+    """Claims of several answers to one question (text, own passages) judged together, as if they
+    were one answer's: (label, error kind, the calls' raw outputs) per claim."""
+    passages: list[Passage] = []
+    at: dict[tuple[str, str], int] = {}
+    per_claim = []
+    for _, own in items:
+        ids = []
+        for p in own:
+            ids.append(at.setdefault((p.title, p.text), len(passages)))
+            if ids[-1] == len(passages):
+                passages.append(p)
+        per_claim.append(ids)
+    joint = ClaimsRecord(task=claims.task, id=claims.id, abstained=False, sentences=[], extractor=claims.extractor,
+                         claims=[Claim(text=text, sentence=0) for text, _ in items])
+    pooled = None if evidence is None else EvidenceRecord(task=claims.task, id=claims.id, backend=evidence.backend,
+                                                          passages=passages, per_claim=per_claim)
+    done = await verify_claims(ctx.clients["verifier"], joint, pooled, judge=ctx.judges["verifier"],
+                               uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
+                               evidence_tokens=ctx.evidence_tokens, question=sample.prompt.text)
+    return [(label, error, done.raw) for label, error in zip(done.labels, done.errors)]
+
+
 def verdict_keys(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
                  todo: list[int]) -> dict[int, str]:
     """The memo key of each claim in `todo`: the verifier's identity (model and decoding, template
     and parser, label set), the evidence backend and budget, the question, the normalised claim,
     and the claim's own retrieved passages (title and text, in rank order)."""
-    judge, uses_evidence = ctx.judges["verifier"], sample.evidence.uses_evidence
-    base = {"judge": ctx.clients["verifier"].spec.identity(), "template": judge.id_for(uses_evidence),
-            "mode": judge.mode or "ternary", "question": sample.prompt.text,
-            "evidence": (evidence.backend if evidence is not None else sample.evidence.name) if uses_evidence else "none",
-            "evidence_tokens": ctx.evidence_tokens if uses_evidence else 0}
+    base, uses_evidence = verdict_key_base(ctx, sample, evidence), sample.evidence.uses_evidence
     per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
     passages = evidence.passages if evidence is not None else []
     out = {}

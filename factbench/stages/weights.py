@@ -12,6 +12,7 @@ counted error kind, and is asked again on the next resume (only those claims, up
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
@@ -22,7 +23,7 @@ from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
 from factbench.store.memo import judge_once, memo_key, normalise_claim
-from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
+from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60
 
@@ -144,16 +145,25 @@ class WeightsStage(Stage[WeightsRecord]):
 
         async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
             nonlocal raw
-            asked = set(indices)  # the others carry a stand-in class, so the calls leave them out
-            done = await weigh(record(0, [c if c is not None or i in asked else "informative"
-                                          for i, c in enumerate(classes)]))
-            raw = done.raw
+
+            async def alone() -> list[tuple[str | None, int | None, str | None, list[str]]]:
+                nonlocal raw
+                asked = set(indices)  # the others carry a stand-in class, so the calls leave them out
+                done = await weigh(record(0, [c if c is not None or i in asked else "informative"
+                                              for i, c in enumerate(classes)]))
+                raw = done.raw
+                return [(done.classes[i], done.same_as[i], done.errors[i], []) for i in indices]
+
+            me = object()  # tells this answer's claims from the others' in a joint call
+            items = [(claims.claims[i].text, me, i) for i in indices]
+            jointly = functools.partial(weigh_jointly, ctx, sample, claims)
+            results = await memo.together(memo_key("class-group", base), items, alone, jointly)
             out: dict[int, dict[str, str] | None] = {}
             pairs = {}
-            for i in indices:
-                classes[i], same_as[i], errors[i] = done.classes[i], done.same_as[i], done.errors[i]
+            for i, (cls, ref, error, texts) in zip(indices, results):
+                classes[i], same_as[i], errors[i] = cls, ref, error
+                raw += [t for t in texts if t not in raw]
                 judged_here.add(i)
-                cls, ref = done.classes[i], done.same_as[i]
                 if cls == "restates" and ref is not None:  # a restatement is on topic and not trivial
                     pairs[restates_key(base, normal[i], normal[ref])] = {"restates": True}
                     out[i] = {"class": "informative"}
@@ -173,6 +183,27 @@ class WeightsStage(Stage[WeightsRecord]):
             if classes[i] == "informative":
                 classes[i], same_as[i] = "restates", j
         return record(previous.attempt + 1 if previous else 1, classes)
+
+
+async def weigh_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, items: list[tuple[str, object, int]]
+                        ) -> list[tuple[str | None, int | None, str | None, list[str]]]:
+    """Claims of several answers to one question (text, answer, index in it) classified together:
+    (class, the claim of the same answer it restates, error kind, raw outputs) per claim. A claim
+    said to restate another answer's claim is informative for its own answer."""
+    joint = ClaimsRecord(task=claims.task, id=claims.id, abstained=False, sentences=[], extractor=claims.extractor,
+                         claims=[Claim(text=text, sentence=0) for text, _, _ in items])
+    done = await weigh_claims(ctx.clients["weighting"], sample.prompt.text, joint, None,
+                              uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
+                              evidence_tokens=ctx.evidence_tokens, judge=ctx.judges["weighting"])
+    out = []
+    for (_, answer, _), cls, ref, error in zip(items, done.classes, done.same_as, done.errors):
+        if cls == "restates":
+            if ref is not None and items[ref][1] is answer:
+                ref = items[ref][2]
+            else:
+                cls, ref = "informative", None
+        out.append((cls, ref, error, done.raw))
+    return out
 
 
 def class_key_base(ctx: RunContext, sample: Sample) -> dict:

@@ -68,8 +68,12 @@ class Claimed:
 class VerdictMemo:
     """Judgements by key, persistent or in memory, with single flight on the running event loop."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, window_s: float = 0.0):
         self.path = Path(path) if path is not None else None
+        # How long the first sample of a group with claims to judge waits for others of its group
+        # (same judge and question) before the call goes out; 0: each sample judges its own claims.
+        self.window_s = window_s
+        self._open: dict[str, _Batch] = {}
         self.counts: Counter[str] = Counter()  # "<kind>_hits", "<kind>_misses", "<kind>_waits", "stored"
         self._inflight: dict[str, asyncio.Future] = {}
         self._memory: dict[str, Any] = {}
@@ -93,9 +97,9 @@ class VerdictMemo:
                                  "value TEXT NOT NULL, created REAL NOT NULL)")
 
     @classmethod
-    def beside(cls, cache: Any | None) -> VerdictMemo:
+    def beside(cls, cache: Any | None, window_s: float = 0.0) -> VerdictMemo:
         """The memo of a call cache (an in-memory one when there is no cache)."""
-        return cls(memo_path(cache.path) if cache is not None else None)
+        return cls(memo_path(cache.path) if cache is not None else None, window_s)
 
     # ------------------------------------------------------------------ the table
     def _conn(self) -> sqlite3.Connection:
@@ -188,6 +192,43 @@ class VerdictMemo:
         """Owned keys given up without a judgement (the owner failed): waiters judge them themselves."""
         self.settle("", {k: None for k in keys})
 
+    async def together(self, group: str, items: list, alone: Callable[[], Awaitable[list]],
+                       jointly: Callable[[list], Awaitable[list]]) -> list:
+        """One result per item: the claims several samples of one group need judged, judged in one
+        call. The first sample opens the group's batch and waits `window_s` for others to add their
+        items; then, alone, it judges its own (`alone()`: the call it would have made anyway), or
+        all of them (`jointly(items)`) and hands each sample its part. If that call fails, every
+        other sample judges its own items, so a failure stays the failing sample's."""
+        if self.window_s <= 0:
+            return await alone()
+        batch = self._open.get(group)
+        if batch is not None:
+            start = len(batch.items)
+            batch.items.extend(items)
+            batch.members += 1
+            results = await asyncio.shield(batch.done)
+            if results is None:
+                return await alone()
+            self.counts["joint_items"] += len(items)
+            return results[start:start + len(items)]
+        batch = _Batch(list(items), asyncio.get_running_loop().create_future())
+        self._open[group] = batch
+        try:
+            try:
+                await asyncio.sleep(self.window_s)
+            finally:
+                self._open.pop(group, None)  # closed: a later sample opens the next batch
+            if batch.members == 1:
+                results = await alone()
+            else:
+                self.counts["joint_calls"] += 1
+                results = await jointly(batch.items)
+        except BaseException:
+            batch.done.set_result(None)  # the others judge their own
+            raise
+        batch.done.set_result(results)
+        return results[:len(items)]
+
     def stats(self) -> dict[str, int]:
         """Hits, misses and waits per kind (`verdicts`, `classes`) since this memo was opened."""
         out = {k: int(v) for k, v in sorted(self.counts.items())}
@@ -203,6 +244,13 @@ class VerdictMemo:
         for conn in opened:
             conn.close()
         self._local = threading.local()
+
+
+@dataclass
+class _Batch:
+    items: list
+    done: asyncio.Future
+    members: int = 1
 
 
 async def judge_once(memo: VerdictMemo, kind: str, keys: dict[int, str],
