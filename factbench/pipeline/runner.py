@@ -20,6 +20,7 @@ from factbench import __version__
 from factbench.hashing import sha256_hex
 from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, RoleSpec, redact
+from factbench.llm.memo import VerdictMemo
 from factbench.pipeline import accounting
 from factbench.pipeline.identity import diff, run_identity, task_judges, with_served_models
 from factbench.pipeline.interrupt import Stop, gather_or_stop, run_interruptible
@@ -35,7 +36,6 @@ from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.generate import GENERATION_TEMPLATE, check_response_ids, load_responses
 from factbench.stages.registry import record_types, registered_stages
 from factbench.store.artefacts import RunSpec, RunSummary, TaskEntry
-from factbench.store.memo import VerdictMemo
 from factbench.store.records import ErrorRecord, Record, sample_key
 from factbench.store.run_dir import RunMismatch, RunStore
 from factbench.tasks import Prompt, Task, TaskDataUnavailable

@@ -29,6 +29,7 @@ from typing import Any
 from factbench.evidence.backends import EvidenceChoice, open_backend
 from factbench.hashing import sha256_hex
 from factbench.llm.client import LLMClient, RoleSpec
+from factbench.llm.memo import VerdictMemo
 from factbench.pipeline.identity import judge_identity, role_templates
 from factbench.pipeline.options import RunOptions, UsageError
 from factbench.pipeline.pipeline import Pipeline, select_judges
@@ -44,7 +45,6 @@ from factbench.stages.registry import registered_stages
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
 from factbench.stages.weights import WeightsStage
-from factbench.store.memo import VerdictMemo
 from factbench.store.records import AnswerRecord, Record
 from factbench.tasks import Prompt, Task
 
@@ -53,7 +53,7 @@ from factbench.tasks import Prompt, Task
 TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True, default_evidence="none",
             description="(prompt, response) pairs scored by factbench.Scorer")
 # How long the first answer of a prompt with claims to judge waits for the other answers of that
-# prompt in flight, so their new claims go out in one call (store/memo.py: VerdictMemo.together).
+# prompt in flight, so their new claims go out in one call (llm/memo.py: VerdictMemo.together).
 DEFAULT_MEMO_WINDOW_S = 0.05
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",

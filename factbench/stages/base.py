@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from factbench.evidence.backends import EvidenceBackend
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
-from factbench.store.memo import VerdictMemo
+from factbench.llm.memo import VerdictMemo
 from factbench.store.records import Record
 from factbench.tasks import Prompt, Task
 
@@ -69,7 +69,7 @@ class RunContext:
     max_judge_attempts: int = 3  # per sample and judge stage, across resumes, for items that did not parse
     # Reference answers being generated, by prompt text: rollouts of one prompt share one call.
     references: dict[str, asyncio.Future] = field(default_factory=dict)
-    # Claim judgements shared by the samples (single flight) and kept across runs (store/memo.py); None: off.
+    # Claim judgements shared by the samples (single flight) and kept across runs (llm/memo.py); None: off.
     memo: VerdictMemo | None = None
 
 

@@ -26,10 +26,10 @@ from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
+from factbench.llm.memo import judge_once, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.store.memo import judge_once, memo_key, normalise_claim
 from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
 
 

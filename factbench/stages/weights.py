@@ -18,11 +18,11 @@ from collections import Counter
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
+from factbench.llm.memo import judge_once, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
-from factbench.store.memo import judge_once, memo_key, normalise_claim
 from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60

@@ -24,8 +24,8 @@ import factbench
 from factbench.cli.main import main
 from factbench.evidence.corpus import PassageStore
 from factbench.llm.cache import check_cache_file
+from factbench.llm.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.reward import Scorer
-from factbench.store.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.testing.extra_kinds import block, numbered
 from factbench.testing.scripted_server import request_kind
 
@@ -154,7 +154,7 @@ def test_a_changed_judge_template_model_or_evidence_never_reuses_a_verdict(serve
 
 _WRITER = textwrap.dedent("""
     import sys
-    from factbench.store.memo import VerdictMemo
+    from factbench.llm.memo import VerdictMemo
     memo = VerdictMemo(sys.argv[1])
     batch = 0
     while True:
