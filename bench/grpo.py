@@ -49,8 +49,10 @@ def _lower_first(sentence: str) -> str:
     return sentence[0].lower() + sentence[1:] if sentence[:2].isupper() is False else sentence
 
 
-def groups(people: list, pools: list[list[str]], n: int, seed: int, paraphrase: bool = False) -> tuple[list, list]:
-    """(prompts, rollouts): `n` rollouts per person, each a reordered subset of its pool."""
+def groups(people: list, pools: list[list[str]], n: int, seed: int, paraphrase: bool = False,
+           sentences: list | None = None) -> tuple[list, list]:
+    """(prompts, rollouts): `n` rollouts per person, each a reordered subset of its pool (each
+    rollout's sentences appended to `sentences` when given)."""
     rng = random.Random(seed)
     prompts, rollouts = [], []
     for person, pool in zip(people, pools):
@@ -60,7 +62,50 @@ def groups(people: list, pools: list[list[str]], n: int, seed: int, paraphrase: 
                 picked = [rng.choice(WORDINGS).format(s=s, l=s) for s in picked]
             prompts.append(f"Tell me a bio of {person.name}.")
             rollouts.append(" ".join(picked))
+            if sentences is not None:
+                sentences.append(picked)
     return prompts, rollouts
+
+
+def block_against_own(people: list, prompts: list[str], sentences: list[list[str]], evidence: str) -> dict:
+    """Whether each claim's source paragraph is shown to the judge in the layout the runs use (one
+    block pooled from all of an answer's claims) and when the claim sees only its own passages
+    (what the memo's key assumes): a judge that reads the evidence labels a true claim supported
+    only when its source is shown, so the claims where the two differ are the labels that move."""
+    import asyncio
+
+    from factbench.evidence.backends import open_backend
+    from factbench.stages.evidence import retrieve_evidence
+    from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
+    from factbench.tasks import Prompt
+
+    sources = {s: p.paragraphs[f.paragraph] for p in people for s, f in zip(p.answer, p.sources) if f is not None}
+
+    async def measure() -> dict:
+        backend = open_backend(evidence, None)
+        counts = {"claims": 0, "block": 0, "own": 0, "only_block": 0, "only_own": 0}
+        try:
+            for k, (question, claims) in enumerate(zip(prompts, sentences)):
+                ev = await retrieve_evidence(backend, "reward", Prompt(id=f"r{k}", text=question), claims)
+                for call in verification_calls(list(range(len(claims))), ev, True, DEFAULT_CLAIMS_PER_CALL,
+                                               DEFAULT_EVIDENCE_TOKENS):
+                    shown = " ".join(text for _, text in call.passages)
+                    for i in call.claims:
+                        source = sources.get(claims[i])
+                        if source is None:
+                            continue  # a wrong or hedged fact: not supported whatever is shown
+                        own = source in " ".join(ev.passages[j].text for j in ev.per_claim[i])
+                        block = source in shown
+                        counts["claims"] += 1
+                        counts["block"] += block
+                        counts["own"] += own
+                        counts["only_block"] += block and not own
+                        counts["only_own"] += own and not block
+        finally:
+            await backend.aclose()
+        return counts
+
+    return asyncio.run(measure())
 
 
 def second_pools(people: list, pools: list[list[str]], share: float, seed: int) -> list[list[str]]:
@@ -137,7 +182,8 @@ def main() -> None:
                            speed=args.speed)
     people = [bio_world.person(i, 25) for i in range(args.prompts)]
     pools = [list(p.answer) for p in people]
-    prompts, rollouts = groups(people, pools, args.rollouts, seed=1)
+    sentences: list = []
+    prompts, rollouts = groups(people, pools, args.rollouts, seed=1, sentences=sentences)
     para_prompts, para_rollouts = groups(people, pools, args.rollouts, seed=1, paraphrase=True)
     later_prompts, later_rollouts = groups(people, second_pools(people, pools, args.share, seed=2), args.rollouts, seed=3)
     print(f"\nfactbench GRPO benchmark: {args.prompts} prompts x {args.rollouts} rollouts, each 18-22 of one biography's "
@@ -168,6 +214,14 @@ def main() -> None:
                 failures.append(f"{kind}: group saving {ratio:.2f}x < 3x")
             if differ:
                 failures.append(f"{kind}: {differ} rollouts differ from scoring alone")
+
+            if kind == "corpus":
+                c = block_against_own(people, prompts, sentences, evidence)
+                print(f"  soundness: of {c['claims']} occurrences of true claims, the source paragraph is in the "
+                      f"answer's pooled block for {c['block']} and among the claim's own passages for {c['own']}; "
+                      f"an evidence-reading judge would change {c['only_block'] + c['only_own']} labels "
+                      f"({c['only_block']} seen only through a sibling claim's passages, {c['only_own']} only "
+                      f"through its own, cut from the pooled block by its budget)")
 
             p_alone, _, _ = run(latency, root / f"{kind}-p-alone.sqlite", evidence, para_prompts, para_rollouts, False)
             p_group, _, p_stats = run(latency, root / f"{kind}-p-group.sqlite", evidence, para_prompts, para_rollouts,
