@@ -27,7 +27,7 @@ from factbench.llm.cache import check_cache_file
 from factbench.llm.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.reward import Scorer
 from factbench.testing.extra_kinds import block, numbered
-from factbench.testing.scripted_server import request_kind
+from factbench.testing.scripted_server import ScriptedServer, ScriptedState, request_kind, scripted_content
 
 QUESTION = "Tell me about Ada Quill."
 SENTENCES = [
@@ -210,3 +210,35 @@ def test_two_processes_scoring_one_group_verify_each_claim_at_most_twice(server,
     verified = judged_claims(server)
     assert verified and max(verified.values()) <= 2, verified
     assert Path(memo_path(Path(cache))).exists()
+
+
+BORN, CAME_FROM, PRIZE = SENTENCES[0], "Ada Quill came from Tarrow.", SENTENCES[6]
+
+
+def _restating_judge(body: dict, kind: str) -> str:
+    """The scripted judge, except that its classifier calls CAME_FROM a restatement of BORN when it
+    sees BORN before it (in the same call or among the earlier claims)."""
+    if kind != "informativeness":
+        return scripted_content(body, ScriptedState())
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    seen = dict((text, number) for number, text in numbered(block(user, "context")) + numbered(block(user, "claims")))
+    came = seen.get(CAME_FROM)
+    restates = [[came, seen[BORN]]] if came is not None and seen.get(BORN, came) < came else []
+    return json.dumps({"trivial": [], "restates": restates, "off_topic": []})
+
+
+def test_a_shared_class_keeps_restatements_per_answer():
+    with ScriptedServer(ScriptedState(responder=_restating_judge)) as server:
+        with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo_window=0) as scorer:
+            first = scorer.score_sync([QUESTION], [f"{BORN} {CAME_FROM}"])[0]
+            assert [c.weight_class for c in first.claims] == ["informative", "restates"]
+            server.state.log.clear()
+            # Alone, the claim restates nothing: its shared class (informative) applies, no call needed.
+            alone = scorer.score_sync([QUESTION], [CAME_FROM])[0]
+            assert [c.weight_class for c in alone.claims] == ["informative"]
+            assert not judged_claims(server, "informativeness")
+            # After BORN in another answer, the restatement the judge named holds there too.
+            again = scorer.score_sync([QUESTION], [f"{PRIZE} {BORN} {CAME_FROM}"])[0]
+            assert [c.weight_class for c in again.claims] == ["informative", "informative", "restates"]
+            assert list(judged_claims(server, "informativeness")) == [PRIZE]
+            assert scorer.stats()["memo"]["classes_hits"] == 3
