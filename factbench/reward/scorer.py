@@ -201,6 +201,8 @@ class Scorer:
             except Exception:  # closing is best effort; the loop stops either way
                 pass
         self._loop.stop()
+        if self._context is not None and self._context.memo is not None:
+            self._context.memo.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its settings: the copy opens its own loop, judge clients and cache connection."""
