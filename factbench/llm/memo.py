@@ -158,6 +158,16 @@ class VerdictMemo:
         with _Guard(self.path, "read"):
             return self._conn().execute("SELECT COUNT(*) FROM memo").fetchone()[0]
 
+    def clear(self) -> int:
+        """Remove every stored judgement; how many there were."""
+        if self.path is None:
+            n, self._memory = len(self._memory), {}
+            return n
+        with _Guard(self.path, "write"):
+            n = self._conn().execute("DELETE FROM memo").rowcount
+            self._conn().execute("VACUUM")
+        return n
+
     # ------------------------------------------------------------------ single flight
     def claim(self, kind: str, keys: list[str]) -> Claimed:
         """Sort `keys` into stored ones, ones another sample is judging now (awaitable), and ones

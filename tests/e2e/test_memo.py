@@ -242,3 +242,15 @@ def test_a_shared_class_keeps_restatements_per_answer():
             assert [c.weight_class for c in again.claims] == ["informative", "informative", "restates"]
             assert list(judged_claims(server, "informativeness")) == [PRIZE]
             assert scorer.stats()["memo"]["classes_hits"] == 3
+
+
+def test_cache_stats_shows_the_memo_and_cache_clear_empties_it(tmp_path, capsys):
+    cache = tmp_path / "cache.sqlite"
+    memo = VerdictMemo(memo_path(cache))
+    memo.put_many("verdicts", {"k1": {"label": "supported"}, "k2": {"label": "unsupported"}})
+    memo.close()
+    assert main(["cache", "stats", "--cache", str(cache)]) == 0
+    assert json.loads(capsys.readouterr().out)["memo"]["entries"] == 2
+    assert main(["cache", "clear", "--cache", str(cache)]) == 0
+    assert "removed 2 claim judgements" in capsys.readouterr().out
+    assert VerdictMemo(memo_path(cache)).entries() == 0
