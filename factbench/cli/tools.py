@@ -107,7 +107,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from factbench.llm.cache import CallCache, default_cache_path
-
     from factbench.llm.memo import VerdictMemo, memo_path
 
     cache = CallCache(args.cache or default_cache_path())
