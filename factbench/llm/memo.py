@@ -21,6 +21,7 @@ template, parser, decoding, evidence backend or passage is a different key, neve
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import sqlite3
@@ -49,6 +50,11 @@ def normalise_claim(text: str) -> str:
 def memo_key(kind: str, parts: dict[str, Any]) -> str:
     """The key of one judgement: a hash of its kind and of everything that determines it."""
     return sha256_hex({"memo": kind, **parts}, 40)
+
+
+def item_key(base: str, *parts: str) -> str:
+    """The key of one item under a base key (`memo_key` of what the items share): cheap per claim."""
+    return hashlib.sha256("\x1f".join((base, *parts)).encode("utf-8")).hexdigest()[:40]
 
 
 def memo_path(cache_path: Path) -> Path:

@@ -26,7 +26,7 @@ from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
-from factbench.llm.memo import judge_once, memo_key, normalise_claim
+from factbench.llm.memo import item_key, judge_once, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
 from factbench.stages.evidence import EvidenceStage
@@ -349,11 +349,11 @@ def verdict_keys(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence
     """The memo key of each claim in `todo`: the verifier's identity (model and decoding, template
     and parser, label set), the evidence backend and budget, the question, the normalised claim,
     and the claim's own retrieved passages (title and text, in rank order)."""
-    base, uses_evidence = verdict_key_base(ctx, sample, evidence), sample.evidence.uses_evidence
+    base, uses_evidence = memo_key("verdict", verdict_key_base(ctx, sample, evidence)), sample.evidence.uses_evidence
     per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
     passages = evidence.passages if evidence is not None else []
     out = {}
     for i in todo:
         shown = [sha256_hex([passages[j].title, passages[j].text], 24) for j in (per_claim[i] if i < len(per_claim) else [])]
-        out[i] = memo_key("verdict", {**base, "claim": normalise_claim(claims.claims[i].text), "passages": shown})
+        out[i] = item_key(base, normalise_claim(claims.claims[i].text), *shown)
     return out

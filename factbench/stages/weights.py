@@ -18,7 +18,7 @@ from collections import Counter
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
-from factbench.llm.memo import judge_once, memo_key, normalise_claim
+from factbench.llm.memo import item_key, judge_once, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
@@ -135,7 +135,7 @@ class WeightsStage(Stage[WeightsRecord]):
             raw = list(previous.raw)
         base = class_key_base(ctx, sample)
         normal = [normalise_claim(c.text) for c in claims.claims]
-        keys = {i: memo_key("class", {**base, "claim": normal[i]}) for i in range(n) if classes[i] is None}
+        keys = {i: item_key(base, "class", normal[i]) for i in range(n) if classes[i] is None}
         template = judge.template_for(sample.evidence.uses_evidence)
         judged_here: set[int] = set()
 
@@ -157,7 +157,7 @@ class WeightsStage(Stage[WeightsRecord]):
             me = object()  # tells this answer's claims from the others' in a joint call
             items = [(claims.claims[i].text, me, i) for i in indices]
             jointly = functools.partial(weigh_jointly, ctx, sample, claims)
-            results = await memo.together(memo_key("class-group", base), items, alone, jointly)
+            results = await memo.together(item_key(base, "class-group"), items, alone, jointly)
             out: dict[int, dict[str, str] | None] = {}
             pairs = {}
             for i, (cls, ref, error, texts) in zip(indices, results):
@@ -206,14 +206,14 @@ async def weigh_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, i
     return out
 
 
-def class_key_base(ctx: RunContext, sample: Sample) -> dict:
-    """What a claim's class depends on besides the claim: the weighting judge's identity (model and
-    decoding, template and parser) and the question."""
+def class_key_base(ctx: RunContext, sample: Sample) -> str:
+    """The key of what a claim's class depends on besides the claim: the weighting judge's identity
+    (model and decoding, template and parser) and the question."""
     judge = ctx.judges["weighting"]
-    return {"judge": ctx.clients["weighting"].spec.identity(), "template": judge.id_for(sample.evidence.uses_evidence),
-            "question": sample.prompt.text}
+    return memo_key("class", {"judge": ctx.clients["weighting"].spec.identity(),
+                              "template": judge.id_for(sample.evidence.uses_evidence), "question": sample.prompt.text})
 
 
-def restates_key(base: dict, claim: str, earlier: str) -> str:
+def restates_key(base: str, claim: str, earlier: str) -> str:
     """The memo key of "`claim` restates `earlier`" (both normalised) under a judge and question."""
-    return memo_key("restates", {**base, "claim": claim, "earlier": earlier})
+    return item_key(base, "restates", claim, earlier)
