@@ -138,6 +138,7 @@ def measured(state: ScriptedState, results: list, rollouts: int) -> dict:
     return {"occurrences": occurrences, "judging_tokens": tokens(JUDGING), "judging_prefilled": prefilled,
             "judging_requests": sum(kinds[k]["requests"] for k in JUDGING if k in kinds),
             "judging_per_claim": tokens(JUDGING) / max(1, occurrences),
+            "verify_per_claim": tokens(("verify",)) / max(1, occurrences),
             "extract_per_rollout": tokens(("extract",)) / rollouts,
             "requests_per_rollout": sum(k["requests"] for k in kinds.values()) / rollouts,
             "judging_requests_per_rollout": sum(kinds[k]["requests"] for k in JUDGING if k in kinds) / rollouts,
@@ -203,10 +204,12 @@ def main() -> None:
             ratio = alone["judging_per_claim"] / group["judging_per_claim"]
             differ = same_rewards(alone_results, group_results)
             print(f"  {'claim occurrences':<34} {group['occurrences']}  (distinct claims judged: "
-                  f"{stats['verdicts_misses']} verified, {stats['classes_misses']} classified; "
+                  f"{stats['verdicts_misses']} verified; "
                   f"memo hits {stats['verdicts_hits']}, waits {stats['verdicts_waits']})")
             print(_line("each answer alone (no memo)", alone))
             print(_line("the group, with the memo", group))
+            print(f"  verification tokens per claim occurrence: {alone['verify_per_claim']:.1f} -> "
+                  f"{group['verify_per_claim']:.1f} ({alone['verify_per_claim'] / group['verify_per_claim']:.2f}x lower)")
             print(f"  verification + classification tokens per claim occurrence: {ratio:.2f}x lower "
                   f"(target >= 3x: {'met' if ratio >= 3 else 'NOT met'}); rollouts whose reward or labels differ "
                   f"from scoring them alone: {differ} of {len(rollouts)}")
@@ -235,13 +238,16 @@ def main() -> None:
             first, _, _ = run(latency, memo_cache, evidence, prompts, rollouts, True)
             second, _, c_stats = run(latency, memo_cache, evidence, later_prompts, later_rollouts, True)
             share = second["judging_tokens"] / first["judging_tokens"]
+            verify_share = second["verify_per_claim"] * second["occurrences"] / (first["verify_per_claim"] *
+                                                                                 first["occurrences"])
             print(_line("checkpoint 1", first))
             print(_line(f"checkpoint 2 ({args.share:.0%} of sentences shared)", second))
             print(f"  checkpoint 2's verification + classification tokens: {share:.1%} of checkpoint 1's "
                   f"(target <= 40%: {'met' if share <= 0.4 else 'NOT met'}; memo hits {c_stats['verdicts_hits']}, "
                   f"misses {c_stats['verdicts_misses']}; {second['judging_requests']} judging requests against "
                   f"{first['judging_requests']}); prefilled with prefix caching (input less the cached prefix, "
-                  f"+ output): {second['judging_prefilled'] / first['judging_prefilled']:.1%}")
+                  f"+ output): {second['judging_prefilled'] / first['judging_prefilled']:.1%}; verification "
+                  f"tokens alone: {verify_share:.1%}")
             if share > 0.4:
                 failures.append(f"{kind}: second checkpoint {share:.1%} > 40%")
     if failures:

@@ -1,8 +1,8 @@
-"""The verdict memo: judgements of single claims, kept by what determines them, so that the
-rollouts of one prompt (a GRPO or RLOO group) judge each distinct claim once, and the next
+"""The verdict memo: verdicts of single claims, kept by what determines them, so that the
+rollouts of one prompt (a GRPO or RLOO group) verify each distinct claim once, and the next
 training step or checkpoint reuses what an earlier one judged.
 
-Two layers:
+Three layers:
 
 - a persistent table, an SQLite file beside the call cache with the cache's rules (WAL,
   refused on a network filesystem, a damaged file moved aside, a full disk or a failure in use
@@ -10,12 +10,14 @@ Two layers:
   Without a call cache (`--no-cache`) the table lives in memory for the life of the process;
 - single flight, in process: a key being judged by one sample right now is awaited by any other
   sample that needs it, instead of being sent again. This is what makes the answers of one
-  `score` call, scored concurrently, share their judgements without any grouping flag.
+  `score` call, scored concurrently, share their judgements without any grouping flag;
+- one call for a group (`together`, with a window > 0: the Scorer's `memo_window`): the claims
+  that answers of one prompt in flight still need judged go out in one call.
 
 Only parsed judgements are stored; a failure resolves the waiters with nothing, and each of them
-then judges the claim itself. A key holds everything that changes the judgement (the stages build
-them: :mod:`factbench.stages.verify`, :mod:`factbench.stages.weights`), so a changed judge model,
-template, parser, decoding, evidence backend or passage is a different key, never a reuse.
+then judges the claim itself. A key holds everything that changes the judgement (the verdicts
+stage builds them, :mod:`factbench.stages.verify`), so a changed judge model, template, parser,
+decoding, evidence backend or passage is a different key, never a reuse.
 """
 
 from __future__ import annotations
@@ -246,11 +248,10 @@ class VerdictMemo:
         return results[:len(items)]
 
     def stats(self) -> dict[str, int]:
-        """Hits, misses and waits per kind (`verdicts`, `classes`) since this memo was opened."""
+        """Verdict hits, misses and waits, and joint calls, since this memo was opened."""
         out = {k: int(v) for k, v in sorted(self.counts.items())}
-        for kind in ("verdicts", "classes"):
-            for what in ("hits", "misses", "waits"):
-                out.setdefault(f"{kind}_{what}", 0)
+        for what in ("hits", "misses", "waits"):
+            out.setdefault(f"verdicts_{what}", 0)
         out.setdefault("stored", 0)
         return out
 

@@ -284,19 +284,19 @@ class VerdictsStage(Stage[VerdictsRecord]):
         async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
             nonlocal raw
 
-            async def alone() -> list[tuple[str | None, str | None, list[str]]]:
-                nonlocal raw
-                # The claims not judged in this call carry a stand-in label, so the call leaves them out.
-                asked = set(indices)
-                stand_in = [lab if lab is not None or i in asked else "supported" for i, lab in enumerate(labels)]
-                done = await verify(record(stand_in, list(errors), 0))
-                raw = done.raw
-                return [(done.labels[i], done.errors[i], []) for i in indices]
-
             per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
             items = [(claims.claims[i].text, [evidence.passages[j] for j in per_claim[i]] if i < len(per_claim) else [])
                      for i in indices]
             jointly = functools.partial(verify_jointly, ctx, sample, claims, evidence)
+
+            async def alone() -> list[tuple[str | None, str | None, list[str]]]:
+                nonlocal raw
+                if set(indices) != {i for i, lab in enumerate(labels) if lab is None}:
+                    return await jointly(items)  # some claims came from the memo: these alone, numbered from 1
+                done = await verify(record(list(labels), list(errors), 0))  # the call made without the memo
+                raw = done.raw
+                return [(done.labels[i], done.errors[i], []) for i in indices]
+
             results = await ctx.memo.together(memo_key("verdict-group", group), items, alone, jointly)
             for i, (label, error, texts) in zip(indices, results):
                 labels[i], errors[i] = label, error

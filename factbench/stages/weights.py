@@ -12,18 +12,16 @@ counted error kind, and is asked again on the next resume (only those claims, up
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import Counter
 
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
-from factbench.llm.memo import item_key, judge_once, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
-from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Record, WeightsRecord
+from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
 
 CONTEXT_CLAIMS = 60
 
@@ -109,111 +107,7 @@ class WeightsStage(Stage[WeightsRecord]):
                 Counter(e for e in record.errors if e))
 
     async def produce(self, ctx: RunContext, sample: Sample) -> WeightsRecord:
-        claims, previous, judge = sample.need(ClaimsStage), sample.get(WeightsStage), ctx.judges["weighting"]
-
-        async def weigh(before: WeightsRecord | None) -> WeightsRecord:
-            return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, claims, sample.get(EvidenceStage),
-                                      uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
-                                      evidence_tokens=ctx.evidence_tokens, judge=judge, previous=before)
-
-        memo = ctx.memo
-        if memo is None:
-            return await weigh(previous)
-        # A claim's class against its question (informative, trivial, off topic) is shared by the
-        # answers of a prompt; whether it restates an earlier claim belongs to its own answer: it is
-        # the judge's answer for the claims judged here, and for a shared class the restatements
-        # already recorded between this claim and the earlier claims of this answer.
-        n = len(claims.claims)
-        classes: list[str | None] = [None] * n
-        same_as: list[int | None] = [None] * n
-        errors: list[str | None] = ["missing_class"] * n
-        raw: list[str] = []
-        if previous is not None:
-            kept = min(n, len(previous.classes), len(previous.same_as), len(previous.errors))
-            classes[:kept], same_as[:kept], errors[:kept] = (previous.classes[:kept], previous.same_as[:kept],
-                                                             previous.errors[:kept])
-            raw = list(previous.raw)
-        base = class_key_base(ctx, sample)
-        normal = [normalise_claim(c.text) for c in claims.claims]
-        keys = {i: item_key(base, "class", normal[i]) for i in range(n) if classes[i] is None}
-        template = judge.template_for(sample.evidence.uses_evidence)
-        judged_here: set[int] = set()
-
-        def record(attempt: int, classes_now: list[str | None]) -> WeightsRecord:
-            return WeightsRecord(task=claims.task, id=claims.id, classes=classes_now, same_as=list(same_as),
-                                 errors=list(errors), judge=template.id, raw=raw, attempt=attempt)
-
-        async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
-            nonlocal raw
-
-            async def alone() -> list[tuple[str | None, int | None, str | None, list[str]]]:
-                nonlocal raw
-                asked = set(indices)  # the others carry a stand-in class, so the calls leave them out
-                done = await weigh(record(0, [c if c is not None or i in asked else "informative"
-                                              for i, c in enumerate(classes)]))
-                raw = done.raw
-                return [(done.classes[i], done.same_as[i], done.errors[i], []) for i in indices]
-
-            me = object()  # tells this answer's claims from the others' in a joint call
-            items = [(claims.claims[i].text, me, i) for i in indices]
-            jointly = functools.partial(weigh_jointly, ctx, sample, claims)
-            results = await memo.together(item_key(base, "class-group"), items, alone, jointly)
-            out: dict[int, dict[str, str] | None] = {}
-            pairs = {}
-            for i, (cls, ref, error, texts) in zip(indices, results):
-                classes[i], same_as[i], errors[i] = cls, ref, error
-                raw += [t for t in texts if t not in raw]
-                judged_here.add(i)
-                if cls == "restates" and ref is not None:  # a restatement is on topic and not trivial
-                    pairs[restates_key(base, normal[i], normal[ref])] = {"restates": True}
-                    out[i] = {"class": "informative"}
-                else:
-                    out[i] = {"class": cls} if cls is not None and cls != "restates" else None
-            memo.put_many("restates", pairs)
-            return out
-
-        values = await judge_once(memo, "classes", keys, judge_these)
-        shared = [i for i, v in values.items() if v is not None and i not in judged_here]
-        for i in shared:
-            classes[i], same_as[i], errors[i] = values[i]["class"], None, None
-        candidates = {restates_key(base, normal[i], normal[j]): (i, j) for i in shared if classes[i] == "informative"
-                      for j in range(max(0, i - CONTEXT_CLAIMS), i)}
-        for key in sorted(memo.get_many(list(candidates)), key=lambda k: candidates[k]):
-            i, j = candidates[key]
-            if classes[i] == "informative":
-                classes[i], same_as[i] = "restates", j
-        return record(previous.attempt + 1 if previous else 1, classes)
-
-
-async def weigh_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, items: list[tuple[str, object, int]]
-                        ) -> list[tuple[str | None, int | None, str | None, list[str]]]:
-    """Claims of several answers to one question (text, answer, index in it) classified together:
-    (class, the claim of the same answer it restates, error kind, raw outputs) per claim. A claim
-    said to restate another answer's claim is informative for its own answer."""
-    joint = ClaimsRecord(task=claims.task, id=claims.id, abstained=False, sentences=[], extractor=claims.extractor,
-                         claims=[Claim(text=text, sentence=0) for text, _, _ in items])
-    done = await weigh_claims(ctx.clients["weighting"], sample.prompt.text, joint, None,
-                              uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
-                              evidence_tokens=ctx.evidence_tokens, judge=ctx.judges["weighting"])
-    out = []
-    for (_, answer, _), cls, ref, error in zip(items, done.classes, done.same_as, done.errors):
-        if cls == "restates":
-            if ref is not None and items[ref][1] is answer:
-                ref = items[ref][2]
-            else:
-                cls, ref = "informative", None
-        out.append((cls, ref, error, done.raw))
-    return out
-
-
-def class_key_base(ctx: RunContext, sample: Sample) -> str:
-    """The key of what a claim's class depends on besides the claim: the weighting judge's identity
-    (model and decoding, template and parser) and the question."""
-    judge = ctx.judges["weighting"]
-    return memo_key("class", {"judge": ctx.clients["weighting"].spec.identity(),
-                              "template": judge.id_for(sample.evidence.uses_evidence), "question": sample.prompt.text})
-
-
-def restates_key(base: str, claim: str, earlier: str) -> str:
-    """The memo key of "`claim` restates `earlier`" (both normalised) under a judge and question."""
-    return item_key(base, "restates", claim, earlier)
+        return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, sample.need(ClaimsStage),
+                                  sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
+                                  claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
+                                  judge=ctx.judges["weighting"], previous=sample.get(WeightsStage))

@@ -78,11 +78,12 @@ def test_a_group_verifies_and_classifies_each_distinct_claim_once(server, tmp_pa
     distinct = {normalise_claim(c.text) for r in together for c in r.claims}
     # Every distinct claim (after normalisation) reached the verifier and the classifier exactly once.
     assert all(n == 1 for n in verified.values()) and {normalise_claim(c) for c in verified} == distinct, verified
-    assert len(verified) == len(distinct) and all(n == 1 for n in classified.values())
-    assert set(classified) == set(verified)
+    assert len(verified) == len(distinct)
     occurrences = sum(len(r.claims) for r in together)
     assert occurrences == 6 * len(group) and len(distinct) < occurrences / 3
-    assert stats["verdicts_misses"] == len(distinct) and stats["classes_misses"] == len(distinct)
+    assert stats["verdicts_misses"] == len(distinct)
+    # Classes stay per answer (restatement depends on the answer): every occurrence is classified.
+    assert sum(classified.values()) == occurrences
     assert stats["verdicts_hits"] + stats["verdicts_waits"] + stats["verdicts_misses"] == occurrences
     # The same rewards and labels as scoring each rollout alone, without the memo.
     server.state.log.clear()
@@ -109,8 +110,7 @@ def test_memo_hits_across_two_evaluate_calls_and_between_a_run_and_a_scorer(serv
     _evaluate(server, data, tmp_path / "res", "second")
     second = json.loads((tmp_path / "res" / "second" / "summary.json").read_text())
     assert second["memo"]["verdicts_hits"] == first["memo"]["verdicts_misses"] and second["memo"]["verdicts_misses"] == 0
-    assert second["memo"]["classes_hits"] == first["memo"]["classes_misses"]
-    assert not judged_claims(server) and not judged_claims(server, "informativeness")
+    assert not judged_claims(server)
     assert second["overall"]["metrics"] == first["overall"]["metrics"]
     # The Scorer on the same cache takes the run's verdicts for the same question and answer.
     answers = [json.loads(line) for line in (tmp_path / "res" / "first" / "answers.jsonl").read_text().splitlines()]
@@ -232,21 +232,20 @@ def _restating_judge(body: dict, kind: str) -> str:
     return json.dumps({"trivial": [], "restates": restates, "off_topic": []})
 
 
-def test_a_shared_class_keeps_restatements_per_answer():
+def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
     with ScriptedServer(ScriptedState(responder=_restating_judge)) as server:
-        with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo_window=0) as scorer:
+        with Scorer(judge="openai/judge", judge_base_url=server.base_url) as scorer:
             first = scorer.score_sync([QUESTION], [f"{BORN} {CAME_FROM}"])[0]
             assert [c.weight_class for c in first.claims] == ["informative", "restates"]
             server.state.log.clear()
-            # Alone, the claim restates nothing: its shared class (informative) applies, no call needed.
+            # Alone, the claim restates nothing: informative, its verdict from the memo.
             alone = scorer.score_sync([QUESTION], [CAME_FROM])[0]
-            assert [c.weight_class for c in alone.claims] == ["informative"]
-            assert not judged_claims(server, "informativeness")
-            # After BORN in another answer, the restatement the judge named holds there too.
+            assert [c.weight_class for c in alone.claims] == ["informative"] and not judged_claims(server)
+            # After BORN in another answer it is a restatement again: classes are judged per answer.
             again = scorer.score_sync([QUESTION], [f"{PRIZE} {BORN} {CAME_FROM}"])[0]
             assert [c.weight_class for c in again.claims] == ["informative", "informative", "restates"]
-            assert list(judged_claims(server, "informativeness")) == [PRIZE]
-            assert scorer.stats()["memo"]["classes_hits"] == 3
+            assert list(judged_claims(server)) == [PRIZE]
+            assert scorer.stats()["memo"]["verdicts_hits"] == 3
 
 
 def test_cache_stats_shows_the_memo_and_cache_clear_empties_it(tmp_path, capsys):
