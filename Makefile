@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/viewer.py
 	$(BIN)/python bench/reward.py
+	$(BIN)/python bench/grpo.py
 	$(BIN)/python bench/grounding.py
 	$(BIN)/python bench/hacks.py
 

@@ -183,6 +183,9 @@ def _add_judge_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = N
                         "run fails, naming what to set, when a default is unavailable); see `factbench list evidence`")
     p.add_argument("--cache", metavar="PATH", help="SQLite call cache (default ~/.cache/factbench/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the call cache")
+    p.add_argument("--no-memo", action="store_true",
+                   help="judge every claim of every answer, sharing no verdict or class between answers or runs "
+                        "(the verdict memo beside the cache)")
 
 
 def _add_sample_args(p: argparse.ArgumentParser) -> None:

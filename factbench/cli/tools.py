@@ -108,12 +108,19 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from factbench.llm.cache import CallCache, default_cache_path
+    from factbench.llm.memo import VerdictMemo, memo_path
 
     cache = CallCache(args.cache or default_cache_path())
+    memo = VerdictMemo(memo_path(cache.path)) if memo_path(cache.path).exists() else None
     if args.action == "stats":
-        print(json.dumps(cache.stats(), indent=2))
+        stats = cache.stats()
+        if memo is not None:
+            stats["memo"] = {"path": str(memo.path), "entries": memo.entries()}
+        print(json.dumps(stats, indent=2))
     else:
         print(f"removed {cache.clear(args.namespace)} entries from {cache.path}")
+        if memo is not None and args.namespace is None:  # the judgements the removed calls gave go too
+            print(f"removed {memo.clear()} claim judgements from {memo.path}")
     return EXIT_OK
 
 

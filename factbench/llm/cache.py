@@ -89,12 +89,13 @@ def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
     return kind
 
 
-def refuse_network_filesystem(path: Path) -> None:
-    """Raise CacheOnNetworkFilesystem when `path`'s folder is on a network filesystem."""
+def refuse_network_filesystem(path: Path, what: str = "the call cache") -> None:
+    """Raise CacheOnNetworkFilesystem when `path`'s folder is on a network filesystem (`what`: the
+    file's name in the message)."""
     kind = filesystem_type(path.parent)
     if kind and (kind in NETWORK_FILESYSTEMS or kind.split(".")[0] in NETWORK_FILESYSTEMS):
         raise CacheOnNetworkFilesystem(
-            f"the call cache {path} is on a network filesystem ({kind}), where SQLite's write-ahead log is not "
+            f"{what} {path} is on a network filesystem ({kind}), where SQLite's write-ahead log is not "
             "safe for several processes or machines; put the cache on a local disk: --cache /local/disk/"
             f"factbench.sqlite (or {DEFAULT_CACHE_ENV}=...; one file per node), or run with --no-cache")
 

@@ -34,7 +34,7 @@ from factbench.tasks import Prompt, Task
 
 # Settings that may differ between shards (transport, where things live) — everything else must match.
 _LOCAL_SETTINGS = {"run_id", "results_dir", "shard", "progress", "cache_path", "max_parallel_samples",
-                   "data_dir", "fail_on_error", "label"}
+                   "data_dir", "fail_on_error", "label", "memo"}
 
 
 _PER_TASK = {"tasks", "templates"}  # identity parts that differ between runs over different tasks

@@ -62,7 +62,7 @@ _SHARD = re.compile(r"^(\d+)/(\d+)$")
 # `--no-X` flags and the keyword each one turns off.
 NEGATED_FLAGS = {"no_structured_output": "structured_output", "no_relevance": "relevance",
                  "no_weighting": "weighting", "no_progress": "progress", "no_cache": "use_cache",
-                 "no_preflight": "preflight"}
+                 "no_preflight": "preflight", "no_memo": "memo"}
 
 
 # Renamed keywords: former keyword -> the keyword (each use warns). A role's former flags
@@ -135,6 +135,7 @@ class RunOptions(BaseModel):
     results_dir: str = _S.results_dir
     cache: str | None = None
     use_cache: bool = True
+    memo: bool = True  # share claim judgements between answers and keep them beside the cache (`--no-memo`)
     data_dir: str | None = None
     limit: int | None = None
     seed: int = _S.seed
@@ -347,7 +348,8 @@ class RunOptions(BaseModel):
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.display if self.progress else "none", cache_path=self.cache, data_dir=self.data_dir,
             select_from_run=select_from_run, label=self.label, judges=self.judges, step=self.step, shard=self.shard,
-            max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost, stage_options=self.stage_options())
+            max_judge_attempts=self.max_judge_attempts, max_cost=self.max_cost, stage_options=self.stage_options(),
+            memo=self.memo)
 
     def open_cache(self):
         from factbench.llm.cache import CallCache, default_cache_path

@@ -20,6 +20,7 @@ from factbench import __version__
 from factbench.hashing import sha256_hex
 from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, RoleSpec, redact
+from factbench.llm.memo import VerdictMemo
 from factbench.pipeline import accounting
 from factbench.pipeline.identity import diff, run_identity, task_judges, with_served_models
 from factbench.pipeline.interrupt import Stop, gather_or_stop, run_interruptible
@@ -73,7 +74,8 @@ class Runner:
             clients=self.clients, judges=self.judges, sentences_per_call=settings.sentences_per_call,
             claims_per_call=settings.claims_per_call, evidence_tokens=settings.evidence_tokens,
             relevance=settings.relevance, responses=responses, answers_source=source,
-            max_judge_attempts=settings.max_judge_attempts, options=settings.stage_options_of(self.stages))
+            max_judge_attempts=settings.max_judge_attempts, options=settings.stage_options_of(self.stages),
+            memo=VerdictMemo.beside(cache) if settings.memo else None)
         self.pipeline = Pipeline(self.stages, self.context, stopping=lambda: self.stop.requested)
         self.store = RunStore(settings.run_dir, stage_files(self.known))
         self.identity = run_identity(settings, roles, self.plan, self.source, self.judges, self.known)
@@ -210,6 +212,8 @@ class Runner:
                 self.progress.close()
                 if self.cache is not None:
                     self.cache.close()
+                if self.context.memo is not None:
+                    self.context.memo.close()
                 accounting.append_invocation(self.store.dir, {
                     "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
                     "wall_seconds": round(time.monotonic() - started, 3),
@@ -241,4 +245,5 @@ class Runner:
             resumed=resumed, budget={"max_cost_usd": self.settings.max_cost, "stopped_at_max_cost": self.budget_stopped},
             # Who judged, with which templates: in every summary, not only in run.json.
             judges={**self.identity["judges"], "templates": self.identity["templates"]},
-            answers_from=self.identity["model"] or self.identity["answers"])
+            answers_from=self.identity["model"] or self.identity["answers"],
+            memo=self.context.memo.stats() if self.context.memo is not None else None)

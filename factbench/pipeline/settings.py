@@ -45,6 +45,7 @@ class RunSettings(BaseModel):
     probe_served_models: bool = True  # ask each endpoint once which model it serves (identity)
     progress: bool | str = True  # or a display mode: auto, live, plain, none (pipeline/progress.py)
     cache_path: str | None = None
+    memo: bool = True  # the verdict memo beside the cache (llm/memo.py): provenance, not identity
     data_dir: str | None = None
     select_from_run: str | None = None  # re-scoring: take exactly that run's prompt selection
     label: str = ""  # shown on the leaderboard, e.g. "demo-quality judge"

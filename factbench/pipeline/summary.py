@@ -120,7 +120,7 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
                   planned: dict[str, PlannedTask],
                   settings: RunSettings, accounting: dict[str, Any], notes: list[str], *,
                   task_judges: dict[str, dict[str, Any]], resumed: dict[str, int], judges: dict[str, Any],
-                  answers_from: Any, budget: dict[str, Any]) -> RunSummary:
+                  answers_from: Any, budget: dict[str, Any], memo: dict[str, int] | None = None) -> RunSummary:
     per_task = {name: task_block(pt, [s for s in scores if s.task == name], task_judges[name], settings)
                 for name, pt in planned.items()}
     overall = aggregate(scores, settings.seed)
@@ -167,4 +167,7 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
         "resumed": resumed,
         "judges": judges,
         "answers_from": answers_from,
+        # This invocation's claim judgements taken from the verdict memo (hits), awaited from another
+        # answer judging them at the same time (waits), and sent to the judge (misses); None: memo off.
+        "memo": memo,
     })

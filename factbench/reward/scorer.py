@@ -29,6 +29,7 @@ from typing import Any
 from factbench.evidence.backends import EvidenceChoice, open_backend
 from factbench.hashing import sha256_hex
 from factbench.llm.client import LLMClient, RoleSpec
+from factbench.llm.memo import VerdictMemo
 from factbench.pipeline.identity import judge_identity, role_templates
 from factbench.pipeline.options import RunOptions, UsageError
 from factbench.pipeline.pipeline import Pipeline, select_judges
@@ -51,6 +52,9 @@ from factbench.tasks import Prompt, Task
 # Its default evidence (what evidence="auto" or "default" means for a Scorer) is none.
 TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=True, default_evidence="none",
             description="(prompt, response) pairs scored by factbench.Scorer")
+# How long the first answer of a prompt with claims to judge waits for the other answers of that
+# prompt in flight, so their new claims go out in one call (llm/memo.py: VerdictMemo.together).
+DEFAULT_MEMO_WINDOW_S = 0.05
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
@@ -62,12 +66,13 @@ class Scorer:
 
     def __init__(self, judge: str | None = None, evidence: str = "none", *, reward_detail_cap: int = DEFAULT_DETAIL_CAP,
                  reward_relevance: str = "auto", reward_abstention: float = 0.0, records_dir: str | None = None,
-                 max_in_flight: int | None = None, preflight: bool = True, **options: Any):
+                 max_in_flight: int | None = None, preflight: bool = True, memo_window: float = DEFAULT_MEMO_WINDOW_S,
+                 **options: Any):
         # What a pickled copy is rebuilt from (verl ships reward functions to other processes).
         self._settings = {"judge": judge, "evidence": evidence, "reward_detail_cap": reward_detail_cap,
                           "reward_relevance": reward_relevance, "reward_abstention": reward_abstention,
                           "records_dir": records_dir, "max_in_flight": max_in_flight, "preflight": preflight,
-                          **options}
+                          "memo_window": memo_window, **options}
         wrong = sorted(set(options) & _RUN_ONLY)
         if wrong:
             raise UsageError(f"not scoring options (they belong to a whole run): {', '.join(wrong)}")
@@ -99,6 +104,9 @@ class Scorer:
         self.reward_id = reward_id(self.identity)
         self.max_in_flight = max_in_flight or max(16, 2 * role_capacity(self.roles["verifier"]))
         self.records_dir = Path(records_dir) if records_dir else None
+        if memo_window < 0:
+            raise UsageError(f"memo_window must be >= 0 seconds, got {memo_window}")
+        self.memo_window = memo_window
         self._loop = LoopThread("factbench-scorer")
         self._clients: dict[str, LLMClient] = {}
         self._context: RunContext | None = None
@@ -153,8 +161,14 @@ class Scorer:
             raise
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Calls, cache hits, retries, tokens and errors per judge role since this Scorer started."""
-        return {role: client.stats.to_dict() for role, client in self._clients.items()}
+        """Calls, cache hits, retries, tokens and errors per judge role since this Scorer started, and
+        under "memo" the claim judgements taken from the verdict memo (hits), awaited from another
+        answer (waits) and sent to the judge (misses), per kind (absent with `memo=False`)."""
+        out = {role: client.stats.to_dict() for role, client in self._clients.items()}
+        memo = self._context.memo if self._context is not None else None
+        if memo is not None:
+            out["memo"] = memo.stats()
+        return out
 
     def degraded(self) -> dict[str, dict[str, Any]]:
         """Judge roles with an endpoint down or cooling down (empty when all are up). A down endpoint is
@@ -188,6 +202,8 @@ class Scorer:
             except Exception:  # closing is best effort; the loop stops either way
                 pass
         self._loop.stop()
+        if self._context is not None and self._context.memo is not None:
+            self._context.memo.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its settings: the copy opens its own loop, judge clients and cache connection."""
@@ -229,7 +245,8 @@ class Scorer:
                                        claims_per_call=self.options.claims_per_call,
                                        evidence_tokens=self.options.evidence_tokens,
                                        relevance=self.spec.relevance != "none",
-                                       options=self.options.settings("-").stage_options_of(self.stages))
+                                       options=self.options.settings("-").stage_options_of(self.stages),
+                                       memo=VerdictMemo.beside(self.cache, self.memo_window) if self.options.memo else None)
             self._pipeline = Pipeline(self.stages, self._context, aborts=False)
             self._gate = None
         return self._loop.submit(self._score_batch(prompts, responses, references))

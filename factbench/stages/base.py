@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from factbench.evidence.backends import EvidenceBackend
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
+from factbench.llm.memo import VerdictMemo
 from factbench.store.records import Record
 from factbench.tasks import Prompt, Task
 
@@ -81,6 +82,8 @@ class RunContext:
     # Reference answers being generated, by prompt text: rollouts of one prompt share one call.
     references: dict[str, asyncio.Future] = field(default_factory=dict)
     options: dict[str, BaseModel] = field(default_factory=dict)  # stage name -> its options (Stage.options)
+    # Claim judgements shared by the samples (single flight) and kept across runs (llm/memo.py); None: off.
+    memo: VerdictMemo | None = None
 
 
 @dataclass

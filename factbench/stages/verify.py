@@ -22,20 +22,23 @@ counted error kind; it is never scored.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from factbench.hashing import sha256_hex
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
 from factbench.judges.templates import verification_messages
 from factbench.llm.client import LLMClient
+from factbench.llm.memo import item_key, judge_once, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import NEAR_DUPLICATE_JACCARD, ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.store.records import ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
+from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage, Record, VerdictsRecord
 
 
 class VerdictsOptions(BaseModel):
@@ -285,7 +288,108 @@ class VerdictsStage(Stage[VerdictsRecord]):
         return n, n - sum(1 for lab in record.labels[:n] if lab), Counter(e for e in record.errors if e)
 
     async def produce(self, ctx: RunContext, sample: Sample) -> VerdictsRecord:
-        return await verify_claims(ctx.clients["verifier"], sample.need(ClaimsStage), sample.get(EvidenceStage),
-                                   judge=ctx.judges["verifier"], uses_evidence=sample.evidence.uses_evidence,
-                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
-                                   question=sample.prompt.text, previous=sample.get(VerdictsStage))
+        claims, evidence, previous = sample.need(ClaimsStage), sample.get(EvidenceStage), sample.get(VerdictsStage)
+        judge, uses_evidence = ctx.judges["verifier"], sample.evidence.uses_evidence
+
+        async def verify(before: VerdictsRecord | None) -> VerdictsRecord:
+            return await verify_claims(ctx.clients["verifier"], claims, evidence, judge=judge,
+                                       uses_evidence=uses_evidence, claims_per_call=ctx.claims_per_call,
+                                       evidence_tokens=ctx.evidence_tokens, question=sample.prompt.text,
+                                       previous=before)
+
+        if ctx.memo is None:
+            return await verify(previous)
+        # Claims another answer already judged (stored, or being judged now) take that verdict;
+        # only the others go to the judge, and their parsed labels are stored for the next ones.
+        n = len(claims.claims)
+        labels: list[str | None] = [None] * n
+        errors: list[str | None] = ["missing_label"] * n
+        raw: list[str] = []
+        if previous is not None:
+            labels[:len(previous.labels)] = previous.labels[:n]
+            errors[:len(previous.errors)] = previous.errors[:n]
+            raw = list(previous.raw)
+        keys = verdict_keys(ctx, sample, claims, evidence, [i for i in range(n) if labels[i] is None])
+        template = judge.template_for(uses_evidence)
+        backend = evidence.backend if evidence is not None else "none"
+
+        def record(labels_now: list[str | None], errors_now: list[str | None], attempt: int) -> VerdictsRecord:
+            return VerdictsRecord(task=claims.task, id=claims.id, labels=labels_now, errors=errors_now,
+                                  verifier=template.id, evidence_backend=backend, raw=raw, attempt=attempt)
+
+        async def judge_these(indices: list[int]) -> dict[int, dict[str, str] | None]:
+            nonlocal raw
+
+            per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
+            items = [(claims.claims[i].text, [evidence.passages[j] for j in per_claim[i]] if i < len(per_claim) else [])
+                     for i in indices]
+            jointly = functools.partial(verify_jointly, ctx, sample, claims, evidence)
+
+            async def alone() -> list[tuple[str | None, str | None, list[str]]]:
+                nonlocal raw
+                if set(indices) != {i for i, lab in enumerate(labels) if lab is None}:
+                    return await jointly(items)  # some claims came from the memo: these alone, numbered from 1
+                done = await verify(record(list(labels), list(errors), 0))  # the call made without the memo
+                raw = done.raw
+                return [(done.labels[i], done.errors[i], []) for i in indices]
+
+            results = await ctx.memo.together(memo_key("verdict-group", group), items, alone, jointly)
+            for i, (label, error, texts) in zip(indices, results):
+                labels[i], errors[i] = label, error
+                raw += [t for t in texts if t not in raw]
+            return {i: {"label": labels[i]} if labels[i] is not None else None for i in indices}
+
+        group = verdict_key_base(ctx, sample, evidence)
+        values = await judge_once(ctx.memo, "verdicts", keys, judge_these)
+        for i, value in values.items():
+            if value is not None:
+                labels[i], errors[i] = value["label"], None
+        return record(labels, errors, previous.attempt + 1 if previous else 1)
+
+
+def verdict_key_base(ctx: RunContext, sample: Sample, evidence: EvidenceRecord | None) -> dict:
+    """What a verdict depends on besides the claim and its passages."""
+    judge, uses_evidence = ctx.judges["verifier"], sample.evidence.uses_evidence
+    return {"judge": ctx.clients["verifier"].spec.identity(), "template": judge.id_for(uses_evidence),
+            "mode": judge.mode or "ternary", "question": sample.prompt.text,
+            "evidence": (evidence.backend if evidence is not None else sample.evidence.name) if uses_evidence else "none",
+            "evidence_tokens": ctx.evidence_tokens if uses_evidence else 0}
+
+
+async def verify_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
+                         items: list[tuple[str, list[Passage]]]) -> list[tuple[str | None, str | None, list[str]]]:
+    """Claims of several answers to one question (text, own passages) judged together, as if they
+    were one answer's: (label, error kind, the calls' raw outputs) per claim."""
+    passages: list[Passage] = []
+    at: dict[tuple[str, str], int] = {}
+    per_claim = []
+    for _, own in items:
+        ids = []
+        for p in own:
+            ids.append(at.setdefault((p.title, p.text), len(passages)))
+            if ids[-1] == len(passages):
+                passages.append(p)
+        per_claim.append(ids)
+    joint = ClaimsRecord(task=claims.task, id=claims.id, abstained=False, sentences=[], extractor=claims.extractor,
+                         claims=[Claim(text=text, sentence=0) for text, _ in items])
+    pooled = None if evidence is None else EvidenceRecord(task=claims.task, id=claims.id, backend=evidence.backend,
+                                                          passages=passages, per_claim=per_claim)
+    done = await verify_claims(ctx.clients["verifier"], joint, pooled, judge=ctx.judges["verifier"],
+                               uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
+                               evidence_tokens=ctx.evidence_tokens, question=sample.prompt.text)
+    return [(label, error, done.raw) for label, error in zip(done.labels, done.errors)]
+
+
+def verdict_keys(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
+                 todo: list[int]) -> dict[int, str]:
+    """The memo key of each claim in `todo`: the verifier's identity (model and decoding, template
+    and parser, label set), the evidence backend and budget, the question, the normalised claim,
+    and the claim's own retrieved passages (title and text, in rank order)."""
+    base, uses_evidence = memo_key("verdict", verdict_key_base(ctx, sample, evidence)), sample.evidence.uses_evidence
+    per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
+    passages = evidence.passages if evidence is not None else []
+    out = {}
+    for i in todo:
+        shown = [sha256_hex([passages[j].title, passages[j].text], 24) for j in (per_claim[i] if i < len(per_claim) else [])]
+        out[i] = item_key(base, normalise_claim(claims.claims[i].text), *shown)
+    return out

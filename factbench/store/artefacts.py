@@ -102,6 +102,7 @@ class RunSummary(_Document):
     answers_from: Any = None  # the model under test's identity, or the responses file
     reward: dict[str, Any] | None = None  # how `reward` was composed: design, lambda, mu, fallback, floor
     hacks: dict[str, Any] | None = None  # pointer to the run's hack report (hacks/hacks.json), once made
+    memo: dict[str, int] | None = None  # the last invocation's verdict-memo counts (llm/memo.py); None: off
 
 
 class TaskEntry(_Document):

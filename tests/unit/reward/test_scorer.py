@@ -47,11 +47,13 @@ def test_every_answer_gets_a_number(scorer):
 
 def test_reused_over_two_asyncio_runs_and_the_cache_answers_the_second(scorer, server):
     first = asyncio.run(scorer.score(PROMPTS, RESPONSES))
-    calls = server.state.requests.total()
+    calls, verifier_calls = server.state.requests.total(), scorer.stats()["verifier"]["calls"]
     second = asyncio.run(scorer.score(PROMPTS, RESPONSES))
     assert _summary(second) == _summary(first)
-    assert server.state.requests.total() == calls  # every judge call came from the cache
-    assert scorer.stats()["verifier"]["cache_hits"] > 0
+    assert server.state.requests.total() == calls  # every judge call came from the cache or the memo
+    stats = scorer.stats()
+    assert stats["extractor"]["cache_hits"] > 0 and stats["memo"]["verdicts_hits"] > 0
+    assert stats["verifier"]["calls"] == verifier_calls  # the verdicts came from the memo, no call at all
 
 
 def test_from_two_threads_and_from_inside_a_running_loop(scorer):

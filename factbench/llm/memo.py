@@ -1,0 +1,307 @@
+"""The verdict memo: verdicts of single claims, kept by what determines them, so that the
+rollouts of one prompt (a GRPO or RLOO group) verify each distinct claim once, and the next
+training step or checkpoint reuses what an earlier one judged.
+
+Three layers:
+
+- a persistent table, an SQLite file beside the call cache with the cache's rules (WAL,
+  refused on a network filesystem, a damaged file moved aside, a full disk or a failure in use
+  stops the run); every write is one transaction, so a killed process leaves whole entries only.
+  Without a call cache (`--no-cache`) the table lives in memory for the life of the process;
+- single flight, in process: a key being judged by one sample right now is awaited by any other
+  sample that needs it, instead of being sent again. This is what makes the answers of one
+  `score` call, scored concurrently, share their judgements without any grouping flag;
+- one call for a group (`together`, with a window > 0: the Scorer's `memo_window`): the claims
+  that answers of one prompt in flight still need judged go out in one call.
+
+Only parsed judgements are stored; a failure resolves the waiters with nothing, and each of them
+then judges the claim itself. A key holds everything that changes the judgement (the verdicts
+stage builds them, :mod:`factbench.stages.verify`), so a changed judge model, template, parser,
+decoding, evidence backend or passage is a different key, never a reuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from factbench.hashing import sha256_hex
+from factbench.llm.cache import _Guard, check_cache_file, move_aside, refuse_network_filesystem
+from factbench.store.files import WriteFailed
+
+_PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_claim(text: str) -> str:
+    """A claim as the memo keys it: case, whitespace and punctuation do not matter."""
+    return _SPACE.sub(" ", _PUNCTUATION.sub(" ", text.casefold())).strip()
+
+
+def memo_key(kind: str, parts: dict[str, Any]) -> str:
+    """The key of one judgement: a hash of its kind and of everything that determines it."""
+    return sha256_hex({"memo": kind, **parts}, 40)
+
+
+def item_key(base: str, *parts: str) -> str:
+    """The key of one item under a base key (`memo_key` of what the items share): cheap per claim."""
+    return hashlib.sha256("\x1f".join((base, *parts)).encode("utf-8")).hexdigest()[:40]
+
+
+def memo_path(cache_path: Path) -> Path:
+    """Where the memo of a call cache lives: beside it, `<cache>.memo.sqlite`."""
+    return cache_path.with_name(cache_path.name + ".memo.sqlite")
+
+
+@dataclass
+class Claimed:
+    """What `VerdictMemo.claim` found for a list of keys."""
+
+    hits: dict[str, Any] = field(default_factory=dict)  # stored (or already judged in this process)
+    waits: dict[str, asyncio.Future] = field(default_factory=dict)  # being judged by another sample now
+    owned: list[str] = field(default_factory=list)  # this caller judges them, then calls `settle`
+
+
+class VerdictMemo:
+    """Judgements by key, persistent or in memory, with single flight on the running event loop."""
+
+    def __init__(self, path: str | Path | None = None, window_s: float = 0.0):
+        self.path = Path(path) if path is not None else None
+        # How long the first sample of a group with claims to judge waits for others of its group
+        # (same judge and question) before the call goes out; 0: each sample judges its own claims.
+        self.window_s = window_s
+        self._open: dict[str, _Batch] = {}
+        self.counts: Counter[str] = Counter()  # "<kind>_hits", "<kind>_misses", "<kind>_waits", "stored"
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._memory: dict[str, Any] = {}
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteFailed(self.path.parent, exc) from None
+        refuse_network_filesystem(self.path, what="the verdict memo")
+        problem = check_cache_file(self.path)
+        if problem:
+            moved = move_aside(self.path)
+            print(f"warning: the verdict memo {self.path} is damaged ({problem}); moved it to {moved} and "
+                  "started an empty one (--no-memo runs without it)", file=sys.stderr)
+        with _Guard(self.path, "open"):
+            self._conn().execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                                 "value TEXT NOT NULL, created REAL NOT NULL)")
+
+    @classmethod
+    def beside(cls, cache: Any | None, window_s: float = 0.0) -> VerdictMemo:
+        """The memo of a call cache (an in-memory one when there is no cache)."""
+        return cls(memo_path(cache.path) if cache is not None else None, window_s)
+
+    # ------------------------------------------------------------------ the table
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            assert self.path is not None
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The stored judgements among `keys`."""
+        if self.path is None:
+            return {k: self._memory[k] for k in keys if k in self._memory}
+        out: dict[str, Any] = {}
+        unique = list(dict.fromkeys(keys))
+        with _Guard(self.path, "read"):
+            for i in range(0, len(unique), 500):
+                chunk = unique[i:i + 500]
+                rows = self._conn().execute(f"SELECT key, value FROM memo WHERE key IN ({','.join('?' * len(chunk))})",
+                                            chunk).fetchall()
+                for key, value in rows:
+                    try:
+                        out[key] = json.loads(value)
+                    except ValueError:  # a damaged value is a miss: judged again and rewritten
+                        pass
+        return out
+
+    def put_many(self, kind: str, items: dict[str, Any]) -> None:
+        """Store parsed judgements, all in one transaction (a killed writer leaves none or all)."""
+        if not items:
+            return
+        self.counts["stored"] += len(items)
+        if self.path is None:
+            self._memory.update(items)
+            return
+        now = time.time()
+        rows = [(k, kind, json.dumps(v, ensure_ascii=False), now) for k, v in items.items()]
+        with _Guard(self.path, "write"):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO memo (key, kind, value, created) VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def entries(self) -> int:
+        if self.path is None:
+            return len(self._memory)
+        with _Guard(self.path, "read"):
+            return self._conn().execute("SELECT COUNT(*) FROM memo").fetchone()[0]
+
+    def clear(self) -> int:
+        """Remove every stored judgement; how many there were."""
+        if self.path is None:
+            n, self._memory = len(self._memory), {}
+            return n
+        with _Guard(self.path, "write"):
+            n = self._conn().execute("DELETE FROM memo").rowcount
+            self._conn().execute("VACUUM")
+        return n
+
+    # ------------------------------------------------------------------ single flight
+    def claim(self, kind: str, keys: list[str]) -> Claimed:
+        """Sort `keys` into stored ones, ones another sample is judging now (awaitable), and ones
+        the caller now owns: it must `settle` every owned key, parsed or not. Call on the event loop."""
+        out = Claimed()
+        unique = list(dict.fromkeys(keys))
+        stored = self.get_many([k for k in unique if k not in self._inflight])
+        loop = asyncio.get_running_loop()
+        for key in unique:
+            if key in stored:
+                out.hits[key] = stored[key]
+            elif key in self._inflight:
+                out.waits[key] = self._inflight[key]
+            else:
+                self._inflight[key] = loop.create_future()
+                out.owned.append(key)
+        self.counts[f"{kind}_hits"] += sum(keys.count(k) for k in out.hits)
+        self.counts[f"{kind}_waits"] += sum(keys.count(k) for k in out.waits)
+        self.counts[f"{kind}_misses"] += len(out.owned)
+        return out
+
+    def settle(self, kind: str, results: dict[str, Any | None]) -> None:
+        """The owner's judgements: parsed ones (not None) are stored, then every waiter is woken
+        with its key's judgement, or with None where the owner got none (the waiter judges it)."""
+        self.put_many(kind, {k: v for k, v in results.items() if v is not None})
+        for key, value in results.items():
+            future = self._inflight.pop(key, None)
+            if future is not None and not future.done():
+                future.set_result(value)
+
+    def release(self, keys: list[str]) -> None:
+        """Owned keys given up without a judgement (the owner failed): waiters judge them themselves."""
+        self.settle("", {k: None for k in keys})
+
+    async def together(self, group: str, items: list, alone: Callable[[], Awaitable[list]],
+                       jointly: Callable[[list], Awaitable[list]]) -> list:
+        """One result per item: the claims several samples of one group need judged, judged in one
+        call. The first sample opens the group's batch and waits `window_s` for others to add their
+        items; then, alone, it judges its own (`alone()`: the call it would have made anyway), or
+        all of them (`jointly(items)`) and hands each sample its part. If that call fails, every
+        other sample judges its own items, so a failure stays the failing sample's."""
+        if self.window_s <= 0:
+            return await alone()
+        batch = self._open.get(group)
+        if batch is not None:
+            start = len(batch.items)
+            batch.items.extend(items)
+            batch.members += 1
+            results = await asyncio.shield(batch.done)
+            if results is None:
+                return await alone()
+            self.counts["joint_items"] += len(items)
+            return results[start:start + len(items)]
+        batch = _Batch(list(items), asyncio.get_running_loop().create_future())
+        self._open[group] = batch
+        try:
+            try:
+                await asyncio.sleep(self.window_s)
+            finally:
+                self._open.pop(group, None)  # closed: a later sample opens the next batch
+            if batch.members == 1:
+                results = await alone()
+            else:
+                self.counts["joint_calls"] += 1
+                results = await jointly(batch.items)
+        except BaseException:
+            batch.done.set_result(None)  # the others judge their own
+            raise
+        batch.done.set_result(results)
+        return results[:len(items)]
+
+    def stats(self) -> dict[str, int]:
+        """Verdict hits, misses and waits, and joint calls, since this memo was opened."""
+        out = {k: int(v) for k, v in sorted(self.counts.items())}
+        for what in ("hits", "misses", "waits"):
+            out.setdefault(f"verdicts_{what}", 0)
+        out.setdefault("stored", 0)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+@dataclass
+class _Batch:
+    items: list
+    done: asyncio.Future
+    members: int = 1
+
+
+async def judge_once(memo: VerdictMemo, kind: str, keys: dict[int, str],
+                     judge: Callable[[list[int]], Awaitable[dict[int, Any | None]]]) -> dict[int, Any | None]:
+    """The judgement of every item in `keys` (item index -> key): stored ones as they are, ones
+    another sample is judging awaited, and the rest (one item per distinct key) judged here by
+    `judge(indices)`, which returns each item's judgement or None where it got none. An item
+    whose other sample got no judgement is judged here; an item this call failed stays None."""
+    values: dict[int, Any | None] = {}
+    pending = dict(keys)
+    while pending:
+        claimed = memo.claim(kind, list(pending.values()))
+        first: dict[str, int] = {}
+        for i, key in pending.items():
+            if key not in claimed.hits and key not in claimed.waits:
+                first.setdefault(key, i)
+        judged: dict[int, Any | None] = {}
+        if first:
+            try:
+                judged = await judge(sorted(first.values()))
+            except BaseException:
+                memo.release(list(first))  # waiters judge them themselves
+                raise
+            memo.settle(kind, {key: judged.get(i) for key, i in first.items()})
+        waited = {key: await future for key, future in claimed.waits.items()}
+        retry: dict[int, str] = {}
+        for i, key in pending.items():
+            if key in claimed.hits:
+                values[i] = claimed.hits[key]
+            elif key in first:
+                values[i] = judged.get(first[key])
+            elif waited.get(key) is not None:
+                values[i] = waited[key]
+            else:
+                retry[i] = key
+        pending = retry
+    return values
