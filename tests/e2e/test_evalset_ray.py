@@ -46,17 +46,18 @@ def _node(temp_dir: str, *args: str) -> subprocess.Popen:
 
 
 def _end(proc: subprocess.Popen) -> None:
-    """Stop a node and every process of its session (its GCS, raylet and workers)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(40)  # Ray drains a node for up to 30 s on SIGTERM
-        except subprocess.TimeoutExpired:
-            pass
+    """Stop a node at once (a graceful stop drains it for 30 s, which no test needs): its process
+    group, then each process below it (Ray gives every worker process a group of its own)."""
+    below = descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # the whole session is gone already
+    except ProcessLookupError:  # the whole group is gone already
         pass
+    for pid in below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait()
 
 
@@ -130,19 +131,11 @@ def test_ray_executor_matches_local_and_survives_a_killed_worker_node(tmp_path, 
         while victim is None:
             assert proc.poll() is None and time.monotonic() < deadline, \
                 f"no cell ran on the worker node:\n{log.read_text()[-3000:]}"
-            on_worker = descendants(worker.pid)
-            victim = _cell_on(out, on_worker)
+            victim = _cell_on(out, descendants(worker.pid))
             time.sleep(0.05)
         # Everything the set runs (driver, both nodes, their workers) talks over loopback alone.
         sockets = tcp_sockets(descendants(proc.pid, head.pid, worker.pid))
-        # The worker node and the cell it is running, mid-set (the whole session, then any
-        # process of the node that left it).
-        os.killpg(worker.pid, signal.SIGKILL)
-        for pid in on_worker:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _end(worker)  # the worker node and the cell it is running, mid-set
         gate.set()
         proc.wait(timeout=600)
     finally:
