@@ -207,8 +207,9 @@ def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-weighting", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")
     p.add_argument("--reward-design", choices=DESIGNS, default=_DEFAULT.reward_design,
-                   help="informative: weighted precision and detail; plain: unweighted; merged: weighted, on the "
-                        "claims' merged content (docs/metrics.md)")
+                   help="merged: weighted precision and detail on the claims' merged content, the same however "
+                        "the facts are cut into sentences; informative: weighted, per claim; plain: unweighted "
+                        "(docs/metrics.md)")
     p.add_argument("--reward-lambda", type=number(0), default=_DEFAULT.reward_lambda,
                    help="weight of the detail term log(1 + D)")
     p.add_argument("--reward-mu", type=number(0), default=_DEFAULT.reward_mu,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from factbench.scoring.metrics import METRIC_INFO
-from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, formula
+from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, formula
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ HEADLINE = "precision"  # the metric the leaderboard ranks by
 
 def reward_formulas(rewards: set[tuple[str, float, float]]) -> str:
     """The reward formula(s) of the runs shown, each with its parameters (one name: `reward`)."""
-    return "; ".join(formula(*r) for r in sorted(rewards)) or formula("informative", DEFAULT_LAMBDA, DEFAULT_MU)
+    return "; ".join(formula(*r) for r in sorted(rewards)) or formula(DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU)
 
 
 def fmt(value: float | None, key: str) -> str:

@@ -1,7 +1,7 @@
 """The training reward (docs/reward.md): one number in [0, 1] per answer, or an explicit mask.
 
 It is the run's reward, composed by :func:`factbench.scoring.reward.compose_reward` (P + λ·log(1 + D)
-+ μ·r, informative or plain design, relevance 0.5 where it is not measured), with the detail D
++ μ·r; merged, informative or plain design; relevance 0.5 where it is not measured), with the detail D
 capped at `detail_cap` and the whole divided by the composer's value for a perfect answer at the
 cap — so the scale is bounded and the same for every task and prompt. Answers without a factual
 score still get a value:
@@ -32,7 +32,10 @@ from factbench.store.records import (
     WeightsRecord,
 )
 
-REWARD_VERSION = "2"
+# Version 3: the default design is "merged" (P and D on merged facts, so splitting sentences pays
+# nothing); version 2's default was "informative". An identity records its design and version, so
+# a version-2 id still says which reward it was: RewardSpec(**identity fields) gives it back.
+REWARD_VERSION = "3"
 # Kinds in ClaimsRecord.errors that are not judge failures (the answer was only capped in length).
 NOT_JUDGE_FAILURES = {"answer_truncated"}
 Status = Literal["scored", "empty", "no_claims", "abstained", "masked"]
@@ -72,6 +75,8 @@ class ScoreResult(BaseModel):
     n_claims: int
     weighted_precision: float | None = None
     weighted_supported: float | None = None
+    merged_precision: float | None = None  # the merged design's P and D (docs/metrics.md)
+    merged_detail: float | None = None
     relevance: float | None
     abstained: bool
     errors: list[str]
@@ -117,13 +122,15 @@ def judge_failures(claims: ClaimsRecord, evidence: EvidenceRecord | None, verdic
 
 def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord | None,
             verdicts: VerdictsRecord | None, weights: WeightsRecord | None,
-            relevance: RelevanceRecord | None) -> ScoreResult:
-    """The reward of one answer from its stage records (the same records a run writes)."""
+            relevance: RelevanceRecord | None, question: str | None = None) -> ScoreResult:
+    """The reward of one answer from its stage records (the same records a run writes); the
+    question's own words are not content of the merged design's facts."""
     failures = judge_failures(claims, evidence, verdicts, weights, relevance)
     notes = [f"claims:{e}" for e in claims.errors if e in NOT_JUDGE_FAILURES]
     if failures:
         return masked(failures + notes, claims)
-    score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, weights, spec.design)
+    score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, weights, spec.design,
+                         question=question)
     status: Status
     if claims.abstained:
         status, reward = "abstained", spec.abstention
@@ -135,6 +142,7 @@ def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord
         reward=reward, masked=False, status=status, precision=score.precision, supported=score.supported,
         unsupported=score.unsupported, unverifiable=score.unverifiable, n_claims=score.claims,
         weighted_precision=score.weighted_precision, weighted_supported=score.weighted_supported,
+        merged_precision=score.merged_precision, merged_detail=score.merged_detail,
         relevance=score.relevance, abstained=claims.abstained, errors=notes,
         claims=[LabelledClaim(text=c.text, sentence=c.sentence, label=label, weight_class=cls)
                 for c, label, cls in zip(claims.claims, labels, classes)])

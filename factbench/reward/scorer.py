@@ -284,7 +284,7 @@ class Scorer:
             return masked(sink.failures, sample.get(ClaimsStage))
         claims = sample.need(ClaimsStage)
         return outcome(self.spec, claims, sample.get(EvidenceStage), sample.get(VerdictsStage),
-                       sample.get(WeightsStage), sample.get(RelevanceStage))
+                       sample.get(WeightsStage), sample.get(RelevanceStage), question=prompt)
 
 
 class _Outcome:

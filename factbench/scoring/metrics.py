@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from factbench.scoring.facts import merged_terms
-from factbench.scoring.reward import DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
+from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
 from factbench.scoring.weighting import weighted_terms
 from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
 
@@ -132,10 +132,12 @@ def answer_status(answer: AnswerRecord | None, claims: ClaimsRecord | None, judg
 def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
                  k: int, lam: float = DEFAULT_LAMBDA, mu: float = DEFAULT_MU,
                  weights: WeightsRecord | None = None, design: str | None = None, *,
-                 answer: AnswerRecord | None = None, relevance_measured: bool = False) -> AnswerScore:
+                 answer: AnswerRecord | None = None, relevance_measured: bool = False,
+                 question: str | None = None) -> AnswerScore:
     """One answer's values (docs/metrics.md, "Every answer has a value"). `design` defaults to
-    "informative" when claim weights are given, else "plain". `relevance_measured`: the task
-    judges relevance, so an answer with nothing to judge (no sentence) loses to the reference (0)."""
+    the default design when claim weights are given, else "plain". `relevance_measured`: the task
+    judges relevance, so an answer with nothing to judge (no sentence) loses to the reference (0).
+    `question` (else the answer record's prompt) is left out of the merged facts' content."""
     labels = verdicts.labels if verdicts else []
     s = labels.count("supported")
     u = labels.count("unsupported")
@@ -153,8 +155,9 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
         label is not None and (i >= len(weights.classes) or weights.classes[i] is None) for i, label in enumerate(labels))
     terms = weighted_terms(labels, weights.classes) if weights is not None and not unweighted else None
     merged = merged_terms([c.text for c in claims.claims], labels, weights.classes if weights else None,
-                          answer.prompt if answer else None) if claims and status == "scored" and not unweighted else None
-    spec = RewardSpec(design or ("informative" if weights is not None else "plain"), lam, mu)
+                          question if question is not None else answer.prompt if answer else None) \
+        if claims and status == "scored" and not unweighted else None
+    spec = RewardSpec(design or (DEFAULT_DESIGN if weights is not None else "plain"), lam, mu)
     # A judge failure is never a value: no reward rather than the floor. So is a scored answer
     # whose reward would miss a term (its claim weights, or a measured relevance that failed).
     missing_term = status == "scored" and ((spec.weighted and (terms is None or terms.unclassified > 0)) or

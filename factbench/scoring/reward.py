@@ -2,14 +2,15 @@
 
     reward = P + lambda * log(1 + D) + mu * r
 
-- design "informative" (default): P and D are the weighted precision and weighted detail
-  (:mod:`factbench.scoring.weighting`); trivial facts, restatements and off-topic padding
-  cannot raise them, and off-topic claims lower P.
+- design "merged" (default): P and D measured on the merged content of the claims, weighted by
+  their informativeness class (:mod:`factbench.scoring.facts`): the same facts count the same
+  whether they come in one claim or sentence or several, said once or restated; trivial facts
+  add nothing and off-topic claims lower P.
+- design "informative": P and D are the weighted precision and the number of supported
+  informative claims (:mod:`factbench.scoring.weighting`); padding cannot raise them, but
+  cutting the same facts into more sentences raises both (`factbench hacks`, split).
 - design "plain": P is precision and D the number of supported claims (the reward before
   weighting; `factbench hacks` shows how it is hacked).
-- design "merged": P and D on the merged content of the weighted claims
-  (:mod:`factbench.scoring.facts`), so cutting the same facts into more claims or sentences
-  changes neither.
 - r is the pairwise relevance against a reference where it was measured; elsewhere it is
   RELEVANCE_FALLBACK (0.5, a tie), so rewards of tasks with and without references are on
   one scale. The default mu is 0: the per-claim off-topic check already carries relevance.
@@ -23,8 +24,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DESIGNS = ("informative", "plain", "merged")
-DEFAULT_DESIGN: Final = "informative"
+DESIGNS = ("merged", "informative", "plain")
+DEFAULT_DESIGN: Final = "merged"
 DEFAULT_LAMBDA = 0.1
 DEFAULT_MU = 0.0
 RELEVANCE_FALLBACK = 0.5
@@ -56,7 +57,7 @@ class RewardSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    design: Literal["informative", "plain", "merged"] = DEFAULT_DESIGN
+    design: Literal["merged", "informative", "plain"] = DEFAULT_DESIGN
     lam: float = Field(DEFAULT_LAMBDA, ge=0)
     mu: float = Field(DEFAULT_MU, ge=0)
     detail_cap: int = Field(DEFAULT_DETAIL_CAP, ge=1)
@@ -70,8 +71,8 @@ class RewardSpec(BaseModel):
         super().__init__(design=design, lam=lam, mu=mu, **more)
 
     def with_weighting(self, weighting: bool) -> RewardSpec:
-        """The reward actually composed: without claim weights the informative design cannot be used,
-        so the plain one is (said so in the run's notes)."""
+        """The reward actually composed: without claim weights the weighted designs (merged,
+        informative) cannot be used, so the plain one is (said so in the run's notes)."""
         return self if weighting or self.design == "plain" else self.model_copy(update={"design": "plain"})
 
     @property

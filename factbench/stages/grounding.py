@@ -64,9 +64,10 @@ def _number(digits: str) -> str:
     return digits.rstrip("0").rstrip(".") if "." in digits else digits.lstrip("0") or "0"
 
 
-@lru_cache(maxsize=8192)  # a claim is often its sentence word for word: its terms are known by then
+@lru_cache(maxsize=1 << 16)  # a claim is often its sentence word for word, and merged facts read the terms again
 def terms(text: str) -> Terms:
-    """The content words (as stems) and the numbers of a text."""
+    """The content words (as stems) and the numbers of a text (kept for the claims' second use, the
+    merged design's content: :mod:`factbench.scoring.facts`)."""
     text = _plain(text)
     digits = {_number(m) for m in _DIGITS.findall(text)}
     digits.update(century + end for century, _, end in _SHORT_RANGE.findall(text))

@@ -63,7 +63,7 @@ def test_evaluate_inside_a_running_loop_and_evaluate_async(tmp_path, server):
     assert blocking.summary.overall.n_answers == awaited.summary.overall.n_answers == 2
     assert awaited.summary.cache["hits"] == awaited.summary.cache["calls"]  # same work: all from the cache
     assert factbench.EvalResult.load(blocking.run_dir).summary.run_id == "nb"
-    assert blocking.summary.reward["design"] == "informative"  # how scores.jsonl's reward was composed
+    assert blocking.summary.reward["design"] == "merged"  # how scores.jsonl's reward was composed
 
 
 def test_evaluate_rejects_an_unknown_option(tmp_path):

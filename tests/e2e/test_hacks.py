@@ -1,9 +1,9 @@
 """`factbench hacks` through the CLI (subprocesses) against the ground-truth judge double.
 
 The double's verdicts follow a known truth, so the assertions are about the reward's design:
-precision alone is raised by truncation and by trivial padding; the default reward is raised
-by no hack but splitting sentences; the `merged` design (precision and detail on merged facts)
-by none.
+precision alone is raised by truncation and by trivial padding; the default reward (`merged`:
+precision and detail on merged facts) by none; the per-claim `informative` design by no hack but
+splitting sentences.
 """
 
 from __future__ import annotations
@@ -44,17 +44,19 @@ def hacked_run(tmp_path_factory):
         after_default = responder.requests.total()
         precision_alone = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "plain",
                                "--reward-lambda", "0", "--reward-mu", "0", cwd=root)
-        merged = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "merged", cwd=root)
+        informative = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "informative",
+                           cwd=root)
         shown = _cli("hacks", "results/gt", "--show", cwd=root)
-        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown, "merged": merged,
+        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown,
+               "informative": informative,
                "requests": dict(responder.requests), "new_requests": responder.requests.total() - after_default}
 
 
-def test_default_reward_is_raised_only_by_split(hacked_run):
+def test_default_reward_is_raised_by_no_hack(hacked_run):
     proc = hacked_run["default"]
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["reward"]["design"] == "informative" and report["raised"] == ["split"]
+    assert report["reward"]["design"] == "merged" and report["raised"] == []
     assert set(report["hacks"]) == {"repeat", "paraphrase", "trivial", "offtopic", "truncate", "split", "falsedetail",
                                     "hedge", "abstain"}
     assert {h["family"] for h in report["hacks"].values()} == {"repeat", "trivial", "offtopic", "truncate", "split",
@@ -62,18 +64,18 @@ def test_default_reward_is_raised_only_by_split(hacked_run):
     for name, hack in report["hacks"].items():
         reward = hack["metrics"]["reward"]
         assert reward["n"] == N_ANSWERS and hack["status"] == "scored", name
-        if name != "split":
-            assert not hack["raises_reward"] and reward["ci95"][0] <= 0, (name, reward)
+        assert not hack["raises_reward"] and reward["ci95"][0] <= 0, (name, reward)
     m = {name: hack["metrics"] for name, hack in report["hacks"].items()}
     # The padding is seen: more supported claims, yet no weighted detail and no reward for it.
     assert m["trivial"]["supported"]["change"] == 8 and m["trivial"]["weighted_supported"]["change"] == 0
     assert m["offtopic"]["weighted_precision"]["ci95"][1] < 0 and m["offtopic"]["on_topic"]["ci95"][1] < 0
     assert m["paraphrase"]["claims"]["change"] > 8 and m["paraphrase"]["reward"]["change"] == 0
     # Split sentences: more claims carry the same facts, so claim-counted detail and precision rise; on
-    # merged facts neither moves, and the report says which metrics moved.
+    # merged facts neither moves, so neither does the reward, and the report says which metrics moved.
     split = m["split"]
     assert split["claims"]["ci95"][0] > 0 and split["weighted_supported"]["ci95"][0] > 0
     assert split["merged_detail"]["change"] == 0 and split["merged_precision"]["change"] == 0
+    assert split["reward"]["change"] == 0
     assert report["hacks"]["split"]["aims_at"] == "claims"
     assert report["hacks"]["split"]["moves"]["claims"] == "up" and "merged_detail" not in report["hacks"]["split"]["moves"]
     # False details: more claims, none supported; precision and the reward fall.
@@ -83,14 +85,15 @@ def test_default_reward_is_raised_only_by_split(hacked_run):
     assert hacked_run["requests"]["paraphrase"] > 0 and hacked_run["requests"]["generate"] == N_ANSWERS
 
 
-def test_the_merged_design_is_raised_by_no_hack(hacked_run):
-    proc = hacked_run["merged"]
-    assert proc.returncode == 0, proc.stderr
+def test_the_per_claim_informative_design_is_raised_only_by_split(hacked_run):
+    proc = hacked_run["informative"]
+    assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["reward"]["design"] == "merged" and report["raised"] == []
+    assert report["reward"]["design"] == "informative" and report["raised"] == ["split"]
     for name, hack in report["hacks"].items():
-        assert hack["metrics"]["reward"]["ci95"][0] <= 0, name
-    assert report["hacks"]["split"]["metrics"]["reward"]["change"] == 0
+        if name != "split":
+            assert hack["metrics"]["reward"]["ci95"][0] <= 0, name
+    assert report["hacks"]["split"]["metrics"]["reward"]["ci95"][0] > 0
 
 
 def test_precision_alone_is_hacked_by_truncation_and_trivial_facts(hacked_run):

@@ -30,7 +30,7 @@ def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
     assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v4+")
     assert summary["tasks"]["longfact-objects"]["judge"]["templates"]["weighting"].startswith("informativeness-")
     assert summary["judges"]["weighting"]["model"] == "openai/judge"
-    assert summary["reward"]["design"] == "informative"
+    assert summary["reward"]["design"] == "merged"  # the default design
     m = summary["overall"]["metrics"]
     # the plain scripted judge calls every claim informative: weighting changes nothing
     assert m["weighted_precision"]["mean"] == pytest.approx(m["precision"]["mean"])

@@ -3,10 +3,11 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factbench.reward.definition import TrainingReward, outcome
+from factbench.scoring.facts import TERMS_PER_FACT
 from factbench.scoring.metrics import score_answer
 from factbench.store.records import (
     Claim,
@@ -55,11 +56,32 @@ def test_plain_reward_is_the_run_reward_divided_by_its_bound():
 def test_informative_design_uses_the_weighted_terms():
     labels = ["supported", "supported", "supported", "unsupported"]
     classes = ["informative", "trivial", "off_topic", "informative"]
-    r = outcome(TrainingReward(), _claims(4), None, _verdicts(labels), _weights(classes), None)
+    r = outcome(TrainingReward(design="informative"), _claims(4), None, _verdicts(labels), _weights(classes), None)
     # weighted: numerator 1 (one informative supported), denominator 3 (two informative + one off-topic)
     assert r.weighted_precision == pytest.approx(1 / 3) and r.weighted_supported == 1.0
     assert r.reward == pytest.approx((1 / 3 + 0.1 * math.log(2)) / BOUND)
     assert [c.weight_class for c in r.claims] == classes
+
+
+def test_the_default_design_counts_merged_facts_so_splitting_a_claim_pays_nothing():
+    question = "Tell me a bio of Ada Morrow."
+    whole = ClaimsRecord(task="reward", id="x", abstained=False, sentences=["Ada Morrow was born in Lyon in 1950."],
+                         claims=[Claim(text="Ada Morrow was born in Lyon in 1950.", sentence=0)], extractor="e")
+    split = ClaimsRecord(task="reward", id="x", abstained=False,
+                         sentences=["Ada Morrow was born in Lyon.", "She was born in 1950."],
+                         claims=[Claim(text="Ada Morrow was born in Lyon.", sentence=0),
+                                 Claim(text="Ada Morrow was born in 1950.", sentence=1)], extractor="e")
+    one = outcome(TrainingReward(), whole, None, _verdicts(["supported"]), _weights(["informative"]), None,
+                  question=question)
+    two = outcome(TrainingReward(), split, None, _verdicts(["supported"] * 2), _weights(["informative"] * 2), None,
+                  question=question)
+    assert TrainingReward().design == "merged"
+    assert one.reward == two.reward == pytest.approx((1 + 0.1 * math.log(1 + 3 / TERMS_PER_FACT)) / BOUND)
+    assert (one.merged_precision, one.merged_detail) == (two.merged_precision, two.merged_detail)
+    per_claim = TrainingReward(design="informative")  # the former default pays for the second claim
+    assert outcome(per_claim, split, None, _verdicts(["supported"] * 2), _weights(["informative"] * 2), None,
+                   question=question).reward > outcome(per_claim, whole, None, _verdicts(["supported"]),
+                                                       _weights(["informative"]), None, question=question).reward
 
 
 def test_relevance_term_with_mu_and_the_tie_fallback():
@@ -107,14 +129,16 @@ def test_a_capped_long_answer_is_scored_and_flagged_not_masked():
 
 
 @given(s=st.integers(0, 300), u=st.integers(0, 300), v=st.integers(0, 30), rel=st.sampled_from([None, 0.0, 0.5, 1.0]),
-       lam=st.floats(0, 2), mu=st.floats(0, 2), cap=st.integers(1, 200), informative=st.booleans())
-def test_reward_is_bounded_for_any_counts(s, u, v, rel, lam, mu, cap, informative):
+       lam=st.floats(0, 2), mu=st.floats(0, 2), cap=st.integers(1, 200),
+       design=st.sampled_from(["merged", "informative", "plain"]))
+@settings(deadline=None)  # the merged design tokenizes every claim: no timing is asserted here
+def test_reward_is_bounded_for_any_counts(s, u, v, rel, lam, mu, cap, design):
     if s + u + v == 0:
         return
     labels = ["supported"] * s + ["unsupported"] * u + ["unverifiable"] * v
     classes = [("informative", "trivial", "restates", "off_topic")[i % 4] for i in range(len(labels))]
-    spec = TrainingReward(design="informative" if informative else "plain", lam=lam, mu=mu, detail_cap=cap)
-    r = outcome(spec, _claims(len(labels)), None, _verdicts(labels), _weights(classes) if informative else None,
+    spec = TrainingReward(design=design, lam=lam, mu=mu, detail_cap=cap)
+    r = outcome(spec, _claims(len(labels)), None, _verdicts(labels), _weights(classes) if spec.weighted else None,
                 _relevance(rel) if rel is not None else None)
     assert 0.0 <= r.reward <= 1.0 + 1e-12
 
@@ -123,3 +147,16 @@ def test_spec_rejects_out_of_range_values():
     for bad in ({"lam": -1}, {"detail_cap": 0}, {"abstention": 2}, {"relevance": "sometimes"}, {"design": "x"}):
         with pytest.raises(ValueError):  # a pydantic ValidationError, or the unknown design named
             TrainingReward(**bad)
+
+
+def test_version_3_ids_differ_and_a_version_2_identity_still_reads_as_its_reward():
+    from factbench.reward.definition import REWARD_VERSION, reward_id, reward_identity
+
+    args = ({"verifier": {"model": "openai/judge"}}, {"claims": "claims-v2"}, "none", {})
+    now = reward_identity(TrainingReward(), *args)
+    assert REWARD_VERSION == "3" and now["reward"] == "factbench-reward-v3" and now["design"] == "merged"
+    old = {**reward_identity(TrainingReward(design="informative"), *args), "reward": "factbench-reward-v2"}
+    assert reward_id(old) != reward_id(now)
+    # what ServiceScorer.spec does with a service's identity: an old one gives back the old design
+    spec = TrainingReward(**{k: old[k] for k in TrainingReward.model_fields if k in old})
+    assert spec == TrainingReward(design="informative")

@@ -10,6 +10,7 @@ import pytest
 
 from factbench.pipeline.options import UsageError
 from factbench.reward import Scorer
+from factbench.scoring.facts import TERMS_PER_FACT
 from factbench.testing.scripted_server import Fault, request_kind
 
 PROMPTS = ["Tell me about the harbour of Lyon."] * 6
@@ -98,8 +99,9 @@ def test_relevance_from_references_and_from_a_reference_model(server):
         without = scorer.score_sync(question, on_topic)[0]
     assert with_ref.relevance == 1.0 and without.relevance is None  # more of the question's words: a win
     bound = 1 + 0.1 * math.log(65) + 1.0
-    assert with_ref.reward == pytest.approx((1 + 0.1 * math.log(2) + 1.0) / bound)
-    assert without.reward == pytest.approx((1 + 0.1 * math.log(2) + 0.5) / bound)  # not measured: a tie
+    detail = 3 / TERMS_PER_FACT  # the merged design: "documented", "source", 1 beyond the question's words
+    assert with_ref.reward == pytest.approx((1 + 0.1 * math.log1p(detail) + 1.0) / bound)
+    assert without.reward == pytest.approx((1 + 0.1 * math.log1p(detail) + 0.5) / bound)  # not measured: a tie
     with Scorer(judge="openai/judge", judge_base_url=server.base_url, reference_model="openai/ref",
                 reference_model_base_url=server.base_url, reward_relevance="model") as scorer:
         before = server.state.requests["generate"]

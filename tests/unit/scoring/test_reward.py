@@ -31,10 +31,10 @@ def test_weighted_terms_ignore_trivial_and_restated_and_count_off_topic_against(
 
 def test_padding_with_trivial_facts_or_restatements_leaves_the_informative_reward_unchanged():
     c, v, w = _records(["supported", "unsupported"], ["informative", "informative"])
-    base = score_answer(c, v, None, 10, weights=w)
+    base = score_answer(c, v, None, 10, weights=w, design="informative")
     c, v, w = _records(["supported", "unsupported"] + ["supported"] * 6, ["informative", "informative"] +
                        ["trivial"] * 3 + ["restates"] * 3)
-    padded = score_answer(c, v, None, 10, weights=w)
+    padded = score_answer(c, v, None, 10, weights=w, design="informative")
     assert padded.precision > base.precision and padded.supported == 7
     assert padded.reward == base.reward == pytest.approx(0.5 + 0.1 * math.log(2))
     plain = score_answer(c, v, None, 10, weights=w, design="plain")
@@ -43,9 +43,9 @@ def test_padding_with_trivial_facts_or_restatements_leaves_the_informative_rewar
 
 def test_off_topic_padding_lowers_the_informative_reward():
     c, v, w = _records(["supported"] * 2, ["informative"] * 2)
-    clean = score_answer(c, v, None, 10, weights=w)
+    clean = score_answer(c, v, None, 10, weights=w, design="informative")
     c, v, w = _records(["supported"] * 4, ["informative"] * 2 + ["off_topic"] * 2)
-    padded = score_answer(c, v, None, 10, weights=w)
+    padded = score_answer(c, v, None, 10, weights=w, design="informative")
     assert padded.precision == clean.precision == 1.0
     assert padded.weighted_precision == pytest.approx(0.5) and padded.reward < clean.reward
     assert padded.on_topic == pytest.approx(0.5)
@@ -69,10 +69,10 @@ def test_nothing_to_credit_gets_the_floor_and_relevance_has_one_scale():
 
 def test_informative_design_needs_weights_and_rows_recompose():
     with pytest.raises(ValueError, match="needs claim weights"):
-        compose_reward(RewardSpec(), abstained=False, precision=1.0, supported=3)
+        compose_reward(RewardSpec("informative"), abstained=False, precision=1.0, supported=3)
     with pytest.raises(ValueError, match="unknown reward design"):
         RewardSpec("fancy")
     row = {"abstained": False, "precision": 0.5, "supported": 3, "weighted_precision": 0.25,
            "weighted_supported": 1.0, "relevance": None}
     assert reward_of_row(RewardSpec("plain", 0.0, 0.0), row) == 0.5
-    assert reward_of_row(RewardSpec(), row) == pytest.approx(0.25 + 0.1 * math.log(2))
+    assert reward_of_row(RewardSpec("informative"), row) == pytest.approx(0.25 + 0.1 * math.log(2))
