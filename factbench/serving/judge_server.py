@@ -75,11 +75,23 @@ def local_url(host: str, port: int) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1"
 
 
+# llama.cpp on CPU, best first: llama.cpp's own server from the prebuilt xllamacpp wheel, then
+# llama-cpp-python's server (compiled on the machine by `make install-local` where no wheel fits).
+LLAMA_CPP_ENGINES = {"xllamacpp": "factbench.serving.llama_server", "llama_cpp": "llama_cpp.server"}
+
+
+def llama_cpp_engine() -> str | None:
+    """The installed llama.cpp engine's module (a key of LLAMA_CPP_ENGINES), None when neither is."""
+    return next((m for m in LLAMA_CPP_ENGINES if importlib.util.find_spec(m) is not None), None)
+
+
 def llama_cpp_command(model_path: str, *, port: int = 8000, host: str = "127.0.0.1", n_ctx: int = 8192,
                       served_name: str | None = None, threads: int | None = None,
-                      extra: list[str] | None = None) -> list[str]:
-    """llama-cpp-python's OpenAI-compatible server for a GGUF file on CPU (`extra` appended)."""
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", host, "--port", str(port),
+                      extra: list[str] | None = None, engine: str | None = None) -> list[str]:
+    """An OpenAI-compatible llama.cpp server for a GGUF file on CPU (`extra` appended). Both
+    engines take the same flags; `engine` defaults to the installed one."""
+    module = LLAMA_CPP_ENGINES[engine or llama_cpp_engine() or "xllamacpp"]
+    cmd = [sys.executable, "-m", module, "--model", model_path, "--host", host, "--port", str(port),
            "--n_ctx", str(n_ctx), "--model_alias", served_name or Path(model_path).stem]
     if threads:
         cmd += ["--n_threads", str(threads)]
@@ -236,7 +248,9 @@ def supervise(server: ServedJudge, work: subprocess.Popen, poll_s: float = 0.5,
 
 def backend_available(backend: str) -> str | None:
     """None when the backend's package is installed, else how to install it."""
-    module, extra = {"vllm": ("vllm", "gpu"), "llama-cpp": ("llama_cpp", "local")}[backend]
+    if backend == "llama-cpp":
+        return None if llama_cpp_engine() else "the llama-cpp backend needs: pip install 'factbench[local]'"
+    module, extra = {"vllm": ("vllm", "gpu")}[backend]
     if importlib.util.find_spec(module) is None:
         return f"the {backend} backend needs: pip install 'factbench[{extra}]'"
     return None

@@ -115,6 +115,17 @@ def test_timeout_limit_follows_the_server():
     assert AdaptiveTimeout(cap_s=0.5).limit() == 0.5
 
 
+def test_a_long_prompt_gets_longer_until_the_servers_speed_is_known():
+    t = AdaptiveTimeout(cap_s=600.0, max_tokens=400)
+    cold = timeouts.COLD_BASE_S + timeouts.COLD_S_PER_TOKEN * 400
+    assert t.limit(prompt_tokens=1500) == pytest.approx(cold + timeouts.COLD_S_PER_PROMPT_TOKEN * 1500)
+    assert t.limit(prompt_tokens=1500) > t.limit() + 60  # a judge prompt read at 25 tokens/s fits
+    assert timeouts.prompt_tokens([{"role": "user", "content": "x" * 4000}]) == 1000
+    for _ in range(timeouts.WARMUP):
+        t.observe(10.0)
+    assert t.limit(prompt_tokens=1500) == t.limit() == pytest.approx(timeouts.FACTOR * 10.0)  # now measured
+
+
 def test_a_hung_request_costs_seconds_not_the_cap(server, monkeypatch):
     monkeypatch.setattr(timeouts, "FLOOR_S", 0.5)
     client = LLMClient(RoleSpec(role="model", model="openai/m", base_urls=(server.base_url,), timeout_s=300.0,

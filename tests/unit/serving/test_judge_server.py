@@ -86,9 +86,19 @@ def test_vllms_own_parser_accepts_the_command():
 
 
 def test_llama_cpp_command():
-    cmd = llama_cpp_command("/models/judge.gguf", port=9002, served_name="judge", threads=2)
+    cmd = llama_cpp_command("/models/judge.gguf", port=9002, served_name="judge", threads=2, engine="llama_cpp")
     assert cmd[1:3] == ["-m", "llama_cpp.server"]
     assert "--model_alias judge" in " ".join(cmd) and "--n_threads 2" in " ".join(cmd)
+
+
+def test_the_prebuilt_engines_server_takes_the_same_command_line():
+    from factbench.serving import llama_server
+
+    cmd = llama_cpp_command("/models/judge.gguf", port=9002, served_name="judge", threads=1, engine="xllamacpp")
+    assert cmd[1:3] == ["-m", "factbench.serving.llama_server"]
+    args = llama_server.parser().parse_args(cmd[3:])
+    assert (args.model, args.port, args.model_alias, args.n_threads, args.n_ctx) == \
+        ("/models/judge.gguf", 9002, "judge", 1, 8192)
 
 
 def test_judge_serve_dry_run_prints_the_command(capsys):
