@@ -357,20 +357,20 @@ def _print(r: dict) -> None:
     rows = [
         ("answers x claims", f"{r['answers']} x {r['claims_per_answer']:.1f}"),
         ("judge requests / answer", f"{sum(req.values()):.2f} ({', '.join(f'{k} {v:.2f}' for k, v in req.items())})"
-                                    "   (target <= 6)"),
+                                    "   (target <= 3.2)"),
         ("input tokens / answer", f"{r['input_tokens']:.0f} ({r['cached_tokens']:.0f} prefix-cached, "
                                   f"{r['input_tokens'] - r['cached_tokens']:.0f} prefilled)"),
         ("output tokens / answer", f"{r['output_tokens']:.0f}; extraction + verification "
-                                   f"{r['output_tokens_claims']:.0f}   (target <= 500)"),
+                                   f"{r['output_tokens_claims']:.0f}   (target <= 450)"),
         *((f"  {kind} calls", f"{t['requests']:.2f} / answer: {t['input_tokens']:.0f} in ({t['cached_tokens']:.0f} "
                               f"prefix-cached), {t['output_tokens']:.0f} out") for kind, t in r["by_kind"].items()),
         ("GPU-s / answer, prefix caching", f"{r['gpu_s']:.3f}; extraction + verification {r['gpu_s_claims']:.3f}"
-                                           "   (target <= 0.6)"),
+                                           "   (target <= 0.45)"),
         ("GPU-s / answer, no prefix caching", f"{r['gpu_s_uncached']:.3f}; extraction + verification "
-                                              f"{r['gpu_s_claims_uncached']:.3f}   (target <= 1.0)"),
+                                              f"{r['gpu_s_claims_uncached']:.3f}   (target <= 0.8)"),
         ("wall / floor", f"{r['wall_over_floor']:.3f} (wall {r['wall_s']:.1f} s, floor {r['floor_s']:.1f} s)"
                          "   (target <= 1.15)"),
-        ("harness CPU / claim", f"{r['cpu_ms_per_claim']:.2f} ms   (target <= 1)"),
+        ("harness CPU / claim", f"{r['cpu_ms_per_claim']:.2f} ms   (target <= 0.5)"),
         ("evidence coverage", f"{_share(r['coverage'])} (layout before: {_share(r['coverage_before'])})"
                               "   (must not drop)"),
         ("labels vs layout before", f"{r['labels_changed']} of {r['labels_judged']} differ "

@@ -77,8 +77,7 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
             score = score_answer(claims, record_of(latest, VerdictsStage, key), record_of(latest, RelevanceStage, key),
                                  pt.task.k, reward.lam, reward.mu,
                                  record_of(latest, WeightsStage, key) if settings.weighting else None,
-                                 reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks,
-                                 question=p.text)
+                                 reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks)
             missing = key not in latest["verdicts"] or (settings.weighting and key not in latest["weights"])
             unfinished = claims is None or (missing and not claims.abstained and bool(claims.claims))
             if score.status == "judge_failed" and unfinished and key not in failed:
