@@ -299,6 +299,7 @@ class VerdictsStage(Stage[VerdictsRecord]):
 
         if ctx.memo is None:
             return await verify(previous)
+        memo = ctx.memo
         # Claims another answer already judged (stored, or being judged now) take that verdict;
         # only the others go to the judge, and their parsed labels are stored for the next ones.
         n = len(claims.claims)
@@ -321,7 +322,8 @@ class VerdictsStage(Stage[VerdictsRecord]):
             nonlocal raw
 
             per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
-            items = [(claims.claims[i].text, [evidence.passages[j] for j in per_claim[i]] if i < len(per_claim) else [])
+            found = evidence.passages if evidence is not None else []
+            items = [(claims.claims[i].text, [found[j] for j in per_claim[i]] if i < len(per_claim) else [])
                      for i in indices]
             jointly = functools.partial(verify_jointly, ctx, sample, claims, evidence)
 
@@ -333,14 +335,14 @@ class VerdictsStage(Stage[VerdictsRecord]):
                 raw = done.raw
                 return [(done.labels[i], done.errors[i], []) for i in indices]
 
-            results = await ctx.memo.together(memo_key("verdict-group", group), items, alone, jointly)
+            results = await memo.together(memo_key("verdict-group", group), items, alone, jointly)
             for i, (label, error, texts) in zip(indices, results):
                 labels[i], errors[i] = label, error
                 raw += [t for t in texts if t not in raw]
-            return {i: {"label": labels[i]} if labels[i] is not None else None for i in indices}
+            return {i: {"label": label} if (label := labels[i]) is not None else None for i in indices}
 
         group = verdict_key_base(ctx, sample, evidence)
-        values = await judge_once(ctx.memo, "verdicts", keys, judge_these)
+        values = await judge_once(memo, "verdicts", keys, judge_these)
         for i, value in values.items():
             if value is not None:
                 labels[i], errors[i] = value["label"], None
