@@ -1,11 +1,13 @@
 """CLI flags and Python keywords become the same role specs and settings (one code path)."""
 
+import argparse
+
 import pytest
 
 import factbench
 from factbench.cli.main import build_parser
 from factbench.cli.options import options_from
-from factbench.pipeline.options import NEGATED_FLAGS, RunOptions, UsageError, role_option_names
+from factbench.pipeline.options import NEGATED_FLAGS, RunOptions, UsageError
 
 
 def test_flags_and_keywords_build_identical_specs_and_settings():
@@ -47,8 +49,8 @@ CLI_ONLY = {"help": "argparse's help", "json": "how the terminal shows the summa
 
 def test_every_run_flag_is_an_evaluate_keyword_named_like_it():
     run = build_parser()._subparsers._group_actions[0].choices["run"]
-    keywords = set(RunOptions.model_fields) | set(role_option_names())
-    flags = [a for a in run._actions if a.option_strings]
+    keywords = RunOptions.keywords()  # the fields, every role's options, every stage's options
+    flags = [a for a in run._actions if a.option_strings and a.help != argparse.SUPPRESS]  # not former spellings
     assert len(flags) > 60  # every role's five options included
     for action in flags:
         flag = max(action.option_strings, key=len)
