@@ -42,6 +42,7 @@ from factbench.testing.gpu_model import LatencyModel  # noqa: E402
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState  # noqa: E402
 
 JUDGING = ("verify", "informativeness")
+MEMO_WINDOW_S = 0.05  # the group's new claims in one call (the Scorer's default is 0: see docs/reward.md)
 WORDINGS = ("{s}", "Records show that {l}", "It is documented that {l}")
 
 
@@ -121,7 +122,7 @@ def second_pools(people: list, pools: list[list[str]], share: float, seed: int) 
 
 def score(url: str, cache: Path, evidence: str, prompts: list[str], rollouts: list[str], memo: bool) -> list:
     with Scorer(judge="openai/judge", judge_base_url=url, evidence=evidence, cache=str(cache), memo=memo,
-                preflight=False) as scorer:
+                memo_window=MEMO_WINDOW_S, preflight=False) as scorer:
         results = scorer.score_sync(prompts, rollouts)
         stats = scorer.stats().get("memo")
     return [results, stats]

@@ -54,7 +54,8 @@ TASK = Task(name="reward", version="1", loader=lambda ctx: [], has_references=Tr
             description="(prompt, response) pairs scored by factbench.Scorer")
 # How long the first answer of a prompt with claims to judge waits for the other answers of that
 # prompt in flight, so their new claims go out in one call (llm/memo.py: VerdictMemo.together).
-DEFAULT_MEMO_WINDOW_S = 0.05
+# Off by default: a judge failure in a shared call masks every answer in it (docs/reward.md).
+DEFAULT_MEMO_WINDOW_S = 0.0
 # RunOptions fields that only make sense for a whole run, not for scoring pairs.
 _RUN_ONLY = {"model", "model_base_url", "model_api_key_env", "model_concurrency", "temperature", "max_tokens",
              "model_timeout", "responses", "run_id", "results_dir", "data_dir", "limit", "seed", "parallel",
