@@ -96,14 +96,17 @@ FAIL_ON_ERROR = "0.5"
 # Request limits for a tiny model on a CPU that others may be using: until a role's speed is known,
 # a call's limit grows with its prompt and its token limit (llm/timeouts.py); a call that runs past
 # its limit is retried with twice the limit, up to REQUEST_CAP_S (a 200-token answer with a short
-# prompt: 20, 40, 80, 160, then 300 s). One sample at a time
+# prompt: 20, 40, 80, 160, then 320 s). The endpoint's breaker (llm/pool.py) stops the run after five
+# timeouts in a row, so the cap is what a single call may take at most: at load average 13 to 15 on
+# 2 cores, an extractor call (770 prompt tokens, up to 400 out) still had no answer within 300 s.
+# One sample at a time
 # (--parallel 1): the model and every judge share one server that computes one completion at a
 # time, so parallel samples only queue there and time out together.
 # Judge answers are short JSON whose list lengths the schema fixes; the token limit matters when the
 # 135M model loops, and a looping call costs the whole limit (1,000 tokens took 264 s on a loaded core).
 JUDGE_MAX_TOKENS = 400
 MAX_RETRIES = 4
-REQUEST_CAP_S = 300
+REQUEST_CAP_S = 900
 
 
 def run_args(tasks: list[str], url: str, results: Path, data_dir: Path | None, limit: str) -> list[str]:
