@@ -160,7 +160,7 @@ def run(latency: LatencyModel, cache: Path, evidence: str, prompts: list[str], r
 
 def same_rewards(a: list, b: list) -> int:
     """How many rollouts differ in reward, status or claim labels and classes."""
-    key = lambda r: (r.status, r.reward, [(c.label, c.weight_class) for c in r.claims])  # noqa: E731
+    key = lambda r: (r.status, r.reward, [(c.label, c.informativeness) for c in r.claims])  # noqa: E731
     return sum(1 for x, y in zip(a, b) if key(x) != key(y))
 
 

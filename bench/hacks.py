@@ -77,7 +77,7 @@ def main() -> int:
         m = default["hacks"][name]["metrics"]
         print(f"| {name} | {change_cell(m['relevance'])} | {change_cell(m['on_topic'])} |")
     print("\n| judge | calls per answer | prompt tokens per answer |\n|---|---|---|")
-    for role in ("relevance", "weighting"):
+    for role in ("relevance", "informativeness"):
         cost = default["cost"].get(role)
         if cost:
             print(f"| {role} | {cost['calls_per_answer']:.2f} | {cost['prompt_tokens_per_answer']:.0f} |")

@@ -4,7 +4,7 @@
   exit code (the child runs under this interpreter: run the script with each Python to compare);
 - dead judge: seconds from SIGKILL of the judge server to the exit of the run (circuit breaker);
 - hangs: wall time of a run where a share of the judge's requests never answer, against none;
-- weighting: a judge with malformed and wrong-count informativeness answers, then two resumes
+- informativeness: a judge with malformed and wrong-count informativeness answers, then two resumes
   against the healed judge: claims without a class, answers rewarded on a partial judgement;
 - kills: two SIGKILLs and a resume: calls the judge served against calls the run accounted;
 - cancel: seconds from an interrupt to a stopped run, for a notebook cell (SIGINT) and for a
@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import write_longfact_fixture  # noqa: E402
 
 from factbench.serving.judge_server import free_port, wait_ready  # noqa: E402
+from factbench.testing.informativeness_faults import faulty_informativeness  # noqa: E402
 from factbench.testing.scripted_server import Fault, ScriptedServer, ScriptedState, request_kind  # noqa: E402
-from factbench.testing.weighting_faults import faulty_weighting  # noqa: E402
 
 
 def _run_args(data: Path, root: Path, model_url: str, judge_url: str, *extra: str) -> list[str]:
@@ -128,8 +128,8 @@ def _records(path: Path) -> dict[str, dict]:
     return {f"{r['task']}/{r['id']}": r for r in rows}
 
 
-def weighting() -> None:
-    state = ScriptedState(answer_sentences=12, keep_log=False, responder=faulty_weighting(0.30, 0.05))
+def informativeness() -> None:
+    state = ScriptedState(answer_sentences=12, keep_log=False, responder=faulty_informativeness(0.30, 0.05))
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(state) as srv:
         root = Path(tmp)
         data = write_longfact_fixture(root / "data", n_topics=3, per_topic=10)
@@ -138,13 +138,13 @@ def weighting() -> None:
             code = subprocess.run(_run_args(data, root, srv.base_url, srv.base_url, "--claims-per-call", "4"),
                                   capture_output=True).returncode
             state.responder = None
-            claims, weights = _records(run / "claims.jsonl"), _records(run / "weights.jsonl")
+            claims, informativeness = _records(run / "claims.jsonl"), _records(run / "informativeness.jsonl")
             unclassified = sum(1 for key, rec in claims.items() for i in range(len(rec["claims"]))
-                               if i >= len(weights.get(key, {}).get("classes", []))
-                               or weights[key]["classes"][i] is None)
+                               if i >= len(informativeness.get(key, {}).get("classes", []))
+                               or informativeness[key]["classes"][i] is None)
             rows = [json.loads(x) for x in (run / "scores.jsonl").read_text().splitlines()]
-            partial = sum(1 for r in rows if r["reward"] is not None and (r["weighting_errors"] or r["incomplete"]))
-            print(f"weighting, {invocation}: exit {code}, {unclassified} of {sum(len(r['claims']) for r in claims.values())} "
+            partial = sum(1 for r in rows if r["reward"] is not None and (r["informativeness_errors"] or r["incomplete"]))
+            print(f"informativeness, {invocation}: exit {code}, {unclassified} of {sum(len(r['claims']) for r in claims.values())} "
                   f"claims without a class, {sum(r['reward'] is None for r in rows)} of {len(rows)} answers unscored, "
                   f"{partial} rewarded on a partial judgement")
 
@@ -239,7 +239,7 @@ def preflight() -> None:
                 print(f"{label}, {name}: {time.monotonic() - started:.2f}s: {outcome}")
 
 
-PARTS = ("signals", "dead-judge", "hangs", "weighting", "kills", "cancel", "preflight")
+PARTS = ("signals", "dead-judge", "hangs", "informativeness", "kills", "cancel", "preflight")
 
 
 def main() -> None:
@@ -256,8 +256,8 @@ def main() -> None:
         dead_judge(args.trials)
     if args.only in (None, "hangs"):
         hangs(args.hang_rate, args.prompts)
-    if args.only in (None, "weighting"):
-        weighting()
+    if args.only in (None, "informativeness"):
+        informativeness()
     if args.only in (None, "kills"):
         kills(args.trials)
     if args.only in (None, "cancel"):

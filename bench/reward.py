@@ -73,15 +73,15 @@ def start_judges(n: int, latency: dict) -> tuple[list[str], list]:
 
 def critical_path(prompts: list[str], answers: list[str], latency: dict, sentences_per_call: int,
                   claims_per_call: int) -> tuple[float, dict[str, int]]:
-    """max over rollouts of (slowest extraction call + slowest verification call + slowest weighting
-    call: the weighting follows the verification, as in a run, and reads their shared prefix from the
+    """max over rollouts of (slowest extraction call + slowest verification call + slowest informativeness
+    call: the informativeness follows the verification, as in a run, and reads their shared prefix from the
     cache), from the latency model with the instruction prefix already cached (steady state); and the
     calls of each kind in one batch."""
     from factbench.judges.informativeness import INFORMATIVENESS_KNOWLEDGE, informativeness_messages
     from factbench.judges.templates import extraction_messages, verification_messages, verify_template
     from factbench.stages.claims import CONTEXT_AFTER, CONTEXT_BEFORE, chunks, split_sentences
+    from factbench.stages.informativeness import CONTEXT_CLAIMS
     from factbench.stages.verify import batches
-    from factbench.stages.weights import CONTEXT_CLAIMS
     from factbench.testing.scripted_server import LatencyModel, ScriptedState, approx_tokens, scripted_content
 
     model, state = LatencyModel(**latency), ScriptedState()
@@ -94,7 +94,7 @@ def critical_path(prompts: list[str], answers: list[str], latency: dict, sentenc
                              approx_tokens(content))
 
     template = verify_template("ternary", False)
-    worst, calls = 0.0, {"extraction": 0, "verification": 0, "weighting": 0}
+    worst, calls = 0.0, {"extraction": 0, "verification": 0, "informativeness": 0}
     for prompt, answer in zip(prompts, answers):
         sentences = split_sentences(answer)  # the scripted extractor gives one claim per sentence
         spans = chunks(len(sentences), sentences_per_call)
@@ -103,7 +103,7 @@ def critical_path(prompts: list[str], answers: list[str], latency: dict, sentenc
                                                   sentences[s.stop:s.stop + CONTEXT_AFTER])) for s in spans)
         calls_of_answer = batches(range(len(sentences)), claims_per_call)  # as verification_calls makes them
         verify = weigh = 0.0
-        for s in calls_of_answer:  # a weighting call shares its verification call's prompt up to the claims
+        for s in calls_of_answer:  # an informativeness call shares its verification call's prompt up to the claims
             label = verification_messages(template, [], sentences[s.start:s.stop], prompt, first=s.start + 1)
             verify = max(verify, seconds(label))
             shared = label[0]["content"] + label[1]["content"][:label[1]["content"].index("</claims>")]
@@ -113,7 +113,7 @@ def critical_path(prompts: list[str], answers: list[str], latency: dict, sentenc
         worst = max(worst, extract + verify + weigh)
         calls["extraction"] += len(spans)
         calls["verification"] += len(calls_of_answer)
-        calls["weighting"] += len(calls_of_answer)
+        calls["informativeness"] += len(calls_of_answer)
     return worst, calls
 
 
@@ -203,8 +203,8 @@ def main() -> None:
     rows = [
         ("batch", f"{args.batch_size} rollouts x {claims / max(1, args.batches * args.batch_size):.1f} claims; "
                   + ", ".join(f"{n} {kind}" for kind, n in calls.items()) + " calls"),
-        ("critical path (extraction, verification, weighting)", f"{path:.2f} s   (from the latency model; "
-                                                                 "weighting follows verification)"),
+        ("critical path (extraction, verification, informativeness)", f"{path:.2f} s   (from the latency model; "
+                                                                 "informativeness follows verification)"),
         ("batch latency p50", f"{p50:.2f} s = {p50 / path:.2f} x critical path   (target <= 1.3)"),
         ("batch latency p95", f"{p95:.2f} s = {p95 / path:.2f} x critical path   (over {len(latencies)} batches)"),
         (f"throughput, 1 judge replica ({args.workers} workers)", f"{one[0]:.1f} rollouts/s "

@@ -31,7 +31,7 @@ tokens per answer (also per request kind), GPU-s/answer with and without prefix 
 / floor, harness CPU per claim (imports warmed first: they are one-off), coverage; then the
 time from process start to the first judge request of a cold run, and the peak RSS of a
 streamed run of many answers. Default settings include the informativeness judge (claim
-weights for the reward); output tokens and GPU-s are also given for claim extraction and
+informativeness for the reward); output tokens and GPU-s are also given for claim extraction and
 verification alone, the judging every run does.
 
     python bench/throughput.py                                   # the figures in docs/pipeline.md

@@ -57,7 +57,7 @@ VERIFIER_ONLY = ("verifier",)  # `calibrate` runs only the verification judge
 
 # Renamed flags: the flag -> its former spellings, still accepted (hidden from --help; each use
 # warns). A role's former flags (Role.former_flags) are added to these by themselves.
-FORMER_FLAGS: dict[str, tuple[str, ...]] = {}
+FORMER_FLAGS: dict[str, tuple[str, ...]] = {"--no-informativeness": ("--no-weighting",)}
 
 
 def former_flags() -> dict[str, tuple[str, ...]]:
@@ -199,12 +199,12 @@ def _add_sample_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_answer_scoring_args(p: argparse.ArgumentParser) -> None:
-    """How an answer is scored: reference model, label set, chunking, relevance, weighting, reward."""
+    """How an answer is scored: reference model, label set, chunking, relevance, informativeness, reward."""
     add_model_role_args(p, only=("reference",))
     p.add_argument("--verify-mode", choices=("ternary", "binary"), default=_DEFAULT.verify_mode,
                    help="ternary: supported/unsupported/unverifiable; binary: supported/unsupported")
     p.add_argument("--no-relevance", action="store_true", help="skip the pairwise relevance judge")
-    p.add_argument("--no-weighting", action="store_true",
+    p.add_argument("--no-informativeness", action="store_true",
                    help="skip the informativeness judge (the reward then uses the plain design)")
     p.add_argument("--reward-design", choices=DESIGNS, default=_DEFAULT.reward_design,
                    help="merged: weighted precision and detail on the claims' merged content, the same however "

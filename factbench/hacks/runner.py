@@ -98,7 +98,7 @@ def _tasks_of_run(names: list[str], run_dir: Path, selector: str | None) -> list
 
 def _settings_of_run(spec: dict[str, Any], options: HackOptions) -> RunSettings:
     settings = RunSettings.model_validate(spec["settings"])
-    update: dict[str, Any] = {"weighting": True, "limit": None, "progress": options.progress}
+    update: dict[str, Any] = {"informativeness": True, "limit": None, "progress": options.progress}
     if options.relevance is not None:
         update["relevance"] = options.relevance
     if options.data_dir:

@@ -161,7 +161,7 @@ def parse_classes(text: str, ids: list[int]) -> tuple[list[str | None], list[int
 
 
 INFORMATIVENESS_JUDGE = Judge(
-    name="informativeness", role="weighting", template=INFORMATIVENESS, knowledge_template=INFORMATIVENESS_KNOWLEDGE,
+    name="informativeness", role="informativeness", template=INFORMATIVENESS, knowledge_template=INFORMATIVENESS_KNOWLEDGE,
     parse=parse_classes, parser_version="2",
     description="each claim informative, trivial, a restatement or off topic: the claim weights of the reward")
 JUDGES = (INFORMATIVENESS_JUDGE,)

@@ -35,7 +35,7 @@ class VerifierParse(Protocol):
         """A label (or None) per claim, and an error kind (or None) per claim."""
 
 
-class WeightingParse(Protocol):
+class InformativenessParse(Protocol):
     def __call__(self, text: str, claim_ids: list[int], /) -> tuple[list[str | None], list[int | None], ItemErrors]:
         """A class (or None), the claim it restates (or None) and an error kind (or None) per claim."""
 
@@ -55,7 +55,7 @@ class VerifierMessages(Protocol):
                  question: str = "", first: int = 1, passages_first: bool = False) -> Messages: ...
 
 
-class WeightingMessages(Protocol):
+class InformativenessMessages(Protocol):
     def __call__(self, template: JudgeTemplate, question: str, numbered: list[tuple[int, str]],
                  earlier: list[tuple[int, str]], /) -> Messages: ...
 

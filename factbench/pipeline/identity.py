@@ -23,7 +23,7 @@ from factbench.stages.base import Stage
 # Judges that leave the identity as it was before judge names were recorded: each role's
 # built-in choices (a template id already tells their text apart).
 _BUILTIN_DEFAULTS = {"extractor": {"claims"}, "verifier": {"verify-ternary", "verify-binary"},
-                     "relevance": {"relevance-pairwise"}, "weighting": {"informativeness"}}
+                     "relevance": {"relevance-pairwise"}, "informativeness": {"informativeness"}}
 
 PROVENANCE_KEYS = frozenset({"endpoints"})  # found inside identities of older run directories
 # Compared only when both sides know it: a server that did not answer /v1/models at one start
@@ -71,7 +71,7 @@ def run_identity(settings: RunSettings, roles: dict[str, RoleSpec], plan: Plan, 
                  judges: dict[str, Judge], stages: tuple[Stage, ...]) -> dict[str, Any]:
     """Everything that changes scores. A resume with a different identity is refused."""
     ident = judge_identity(roles, judges, stages, settings, relevance=settings.relevance,
-                           weighting=settings.weighting)
+                           informativeness=settings.informativeness)
     templates: dict[str, str] = {}
     for pt in plan.tasks:
         for stage in stages:
@@ -101,7 +101,7 @@ def task_judges(identity: dict[str, Any], plan: Plan, judges: dict[str, Judge], 
     for pt in plan.tasks:
         with_relevance = pt.task.name in relevance_tasks
         roles = {r: v for r, v in identity["judges"].items() if r != "relevance" or with_relevance}
-        used = set(roles) if identity["scoring"].get("weighting") else set(roles) - {"weighting"}
+        used = set(roles) if identity["scoring"].get("informativeness") else set(roles) - {"informativeness"}
         templates = role_templates(stages, judges, pt.evidence.uses_evidence, used)
         out[pt.task.name] = {"roles": roles, "templates": templates, "scoring": identity["scoring"]}
     return out

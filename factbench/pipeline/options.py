@@ -61,13 +61,13 @@ _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 # `--no-X` flags and the keyword each one turns off.
 NEGATED_FLAGS = {"no_structured_output": "structured_output", "no_relevance": "relevance",
-                 "no_weighting": "weighting", "no_progress": "progress", "no_cache": "use_cache",
+                 "no_informativeness": "informativeness", "no_progress": "progress", "no_cache": "use_cache",
                  "no_preflight": "preflight", "no_memo": "memo"}
 
 
 # Renamed keywords: former keyword -> the keyword (each use warns). A role's former flags
 # (Role.former_flags) give its five former keywords by themselves.
-FORMER_KEYWORDS: dict[str, str] = {}
+FORMER_KEYWORDS: dict[str, str] = {"weighting": "informativeness"}
 
 
 def former_keywords() -> dict[str, str]:
@@ -125,7 +125,7 @@ class RunOptions(BaseModel):
     claims_per_call: int = _S.claims_per_call
     evidence_tokens: int = _S.evidence_tokens
     relevance: bool = _S.relevance
-    weighting: bool = _S.weighting  # the informativeness judge weighs every claim (`--no-weighting`)
+    informativeness: bool = _S.informativeness  # the informativeness judge weighs every claim (`--no-informativeness`)
     reward_design: str = _S.reward_design
     judges: tuple[str, ...] = _S.judges  # judge names replacing their role's default (`--judges`)
     reward_lambda: float = _S.reward_lambda
@@ -334,8 +334,8 @@ class RunOptions(BaseModel):
                                             params={"temperature": 0.0, "max_tokens": _R.reference_max_tokens})
         if not self.relevance:
             roles.pop("relevance", None)
-        if not self.weighting:
-            roles.pop("weighting", None)
+        if not self.informativeness:
+            roles.pop("informativeness", None)
         return roles
 
     def settings(self, run_id: str, responses: str | None = None, select_from_run: str | None = None) -> RunSettings:
@@ -343,7 +343,7 @@ class RunOptions(BaseModel):
             run_id=run_id, results_dir=self.results_dir, limit=self.limit, seed=self.seed, evidence=self.evidence,
             verify_mode=self.verify_mode, sentences_per_call=self.sentences_per_call,
             claims_per_call=self.claims_per_call, evidence_tokens=self.evidence_tokens,
-            relevance=self.relevance, weighting=self.weighting,
+            relevance=self.relevance, informativeness=self.informativeness,
             reward_design=self.reward_design, reward_lambda=self.reward_lambda, reward_mu=self.reward_mu,
             responses=responses, max_parallel_samples=self.parallel, fail_on_error=self.fail_on_error,
             progress=self.display if self.progress else "none", cache_path=self.cache, data_dir=self.data_dir,

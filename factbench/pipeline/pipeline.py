@@ -2,7 +2,7 @@
 (records to the run directory), the `Scorer` and the reward service (records in memory), and
 `calibrate` (a declared subset of the stages).
 
-A sample goes through the stages in their declared order, one stage at a time: the weights of an
+A sample goes through the stages in their declared order, one stage at a time: the informativeness of an
 answer are asked right after its verdicts, so on a prefix-caching server they find the prompt
 they share already cached. A stage that is done (or has nothing to do) is skipped; one that
 fails ends the sample here (its later stages need it) and is reported to the sink, which

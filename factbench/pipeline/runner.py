@@ -1,6 +1,6 @@
 """A whole run: the :class:`Pipeline` of the registered stages, with a run directory.
 
-    prompt -> answer -> claims -> evidence -> verdicts -> weights (-> relevance) -> metrics
+    prompt -> answer -> claims -> evidence -> verdicts -> informativeness (-> relevance) -> metrics
 
 Samples stream through the pipeline on a pool of asyncio workers: one answer's claims are
 being verified while others are still generating; there is no barrier between stages.
@@ -51,8 +51,8 @@ class Runner:
     def __init__(self, settings: RunSettings, roles: dict[str, RoleSpec], tasks: list[Task],
                  cache: CallCache | None, stages: tuple[Stage, ...] | None = None):
         self.settings = settings
-        if settings.weighting and "weighting" not in roles and "verifier" in roles:  # --judge is every judge's default
-            roles = {**roles, "weighting": roles["verifier"].model_copy(update={"role": "weighting"})}
+        if settings.informativeness and "informativeness" not in roles and "verifier" in roles:  # --judge is every judge's default
+            roles = {**roles, "informativeness": roles["verifier"].model_copy(update={"role": "informativeness"})}
         self.stages = registered_stages() if stages is None else stages
         # Every stage file the run directory has: the registered stages' and any given here.
         self.known = tuple({s.name: s for s in (*registered_stages(), *self.stages)}.values())
@@ -82,7 +82,7 @@ class Runner:
         self.notes: list[str] = [f"{name}: skipped ({why})" for name, why in self.plan.skipped.items()]
         self.notes += response_notes
         if settings.reward.design != settings.reward_design:
-            self.notes.append("weighting is off: the reward uses the plain design (unweighted precision and detail)")
+            self.notes.append("informativeness is off: the reward uses the plain design (unweighted precision and detail)")
         self.budget_stopped = False
         self.stop = Stop()  # before run(): a caller in another thread may cancel at any time
 

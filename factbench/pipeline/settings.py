@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from factbench.judges.builtin import VERIFY_BINARY
 from factbench.llm.client import ROLE_DEFAULTS, RoleDefaults
@@ -33,7 +33,7 @@ class RunSettings(BaseModel):
     claims_per_call: int = DEFAULT_CLAIMS_PER_CALL
     evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS
     relevance: bool = True
-    weighting: bool = True  # the informativeness judge weighs every claim
+    informativeness: bool = Field(default=True, validation_alias=AliasChoices("informativeness", "weighting"))  # the informativeness judge weighs every claim
     reward_design: str = DEFAULT_DESIGN
     reward_lambda: float = DEFAULT_LAMBDA
     reward_mu: float = DEFAULT_MU
@@ -57,12 +57,12 @@ class RunSettings(BaseModel):
 
     def default_judges(self) -> dict[str, str]:
         """The judge per role (each registered stage's roles) before `judges` applies;
-        `verify_mode` picks the verifier's label set, `weighting` off drops its role."""
+        `verify_mode` picks the verifier's label set, `informativeness` off drops its role."""
         defaults = {role.name: role.default_judge for role in judge_roles()}
         if self.verify_mode == "binary":
             defaults["verifier"] = VERIFY_BINARY.name
-        if not self.weighting:
-            defaults.pop("weighting", None)
+        if not self.informativeness:
+            defaults.pop("informativeness", None)
         return defaults
 
     def stage_options_of(self, stages: tuple[Stage, ...]) -> dict[str, BaseModel]:
@@ -83,7 +83,7 @@ class RunSettings(BaseModel):
     @property
     def reward(self) -> RewardSpec:
         """The reward actually composed: without claim weights the informative design cannot be used."""
-        return RewardSpec(self.reward_design, self.reward_lambda, self.reward_mu).with_weighting(self.weighting)
+        return RewardSpec(self.reward_design, self.reward_lambda, self.reward_mu).with_informativeness(self.informativeness)
 
     @property
     def run_dir(self) -> Path:

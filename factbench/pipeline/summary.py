@@ -14,9 +14,9 @@ from factbench.scoring.metrics import AnswerScore, aggregate, score_answer
 from factbench.stages.base import R, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.generate import AnswerStage
+from factbench.stages.informativeness import InformativenessStage
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
-from factbench.stages.weights import WeightsStage
 from factbench.store.artefacts import RunSummary
 from factbench.store.hacks_file import hacks_pointer
 from factbench.store.records import ErrorRecord, Record, sample_key
@@ -76,9 +76,9 @@ def collect_scores(latest: Latest, usage: Usage, planned: dict[str, PlannedTask]
             claims = record_of(latest, ClaimsStage, key)
             score = score_answer(claims, record_of(latest, VerdictsStage, key), record_of(latest, RelevanceStage, key),
                                  pt.task.k, reward.lam, reward.mu,
-                                 record_of(latest, WeightsStage, key) if settings.weighting else None,
+                                 record_of(latest, InformativenessStage, key) if settings.informativeness else None,
                                  reward.design, answer=answer, relevance_measured=pt.task.name in relevance_tasks)
-            missing = key not in latest["verdicts"] or (settings.weighting and key not in latest["weights"])
+            missing = key not in latest["verdicts"] or (settings.informativeness and key not in latest["informativeness"])
             unfinished = claims is None or (missing and not claims.abstained and bool(claims.claims))
             if score.status == "judge_failed" and unfinished and key not in failed:
                 score.status = "pending"
@@ -135,7 +135,7 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
     failed = {key for _, key in failures}
     incomplete = {sample_key(s.task, s.id) for s in scores if s.incomplete or s.unscored}
     health = judge_health(stages, latest, keys)
-    weights_health = health.pop("weights", None)  # reported on its own line (all of the run's records)
+    informativeness_health = health.pop("informativeness", None)  # reported on its own line (all of the run's records)
     truncated = sum(1 for k, a in records_of(latest, AnswerStage).items() if k in keys and a.finish_reason == "length")
     n_prompts = max(1, overall["n_prompts"])
     return RunSummary.model_validate({
@@ -154,8 +154,8 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
             "extraction_parse_errors": health.get("claims", {}).get("by_kind", {}),
             "verification_parse_errors": health.get("verdicts", {}).get("by_kind", {}),
             "relevance_parse_errors": health.get("relevance", {}).get("by_kind", {}),
-            "weighting_parse_errors": dict(Counter(e for r in records_of(latest, WeightsStage).values()
-                                                   for e in r.errors if e)) if weights_health is not None else {},
+            "informativeness_parse_errors": dict(Counter(e for r in records_of(latest, InformativenessStage).values()
+                                                   for e in r.errors if e)) if informativeness_health is not None else {},
             "parse": health,
             "truncated_answers": truncated,
         },

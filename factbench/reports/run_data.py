@@ -19,10 +19,10 @@ from factbench.store.records import (
     ClaimsRecord,
     ErrorRecord,
     EvidenceRecord,
+    InformativenessRecord,
     Record,
     RelevanceRecord,
     VerdictsRecord,
-    WeightsRecord,
 )
 from factbench.store.run_dir import RunStore
 
@@ -37,7 +37,7 @@ class RunData:
     evidence: dict[str, EvidenceRecord] = field(default_factory=dict)
     verdicts: dict[str, VerdictsRecord] = field(default_factory=dict)
     relevance: dict[str, RelevanceRecord] = field(default_factory=dict)
-    weights: dict[str, WeightsRecord] = field(default_factory=dict)  # informativeness class per claim
+    informativeness: dict[str, InformativenessRecord] = field(default_factory=dict)  # informativeness class per claim
     failures: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> stage -> error kind (unresolved)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> scores.jsonl row
 
@@ -92,10 +92,10 @@ def load_run_data(run_dir: str | Path) -> RunData:
     data.evidence = _latest(store, "evidence")
     data.verdicts = _latest(store, "verdicts")
     data.relevance = _latest(store, "relevance")
-    data.weights = _latest(store, "weights")
+    data.informativeness = _latest(store, "informativeness")
     done: dict[str, Mapping[str, Record]] = {"answers": data.answers, "claims": data.claims, "evidence": data.evidence,
                                              "verdicts": data.verdicts, "relevance": data.relevance,
-                                             "weights": data.weights}
+                                             "informativeness": data.informativeness}
     for (stage, sample), kind in _latest_errors(store).items():
         if sample not in done.get(stage, {}):
             data.failures.setdefault(sample, {})[stage] = kind

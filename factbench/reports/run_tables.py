@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CLAIM_COLUMNS = ["run_id", "task", "id", "claim_idx", "sentence_idx", "sentence", "claim", "occurrences", "label",
-                 "judge_error", "weight_class", "weighting_error", "evidence_ids", "evidence_titles",
+                 "judge_error", "informativeness", "informativeness_error", "evidence_ids", "evidence_titles",
                  "evidence_sources", "evidence_backend", "verifier_template", "extractor_template"]
 ANSWER_COLUMNS = ["run_id", "task", "id", "prompt", "answer", "abstained", "n_sentences", "claims", "supported",
                   "unsupported", "unverifiable", "judge_errors", "extraction_errors", "precision",
                   "hallucination_rate", "f1_at_k", "factscore", "relevance", "reward", "weighted_precision",
-                  "weighted_supported", "on_topic", "merged_precision", "merged_detail", "weighting_errors", "ungrounded",
+                  "weighted_supported", "on_topic", "merged_precision", "merged_detail", "informativeness_errors", "ungrounded",
                   "status", "unscored", "incomplete", "usage",
                   "cost_usd", "stage_error", "finish_reason"]  # every scores.jsonl field (docs/run-files.md) and more
 JSON_COLUMNS = ("usage",)  # per-role dicts: JSON text in parquet and CSV files
@@ -51,7 +51,7 @@ def _claim_error(data: RunData, key: str, i: int) -> str | None:
 def claim_rows(data: RunData) -> list[dict[str, Any]]:
     rows = []
     for key, c in data.claims.items():
-        v, ev, w = data.verdicts.get(key), data.evidence.get(key), data.weights.get(key)
+        v, ev, w = data.verdicts.get(key), data.evidence.get(key), data.informativeness.get(key)
         for i, claim in enumerate(c.claims):
             ids = ev.per_claim[i] if ev is not None and i < len(ev.per_claim) else []
             passages = [ev.passages[j] for j in ids if j < len(ev.passages)] if ev is not None else []
@@ -61,8 +61,8 @@ def claim_rows(data: RunData) -> list[dict[str, Any]]:
                 "claim": claim.text, "occurrences": claim.occurrences,
                 "label": v.labels[i] if v is not None and i < len(v.labels) else None,
                 "judge_error": _claim_error(data, key, i),
-                "weight_class": w.classes[i] if w is not None and i < len(w.classes) else None,
-                "weighting_error": w.errors[i] if w is not None and i < len(w.errors) else None,
+                "informativeness": w.classes[i] if w is not None and i < len(w.classes) else None,
+                "informativeness_error": w.errors[i] if w is not None and i < len(w.errors) else None,
                 "evidence_ids": list(ids), "evidence_titles": [p.title for p in passages],
                 "evidence_sources": [p.source for p in passages],
                 "evidence_backend": v.evidence_backend if v is not None else (ev.backend if ev is not None else None),

@@ -39,10 +39,10 @@ def _entry(data: RunData, key: str, tasks: dict[str, int], chunk: int) -> dict[s
     prompt = (a.prompt if a else None) or ""
     fails = data.failures.get(key, {})
     problems = [f"{st}: {k}" for st, k in fails.items()]
-    w = data.weights.get(key)
-    weighting_errors = sum(1 for err in w.errors if err) if w else int(s.get("weighting_errors") or 0)
-    if weighting_errors:
-        problems.append(f"weighting: {weighting_errors} claim{'s' if weighting_errors > 1 else ''} without a class")
+    w = data.informativeness.get(key)
+    informativeness_errors = sum(1 for err in w.errors if err) if w else int(s.get("informativeness_errors") or 0)
+    if informativeness_errors:
+        problems.append(f"informativeness: {informativeness_errors} claim{'s' if informativeness_errors > 1 else ''} without a class")
     return {
         "t": tasks.setdefault(task, len(tasks)), "id": sid, "q": prompt[:160],
         "n": len(claims) if c else s.get("claims", 0), "s": codes.count("S") if c else s.get("supported", 0),
@@ -55,7 +55,7 @@ def _entry(data: RunData, key: str, tasks: dict[str, int], chunk: int) -> dict[s
 
 def _detail(data: RunData, key: str) -> dict[str, Any]:
     a, c, v, ev, rel, w = (data.answers.get(key), data.claims.get(key), data.verdicts.get(key),
-                           data.evidence.get(key), data.relevance.get(key), data.weights.get(key))
+                           data.evidence.get(key), data.relevance.get(key), data.informativeness.get(key))
     used: dict[int, int] = {}  # passage index in the record -> index in this page's list
     passages: list[list[str]] = []
     per_claim = []
@@ -84,7 +84,7 @@ def _detail(data: RunData, key: str) -> dict[str, Any]:
         "raw_c": [_cap(r, RAW_CHARS) for r in (c.raw if c else [])],
         "cerr": list(c.errors) if c else [],
         "ungrounded": [cl.text for cl in c.ungrounded] if c else [],
-        # informativeness class per claim (informative, trivial, restates, off_topic), or its weighting error
+        # informativeness class per claim (informative, trivial, restates, off_topic), or its informativeness error
         "wc": [(w.classes[i] if i < len(w.classes) else None) for i in range(len(c.claims))] if w and c else [],
         "werr": [(w.errors[i] if i < len(w.errors) else None) for i in range(len(c.claims))] if w and c else [],
         "rel": None if rel is None else {"score": rel.score, "winners": rel.winners, "ref": rel.reference_source},

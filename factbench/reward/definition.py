@@ -27,9 +27,9 @@ from factbench.scoring.reward import FLOOR, RewardSpec
 from factbench.store.records import (
     ClaimsRecord,
     EvidenceRecord,
+    InformativenessRecord,
     RelevanceRecord,
     VerdictsRecord,
-    WeightsRecord,
 )
 
 # Version 3: the default design is "merged" (P and D on merged facts, so splitting sentences pays
@@ -59,7 +59,7 @@ class LabelledClaim(BaseModel):
     text: str
     sentence: int
     label: str | None  # None: the judge gave no label (see ScoreResult.errors)
-    weight_class: str | None = None  # informativeness class, when the claims were weighed
+    informativeness: str | None = None  # informativeness class, when the claims were weighed
 
 
 class ScoreResult(BaseModel):
@@ -104,15 +104,15 @@ def empty_result(spec: TrainingReward) -> ScoreResult:
 
 
 def judge_failures(claims: ClaimsRecord, evidence: EvidenceRecord | None, verdicts: VerdictsRecord | None,
-                   weights: WeightsRecord | None, relevance: RelevanceRecord | None) -> list[str]:
+                   informativeness: InformativenessRecord | None, relevance: RelevanceRecord | None) -> list[str]:
     """Error kinds that make the answer's score untrustworthy (each prefixed by its stage)."""
     kinds = [f"claims:{e}" for e in claims.errors if e not in NOT_JUDGE_FAILURES]
     kinds += [f"evidence:{e.split(':')[0]}" for e in (evidence.errors if evidence else [])]
     if verdicts is not None:
         kinds += [f"verdicts:{e or 'missing_label'}" for e, label in zip(verdicts.errors, verdicts.labels)
                   if label is None]
-    if weights is not None:
-        kinds += [f"weights:{e or 'missing_class'}" for e, cls in zip(weights.errors, weights.classes) if cls is None]
+    if informativeness is not None:
+        kinds += [f"informativeness:{e or 'missing_class'}" for e, cls in zip(informativeness.errors, informativeness.classes) if cls is None]
     if relevance is not None:
         kinds += [f"relevance:{e}" for e in relevance.errors]
         if relevance.score is None and not relevance.errors:
@@ -121,15 +121,15 @@ def judge_failures(claims: ClaimsRecord, evidence: EvidenceRecord | None, verdic
 
 
 def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord | None,
-            verdicts: VerdictsRecord | None, weights: WeightsRecord | None,
+            verdicts: VerdictsRecord | None, informativeness: InformativenessRecord | None,
             relevance: RelevanceRecord | None, question: str | None = None) -> ScoreResult:
     """The reward of one answer from its stage records (the same records a run writes); the
     question's own words are not content of the merged design's facts."""
-    failures = judge_failures(claims, evidence, verdicts, weights, relevance)
+    failures = judge_failures(claims, evidence, verdicts, informativeness, relevance)
     notes = [f"claims:{e}" for e in claims.errors if e in NOT_JUDGE_FAILURES]
     if failures:
         return masked(failures + notes, claims)
-    score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, weights, spec.design,
+    score = score_answer(claims, verdicts, relevance, spec.detail_cap, spec.lam, spec.mu, informativeness, spec.design,
                          question=question)
     status: Status
     if claims.abstained:
@@ -137,14 +137,14 @@ def outcome(spec: TrainingReward, claims: ClaimsRecord, evidence: EvidenceRecord
     else:  # no claim: the composer's floor; otherwise the capped, bounded reward
         status, reward = ("scored" if claims.claims else "no_claims"), spec.value(score)
     labels = verdicts.labels if verdicts else [None] * len(claims.claims)
-    classes = weights.classes if weights else [None] * len(claims.claims)
+    classes = informativeness.classes if informativeness else [None] * len(claims.claims)
     return ScoreResult(
         reward=reward, masked=False, status=status, precision=score.precision, supported=score.supported,
         unsupported=score.unsupported, unverifiable=score.unverifiable, n_claims=score.claims,
         weighted_precision=score.weighted_precision, weighted_supported=score.weighted_supported,
         merged_precision=score.merged_precision, merged_detail=score.merged_detail,
         relevance=score.relevance, abstained=claims.abstained, errors=notes,
-        claims=[LabelledClaim(text=c.text, sentence=c.sentence, label=label, weight_class=cls)
+        claims=[LabelledClaim(text=c.text, sentence=c.sentence, label=label, informativeness=cls)
                 for c, label, cls in zip(claims.claims, labels, classes)])
 
 

@@ -41,10 +41,10 @@ from factbench.stages.base import RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
 from factbench.stages.generate import AnswerStage, split_reasoning
+from factbench.stages.informativeness import InformativenessStage
 from factbench.stages.registry import registered_stages
 from factbench.stages.relevance import RelevanceStage
 from factbench.stages.verify import VerdictsStage
-from factbench.stages.weights import WeightsStage
 from factbench.store.records import AnswerRecord, Record
 from factbench.tasks import Prompt, Task
 
@@ -84,7 +84,7 @@ class Scorer:
         self.options = RunOptions.of(judge=judge, evidence=evidence, relevance=reward_relevance != "none", **options)
         o = self.options
         self.spec = RewardSpec(o.reward_design, o.reward_lambda, o.reward_mu, detail_cap=reward_detail_cap,
-                               relevance=reward_relevance, abstention=reward_abstention).with_weighting(o.weighting)
+                               relevance=reward_relevance, abstention=reward_abstention).with_informativeness(o.informativeness)
         self.roles = self.options.role_specs(with_model=False)
         if self.spec.relevance == "none":
             self.roles.pop("reference", None)
@@ -285,7 +285,7 @@ class Scorer:
             return masked(sink.failures, sample.get(ClaimsStage))
         claims = sample.need(ClaimsStage)
         return outcome(self.spec, claims, sample.get(EvidenceStage), sample.get(VerdictsStage),
-                       sample.get(WeightsStage), sample.get(RelevanceStage), question=prompt)
+                       sample.get(InformativenessStage), sample.get(RelevanceStage), question=prompt)
 
 
 class _Outcome:

@@ -34,7 +34,7 @@ class MergedTerms:
 def merged_terms(claims: list[str], labels: list[str | None], classes: list[str | None] | None,
                  question: str | None) -> MergedTerms:
     """Precision and detail on the answer's merged content. Claims count with their class's
-    weights (:data:`factbench.scoring.weighting.CLASS_WEIGHTS`; all informative without classes):
+    informativeness (:data:`factbench.scoring.weighting.CLASS_WEIGHTS`; all informative without classes):
     the content of supported claims of numerator weight over that of labelled claims of
     denominator weight."""
     asked = terms(question or "")

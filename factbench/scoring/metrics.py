@@ -29,7 +29,13 @@ import numpy as np
 from factbench.scoring.facts import merged_terms
 from factbench.scoring.reward import DEFAULT_DESIGN, DEFAULT_LAMBDA, DEFAULT_MU, RewardSpec, compose_reward
 from factbench.scoring.weighting import weighted_terms
-from factbench.store.records import AnswerRecord, ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
+from factbench.store.records import (
+    AnswerRecord,
+    ClaimsRecord,
+    InformativenessRecord,
+    RelevanceRecord,
+    VerdictsRecord,
+)
 
 GAMMA = 10
 BOOTSTRAP_SAMPLES = 1000
@@ -95,7 +101,7 @@ class AnswerScore:
     on_topic: float | None = None
     merged_precision: float | None = None  # factbench/scoring/facts.py
     merged_detail: float | None = None
-    weighting_errors: int = 0
+    informativeness_errors: int = 0
     ungrounded: int = 0  # claims dropped because the answer does not support them (stages/grounding.py)
     status: str = "scored"  # one of STATUSES
     unscored: bool = False  # no reward (judge failed or pending, or a term missing): counted, never dropped
@@ -131,7 +137,7 @@ def answer_status(answer: AnswerRecord | None, claims: ClaimsRecord | None, judg
 
 def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, relevance: RelevanceRecord | None,
                  k: int, lam: float = DEFAULT_LAMBDA, mu: float = DEFAULT_MU,
-                 weights: WeightsRecord | None = None, design: str | None = None, *,
+                 informativeness: InformativenessRecord | None = None, design: str | None = None, *,
                  answer: AnswerRecord | None = None, relevance_measured: bool = False,
                  question: str | None = None) -> AnswerScore:
     """One answer's values (docs/metrics.md, "Every answer has a value"). `design` defaults to
@@ -149,15 +155,15 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
     if rel is None and relevance_measured and (status in ("empty", "think_only") or (claims and not claims.sentences)):
         rel = 0.0
     precision = s / judged if status == "scored" else None
-    # A labelled claim without a class (a weighting answer that never parsed) leaves the weighted
+    # A labelled claim without a class (an informativeness answer that never parsed) leaves the weighted
     # terms unknown: never a value over part of the claims.
-    unweighted = weights is not None and any(
-        label is not None and (i >= len(weights.classes) or weights.classes[i] is None) for i, label in enumerate(labels))
-    terms = weighted_terms(labels, weights.classes) if weights is not None and not unweighted else None
-    merged = merged_terms([c.text for c in claims.claims], labels, weights.classes if weights else None,
+    unweighted = informativeness is not None and any(
+        label is not None and (i >= len(informativeness.classes) or informativeness.classes[i] is None) for i, label in enumerate(labels))
+    terms = weighted_terms(labels, informativeness.classes) if informativeness is not None and not unweighted else None
+    merged = merged_terms([c.text for c in claims.claims], labels, informativeness.classes if informativeness else None,
                           question if question is not None else answer.prompt if answer else None) \
         if claims and status == "scored" and not unweighted else None
-    spec = RewardSpec(design or (DEFAULT_DESIGN if weights is not None else "plain"), lam, mu)
+    spec = RewardSpec(design or (DEFAULT_DESIGN if informativeness is not None else "plain"), lam, mu)
     # A judge failure is never a value: no reward rather than the floor. So is a scored answer
     # whose reward would miss a term (its claim weights, or a measured relevance that failed).
     missing_term = status == "scored" and ((spec.weighted and (terms is None or terms.unclassified > 0)) or
@@ -190,8 +196,8 @@ def score_answer(claims: ClaimsRecord | None, verdicts: VerdictsRecord | None, r
         on_topic=terms.on_topic if terms and scored else None,
         merged_precision=merged.precision if merged else None,
         merged_detail=merged.detail if merged else None,
-        weighting_errors=sum(1 for e in weights.errors[:n_claims] if e) + max(0, n_claims - len(weights.errors))
-        if weights is not None else 0,
+        informativeness_errors=sum(1 for e in informativeness.errors[:n_claims] if e) + max(0, n_claims - len(informativeness.errors))
+        if informativeness is not None else 0,
         ungrounded=len(claims.ungrounded) if claims else 0,
         status=status, unscored=reward is None,
         incomplete=bool((claims and claims.missing_sentences) or judged < n_claims or unweighted),
@@ -253,7 +259,7 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
         "judge_error_rate": judge_errors / n_claims if n_claims else 0.0,
         "unscored_rate": unscored / len(scores) if scores else 0.0,
         "extraction_errors": sum(s.extraction_errors for s in scores),
-        "weighting_errors": sum(s.weighting_errors for s in scores),
+        "informativeness_errors": sum(s.informativeness_errors for s in scores),
         "ungrounded_claims": sum(s.ungrounded for s in scores),
         "abstention_rate": _metric([float(s.abstained) for s in known], seed),
     }

@@ -10,7 +10,7 @@
   informative claims (:mod:`factbench.scoring.weighting`); padding cannot raise them, but
   cutting the same facts into more sentences raises both (`factbench hacks`, split).
 - design "plain": P is precision and D the number of supported claims (the reward before
-  weighting; `factbench hacks` shows how it is hacked).
+  informativeness; `factbench hacks` shows how it is hacked).
 - r is the pairwise relevance against a reference where it was measured; elsewhere it is
   RELEVANCE_FALLBACK (0.5, a tie), so rewards of tasks with and without references are on
   one scale. The default mu is 0: the per-claim off-topic check already carries relevance.
@@ -70,10 +70,10 @@ class RewardSpec(BaseModel):
             raise ValueError(f"unknown reward design {design!r} (one of {', '.join(DESIGNS)})")
         super().__init__(design=design, lam=lam, mu=mu, **more)
 
-    def with_weighting(self, weighting: bool) -> RewardSpec:
+    def with_informativeness(self, informativeness: bool) -> RewardSpec:
         """The reward actually composed: without claim weights the weighted designs (merged,
         informative) cannot be used, so the plain one is (said so in the run's notes)."""
-        return self if weighting or self.design == "plain" else self.model_copy(update={"design": "plain"})
+        return self if informativeness or self.design == "plain" else self.model_copy(update={"design": "plain"})
 
     @property
     def weighted(self) -> bool:
@@ -119,11 +119,11 @@ def compose_reward(spec: RewardSpec, *, abstained: bool, precision: float | None
         return FLOOR
     if spec.design == "merged":
         if merged_detail is None:
-            raise ValueError("the merged reward needs the merged terms (run with weighting on)")
+            raise ValueError("the merged reward needs the merged terms (run with informativeness on)")
         p, d = merged_precision or 0.0, merged_detail
     elif spec.weighted:
         if weighted_supported is None:
-            raise ValueError("the informative reward needs claim weights (run with weighting on)")
+            raise ValueError("the informative reward needs claim weights (run with informativeness on)")
         p, d = weighted_precision or 0.0, weighted_supported
     else:
         p, d = precision, supported

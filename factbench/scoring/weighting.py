@@ -38,7 +38,7 @@ class WeightedTerms:
     supported: float  # weighted detail: the numerator weights of supported claims
     on_topic: float | None  # share of classified claims that are not off topic
     classified: int  # claims with both a label and a class
-    unclassified: int = 0  # claims with a label but no class (the weighting judge failed on them)
+    unclassified: int = 0  # claims with a label but no class (the informativeness judge failed on them)
 
 
 def weighted_terms(labels: list[str | None], classes: list[str | None]) -> WeightedTerms:

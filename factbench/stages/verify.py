@@ -42,7 +42,7 @@ from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage
 
 
 class VerdictsOptions(BaseModel):
-    """The verdicts stage's settings (`--claims-per-call`, `--evidence-tokens`); the weights stage
+    """The verdicts stage's settings (`--claims-per-call`, `--evidence-tokens`); the informativeness stage
     groups claims the same way, so its calls share the verdicts' prefixes."""
 
     model_config = ConfigDict(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 SPEC_SCHEMA_VERSION = 1
 SUMMARY_SCHEMA_VERSION = 2  # 2: answer statuses, judge health, accounting over invocations, cost
@@ -48,7 +48,7 @@ class Aggregate(_Document):
     judge_error_rate: float = 0.0  # judge_errors / n_claims
     unscored_rate: float = 0.0  # n_unscored / n_answers
     extraction_errors: int = 0
-    weighting_errors: int = 0  # claims without an informativeness class
+    informativeness_errors: int = 0  # claims without an informativeness class
     ungrounded_claims: int = 0  # extracted claims the answer does not support, dropped before evidence
     abstention_rate: MetricValue | None = None
     mean_claims_per_answer: float | None = None
@@ -75,7 +75,7 @@ class ErrorSummary(_Document):
     extraction_parse_errors: dict[str, int] = Field(default_factory=dict)
     verification_parse_errors: dict[str, int] = Field(default_factory=dict)
     relevance_parse_errors: dict[str, int] = Field(default_factory=dict)
-    weighting_parse_errors: dict[str, int] = Field(default_factory=dict)
+    informativeness_parse_errors: dict[str, int] = Field(default_factory=dict, validation_alias=AliasChoices("informativeness_parse_errors", "weighting_parse_errors"))
     parse: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per judge stage: items, unparsed, rate
     truncated_answers: int = 0  # answers of the model under test cut at max tokens
 

@@ -83,7 +83,7 @@ class VerdictsRecord(Record):
     attempt: int = 1  # a None label is asked again on resume until this reaches the bound
 
 
-class WeightsRecord(Record):
+class InformativenessRecord(Record):
     """Informativeness class per claim (aligned with ClaimsRecord.claims); None = no class (see errors)."""
 
     classes: list[str | None]

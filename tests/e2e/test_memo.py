@@ -66,7 +66,7 @@ def judged_claims(server, kind: str = "verify") -> Counter[str]:
 
 
 def labels_and_rewards(results) -> list:
-    return [(r.status, r.reward, [(c.text, c.label, c.weight_class) for c in r.claims]) for r in results]
+    return [(r.status, r.reward, [(c.text, c.label, c.informativeness) for c in r.claims]) for r in results]
 
 
 def test_a_group_verifies_and_classifies_each_distinct_claim_once(server, tmp_path):
@@ -236,14 +236,14 @@ def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
     with ScriptedServer(ScriptedState(responder=_restating_judge)) as server:
         with Scorer(judge="openai/judge", judge_base_url=server.base_url) as scorer:
             first = scorer.score_sync([QUESTION], [f"{BORN} {CAME_FROM}"])[0]
-            assert [c.weight_class for c in first.claims] == ["informative", "restates"]
+            assert [c.informativeness for c in first.claims] == ["informative", "restates"]
             server.state.log.clear()
             # Alone, the claim restates nothing: informative, its verdict from the memo.
             alone = scorer.score_sync([QUESTION], [CAME_FROM])[0]
-            assert [c.weight_class for c in alone.claims] == ["informative"] and not judged_claims(server)
+            assert [c.informativeness for c in alone.claims] == ["informative"] and not judged_claims(server)
             # After BORN in another answer it is a restatement again: classes are judged per answer.
             again = scorer.score_sync([QUESTION], [f"{PRIZE} {BORN} {CAME_FROM}"])[0]
-            assert [c.weight_class for c in again.claims] == ["informative", "informative", "restates"]
+            assert [c.informativeness for c in again.claims] == ["informative", "informative", "restates"]
             assert list(judged_claims(server)) == [PRIZE]
             assert scorer.stats()["memo"]["verdicts_hits"] == 3
 

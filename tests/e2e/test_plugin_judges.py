@@ -38,7 +38,7 @@ def variant(judge, role, **extra):
 
 
 JUDGES = [variant(CLAIMS, "extractor"), variant(VERIFY_TERNARY, "verifier"),
-          variant(INFORMATIVENESS_JUDGE, "weighting"),
+          variant(INFORMATIVENESS_JUDGE, "informativeness"),
           variant(RELEVANCE_PAIRWISE, "relevance", messages=own_layout, parser_version="2")]
 '''
 
@@ -61,7 +61,7 @@ def test_each_roles_plugin_text_reaches_the_server(judge_plugin, server, tmp_pat
     plugin = sys.modules["x_judges"]
     knowledge = {j.role: (j.knowledge_template or j.template) for j in plugin.JUDGES}  # --evidence none
     expected = {"extract": knowledge["extractor"].system, "verify": knowledge["verifier"].system,
-                "informativeness": knowledge["weighting"].system, "relevance": knowledge["relevance"].system}
+                "informativeness": knowledge["informativeness"].system, "relevance": knowledge["relevance"].system}
     seen: dict[str, set[str]] = {}
     for body in server.state.log:
         kind = request_kind(body)
@@ -78,7 +78,7 @@ def test_each_roles_plugin_text_reaches_the_server(judge_plugin, server, tmp_pat
 
     assert first("claims")["extractor"] == knowledge["extractor"].id
     assert first("verdicts")["verifier"] == knowledge["verifier"].id
-    assert first("weights")["judge"] == knowledge["weighting"].id
+    assert first("informativeness")["judge"] == knowledge["informativeness"].id
     templates = json.loads((run / "run.json").read_text())["identity"]["templates"]
     assert templates["x-relevance"] == knowledge["relevance"].id + "+parser2"  # the parser version is identity
     assert json.loads((run / "run.json").read_text())["identity"]["judge_names"]["relevance"] == "x-relevance-pairwise"

@@ -108,7 +108,7 @@ def _hedge_requests(server) -> list[dict]:
 def test_listed_and_its_flags_exist(hedge_plugin, capsys):
     assert main(["list", "stages", "--json"]) == 0
     stages = json.loads(capsys.readouterr().out)
-    assert [s["name"] for s in stages] == ["answers", "claims", "evidence", "verdicts", "weights", "hedges",
+    assert [s["name"] for s in stages] == ["answers", "claims", "evidence", "verdicts", "informativeness", "hedges",
                                            "relevance"]
     hedges = stages[5]
     assert hedges["roles"] == ["hedging"] and hedges["flags"] == ["--hedging-judge", "--hedge-words"]

@@ -73,7 +73,7 @@ def test_resume_repeats_nothing_and_reports_cache_hits(tmp_path, server, capsys)
     assert main(args) == 0
     assert server.state.requests.total() == first  # all (sample, stage) pairs were already done
     summary2 = json.loads((tmp_path / "res" / "r" / "summary.json").read_text())
-    assert summary2["resumed"] == {"answers": 6, "claims": 6, "evidence": 6, "verdicts": 6, "weights": 6}
+    assert summary2["resumed"] == {"answers": 6, "claims": 6, "evidence": 6, "verdicts": 6, "informativeness": 6}
     assert "already done before this invocation: answers 6" in capsys.readouterr().out
     assert summary2["tasks"] == summary1["tasks"]
     for stage in ("answers", "claims", "verdicts"):

@@ -18,7 +18,7 @@ def test_api_models_are_priced_from_litellms_own_map_self_hosted_only_by_the_use
 
 def test_price_flags_per_role():
     assert _prices("0.5", "--p") == {r: 0.5 for r in ("model", "reference", "extractor", "verifier", "relevance",
-                                                      "weighting")}
+                                                      "informativeness")}
     both = _prices("1,judge=2", "--p")
     assert both["model"] == 1 and both["verifier"] == 2 and both["extractor"] == 2
     assert _prices("judge=2,1", "--p")["verifier"] == 2  # a role's own price is not overwritten by the default

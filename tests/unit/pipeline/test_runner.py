@@ -31,8 +31,8 @@ def test_the_stage_list_is_the_pipeline(server, tmp_path):
     calls_before = dict(server.state.requests)
     second = Runner(settings, _roles(server.base_url), tasks, cache=None).run()
     # The resume ran only the missing stages: no new answers or claims, one verification and one
-    # weighting call per answer.
-    assert second.resumed == {"answers": 3, "claims": 3, "evidence": 0, "verdicts": 0, "weights": 0}
+    # informativeness call per answer.
+    assert second.resumed == {"answers": 3, "claims": 3, "evidence": 0, "verdicts": 0, "informativeness": 0}
     kinds = [json.loads(x)["stage"] for x in (run / "errors.jsonl").read_text().splitlines()] \
         if (run / "errors.jsonl").exists() else []
     assert kinds == []

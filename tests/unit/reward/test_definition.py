@@ -13,9 +13,9 @@ from factbench.store.records import (
     Claim,
     ClaimsRecord,
     EvidenceRecord,
+    InformativenessRecord,
     RelevanceRecord,
     VerdictsRecord,
-    WeightsRecord,
 )
 
 PLAIN = TrainingReward(design="plain")
@@ -33,8 +33,8 @@ def _verdicts(labels, errors=None):
                           errors=errors or [None if lab else "unknown_label" for lab in labels])
 
 
-def _weights(classes):
-    return WeightsRecord(task="reward", id="x", classes=classes, same_as=[None] * len(classes),
+def _informativeness(classes):
+    return InformativenessRecord(task="reward", id="x", classes=classes, same_as=[None] * len(classes),
                          errors=[None if c else "unknown_class" for c in classes], judge="w")
 
 
@@ -56,11 +56,11 @@ def test_plain_reward_is_the_run_reward_divided_by_its_bound():
 def test_informative_design_uses_the_weighted_terms():
     labels = ["supported", "supported", "supported", "unsupported"]
     classes = ["informative", "trivial", "off_topic", "informative"]
-    r = outcome(TrainingReward(design="informative"), _claims(4), None, _verdicts(labels), _weights(classes), None)
+    r = outcome(TrainingReward(design="informative"), _claims(4), None, _verdicts(labels), _informativeness(classes), None)
     # weighted: numerator 1 (one informative supported), denominator 3 (two informative + one off-topic)
     assert r.weighted_precision == pytest.approx(1 / 3) and r.weighted_supported == 1.0
     assert r.reward == pytest.approx((1 / 3 + 0.1 * math.log(2)) / BOUND)
-    assert [c.weight_class for c in r.claims] == classes
+    assert [c.informativeness for c in r.claims] == classes
 
 
 def test_the_default_design_counts_merged_facts_so_splitting_a_claim_pays_nothing():
@@ -71,17 +71,17 @@ def test_the_default_design_counts_merged_facts_so_splitting_a_claim_pays_nothin
                          sentences=["Ada Morrow was born in Lyon.", "She was born in 1950."],
                          claims=[Claim(text="Ada Morrow was born in Lyon.", sentence=0),
                                  Claim(text="Ada Morrow was born in 1950.", sentence=1)], extractor="e")
-    one = outcome(TrainingReward(), whole, None, _verdicts(["supported"]), _weights(["informative"]), None,
+    one = outcome(TrainingReward(), whole, None, _verdicts(["supported"]), _informativeness(["informative"]), None,
                   question=question)
-    two = outcome(TrainingReward(), split, None, _verdicts(["supported"] * 2), _weights(["informative"] * 2), None,
+    two = outcome(TrainingReward(), split, None, _verdicts(["supported"] * 2), _informativeness(["informative"] * 2), None,
                   question=question)
     assert TrainingReward().design == "merged"
     assert one.reward == two.reward == pytest.approx((1 + 0.1 * math.log(1 + 3 / TERMS_PER_FACT)) / BOUND)
     assert (one.merged_precision, one.merged_detail) == (two.merged_precision, two.merged_detail)
     per_claim = TrainingReward(design="informative")  # the former default pays for the second claim
-    assert outcome(per_claim, split, None, _verdicts(["supported"] * 2), _weights(["informative"] * 2), None,
+    assert outcome(per_claim, split, None, _verdicts(["supported"] * 2), _informativeness(["informative"] * 2), None,
                    question=question).reward > outcome(per_claim, whole, None, _verdicts(["supported"]),
-                                                       _weights(["informative"]), None, question=question).reward
+                                                       _informativeness(["informative"]), None, question=question).reward
 
 
 def test_relevance_term_with_mu_and_the_tie_fallback():
@@ -111,7 +111,7 @@ def test_answers_without_a_factual_score_still_get_a_value():
     ((_claims(2, errors=["invalid_json"]), None, _verdicts(["supported", "supported"]), None, None),
      "claims:invalid_json"),
     ((_claims(2), None, _verdicts(["supported", None]), None, None), "verdicts:unknown_label"),
-    ((_claims(2), None, _verdicts(["supported"] * 2), _weights(["informative", None]), None), "weights:unknown_class"),
+    ((_claims(2), None, _verdicts(["supported"] * 2), _informativeness(["informative", None]), None), "informativeness:unknown_class"),
     ((_claims(1), None, _verdicts(["supported"]), None, _relevance(None, ["invalid_json"])), "relevance:invalid_json"),
     ((_claims(1), EvidenceRecord(task="reward", id="x", backend="serper", passages=[], per_claim=[[]],
                                  errors=["search_failed: boom"]), _verdicts(["supported"]), None, None),
@@ -138,7 +138,7 @@ def test_reward_is_bounded_for_any_counts(s, u, v, rel, lam, mu, cap, design):
     labels = ["supported"] * s + ["unsupported"] * u + ["unverifiable"] * v
     classes = [("informative", "trivial", "restates", "off_topic")[i % 4] for i in range(len(labels))]
     spec = TrainingReward(design=design, lam=lam, mu=mu, detail_cap=cap)
-    r = outcome(spec, _claims(len(labels)), None, _verdicts(labels), _weights(classes) if spec.weighted else None,
+    r = outcome(spec, _claims(len(labels)), None, _verdicts(labels), _informativeness(classes) if spec.weighted else None,
                 _relevance(rel) if rel is not None else None)
     assert 0.0 <= r.reward <= 1.0 + 1e-12
 

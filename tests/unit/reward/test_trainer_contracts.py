@@ -217,7 +217,7 @@ def test_verl_without_configuration_says_what_to_set(monkeypatch):
 def test_verl_config_file(server, monkeypatch, tmp_path):
     config = tmp_path / "reward.json"
     config.write_text(json.dumps({"judge": "openai/judge", "judge_base_url": server.base_url, "use_cache": False,
-                                  "masked_score": -1.0, "reward_lambda": 0.0, "weighting": False}))
+                                  "masked_score": -1.0, "reward_lambda": 0.0, "informativeness": False}))
     monkeypatch.setenv("FACTBENCH_REWARD_CONFIG", str(config))
     monkeypatch.setattr(verl_module, "_default", None)
     out = asyncio.run(verl_module.compute_score("f", MIXED, None, {"question": "Lyon?"}))

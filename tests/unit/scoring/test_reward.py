@@ -5,7 +5,13 @@ import pytest
 from factbench.scoring.metrics import score_answer
 from factbench.scoring.reward import FLOOR, RELEVANCE_FALLBACK, RewardSpec, compose_reward, reward_of_row
 from factbench.scoring.weighting import weighted_terms
-from factbench.store.records import Claim, ClaimsRecord, RelevanceRecord, VerdictsRecord, WeightsRecord
+from factbench.store.records import (
+    Claim,
+    ClaimsRecord,
+    InformativenessRecord,
+    RelevanceRecord,
+    VerdictsRecord,
+)
 
 
 def _records(labels, classes, abstained=False):
@@ -13,9 +19,9 @@ def _records(labels, classes, abstained=False):
                           claims=[Claim(text=f"c{i}", sentence=0) for i in range(len(labels))], extractor="e")
     verdicts = VerdictsRecord(task="t", id="x", labels=labels, errors=[None] * len(labels), verifier="v",
                               evidence_backend="none")
-    weights = WeightsRecord(task="t", id="x", classes=classes, same_as=[None] * len(classes),
+    informativeness = InformativenessRecord(task="t", id="x", classes=classes, same_as=[None] * len(classes),
                             errors=[None if c else "missing_class" for c in classes], judge="w")
-    return claims, verdicts, weights
+    return claims, verdicts, informativeness
 
 
 def test_weighted_terms_ignore_trivial_and_restated_and_count_off_topic_against():
@@ -31,21 +37,21 @@ def test_weighted_terms_ignore_trivial_and_restated_and_count_off_topic_against(
 
 def test_padding_with_trivial_facts_or_restatements_leaves_the_informative_reward_unchanged():
     c, v, w = _records(["supported", "unsupported"], ["informative", "informative"])
-    base = score_answer(c, v, None, 10, weights=w, design="informative")
+    base = score_answer(c, v, None, 10, informativeness=w, design="informative")
     c, v, w = _records(["supported", "unsupported"] + ["supported"] * 6, ["informative", "informative"] +
                        ["trivial"] * 3 + ["restates"] * 3)
-    padded = score_answer(c, v, None, 10, weights=w, design="informative")
+    padded = score_answer(c, v, None, 10, informativeness=w, design="informative")
     assert padded.precision > base.precision and padded.supported == 7
     assert padded.reward == base.reward == pytest.approx(0.5 + 0.1 * math.log(2))
-    plain = score_answer(c, v, None, 10, weights=w, design="plain")
+    plain = score_answer(c, v, None, 10, informativeness=w, design="plain")
     assert plain.reward > base.reward  # the unweighted design pays for the padding
 
 
 def test_off_topic_padding_lowers_the_informative_reward():
     c, v, w = _records(["supported"] * 2, ["informative"] * 2)
-    clean = score_answer(c, v, None, 10, weights=w, design="informative")
+    clean = score_answer(c, v, None, 10, informativeness=w, design="informative")
     c, v, w = _records(["supported"] * 4, ["informative"] * 2 + ["off_topic"] * 2)
-    padded = score_answer(c, v, None, 10, weights=w, design="informative")
+    padded = score_answer(c, v, None, 10, informativeness=w, design="informative")
     assert padded.precision == clean.precision == 1.0
     assert padded.weighted_precision == pytest.approx(0.5) and padded.reward < clean.reward
     assert padded.on_topic == pytest.approx(0.5)
@@ -53,11 +59,11 @@ def test_off_topic_padding_lowers_the_informative_reward():
 
 def test_nothing_to_credit_gets_the_floor_and_relevance_has_one_scale():
     c, v, w = _records([], [], abstained=True)
-    assert score_answer(c, v, None, 10, weights=w).reward == FLOOR
+    assert score_answer(c, v, None, 10, informativeness=w).reward == FLOOR
     c, v, w = _records([], [])  # no verifiable claim in the answer
-    assert score_answer(c, v, None, 10, weights=w).reward == FLOOR
+    assert score_answer(c, v, None, 10, informativeness=w).reward == FLOOR
     c, v, w = _records([None], [None])  # claims, none labelled: a judge failure is no reward, not the floor
-    failed = score_answer(c, v, None, 10, weights=w)
+    failed = score_answer(c, v, None, 10, informativeness=w)
     assert failed.reward is None and failed.unscored and failed.status == "judge_failed"
     spec = RewardSpec("informative", 0.0, 2.0)
     c, v, w = _records(["supported"], ["informative"])
@@ -67,7 +73,7 @@ def test_nothing_to_credit_gets_the_floor_and_relevance_has_one_scale():
     assert without == with_tie == pytest.approx(1.0 + 2.0 * RELEVANCE_FALLBACK)
 
 
-def test_informative_design_needs_weights_and_rows_recompose():
+def test_informative_design_needs_informativeness_and_rows_recompose():
     with pytest.raises(ValueError, match="needs claim weights"):
         compose_reward(RewardSpec("informative"), abstained=False, precision=1.0, supported=3)
     with pytest.raises(ValueError, match="unknown reward design"):

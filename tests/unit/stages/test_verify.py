@@ -126,15 +126,15 @@ def test_with_item_counts_each_verification_call_fixes_its_label_count(server):
 
 
 def test_the_informativeness_calls_share_each_verification_prompt_up_to_the_claims(server):
-    from factbench.stages.weights import weigh_claims
+    from factbench.stages.informativeness import weigh_claims
 
     passages = [Passage(text=f"Passage {i} " + "word " * 80, title=f"T{i}") for i in range(4)]
     per_claim = [[0], [1], [0], [2], [1], [3]]  # 105 tokens each: 250 tokens hold two passages
     claims, evidence = _records(6, per_claim, passages)
     client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
     asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, evidence_tokens=250, question="Q?"))
-    weights = asyncio.run(weigh_claims(client, "Q?", claims, evidence, evidence_tokens=250))
-    assert weights.classes == ["informative"] * 6
+    informativeness = asyncio.run(weigh_claims(client, "Q?", claims, evidence, evidence_tokens=250))
+    assert informativeness.classes == ["informative"] * 6
     verify = sorted(_verify_prompts(server))
     classify = sorted(b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "informativeness")
     assert len(verify) == len(classify) == 2

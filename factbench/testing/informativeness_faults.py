@@ -16,7 +16,7 @@ from factbench.testing.extra_kinds import block, numbered
 Responder = Callable[[dict[str, Any], str], str]
 
 
-def faulty_weighting(malformed: float, wrong_count: float, seed: int = 5) -> Responder:
+def faulty_informativeness(malformed: float, wrong_count: float, seed: int = 5) -> Responder:
     """A `ScriptedState.responder`: informativeness answers broken at these rates (0..1)."""
     from factbench.testing.scripted_server import ScriptedState, scripted_content
 

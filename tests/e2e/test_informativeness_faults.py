@@ -12,8 +12,8 @@ from pathlib import Path
 from conftest import role_args, write_longfact_fixture
 
 from factbench.cli.main import main
+from factbench.testing.informativeness_faults import faulty_informativeness
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState
-from factbench.testing.weighting_faults import faulty_weighting
 
 
 def _lines(path: Path) -> list[dict]:
@@ -26,10 +26,10 @@ def _latest(path: Path) -> dict[str, dict]:
 
 def _unclassified(run: Path) -> int:
     claims = _latest(run / "claims.jsonl")
-    weights = _latest(run / "weights.jsonl")
+    informativeness = _latest(run / "informativeness.jsonl")
     missing = 0
     for key, rec in claims.items():
-        classes = weights.get(key, {}).get("classes", [])
+        classes = informativeness.get(key, {}).get("classes", [])
         missing += sum(1 for i in range(len(rec["claims"])) if i >= len(classes) or classes[i] is None)
     return missing
 
@@ -37,11 +37,11 @@ def _unclassified(run: Path) -> int:
 def _partial(run: Path) -> list[dict]:
     """Answers with a reward although part of their judgement is missing."""
     return [r for r in _lines(run / "scores.jsonl")
-            if r["reward"] is not None and (r["weighting_errors"] or r["judge_errors"] or r["incomplete"])]
+            if r["reward"] is not None and (r["informativeness_errors"] or r["judge_errors"] or r["incomplete"])]
 
 
-def test_weighting_failures_are_retried_on_resume_and_never_scored(tmp_path):
-    state = ScriptedState(answer_sentences=12, keep_log=False, responder=faulty_weighting(0.30, 0.05))
+def test_informativeness_failures_are_retried_on_resume_and_never_scored(tmp_path):
+    state = ScriptedState(answer_sentences=12, keep_log=False, responder=faulty_informativeness(0.30, 0.05))
     data = write_longfact_fixture(tmp_path / "data", n_topics=3, per_topic=10)
     with ScriptedServer(state) as srv:
         args = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path),
@@ -51,9 +51,9 @@ def test_weighting_failures_are_retried_on_resume_and_never_scored(tmp_path):
         run = tmp_path / "w"
         first = _lines(run / "scores.jsonl")
         assert len(first) == 30
-        broken = [r for r in first if r["weighting_errors"]]
+        broken = [r for r in first if r["informativeness_errors"]]
         assert len(broken) >= 5, "the fault rates should break several answers"
-        # a weighting answer that did not parse leaves its answer unscored: never 0, never a partial reward
+        # an informativeness answer that did not parse leaves its answer unscored: never 0, never a partial reward
         assert all(r["reward"] is None and r["unscored"] and r["incomplete"] for r in broken)
         assert _unclassified(run) > 0
         assert _partial(run) == []
@@ -65,8 +65,8 @@ def test_weighting_failures_are_retried_on_resume_and_never_scored(tmp_path):
         assert _partial(run) == []
         scores = _lines(run / "scores.jsonl")
         assert len(scores) == 30 and all(r["reward"] is not None for r in scores)
-        weights = _latest(run / "weights.jsonl")
+        informativeness = _latest(run / "informativeness.jsonl")
         # only the claims without a class were asked again: every retried record is a later attempt
-        assert max(r["attempt"] for r in weights.values()) >= 2
+        assert max(r["attempt"] for r in informativeness.values()) >= 2
         summary = json.loads((run / "summary.json").read_text())
-        assert summary["overall"]["n_unscored"] == 0 and summary["overall"]["weighting_errors"] == 0
+        assert summary["overall"]["n_unscored"] == 0 and summary["overall"]["informativeness_errors"] == 0

@@ -1,4 +1,4 @@
-"""Claim weighting in `factbench run`, and one reward scale with and without relevance."""
+"""Claim informativeness in `factbench run`, and one reward scale with and without relevance."""
 
 from __future__ import annotations
 
@@ -21,27 +21,27 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
-def test_weights_are_a_stage_with_a_versioned_template(tmp_path, server):
+def test_informativeness_are_a_stage_with_a_versioned_template(tmp_path, server):
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=3)
     base = ["run", "--tasks", "longfact-objects", "--data-dir", str(data), "--results-dir", str(tmp_path)]
     assert main(base + ["--run-id", "w"] + role_args(server.base_url)) == 0
     summary = _summary(tmp_path / "w")
     # knowledge-only evidence: the classification rides on the knowledge verification template
     assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v4+")
-    assert summary["tasks"]["longfact-objects"]["judge"]["templates"]["weighting"].startswith("informativeness-")
-    assert summary["judges"]["weighting"]["model"] == "openai/judge"
+    assert summary["tasks"]["longfact-objects"]["judge"]["templates"]["informativeness"].startswith("informativeness-")
+    assert summary["judges"]["informativeness"]["model"] == "openai/judge"
     assert summary["reward"]["design"] == "merged"  # the default design
     m = summary["overall"]["metrics"]
-    # the plain scripted judge calls every claim informative: weighting changes nothing
+    # the plain scripted judge calls every claim informative: informativeness changes nothing
     assert m["weighted_precision"]["mean"] == pytest.approx(m["precision"]["mean"])
-    assert len(_lines(tmp_path / "w" / "weights.jsonl")) == 3
+    assert len(_lines(tmp_path / "w" / "informativeness.jsonl")) == 3
 
-    assert main(base + ["--run-id", "nw", "--no-weighting"] + role_args(server.base_url)) == 0
+    assert main(base + ["--run-id", "nw", "--no-informativeness"] + role_args(server.base_url)) == 0
     summary = _summary(tmp_path / "nw")
     assert summary["reward"]["design"] == "plain"
     assert not any(k.startswith("informativeness") for k in summary["judges"]["templates"])
-    assert any("weighting is off" in note for note in summary["notes"])
-    assert _lines(tmp_path / "nw" / "weights.jsonl") == []
+    assert any("informativeness is off" in note for note in summary["notes"])
+    assert _lines(tmp_path / "nw" / "informativeness.jsonl") == []
 
 
 def test_classification_calls_share_the_verification_prompt_up_to_the_claims(tmp_path):
@@ -65,7 +65,7 @@ def test_classification_calls_share_the_verification_prompt_up_to_the_claims(tmp
     assert all(set(b["response_format"]["json_schema"]["schema"]["properties"]) == {"t", "r", "o"} for b in classify)
 
 
-def test_unparseable_weights_are_errors_never_classes(tmp_path):
+def test_unparseable_informativeness_are_errors_never_classes(tmp_path):
     state = ScriptedState(faults=[Fault("text:no classes here", when=lambda b: request_kind(b) == "informativeness")])
     with ScriptedServer(state) as srv:
         data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
@@ -74,9 +74,9 @@ def test_unparseable_weights_are_errors_never_classes(tmp_path):
                      "--run-id", "f"] + role_args(srv.base_url)) == 1
     summary = _summary(tmp_path / "f")
     assert summary["overall"]["n_unscored"] == 1
-    assert summary["errors"]["weighting_parse_errors"]["invalid_json"] > 0
-    assert summary["overall"]["weighting_errors"] > 0
-    broken = [r for r in _lines(tmp_path / "f" / "weights.jsonl") if "invalid_json" in r["errors"]]
+    assert summary["errors"]["informativeness_parse_errors"]["invalid_json"] > 0
+    assert summary["overall"]["informativeness_errors"] > 0
+    broken = [r for r in _lines(tmp_path / "f" / "informativeness.jsonl") if "invalid_json" in r["errors"]]
     assert broken and all(c is None for c in broken[0]["classes"])
     scores = {r["id"]: r for r in _lines(tmp_path / "f" / "scores.jsonl")}
     assert all(scores[r["id"]]["unscored"] and scores[r["id"]]["reward"] is None for r in broken)  # never partial

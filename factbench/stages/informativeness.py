@@ -27,12 +27,12 @@ from factbench.stages.verify import (
     VerificationCall,
     verification_calls,
 )
-from factbench.store.records import ClaimsRecord, EvidenceRecord, Record, WeightsRecord
+from factbench.store.records import ClaimsRecord, EvidenceRecord, InformativenessRecord, Record
 
 CONTEXT_CLAIMS = 60
 
 
-def needs_completion(record: WeightsRecord, n_claims: int, max_attempts: int) -> bool:
+def needs_completion(record: InformativenessRecord, n_claims: int, max_attempts: int) -> bool:
     """Claims never classified (added when the claims were completed), or claims whose class did not
     parse (malformed output, a claim left out, an unknown class) with attempts left."""
     if len(record.classes) < n_claims:
@@ -43,7 +43,7 @@ def needs_completion(record: WeightsRecord, n_claims: int, max_attempts: int) ->
 async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, evidence: EvidenceRecord | None,
                        *, uses_evidence: bool = True, claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
                        evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS,
-                       judge: Judge = INFORMATIVENESS_JUDGE, previous: WeightsRecord | None = None) -> WeightsRecord:
+                       judge: Judge = INFORMATIVENESS_JUDGE, previous: InformativenessRecord | None = None) -> InformativenessRecord:
     """Classes for the claims of one answer. With `previous`, only its claims without a class are
     asked again (batched among themselves); its classes are kept."""
     template = judge.template_for(uses_evidence)
@@ -84,41 +84,42 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
         raw.append(text)
         for i, cls, ref, err in zip(batch, got, refs, errs):  # claim numbers -> indices
             classes[i], same_as[i], errors[i] = cls, (None if ref is None else ref - 1), err
-    return WeightsRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
+    return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
                          judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)
 
 
-WEIGHTING = JudgeRole("weighting", "weighting-judge", "override the judge for the weighting role",
-                      INFORMATIVENESS_JUDGE.name)
+INFORMATIVENESS_ROLE = JudgeRole("informativeness", "informativeness-judge", "override the judge for the informativeness role",
+                      INFORMATIVENESS_JUDGE.name, former_flags=("weighting-judge",))
 
 
-class WeightsStage(Stage[WeightsRecord]):
-    """Runs where the run has a weighting judge (weighting on); the weights of an abstention are empty.
+class InformativenessStage(Stage[InformativenessRecord]):
+    """Runs where the run has an informativeness judge (informativeness on); an abstention has no classes.
     It comes right after the verdicts: its calls then find their shared prefix cached."""
 
-    name = "weights"
-    record_type = WeightsRecord
+    name = "informativeness"
+    former_names = ("weights",)  # its file in run directories written before the rename
+    record_type = InformativenessRecord
     order = 50
     reads = (ClaimsStage, EvidenceStage)
-    roles = (WEIGHTING,)
-    role = "weighting"
+    roles = (INFORMATIVENESS_ROLE,)
+    role = "informativeness"
 
     def wanted(self, ctx: RunContext, sample: Sample) -> bool:
         return self.applies(ctx, sample.task) and sample.get(ClaimsStage) is not None
 
     def done(self, run: RunContext, sample: Sample) -> bool:
         """Every claim has a class, or its attempts are spent (only parsed answers are done)."""
-        record, claims = sample.get(WeightsStage), sample.get(ClaimsStage)
+        record, claims = sample.get(InformativenessStage), sample.get(ClaimsStage)
         n_claims = len(claims.claims) if claims is not None else 0
         return record is not None and not needs_completion(record, n_claims, run.max_judge_attempts)
 
     def unparsed(self, record: Record, sample_records: dict[str, Record]) -> tuple[int, int, Counter[str]]:
-        assert isinstance(record, WeightsRecord)
+        assert isinstance(record, InformativenessRecord)
         return (len(record.classes), sum(1 for c in record.classes if c is None),
                 Counter(e for e in record.errors if e))
 
-    async def produce(self, ctx: RunContext, sample: Sample) -> WeightsRecord:
-        return await weigh_claims(ctx.clients["weighting"], sample.prompt.text, sample.need(ClaimsStage),
+    async def produce(self, ctx: RunContext, sample: Sample) -> InformativenessRecord:
+        return await weigh_claims(ctx.clients["informativeness"], sample.prompt.text, sample.need(ClaimsStage),
                                   sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
-                                  judge=ctx.judges["weighting"], previous=sample.get(WeightsStage))
+                                  judge=ctx.judges["informativeness"], previous=sample.get(InformativenessStage))
