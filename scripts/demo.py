@@ -173,6 +173,30 @@ def listening(url: str) -> bool:
         return False
 
 
+# Failure kinds that mean "the answer came too slowly" (llm/failures.py, the client's endpoint check).
+SLOW_KINDS = frozenset({"timeout", "EndpointDown", "RunAborted"})
+
+
+def failure_kinds(run_dir: Path) -> dict[str, int]:
+    """Unresolved failures of the demo run by kind (errors.jsonl; a later line may resolve an earlier one)."""
+    latest: dict[tuple[str, str, str], str | None] = {}
+    path = run_dir / "errors.jsonl"
+    if not path.is_file():
+        return {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+            key = (str(row.get("task")), str(row.get("id")), str(row.get("stage")))
+            latest[key] = None if row.get("resolved") else str(row.get("kind"))
+        except (ValueError, AttributeError):
+            continue  # a torn last line
+    counts: dict[str, int] = {}
+    for kind in latest.values():
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
              leaderboard: Path = LEADERBOARD_DIR, data_dir: Path | None = None, limit: str = "2",
              ready_timeout_s: float = 300.0) -> int:
@@ -197,10 +221,14 @@ def run_demo(server_cmd: list[str], url: str, results: Path = RESULTS_DIR,
         say(f"stopped: {death}")
         return 1
     if rc != 0:
-        if alive:
+        kinds = failure_kinds(results / RUN_ID)
+        if alive and (not kinds or kinds.keys() & SLOW_KINDS):
             say(f"no answer within {REQUEST_CAP_S} s (server alive, CPU busy?): the server at {url} still takes "
                 "connections, so its answers came too slowly for the requests' time limits. Run `make demo` again "
                 "when the machine is quieter: finished work is kept and the run resumes.")
+        if kinds:
+            say("failures by kind: " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+                + f" (details: {results / RUN_ID / 'errors.jsonl'})")
         say(f"`factbench run` exited with status {rc}; server log: {log}")
         return rc
     show_examples(results / RUN_ID)

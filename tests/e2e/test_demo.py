@@ -139,6 +139,19 @@ def test_the_demo_leaves_a_core_to_the_rest_of_the_machine():
     assert demo.server_threads(None) == 1
 
 
+
+def test_the_demo_names_what_failed_and_blames_a_busy_cpu_only_for_timeouts(tmp_path):
+    demo = _load(ROOT / "scripts" / "demo.py")
+    rows = [{"task": "t", "id": "1", "stage": "claims", "kind": "timeout", "detail": "", "resolved": False},
+            {"task": "t", "id": "2", "stage": "verdicts", "kind": "unparsed", "detail": "", "resolved": False},
+            {"task": "t", "id": "1", "stage": "claims", "kind": "timeout", "detail": "", "resolved": True}]
+    (tmp_path / "errors.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{torn", encoding="utf-8")
+    kinds = demo.failure_kinds(tmp_path)
+    assert kinds == {"unparsed": 1}  # the timeout was resolved by a later attempt; a torn line is skipped
+    assert not kinds.keys() & demo.SLOW_KINDS
+    assert demo.failure_kinds(tmp_path / "missing") == {}
+
+
 @pytest.mark.slow
 def test_the_real_demo_with_llama_cpp(tmp_path):
     demo = _load(ROOT / "scripts" / "demo.py")
