@@ -216,6 +216,19 @@ def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -
     return any(label is None for label in record.labels) and record.attempt < max_attempts
 
 
+def carried_verdicts(previous: VerdictsRecord | None, n: int) -> tuple[list[str | None], list[str | None], list[str]]:
+    """Labels, error kinds and raw outputs for `n` claims, with those of `previous` kept (the
+    claims it left without a label, and claims added since, are still to judge)."""
+    labels: list[str | None] = [None] * n
+    errors: list[str | None] = ["missing_label"] * n
+    raw: list[str] = []
+    if previous is not None:
+        labels[:len(previous.labels)] = previous.labels[:n]
+        errors[:len(previous.errors)] = previous.errors[:n]
+        raw = list(previous.raw)
+    return labels, errors, raw
+
+
 async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: EvidenceRecord | None, *,
                         judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
@@ -226,13 +239,7 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
     template = judge.template_for(uses_evidence)
     mode = judge.mode or "ternary"
     n = len(claims.claims)
-    labels: list[str | None] = [None] * n
-    errors: list[str | None] = ["missing_label"] * n
-    raw: list[str] = []
-    if previous is not None:
-        labels[:len(previous.labels)] = previous.labels[:n]
-        errors[:len(previous.errors)] = previous.errors[:n]
-        raw = list(previous.raw)
+    labels, errors, raw = carried_verdicts(previous, n)
     todo = [i for i in range(n) if labels[i] is None]
 
     async def one(call: VerificationCall):
@@ -303,13 +310,7 @@ class VerdictsStage(Stage[VerdictsRecord]):
         # Claims another answer already judged (stored, or being judged now) take that verdict;
         # only the others go to the judge, and their parsed labels are stored for the next ones.
         n = len(claims.claims)
-        labels: list[str | None] = [None] * n
-        errors: list[str | None] = ["missing_label"] * n
-        raw: list[str] = []
-        if previous is not None:
-            labels[:len(previous.labels)] = previous.labels[:n]
-            errors[:len(previous.errors)] = previous.errors[:n]
-            raw = list(previous.raw)
+        labels, errors, raw = carried_verdicts(previous, n)
         keys = verdict_keys(ctx, sample, claims, evidence, [i for i in range(n) if labels[i] is None])
         template = judge.template_for(uses_evidence)
         backend = evidence.backend if evidence is not None else "none"
