@@ -56,6 +56,8 @@ _SHORT_RANGE = re.compile(r"\b(\d\d)(\d\d)\s*[-–]\s*(\d\d)\b(?![.,]?\d)")  # 2
 
 def _plain(text: str) -> str:
     """Lower case without accents: "Mötley Crüe" matches "Motley Crue"."""
+    if text.isascii():  # nothing to decompose (most answers)
+        return text.lower()
     return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
 
@@ -73,15 +75,29 @@ def terms(text: str) -> Terms:
     digits.update(century + end for century, _, end in _SHORT_RANGE.findall(text))
     numbers = set(digits)
     words: set[str] = set()
-    for token in nlp().tokenizer(_DIGITS.sub(" ", text)):
+    for chunk in _DIGITS.sub(" ", text).split():
+        chunk_words, chunk_numbers = _chunk_terms(chunk)
+        words.update(chunk_words)
+        numbers.update(chunk_numbers)
+    return Terms(frozenset(words), frozenset(numbers), frozenset(digits))
+
+
+@lru_cache(maxsize=1 << 16)
+def _chunk_terms(chunk: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Content-word stems and number words of one whitespace-free piece of text. spaCy's tokenizer
+    splits text at whitespace first and tokenizes each piece on its own, so a text's tokens are its
+    pieces' tokens; pieces repeat across a run's sentences and claims, and each is tokenized once."""
+    words: list[str] = []
+    numbers: list[str] = []
+    for token in nlp().tokenizer(chunk):
         low = token.lower_.strip("'’")
         if low.endswith(("'s", "’s")):
             low = low[:-2]
         if low in _NUMBER_WORDS:
-            numbers.add(_NUMBER_WORDS[low])
+            numbers.append(_NUMBER_WORDS[low])
         elif any(c.isalpha() for c in low) and not token.is_stop and low not in ("s", "n't"):
-            words.add(low[:STEM])
-    return Terms(frozenset(words), frozenset(numbers), frozenset(digits))
+            words.append(low[:STEM])
+    return tuple(words), tuple(numbers)
 
 
 @dataclass(frozen=True)

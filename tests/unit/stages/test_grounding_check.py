@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from factbench.stages.grounding import split_grounded, terms
 from factbench.store.records import Claim
 
@@ -49,3 +51,50 @@ def test_terms_match_stems_numbers_and_accents():
     t = terms("Mötley Crüe released two albums in 1,981 and 2013–16.")
     assert {"motl", "crue", "rele", "albu"} <= t.words
     assert t.numbers == {"2", "1981", "2013", "16", "2016"} and "2" not in t.digits
+
+
+
+def _terms_of_whole_text(text: str) -> tuple[set[str], set[str]]:
+    """The content-word stems and numbers terms() must give, from one spaCy pass over the whole text."""
+    from factbench.stages import grounding
+    from factbench.stages.sentences import nlp
+
+    plain = grounding._plain(text)
+    words, numbers = set(), {grounding._number(m) for m in grounding._DIGITS.findall(plain)}
+    numbers.update(c + e for c, _, e in grounding._SHORT_RANGE.findall(plain))
+    for token in nlp().tokenizer(grounding._DIGITS.sub(" ", plain)):
+        low = token.lower_.strip("'’")
+        low = low[:-2] if low.endswith(("'s", "’s")) else low
+        if low in grounding._NUMBER_WORDS:
+            numbers.add(grounding._NUMBER_WORDS[low])
+        elif any(c.isalpha() for c in low) and not token.is_stop and low not in ("s", "n't"):
+            words.add(low[:grounding.STEM])
+    return words, numbers
+
+
+TRICKY = [
+    "Dr. Smith (born 1950 in St. Louis, Mo.) didn't go to the U.S.A. until 2001 -- he couldn't.",
+    "She's \"the best\": won three Oscars; her site is https://example.com/a?b=c, e-mail a@b.org.",
+    "Mötley Crüe\u00a0released   two\talbums\n(1981–83) & toured w/ Ozzy... ok?!",
+    "He can't, won't, gonna, cannot, y'all; it's 5 p.m. on Jan. 3rd, isn't it? The Beatles' song.",
+]
+
+
+def _check_terms(lines: list[str]) -> None:
+    for line in lines:
+        t = terms(line)
+        assert (set(t.words), set(t.numbers)) == _terms_of_whole_text(line), line
+
+
+def test_terms_equal_one_spacy_pass_over_the_whole_text():
+    """terms() tokenizes each whitespace-separated piece once (cached across texts); the result must
+    be what spaCy's tokenizer over the whole text gives."""
+    _check_terms(TRICKY)
+
+
+def test_terms_equal_one_spacy_pass_on_real_answers(shared_data):
+    from tests.unit.stages.test_sentences import _benchmark_lines
+
+    if not (shared_data / "factscore" / "labeled_data").is_dir():
+        pytest.skip("FActScore answers not present")
+    _check_terms(_benchmark_lines(shared_data)[:3000])
