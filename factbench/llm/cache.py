@@ -190,6 +190,40 @@ class CallCache:
                 (key, namespace, json.dumps(value, ensure_ascii=False), time.time()),
             )
 
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The stored values among `keys` (one query per 500 keys; a damaged value is a miss)."""
+        out: dict[str, Any] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._guard("read"):
+            for i in range(0, len(unique), 500):
+                chunk = unique[i:i + 500]
+                rows = self._conn().execute(
+                    f"SELECT key, value FROM calls WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+                for key, value in rows:
+                    try:
+                        out[key] = json.loads(value)
+                    except ValueError:
+                        pass
+        return out
+
+    def put_many(self, namespace: str, items: dict[str, Any]) -> None:
+        """Store several values in one short transaction (a killed writer leaves none or all): one
+        commit instead of one per value, and the write lock is held only for the inserts."""
+        if not items:
+            return
+        now = time.time()
+        rows = [(k, namespace, json.dumps(v, ensure_ascii=False), now) for k, v in items.items()]
+        with self._guard("write"):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO calls (key, namespace, value, created) VALUES (?, ?, ?, ?)",
+                                 rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
     def stats(self) -> dict[str, Any]:
         conn = self._conn()
         rows = conn.execute("SELECT namespace, COUNT(*), SUM(LENGTH(value)) FROM calls GROUP BY namespace").fetchall()

@@ -140,3 +140,54 @@ def test_serper_backend_is_async_cached_and_snapshotted(tmp_path, server, monkey
             assert b"test-serper-key-000" not in path.read_bytes()
     finally:
         search.close()
+
+
+def test_serper_searches_each_distinct_claim_once_and_caches_in_one_go(tmp_path, monkeypatch):
+    from factbench.llm.cache import CallCache
+
+    search = _SearchStandIn()
+    try:
+        monkeypatch.setenv("SERPER_API_KEY", "test-serper-key-000")
+        monkeypatch.setenv("FACTBENCH_SERPER_URL", f"http://127.0.0.1:{search.port}/search")
+        cache = CallCache(tmp_path / "c.sqlite")
+        prompt = Prompt(id="p1", text="Tell me about A.")
+        claims = ["A is red.", "A is big.", "A is red."]
+
+        async def retrieve():
+            backend = open_backend("serper?k=2", cache)
+            try:
+                return await backend.retrieve(claims, prompt, "t")
+            finally:
+                await backend.aclose()
+
+        fresh, errors = asyncio.run(retrieve())
+        assert errors == [] and sorted(q for _, q in search.seen) == ["A is big.", "A is red."]
+        assert [[p.text for p in ps] for ps in fresh] == [
+            ["A is red. (snippet 0)", "A is red. (snippet 1)"], ["A is big. (snippet 0)", "A is big. (snippet 1)"],
+            ["A is red. (snippet 0)", "A is red. (snippet 1)"]]
+        assert cache.stats()["by_namespace"]["search:serper"]["entries"] == 2
+        again, _ = asyncio.run(retrieve())
+        assert len(search.seen) == 2 and again == fresh  # served from the cache, the same passages
+    finally:
+        search.close()
+
+
+def test_serper_failures_are_per_claim_errors_and_never_cached(tmp_path, monkeypatch):
+    from factbench.evidence import backends
+    from factbench.llm.cache import CallCache
+
+    monkeypatch.setenv("SERPER_API_KEY", "test-serper-key-000")
+    monkeypatch.setenv("FACTBENCH_SERPER_URL", "http://127.0.0.1:1/search")  # nothing listens there
+    monkeypatch.setattr(backends, "backoff_delay", lambda attempt: 0.0)
+    cache = CallCache(tmp_path / "c.sqlite")
+
+    async def retrieve():
+        backend = open_backend("serper", cache)
+        try:
+            return await backend.retrieve(["A is red.", "A is big."], Prompt(id="p1", text="?"), "t")
+        finally:
+            await backend.aclose()
+
+    passages, errors = asyncio.run(retrieve())
+    assert passages == [[], []] and len(errors) == 2 and all(e.startswith("search_failed") for e in errors)
+    assert cache.stats()["entries"] == 0

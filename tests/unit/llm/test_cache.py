@@ -74,3 +74,16 @@ def test_concurrent_writer_processes_keep_the_cache_consistent(tmp_path):
     assert cache.stats()["entries"] == 700  # keys k0 .. k699, overlaps written twice, stored once
     assert all(cache.get(f"k{i}") == {"text": f"v{i}"} for i in range(700))
     assert cache._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_put_many_and_get_many_round_trip_and_share_the_table_with_get(tmp_path):
+    cache = CallCache(tmp_path / "c.sqlite")
+    cache.put_many("search:serper", {f"k{i}": [{"text": f"t{i}"}] for i in range(700)})  # over one query's 500
+    cache.put("single", "llm:verifier", {"text": "x"})
+    got = cache.get_many([f"k{i}" for i in range(700)] + ["single", "absent", "k1"])
+    assert len(got) == 701 and got["k699"] == [{"text": "t699"}] and got["single"] == {"text": "x"}
+    assert "absent" not in got and cache.get("k3") == [{"text": "t3"}]
+    cache.put_many("search:serper", {})  # nothing to write: no transaction
+    assert cache.stats()["by_namespace"]["search:serper"]["entries"] == 700
+    reopened = CallCache(tmp_path / "c.sqlite")  # committed: another connection sees every row
+    assert len(reopened.get_many([f"k{i}" for i in range(700)])) == 700
