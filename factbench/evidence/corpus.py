@@ -153,11 +153,12 @@ class PassageStore:
         if title is not None:
             span = next(iter(self._sql("SELECT no, lo, hi FROM titles WHERE title = ?", (title,))), None)
         ranked: list[Sequence[tuple[int, float | None]]] = []
-        for ws in words:
+        if span is not None:  # one topic's passages: the queries share their terms' lookups
+            ranked += self.index.top_k_in_range_many([[stats[w] for w in ws if w in stats] for ws in words],
+                                                     k, span[1], span[2], span[0])
+        for ws in words if span is None else ():
             terms = [stats[w] for w in ws if w in stats]
-            if span is not None:
-                ranked.append(self.index.top_k_in_range(terms, k, span[1], span[2], span[0]))
-            elif title is not None:
+            if title is not None:
                 ranked.append([])
             elif exhaustive:
                 ranked.append(self.index.top_k_exhaustive(terms, k))
@@ -170,8 +171,9 @@ class PassageStore:
             ranked = [[*r, *[p for p in page if p[0] not in {pid for pid, _ in r}][:k - len(r)]] for r in ranked]
         texts_by_id = self.passages_by_id({pid for r in ranked for pid, _ in r})
         source = f"corpus:{self.path.name}"
-        return [[Passage(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
-                         score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
+        # Built without validation: every field comes typed from the store and the index.
+        return [[Passage.model_construct(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
+                                         score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
 
     def passages_by_id(self, ids: set[int]) -> dict[int, tuple[str, str]]:
         ids_list = sorted(ids)

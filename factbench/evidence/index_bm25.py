@@ -29,6 +29,7 @@ MAGIC = b"factbench-postings\n"
 HEADER_BYTES = 4096
 IMPACT_STEPS = 65535  # uint16
 SCORE_TYPE = np.float32
+DENSE_CELLS = 1 << 22  # a range query's term x passage matrix at most this big (16 MiB)
 _SCAN_RATIO = 16  # scan a term rather than binary-search it when it has < 16 postings per candidate
 _RESET_BY_FILL = 16  # clear the whole accumulator once a query touched more than 1/16 of it
 
@@ -205,8 +206,49 @@ class Postings:
 
     def top_k_in_range(self, terms: list[Term], k: int, lo: int, hi: int, title_no: int) -> list[tuple[int, float]]:
         """Top k among passages lo..hi (inclusive) that belong to document `title_no`."""
-        local = np.zeros(hi - lo + 1, dtype=SCORE_TYPE)
+        return self.top_k_in_range_many([terms], k, lo, hi, title_no)[0]
+
+    def top_k_in_range_many(self, queries: list[list[Term]], k: int, lo: int, hi: int,
+                            title_no: int) -> list[list[tuple[int, float]]]:
+        """`top_k_in_range` for several queries over one range (the claims of one answer, which share
+        most of their terms): each term's postings in the range are looked up once, into a dense
+        term x passage matrix, and every query is scored by one product with it. Scores are sums of
+        integer impacts, exact in float32 in any order, so the ranking is the one-query ranking."""
+        width = hi - lo + 1
+        rows: dict[int, int] = {}  # term (by its postings' start) -> row of the matrix
+        for terms in queries:
+            for t in terms:
+                rows.setdefault(t.start, len(rows))
+        if not queries or k <= 0:
+            return [[] for _ in queries]
+        if len(rows) * width > DENSE_CELLS:  # a very long document: one query at a time, sparse
+            return [self._top_k_in_range_sparse(terms, k, lo, hi, title_no) for terms in queries]
         span = np.array([lo, hi + 1], dtype=self.docs.dtype)  # same dtype: no conversion of the postings
+        impacts = np.zeros((len(rows), width), dtype=SCORE_TYPE)
+        looked_up: set[int] = set()
+        for terms in queries:
+            for t in terms:
+                if t.start in looked_up:
+                    continue
+                looked_up.add(t.start)
+                a, b = self.docs[t.start:t.start + t.df].searchsorted(span) + t.start
+                if b > a:
+                    impacts[rows[t.start], np.asarray(self.docs[a:b]) - lo] = self.impacts[a:b]
+        counts = np.zeros((len(queries), len(rows)), dtype=SCORE_TYPE)  # how often each query has each term
+        for q, terms in enumerate(queries):
+            for t in terms:
+                counts[q, rows[t.start]] += 1
+        scores = counts @ impacts
+        scores[:, self.title_of[lo:hi + 1] != title_no] = 0
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # best first; ties: lower id first
+        best = np.take_along_axis(scores, order, axis=1)
+        return [[(lo + int(i), float(s) * self.scale) for i, s in zip(o.tolist(), b.tolist()) if s > 0]
+                for o, b in zip(order, best)]
+
+    def _top_k_in_range_sparse(self, terms: list[Term], k: int, lo: int, hi: int,
+                               title_no: int) -> list[tuple[int, float]]:
+        local = np.zeros(hi - lo + 1, dtype=SCORE_TYPE)
+        span = np.array([lo, hi + 1], dtype=self.docs.dtype)
         for t in terms:
             a, b = np.searchsorted(self.docs[t.start:t.start + t.df], span) + t.start
             if b > a:

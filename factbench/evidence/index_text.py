@@ -9,6 +9,7 @@ S-stemmer (ies -> y, s -> nothing, except after u, s or i), so "awards" matches
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -18,6 +19,7 @@ STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # a corpus's and its claims' words repeat: each is folded once
 def index_term(token: str) -> str | None:
     """The index term for a lower-cased token, or None when the token is not indexed."""
     if token in STOPWORDS or (len(token) < 2 and not token.isdigit()):

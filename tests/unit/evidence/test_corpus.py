@@ -223,3 +223,25 @@ def test_bad_input_leaves_the_old_store_in_place(tmp_path, capsys):
     assert "no passages to index" in capsys.readouterr().err
     assert PassageStore(out).search("COBOL", k=1)[0].title == "Grace Hopper"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("wiki")) == ["wiki.db", "wiki.db.postings"]
+
+
+def test_topic_batch_ranks_as_one_query_at_a_time(tmp_path, monkeypatch):
+    """A topic's queries are scored together through a dense term x passage matrix; the ranking,
+    scores and ties must be those of scoring each query alone (the sparse path, also used for very
+    long documents)."""
+    from factbench.evidence import index_bm25
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(60)]
+    docs = [(f"Page {d}", [" ".join(rng.choice(vocab) for _ in range(rng.randint(5, 40))) for _ in range(rng.randint(1, 14))])
+            for d in range(12)]
+    PassageStore.build(tmp_path / "c.db", docs)
+    store = PassageStore(tmp_path / "c.db")
+    queries = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 8))) for _ in range(40)] + ["w1 w1 w2", "zzz"]
+    for title in ("Page 0", "Page 5", "Page 11"):
+        dense = store.search_many(queries, k=4, title=title)
+        monkeypatch.setattr(index_bm25, "DENSE_CELLS", 0)  # one query at a time, sparse
+        sparse = store.search_many(queries, k=4, title=title)
+        monkeypatch.undo()
+        assert [[(p.text, p.score) for p in r] for r in dense] == [[(p.text, p.score) for p in r] for r in sparse]
+        assert any(r and r[0].score for r in dense)
