@@ -74,6 +74,7 @@ class RunStore:
         self.record_types = self.files.types
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
+        self._paths: dict[str, Path] = {}  # the file each open descriptor writes
         self._unsynced: set[str] = set()  # stages with records written since their last fsync
         self._pending = 0
         self._synced_at = time.monotonic()
@@ -117,6 +118,7 @@ class RunStore:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        self._paths.clear()
         if self._lock_fd is not None:
             _HELD.pop(str(self.dir.resolve()), None)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -155,15 +157,15 @@ class RunStore:
 
     def append(self, stage: str, record: Record) -> None:
         line = (record.model_dump_json() + "\n").encode("utf-8")
-        path = self.path(stage)
         fd = self._fds.get(stage)
         if fd is None:
+            path = self._paths[stage] = self.path(stage)  # looked up once: the open file is written from here on
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except OSError as exc:
                 raise WriteFailed(path, exc) from None
             self._fds[stage] = fd
-        write_all(fd, line, path, sync=False)
+        write_all(fd, line, self._paths[stage], sync=False)
         self._unsynced.add(stage)
         self._pending += 1
         if self._pending >= SYNC_EVERY or time.monotonic() - self._synced_at >= SYNC_S:
@@ -176,7 +178,7 @@ class RunStore:
             try:
                 os.fsync(self._fds[stage])
             except OSError as exc:
-                raise WriteFailed(self.path(stage), exc) from None
+                raise WriteFailed(self._paths[stage], exc) from None
             self._unsynced.discard(stage)
         self._pending, self._synced_at = 0, time.monotonic()
 
