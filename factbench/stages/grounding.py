@@ -86,10 +86,22 @@ def terms(text: str) -> Terms:
 def _chunk_terms(chunk: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Content-word stems and number words of one whitespace-free piece of text. spaCy's tokenizer
     splits text at whitespace first and tokenizes each piece on its own, so a text's tokens are its
-    pieces' tokens; pieces repeat across a run's sentences and claims, and each is tokenized once."""
+    pieces' tokens; pieces repeat across a run's sentences and claims, and each is tokenized once.
+    `chunk` is lower case (:func:`_plain`)."""
     words: list[str] = []
     numbers: list[str] = []
-    for token in nlp().tokenizer(chunk):
+    from spacy.attrs import IS_STOP  # spaCy is loaded by nlp(), never at import
+
+    tokenizer = nlp().tokenizer
+    if chunk.isascii() and chunk.isalpha() and chunk not in tokenizer.rules:
+        # Letters only, not a special case: no prefix, suffix or infix rule applies, so spaCy would
+        # make it one token. Asking the vocabulary's own stop-word test spares making a lexeme.
+        if chunk in _NUMBER_WORDS:
+            numbers.append(_NUMBER_WORDS[chunk])
+        elif not tokenizer.vocab.lex_attr_getters[IS_STOP](chunk) and chunk != "s":
+            words.append(chunk[:STEM])
+        return tuple(words), tuple(numbers)
+    for token in tokenizer(chunk):
         low = token.lower_.strip("'’")
         if low.endswith(("'s", "’s")):
             low = low[:-2]
