@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from collections import Counter
 from typing import Any
 
@@ -108,8 +110,10 @@ def judge_health(stages: tuple[Stage, ...], latest: Latest, keys: set[str]) -> d
     return out
 
 
-def task_block(pt: PlannedTask, scores: list[AnswerScore], judge: dict[str, Any], settings: RunSettings) -> dict[str, Any]:
-    agg = aggregate(scores, settings.seed)
+def task_block(pt: PlannedTask, scores: list[AnswerScore], judge: dict[str, Any], settings: RunSettings,
+               agg: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A task's block of the summary; `agg`: its scores' `aggregate`, when already computed."""
+    agg = aggregate(scores, settings.seed) if agg is None else agg
     agg.update({"n_prompts": len(pt.prompts), "n_no_answer": len(pt.prompts) - agg["n_answers"],
                 "k": pt.task.k, "version": pt.task.version, "evidence": pt.evidence.name,
                 "evidence_chosen_by": pt.evidence_chosen_by, "judge": judge, "judge_sha": sha256_hex(judge, 16)})
@@ -121,9 +125,13 @@ def build_summary(store: RunStore, stages: tuple[Stage, ...], latest: Latest, sc
                   settings: RunSettings, accounting: dict[str, Any], notes: list[str], *,
                   task_judges: dict[str, dict[str, Any]], resumed: dict[str, int], judges: dict[str, Any],
                   answers_from: Any, budget: dict[str, Any], memo: dict[str, int] | None = None) -> RunSummary:
-    per_task = {name: task_block(pt, [s for s in scores if s.task == name], task_judges[name], settings)
-                for name, pt in planned.items()}
     overall = aggregate(scores, settings.seed)
+    per_task = {}
+    for name, pt in planned.items():
+        own = [s for s in scores if s.task == name]
+        # A run of one task: its aggregate is the overall one (same answers, same seed), not bootstrapped twice.
+        same = len(own) == len(scores)
+        per_task[name] = task_block(pt, own, task_judges[name], settings, copy.deepcopy(overall) if same else None)
     overall["n_prompts"] = sum(len(pt.prompts) for pt in planned.values())
     overall["n_no_answer"] = overall["n_prompts"] - overall["n_answers"]
     keys = {sample_key(pt.task.name, p.id) for pt in planned.values() for p in pt.prompts}

@@ -15,6 +15,8 @@ from factbench.llm.litellm_lib import litellm
 
 
 def _load(needs_litellm: bool) -> None:
+    import numpy.ma  # noqa: F401  (numpy loads it on the summary's first quantile: ~15 ms at the end of a run)
+
     from factbench.stages.sentences import nlp
 
     nlp()

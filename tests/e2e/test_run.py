@@ -115,6 +115,9 @@ def test_responses_file_strips_reasoning_and_skips_generation(tmp_path, server):
     assert all("<think>" not in m["content"] for body in server.state.log for m in body["messages"])
     summary = json.loads((tmp_path / "res" / "ck" / "summary.json").read_text())
     assert summary["overall"]["metrics"]["precision"]["mean"] == pytest.approx(0.5)  # 1/1 and 0/1
+    # One task: its block carries the overall figures, intervals included (bootstrapped once).
+    assert summary["tasks"]["longfact-objects"]["metrics"] == summary["overall"]["metrics"]
+    assert summary["tasks"]["longfact-objects"]["metrics"]["precision"]["ci95"] is not None
 
 
 def test_malformed_responses_file_names_file_and_line(tmp_path, server, capsys):
