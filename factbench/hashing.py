@@ -7,7 +7,6 @@ import json
 from functools import lru_cache
 from typing import Any
 
-
 # One encoder for every call (json.dumps builds a new one per call when given options).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 

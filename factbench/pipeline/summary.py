@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-
 from collections import Counter
 from typing import Any
 

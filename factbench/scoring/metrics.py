@@ -21,7 +21,7 @@ and counted as errors.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -276,4 +276,15 @@ def aggregate(scores: list[AnswerScore], seed: int = 0) -> dict[str, Any]:
 
 
 def as_rows(scores: list[AnswerScore]) -> list[dict[str, Any]]:
-    return [asdict(s) for s in scores]
+    """Each score as a dict of its fields (what `dataclasses.asdict` gives, without its generic deep copy:
+    the only nested field, `usage`, holds dicts and numbers)."""
+    names = [f.name for f in fields(AnswerScore)]
+    return [{name: _copied(getattr(s, name)) for name in names} for s in scores]
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(v) for v in value)
+    return value
