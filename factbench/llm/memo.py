@@ -85,6 +85,10 @@ class VerdictMemo:
         self.counts: Counter[str] = Counter()  # "<kind>_hits", "<kind>_misses", "<kind>_waits", "stored"
         self._inflight: dict[str, asyncio.Future] = {}
         self._memory: dict[str, Any] = {}
+        self._books: dict[str, dict[str, dict]] = {}  # classes by book (judge and question): claim -> entry
+        self._next_batch: dict[tuple[int, str], _ClassBatch] = {}  # by event loop and book
+        self._book_locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._class_errors: dict[tuple[str, str], str] = {}  # the error kind of a claim the judge got wrong
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -101,8 +105,12 @@ class VerdictMemo:
             print(f"warning: the verdict memo {self.path} is damaged ({problem}); moved it to {moved} and "
                   "started an empty one (--no-memo runs without it)", file=sys.stderr)
         with _Guard(self.path, "open"):
-            self._conn().execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                                 "value TEXT NOT NULL, created REAL NOT NULL)")
+            conn = self._conn()
+            conn.execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                         "value TEXT NOT NULL, created REAL NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS classes (key TEXT PRIMARY KEY, book TEXT NOT NULL, "
+                         "value TEXT NOT NULL, created REAL NOT NULL)")
+            conn.execute("CREATE INDEX IF NOT EXISTS classes_book ON classes (book)")
 
     @classmethod
     def beside(cls, cache: Any | None, window_s: float = 0.0) -> VerdictMemo:
@@ -161,20 +169,147 @@ class VerdictMemo:
             conn.execute("COMMIT")
 
     def entries(self) -> int:
+        """Stored judgements: verdicts and claim classes."""
         if self.path is None:
-            return len(self._memory)
+            return len(self._memory) + sum(len(book) for book in self._books.values())
         with _Guard(self.path, "read"):
-            return self._conn().execute("SELECT COUNT(*) FROM memo").fetchone()[0]
+            conn = self._conn()
+            return conn.execute("SELECT COUNT(*) FROM memo").fetchone()[0] + \
+                conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
 
     def clear(self) -> int:
         """Remove every stored judgement; how many there were."""
         if self.path is None:
-            n, self._memory = len(self._memory), {}
+            n = self.entries()
+            self._memory, self._books = {}, {}
             return n
         with _Guard(self.path, "write"):
-            n = self._conn().execute("DELETE FROM memo").rowcount
-            self._conn().execute("VACUUM")
+            conn = self._conn()
+            n = conn.execute("DELETE FROM memo").rowcount + conn.execute("DELETE FROM classes").rowcount
+            conn.execute("VACUUM")
+        self._books = {}
         return n
+
+    # ------------------------------------------------------------------ claim classes, by book
+    # A book holds the classes of the claims made about one question under one informativeness
+    # judge: claim (normalised) -> {"class": its class by content, "within": the claim of the book
+    # it restates by the judge (None: none), "text": as first seen}. A claim enters a book only
+    # through a call that showed the judge the book's claims it could restate (the caller picks
+    # them), so when one claim of an answer restates another, the book links them.
+
+    def book(self, book: str, refresh: bool = False) -> dict[str, dict]:
+        """The classes of a book (read from the table on first use, or again with `refresh`: another
+        process may have added claims)."""
+        known = self._books.get(book)
+        if known is not None and not refresh:
+            return known
+        known = self._books.setdefault(book, {})
+        if self.path is None:
+            return known
+        with _Guard(self.path, "read"):
+            rows = self._conn().execute("SELECT value FROM classes WHERE book = ?", (book,)).fetchall()
+        for (value,) in rows:
+            try:
+                entry = json.loads(value)
+            except ValueError:  # a damaged value: that claim is classified again
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("claim"), str):
+                known.setdefault(entry["claim"], entry)
+        return known
+
+    def add_to_book(self, book: str, entries: dict[str, dict]) -> None:
+        """Parsed classes into a book, in one transaction; a claim already there keeps its entry
+        (another process classified it first: everyone then uses that one)."""
+        if not entries:
+            return
+        self.counts["stored"] += len(entries)
+        if self.path is not None:
+            now = time.time()
+            rows = [(item_key(book, claim), book, json.dumps({**e, "claim": claim}, ensure_ascii=False), now)
+                    for claim, e in entries.items()]
+            with _Guard(self.path, "write"):
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany("INSERT OR IGNORE INTO classes (key, book, value, created) VALUES (?, ?, ?, ?)",
+                                     rows)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            self.book(book, refresh=True)
+            return
+        known = self._books.setdefault(book, {})
+        for claim, entry in entries.items():
+            known.setdefault(claim, {**entry, "claim": claim})
+
+    def class_error(self, book: str, claim: str) -> str:
+        """Why a claim of a book has no entry: the error kind of its last call, else missing_class."""
+        return self._class_errors.get((book, claim), "missing_class")
+
+    async def classes(self, book: str, wanted: dict[str, str],
+                      classify: Callable[[dict[str, str], dict[str, dict]], Awaitable[dict[str, dict]]],
+                      ) -> dict[str, dict | None]:
+        """The entry of every claim in `wanted` (normalised -> text) in `book`; the claims not
+        there yet are classified by `classify(new, book)` (an entry per claim, {"error": kind}
+        where the judge's output did not classify it; only the others are stored) in
+        one call per book at a time: claims that other samples need while a call is out wait for
+        the next one, which takes them all. A claim still without an entry after its batch (the
+        judge's output named it wrongly, or the call failed twice) is None."""
+        known = self.book(book)
+        missing = {c: t for c, t in wanted.items() if c not in known}
+        self.counts["classes_hits"] += len(wanted) - len(missing)
+        asked = len(missing)
+        sent_here: set[str] = set()
+        for _ in range(2):
+            if not missing:
+                break
+            ok, sent = await self._classify_batch(book, missing, classify)
+            sent_here |= sent & set(missing)
+            known = self.book(book)
+            missing = {c: t for c, t in missing.items() if c not in known}
+            if ok:
+                break  # the judge saw them: what it left unnamed stays missing (an error of this answer)
+        self.counts["classes_waits"] += asked - len(sent_here)
+        return {claim: known.get(claim) for claim in wanted}
+
+    async def _classify_batch(self, book: str, items: dict[str, str],
+                              classify: Callable[[dict[str, str], dict[str, dict]], Awaitable[dict[str, dict]]],
+                              ) -> tuple[bool, set[str]]:
+        """Join the book's next batch (or open it and send it once the book's call in flight is
+        back): whether the batch's call returned, and the claims this sample sent itself."""
+        loop = asyncio.get_running_loop()
+        at = (id(loop), book)
+        batch = self._next_batch.get(at)
+        if batch is not None:
+            batch.items.update(items)
+            return await asyncio.shield(batch.done), set()
+        batch = _ClassBatch(dict(items), loop.create_future())
+        self._next_batch[at] = batch
+        todo: dict[str, str] = {}
+        lock = self._book_locks.setdefault(at, asyncio.Lock())
+        ok = False
+        try:
+            async with lock:
+                if self.window_s > 0:
+                    await asyncio.sleep(self.window_s)
+                self._next_batch.pop(at, None)  # closed: later claims wait for the next call
+                known = self.book(book, refresh=True)
+                todo = {c: t for c, t in batch.items.items() if c not in known}
+                if todo:
+                    self.counts["classes_misses"] += len(todo)
+                    self.counts["classes_calls"] += 1
+                    judged = await classify(todo, known)
+                    for claim, entry in judged.items():
+                        if "error" in entry:
+                            self._class_errors[(book, claim)] = entry["error"]
+                    self.add_to_book(book, {c: e for c, e in judged.items() if "error" not in e})
+                ok = True
+        finally:
+            if self._next_batch.get(at) is batch:
+                self._next_batch.pop(at, None)
+            batch.done.set_result(ok)
+        return ok, set(todo)
 
     # ------------------------------------------------------------------ single flight
     def claim(self, kind: str, keys: list[str]) -> Claimed:
@@ -250,8 +385,9 @@ class VerdictMemo:
     def stats(self) -> dict[str, int]:
         """Verdict hits, misses and waits, and joint calls, since this memo was opened."""
         out = {k: int(v) for k, v in sorted(self.counts.items())}
-        for what in ("hits", "misses", "waits"):
-            out.setdefault(f"verdicts_{what}", 0)
+        for kind in ("verdicts", "classes"):
+            for what in ("hits", "misses", "waits"):
+                out.setdefault(f"{kind}_{what}", 0)
         out.setdefault("stored", 0)
         return out
 
@@ -261,6 +397,21 @@ class VerdictMemo:
         for conn in opened:
             conn.close()
         self._local = threading.local()
+
+
+def containers(book: dict[str, dict], claim: str) -> set[str]:
+    """The claims of a book that `claim` says nothing beyond, by the judge: the one its entry names
+    ("within"), the one that one names, and so on."""
+    out: set[str] = set()
+    while (entry := book.get(claim)) is not None and (claim := entry.get("within")) is not None and claim not in out:
+        out.add(claim)
+    return out
+
+
+@dataclass
+class _ClassBatch:
+    items: dict[str, str]  # normalised claim -> text
+    done: asyncio.Future  # True once the call returned (whatever it parsed), False if it failed
 
 
 @dataclass

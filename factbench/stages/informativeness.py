@@ -18,9 +18,11 @@ from collections import Counter
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
 from factbench.llm.client import LLMClient
+from factbench.llm.memo import containers, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
+from factbench.stages.grounding import terms
 from factbench.stages.verify import (
     DEFAULT_CLAIMS_PER_CALL,
     DEFAULT_EVIDENCE_TOKENS,
@@ -119,7 +121,117 @@ class InformativenessStage(Stage[InformativenessRecord]):
                 Counter(e for e in record.errors if e))
 
     async def produce(self, ctx: RunContext, sample: Sample) -> InformativenessRecord:
+        if ctx.memo is not None:
+            return await classify_by_book(ctx, sample)
         return await weigh_claims(ctx.clients["informativeness"], sample.prompt.text, sample.need(ClaimsStage),
                                   sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
                                   judge=ctx.judges["informativeness"], previous=sample.get(InformativenessStage))
+
+
+# ------------------------------------------------------------------ with the memo: classes by question
+
+def class_book(ctx: RunContext, sample: Sample) -> str:
+    """The book a sample's claims are classified in: the informativeness judge's identity (model and
+    decoding, template, parser) and the question. Evidence is not part of it: classes are by
+    content, and the classification prompt carries none."""
+    judge, uses_evidence = ctx.judges["informativeness"], sample.evidence.uses_evidence
+    return memo_key("classes", {"judge": ctx.clients["informativeness"].spec.identity(),
+                                "template": judge.id_for(uses_evidence), "question": sample.prompt.text})
+
+
+def restatement_context(question: str, new: dict[str, str], book: dict[str, dict], limit: int) -> list[tuple[str, str]]:
+    """The claims of the book a new claim could restate or be restated by: those sharing a content
+    word or a number (beyond the question's) with a new claim, those sharing most first, at most
+    `limit`. A restatement shares what it states (a name, a place, a year) with what it restates,
+    so the others are left out of the prompt."""
+    asked = terms(question)
+    wanted: set[str] = set()
+    for text in new.values():
+        t = terms(text)
+        wanted |= (t.words - asked.words) | (t.numbers - asked.numbers)
+    scored = []
+    for claim, entry in book.items():
+        t = terms(entry["text"])
+        shared = len(wanted & (t.words | t.numbers))
+        if shared:
+            scored.append((-shared, len(scored), claim, entry["text"]))
+    return [(claim, text) for _, _, claim, text in sorted(scored)[:limit]]
+
+
+def linked(book: dict[str, dict], claims: list[str]) -> bool:
+    """Whether an answer's claims may restate one another: one repeats another, or the book says
+    one restates another (directly or through claims the answer does not hold)."""
+    if len(set(claims)) < len(claims):
+        return True
+    held = set(claims)
+    return any(containers(book, claim) & held for claim in claims)
+
+
+async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRecord:
+    """An answer's classes from its question's book (llm/memo.py). Each distinct claim is classified
+    once per question and judge, by content, in a call that shows the book's claims it could
+    restate; claims of other answers to the question pending at the same time go out in the same
+    call. An answer none of whose claims restates another (the book links none) takes the classes
+    as they are; an answer with such a link is classified on its own, as without the memo, since
+    what a claim restates depends on the answer's claims before it."""
+    memo, judge, client = ctx.memo, ctx.judges["informativeness"], ctx.clients["informativeness"]
+    assert memo is not None
+    claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
+    template = judge.template_for(sample.evidence.uses_evidence)
+    texts = [c.text for c in claims.claims]
+    norms = [normalise_claim(t) for t in texts]
+    raw: list[str] = list(previous.raw) if previous is not None else []
+    book = class_book(ctx, sample)
+
+    async def classify(new: dict[str, str], known: dict[str, dict]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        items = list(new.items())
+        for start in range(0, len(items), ctx.claims_per_call):
+            chunk = items[start:start + ctx.claims_per_call]
+            seen = {**known, **{c: e for c, e in out.items() if "error" not in e}}
+            context = restatement_context(question, dict(chunk), seen, CONTEXT_CLAIMS)
+            earlier = [(k + 1, text) for k, (_, text) in enumerate(context)]
+            numbered = [(len(context) + k + 1, text) for k, (_, text) in enumerate(chunk)]
+            by_number = dict(zip(range(1, len(context) + len(chunk) + 1), [c for c, _ in [*context, *chunk]]))
+            ids = [number for number, _ in numbered]
+            messages = (informativeness_messages(template, question, numbered, earlier) if judge.messages is None
+                        else judge.messages(template, question, numbered, earlier))
+            completion = await client.complete(messages, template=template.id, schema=template.schema,
+                                               schema_name="informativeness",
+                                               accept=lambda c: not any(judge.parse(c.text, ids)[2]))
+            raw.append(completion.text)
+            got, refs, errs = judge.parse(completion.text, ids)
+            if completion.finish_reason == "length":
+                errs = [("truncated_output" if e else e) for e in errs]
+            for (claim, text), cls, ref, err in zip(chunk, got, refs, errs):
+                target = by_number.get(ref) if ref is not None else None
+                whole = {**seen, **out}
+                if err or cls is None:
+                    out[claim] = {"error": err or "missing_class"}
+                elif cls == "restates" and target is not None and "class" in whole.get(target, {}):
+                    # its class by content is the class of what it restates
+                    out[claim] = {"class": whole[target]["class"], "within": target, "text": text}
+                else:  # a restatement the judge named no claim for stays one wherever it appears
+                    out[claim] = {"class": cls, "within": None, "text": text}
+        return out
+
+    found = await memo.classes(book, dict(zip(norms, texts)), classify)
+    entries = memo.book(book)
+    if all(found.get(c) is not None for c in norms) and linked(entries, norms):
+        memo.counts["classes_answers_alone"] += 1
+        return await weigh_claims(client, question, claims, sample.get(EvidenceStage),
+                                  uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
+                                  evidence_tokens=ctx.evidence_tokens, judge=judge,
+                                  previous=None if previous is None or not previous.raw else previous)
+    classes: list[str | None] = [None] * len(texts)
+    errors: list[str | None] = [None] * len(texts)
+    for i, claim in enumerate(norms):
+        entry = found.get(claim)
+        if entry is None:
+            errors[i] = memo.class_error(book, claim)
+        else:
+            classes[i] = entry["class"]
+    return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=[None] * len(texts),
+                                 errors=errors, judge=template.id, raw=raw,
+                                 attempt=previous.attempt + 1 if previous else 1)

@@ -82,8 +82,10 @@ def test_a_group_verifies_and_classifies_each_distinct_claim_once(server, tmp_pa
     occurrences = sum(len(r.claims) for r in together)
     assert occurrences == 6 * len(group) and len(distinct) < occurrences / 3
     assert stats["verdicts_misses"] == len(distinct)
-    # Classes stay per answer (restatement depends on the answer): every occurrence is classified.
-    assert sum(classified.values()) == occurrences
+    # Classes by question: each distinct claim classified once too; restatement is still per answer.
+    assert all(n == 1 for n in classified.values()) and {normalise_claim(c) for c in classified} == distinct
+    assert stats["classes_misses"] == len(distinct)
+    assert stats["classes_hits"] + stats["classes_waits"] + stats["classes_misses"] == occurrences
     assert stats["verdicts_hits"] + stats["verdicts_waits"] + stats["verdicts_misses"] == occurrences
     # The same rewards and labels as scoring each rollout alone, without the memo.
     server.state.log.clear()
