@@ -403,8 +403,12 @@ def containers(book: dict[str, dict], claim: str) -> set[str]:
     """The claims of a book that `claim` says nothing beyond, by the judge: the one its entry names
     ("within"), the one that one names, and so on."""
     out: set[str] = set()
-    while (entry := book.get(claim)) is not None and (claim := entry.get("within")) is not None and claim not in out:
-        out.add(claim)
+    at: str | None = claim
+    while at is not None and (entry := book.get(at)) is not None:
+        at = entry.get("within")
+        if at is None or at in out:
+            break
+        out.add(at)
     return out
 
 

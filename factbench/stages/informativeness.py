@@ -150,7 +150,7 @@ def restatement_context(question: str, new: dict[str, str], book: dict[str, dict
     for text in new.values():
         t = terms(text)
         wanted |= (t.words - asked.words) | (t.numbers - asked.numbers)
-    scored = []
+    scored: list[tuple[int, int, str, str]] = []
     for claim, entry in book.items():
         t = terms(entry["text"])
         shared = len(wanted & (t.words | t.numbers))
@@ -199,7 +199,7 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
                         else judge.messages(template, question, numbered, earlier))
             completion = await client.complete(messages, template=template.id, schema=template.schema,
                                                schema_name="informativeness",
-                                               accept=lambda c: not any(judge.parse(c.text, ids)[2]))
+                                               accept=lambda c, ids=ids: not any(judge.parse(c.text, ids)[2]))
             raw.append(completion.text)
             got, refs, errs = judge.parse(completion.text, ids)
             if completion.finish_reason == "length":
