@@ -13,7 +13,9 @@ class and a counted error kind, and is asked again on the next resume (only thos
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
+from typing import Any
 
 from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
 from factbench.judges.judge import Judge
@@ -159,6 +161,11 @@ def restatement_context(question: str, new: dict[str, str], book: dict[str, dict
     return [(claim, text) for _, _, claim, text in sorted(scored)[:limit]]
 
 
+def _parses(judge: Judge, ids: list[int], completion: Any) -> bool:
+    """Whether an output classifies every claim (only such outputs are cached)."""
+    return not any(judge.parse(completion.text, ids)[2])
+
+
 def linked(book: dict[str, dict], claims: list[str]) -> bool:
     """Whether an answer's claims may restate one another: one repeats another, or the book says
     one restates another (directly or through claims the answer does not hold)."""
@@ -199,7 +206,7 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
                         else judge.messages(template, question, numbered, earlier))
             completion = await client.complete(messages, template=template.id, schema=template.schema,
                                                schema_name="informativeness",
-                                               accept=lambda c, ids=ids: not any(judge.parse(c.text, ids)[2]))
+                                               accept=functools.partial(_parses, judge, ids))
             raw.append(completion.text)
             got, refs, errs = judge.parse(completion.text, ids)
             if completion.finish_reason == "length":
