@@ -60,6 +60,27 @@ def informativeness_messages(template: JudgeTemplate, question: str, numbered: l
     return claims_prompt(template.system, question, numbered, tail, refs=refs)
 
 
+def sections_messages(template: JudgeTemplate,
+                      sections: list[tuple[str, list[tuple[int, str]], list[tuple[int, str]]]]) -> list[dict[str, str]]:
+    """Claims about several questions classified in one call: per section (question, claims to
+    classify, earlier claims as context) the question, its claims and its context, numbered on
+    from one section to the next; a claim restates only a claim of its own section. One section
+    is the layout of :func:`informativeness_messages`."""
+    if len(sections) == 1:
+        question, numbered, earlier = sections[0]
+        return informativeness_messages(template, question, numbered, earlier)
+    parts = []
+    for question, numbered, earlier in sections:
+        parts += [quote("question", question), "Claims:\n" + quote("claims", "\n".join(f"{i}. {c}" for i, c in numbered))]
+        if earlier:
+            parts.append("Earlier claims about this question (context only, not to classify):\n"
+                         + quote("context", "\n".join(f"{i}. {c}" for i, c in earlier)))
+    first, last = sections[0][1][0][0], sections[-1][1][-1][0]
+    parts.append(f"The claims answer {len(sections)} questions, each under its own; a claim restates only claims "
+                 f"under its question. Classify claims {first} to {last} as JSON.")
+    return [{"role": "system", "content": template.system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
 def normalise_class(word: Any) -> str | None:
     if not isinstance(word, str):
         return None

@@ -247,46 +247,44 @@ class VerdictMemo:
         """Why a claim of a book has no entry: the error kind of its last call, else missing_class."""
         return self._class_errors.get((book, claim), "missing_class")
 
-    async def classes(self, book: str, wanted: dict[str, str],
-                      classify: Callable[[dict[str, str], dict[str, dict]], Awaitable[dict[str, dict]]],
-                      ) -> dict[str, dict | None]:
-        """The entry of every claim in `wanted` (normalised -> text) in `book`; the claims not
-        there yet are classified by `classify(new, book)` (an entry per claim, {"error": kind}
-        where the judge's output did not classify it; only the others are stored) in
-        one call per book at a time: claims that other samples need while a call is out wait for
-        the next one, which takes them all. A claim still without an entry after its batch (the
-        judge's output named it wrongly, or the call failed twice) is None."""
+    async def classes(self, book: str, question: str, wanted: dict[str, str], classify: Classify,
+                      group: str | None = None) -> dict[str, dict | None]:
+        """The entry of every claim in `wanted` (normalised -> text) in `book` (the classes of
+        `question`). The claims not there yet are classified by `classify` ({book: (question,
+        {claim: text})}, {book: its entries} -> {book: {claim: entry}}, an entry {"error": kind}
+        where the output did not classify a claim; only the others are stored), one call at a
+        time per book: claims that other samples need while a call is out wait for the next one,
+        which takes them all. With a window (`window_s` > 0) and a `group` (the judge), the books
+        of the group share their calls: claims of every question pending within the window go
+        out together. A claim still without an entry after its batch (the judge's output did
+        not classify it, or the call failed twice) is None."""
         known = self.book(book)
         missing = {c: t for c, t in wanted.items() if c not in known}
         self.counts["classes_hits"] += len(wanted) - len(missing)
-        asked = len(missing)
-        sent_here: set[str] = set()
+        self.counts["classes_asked"] += len(missing)
         for _ in range(2):
             if not missing:
                 break
-            ok, sent = await self._classify_batch(book, missing, classify)
-            sent_here |= sent & set(missing)
+            ok = await self._classify_batch(book, question, missing, classify,
+                                            group if group is not None and self.window_s > 0 else book)
             known = self.book(book)
             missing = {c: t for c, t in missing.items() if c not in known}
             if ok:
                 break  # the judge saw them: what it left unnamed stays missing (an error of this answer)
-        self.counts["classes_waits"] += asked - len(sent_here)
         return {claim: known.get(claim) for claim in wanted}
 
-    async def _classify_batch(self, book: str, items: dict[str, str],
-                              classify: Callable[[dict[str, str], dict[str, dict]], Awaitable[dict[str, dict]]],
-                              ) -> tuple[bool, set[str]]:
-        """Join the book's next batch (or open it and send it once the book's call in flight is
-        back): whether the batch's call returned, and the claims this sample sent itself."""
+    async def _classify_batch(self, book: str, question: str, items: dict[str, str], classify: Classify,
+                              group: str) -> bool:
+        """Join the group's next batch (or open it and send it once the group's call in flight is
+        back): whether the batch's call returned."""
         loop = asyncio.get_running_loop()
-        at = (id(loop), book)
+        at = (id(loop), group)
         batch = self._next_batch.get(at)
         if batch is not None:
-            batch.items.update(items)
-            return await asyncio.shield(batch.done), set()
-        batch = _ClassBatch(dict(items), loop.create_future())
+            batch.items.setdefault(book, (question, {}))[1].update(items)
+            return await asyncio.shield(batch.done)
+        batch = _ClassBatch({book: (question, dict(items))}, loop.create_future())
         self._next_batch[at] = batch
-        todo: dict[str, str] = {}
         lock = self._book_locks.setdefault(at, asyncio.Lock())
         ok = False
         try:
@@ -294,22 +292,25 @@ class VerdictMemo:
                 if self.window_s > 0:
                     await asyncio.sleep(self.window_s)
                 self._next_batch.pop(at, None)  # closed: later claims wait for the next call
-                known = self.book(book, refresh=True)
-                todo = {c: t for c, t in batch.items.items() if c not in known}
+                known = {b: self.book(b, refresh=True) for b in batch.items}
+                todo = {b: (q, {c: t for c, t in claims.items() if c not in known[b]})
+                        for b, (q, claims) in batch.items.items()}
+                todo = {b: entry for b, entry in todo.items() if entry[1]}
                 if todo:
-                    self.counts["classes_misses"] += len(todo)
+                    self.counts["classes_misses"] += sum(len(claims) for _, claims in todo.values())
                     self.counts["classes_calls"] += 1
                     judged = await classify(todo, known)
-                    for claim, entry in judged.items():
-                        if "error" in entry:
-                            self._class_errors[(book, claim)] = entry["error"]
-                    self.add_to_book(book, {c: e for c, e in judged.items() if "error" not in e})
+                    for b, entries in judged.items():
+                        for claim, entry in entries.items():
+                            if "error" in entry:
+                                self._class_errors[(b, claim)] = entry["error"]
+                        self.add_to_book(b, {c: e for c, e in entries.items() if "error" not in e})
                 ok = True
         finally:
             if self._next_batch.get(at) is batch:
                 self._next_batch.pop(at, None)
             batch.done.set_result(ok)
-        return ok, set(todo)
+        return ok
 
     # ------------------------------------------------------------------ single flight
     def claim(self, kind: str, keys: list[str]) -> Claimed:
@@ -385,6 +386,8 @@ class VerdictMemo:
     def stats(self) -> dict[str, int]:
         """Verdict hits, misses and waits, and joint calls, since this memo was opened."""
         out = {k: int(v) for k, v in sorted(self.counts.items())}
+        # a class asked for and not sent by this sample was in another's call
+        out["classes_waits"] = max(0, out.pop("classes_asked", 0) - out.get("classes_misses", 0))
         for kind in ("verdicts", "classes"):
             for what in ("hits", "misses", "waits"):
                 out.setdefault(f"{kind}_{what}", 0)
@@ -412,9 +415,13 @@ def containers(book: dict[str, dict], claim: str) -> set[str]:
     return out
 
 
+Classify = Callable[[dict[str, tuple[str, dict[str, str]]], dict[str, dict[str, dict]]],
+                    Awaitable[dict[str, dict[str, dict]]]]
+
+
 @dataclass
 class _ClassBatch:
-    items: dict[str, str]  # normalised claim -> text
+    items: dict[str, tuple[str, dict[str, str]]]  # book -> (question, {normalised claim: text})
     done: asyncio.Future  # True once the call returned (whatever it parsed), False if it failed
 
 

@@ -15,10 +15,16 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
+from factbench.judges.informativeness import (
+    INFORMATIVENESS_JUDGE,
+    informativeness_messages,
+    sections_messages,
+)
 from factbench.judges.judge import Judge
+from factbench.judges.templates import JudgeTemplate
 from factbench.llm.client import LLMClient
 from factbench.llm.memo import containers, memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
@@ -175,62 +181,121 @@ def linked(book: dict[str, dict], claims: list[str]) -> bool:
     return any(containers(book, claim) & held for claim in claims)
 
 
+@dataclass(frozen=True)
+class _Section:
+    book: str
+    question: str
+    claims: list[tuple[str, str]]  # (normalised, text) to classify
+
+
+async def classify_sections(client: LLMClient, judge: Judge, template: JudgeTemplate, sections: list[_Section],
+                            known: dict[str, dict[str, dict]]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One call classifying the claims of `sections` (one question each), each shown with the
+    claims of its book it could restate: {book: {claim: entry}}, and the raw output."""
+    laid_out = []
+    by_number: dict[int, tuple[str, str]] = {}  # number -> (book, claim)
+    at = 0
+    for section in sections:
+        context = restatement_context(section.question, dict(section.claims), known[section.book], CONTEXT_CLAIMS)
+        earlier = [(at + k + 1, text) for k, (_, text) in enumerate(context)]
+        at += len(context)
+        numbered = [(at + k + 1, text) for k, (_, text) in enumerate(section.claims)]
+        at += len(section.claims)
+        for (number, _), (claim, _) in zip([*earlier, *numbered], [*context, *section.claims]):
+            by_number[number] = (section.book, claim)
+        laid_out.append((section.question, numbered, earlier))
+    ids = [number for _, numbered, _ in laid_out for number, _ in numbered]
+    if judge.messages is None:
+        messages = sections_messages(template, laid_out)
+    else:  # a plug-in layout takes one question
+        messages = judge.messages(template, *laid_out[0])
+    completion = await client.complete(messages, template=template.id, schema=template.schema,
+                                       schema_name="informativeness", accept=functools.partial(_parses, judge, ids))
+    got, refs, errs = judge.parse(completion.text, ids)
+    if completion.finish_reason == "length":
+        errs = [("truncated_output" if e else e) for e in errs]
+    out: dict[str, dict[str, dict]] = {s.book: {} for s in sections}
+    for number, cls, ref, err in zip(ids, got, refs, errs):
+        book, claim = by_number[number]
+        text = dict(next(s.claims for s in sections if s.book == book))[claim]
+        target_book, target = by_number.get(ref, (None, None)) if ref is not None else (None, None)
+        whole = {**known[book], **out[book]}
+        if err or cls is None:
+            out[book][claim] = {"error": err or "missing_class"}
+        elif cls == "restates" and target_book is not None and target_book != book:
+            out[book][claim] = {"error": "restates_another_question"}
+        elif cls == "restates" and target is not None and "class" in whole.get(target, {}):
+            # its class by content is the class of what it restates
+            out[book][claim] = {"class": whole[target]["class"], "within": target, "text": text}
+        else:  # a restatement the judge named no claim for stays one wherever it appears
+            out[book][claim] = {"class": cls, "within": None, "text": text}
+    return out, completion.text
+
+
+def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[list[_Section]]]:
+    """The calls for the claims of several books: books packed whole into calls of at most
+    `per_call` claims; a book with more claims alone, in successive calls (each shows what the one
+    before classified as context). Each item is a sequence of calls, made in order."""
+    sequences: list[list[list[_Section]]] = []
+    packed: list[_Section] = []
+    for book, (question, claims) in todo.items():
+        items = list(claims.items())
+        if len(items) > per_call:
+            sequences.append([[_Section(book, question, items[i:i + per_call])] for i in range(0, len(items), per_call)])
+            continue
+        if packed and sum(len(s.claims) for s in packed) + len(items) > per_call:
+            sequences.append([packed])
+            packed = []
+        packed.append(_Section(book, question, items))
+    if packed:
+        sequences.append([packed])
+    return sequences
+
+
 async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRecord:
     """An answer's classes from its question's book (llm/memo.py). Each distinct claim is classified
     once per question and judge, by content, in a call that shows the book's claims it could
-    restate; claims of other answers to the question pending at the same time go out in the same
-    call. An answer none of whose claims restates another (the book links none) takes the classes
-    as they are; an answer with such a link is classified on its own, as without the memo, since
-    what a claim restates depends on the answer's claims before it."""
+    restate; claims of other answers pending at the same time go out in the same call (those of
+    other questions too, with a memo window). An answer none of whose claims restates another
+    (the book links none) takes the classes as they are; an answer with such a link is
+    classified on its own, as without the memo, since what a claim restates depends on the
+    answer's claims before it."""
     memo, judge, client = ctx.memo, ctx.judges["informativeness"], ctx.clients["informativeness"]
     assert memo is not None
     claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
-    template = judge.template_for(sample.evidence.uses_evidence)
+    uses_evidence = sample.evidence.uses_evidence
+    template = judge.template_for(uses_evidence)
     texts = [c.text for c in claims.claims]
     norms = [normalise_claim(t) for t in texts]
     raw: list[str] = list(previous.raw) if previous is not None else []
     book = class_book(ctx, sample)
+    group = None if judge.messages is not None else \
+        memo_key("classes-group", {"judge": client.spec.identity(), "template": judge.id_for(uses_evidence)})
 
-    async def classify(new: dict[str, str], known: dict[str, dict]) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        items = list(new.items())
-        for start in range(0, len(items), ctx.claims_per_call):
-            chunk = items[start:start + ctx.claims_per_call]
-            seen = {**known, **{c: e for c, e in out.items() if "error" not in e}}
-            context = restatement_context(question, dict(chunk), seen, CONTEXT_CLAIMS)
-            earlier = [(k + 1, text) for k, (_, text) in enumerate(context)]
-            numbered = [(len(context) + k + 1, text) for k, (_, text) in enumerate(chunk)]
-            by_number = dict(zip(range(1, len(context) + len(chunk) + 1), [c for c, _ in [*context, *chunk]]))
-            ids = [number for number, _ in numbered]
-            messages = (informativeness_messages(template, question, numbered, earlier) if judge.messages is None
-                        else judge.messages(template, question, numbered, earlier))
-            completion = await client.complete(messages, template=template.id, schema=template.schema,
-                                               schema_name="informativeness",
-                                               accept=functools.partial(_parses, judge, ids))
-            raw.append(completion.text)
-            got, refs, errs = judge.parse(completion.text, ids)
-            if completion.finish_reason == "length":
-                errs = [("truncated_output" if e else e) for e in errs]
-            for (claim, text), cls, ref, err in zip(chunk, got, refs, errs):
-                target = by_number.get(ref) if ref is not None else None
-                whole = {**seen, **out}
-                if err or cls is None:
-                    out[claim] = {"error": err or "missing_class"}
-                elif cls == "restates" and target is not None and "class" in whole.get(target, {}):
-                    # its class by content is the class of what it restates
-                    out[claim] = {"class": whole[target]["class"], "within": target, "text": text}
-                else:  # a restatement the judge named no claim for stays one wherever it appears
-                    out[claim] = {"class": cls, "within": None, "text": text}
+    async def classify(todo: dict[str, tuple[str, dict[str, str]]],
+                       known: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+        out: dict[str, dict[str, dict]] = {b: {} for b in todo}
+
+        async def in_order(calls: list[list[_Section]]) -> None:
+            for sections in calls:
+                seen = {s.book: {**known[s.book], **{c: e for c, e in out[s.book].items() if "error" not in e}}
+                        for s in sections}
+                judged, text = await classify_sections(client, judge, template, sections, seen)
+                raw.append(text)
+                for b, entries in judged.items():
+                    out[b].update(entries)
+
+        await asyncio.gather(*(in_order(calls) for calls in section_calls(todo, ctx.claims_per_call)))
         return out
 
-    found = await memo.classes(book, dict(zip(norms, texts)), classify)
+    found = await memo.classes(book, question, dict(zip(norms, texts)), classify, group)
     entries = memo.book(book)
     if all(found.get(c) is not None for c in norms) and linked(entries, norms):
         memo.counts["classes_answers_alone"] += 1
-        return await weigh_claims(client, question, claims, sample.get(EvidenceStage),
-                                  uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
-                                  evidence_tokens=ctx.evidence_tokens, judge=judge,
-                                  previous=None if previous is None or not previous.raw else previous)
+        alone = await weigh_claims(client, question, claims, sample.get(EvidenceStage),
+                                   uses_evidence=uses_evidence, claims_per_call=ctx.claims_per_call,
+                                   evidence_tokens=ctx.evidence_tokens, judge=judge)
+        return alone.model_copy(update={"raw": raw + alone.raw, "attempt": previous.attempt + 1 if previous else 1})
     classes: list[str | None] = [None] * len(texts)
     errors: list[str | None] = [None] * len(texts)
     for i, claim in enumerate(norms):
