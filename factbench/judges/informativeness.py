@@ -77,7 +77,7 @@ def sections_messages(template: JudgeTemplate,
                          + quote("context", "\n".join(f"{i}. {c}" for i, c in earlier)))
     first, last = sections[0][1][0][0], sections[-1][1][-1][0]
     parts.append(f"The claims answer {len(sections)} questions, each under its own; a claim restates only claims "
-                 f"under its question. Classify claims {first} to {last} as JSON.")
+                 f"under its question.\nClassify claims {first} to {last} as JSON.")
     return [{"role": "system", "content": template.system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 

@@ -223,19 +223,41 @@ def passages_block(passages: list[tuple[str, str]]) -> str:
 def verification_messages(template: JudgeTemplate, passages: list[tuple[str, str]], claims: list[str],
                           question: str = "", first: int = 1, passages_first: bool = False,
                           refs: list[list[int]] | None = None,
-                          numbers: list[int] | None = None) -> list[dict[str, str]]:
+                          numbers: list[int] | None = None,
+                          questions: list[str] | None = None) -> list[dict[str, str]]:
     """`passages` are (title, text) pairs; an empty list means the knowledge-only template. Claims
     are numbered by `numbers` (their places in the answer), or from `first` on; `refs` gives each
     claim's own passages (1-based numbers in `passages`), which alone it is judged on. By default
     the question and the claims come first, so the informativeness call about the same claims
     shares the prompt up to the passages; `passages_first` puts the block right after the
-    instructions instead, so several calls that judge different claims against one block share it."""
+    instructions instead, so several calls that judge different claims against one block share it.
+    `questions` (one per claim) lets one call judge the claims of several questions: each run of
+    claims of one question comes under that question."""
     numbered = list(zip(numbers, claims)) if numbers is not None else list(enumerate(claims, start=first))
     request = f"Label all {len(claims)} claims as JSON."
     block = [passages_block(passages)] if passages else []
+    if questions is not None and len(set(questions)) > 1:
+        return _sections(template.system, questions, numbered, refs, block, passages_first, request)
     if passages_first:
         return claims_prompt(template.system, question, numbered, [request], head=tuple(block), refs=refs)
     return claims_prompt(template.system, question, numbered, block + [request], refs=refs)
+
+
+def _sections(system: str, questions: list[str], numbered: list[tuple[int, str]], refs: list[list[int]] | None,
+              block: list[str], passages_first: bool, request: str) -> list[dict[str, str]]:
+    parts = list(block) if passages_first else []
+    runs: list[tuple[str, list[int]]] = []
+    for k, question in enumerate(questions):
+        if not runs or runs[-1][0] != question:
+            runs.append((question, []))
+        runs[-1][1].append(k)
+    for question, ks in runs:
+        lines = [claim_line(*numbered[k], refs[k] if refs is not None else None) for k in ks]
+        parts += [quote("question", question), "Claims:\n" + quote("claims", "\n".join(lines))]
+    if not passages_first:
+        parts += block
+    parts.append(f"The claims answer {len(runs)} questions, each under its own.\n{request}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 # ------------------------------------------------------------------ relevance

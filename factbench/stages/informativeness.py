@@ -148,23 +148,34 @@ def class_book(ctx: RunContext, sample: Sample) -> str:
                                 "template": judge.id_for(uses_evidence), "question": sample.prompt.text})
 
 
+RESTATEMENT_SHARE = 0.5  # of the smaller claim's content words and numbers, found in the other
+RESTATEMENT_CANDIDATES = 3  # per new claim, those sharing most
+
+
 def restatement_context(question: str, new: dict[str, str], book: dict[str, dict], limit: int) -> list[tuple[str, str]]:
-    """The claims of the book a new claim could restate or be restated by: those sharing a content
-    word or a number (beyond the question's) with a new claim, those sharing most first, at most
-    `limit`. A restatement shares what it states (a name, a place, a year) with what it restates,
-    so the others are left out of the prompt."""
+    """The claims of the book a new claim could restate or be restated by: for each new claim, the
+    RESTATEMENT_CANDIDATES claims sharing most of the content words and numbers (beyond the
+    question's) of the smaller of the two, at least half of them; at most `limit` in all, in
+    the book's order. What restates a claim states its name, place or year again, so a claim
+    sharing less is left out of the prompt."""
     asked = terms(question)
-    wanted: set[str] = set()
-    for text in new.values():
+
+    def content(text: str) -> frozenset[str]:
         t = terms(text)
-        wanted |= (t.words - asked.words) | (t.numbers - asked.numbers)
-    scored: list[tuple[int, int, str, str]] = []
-    for claim, entry in book.items():
-        t = terms(entry["text"])
-        shared = len(wanted & (t.words | t.numbers))
-        if shared:
-            scored.append((-shared, len(scored), claim, entry["text"]))
-    return [(claim, text) for _, _, claim, text in sorted(scored)[:limit]]
+        return frozenset((t.words - asked.words) | (t.numbers - asked.numbers))
+
+    have = {claim: content(entry["text"]) for claim, entry in book.items()}
+    chosen: set[str] = set()
+    for text in new.values():
+        want = content(text)
+        scored = []
+        for claim, theirs in have.items():
+            shared = len(want & theirs)
+            smaller = min(len(want), len(theirs))
+            if shared and shared >= RESTATEMENT_SHARE * smaller:
+                scored.append((-shared / smaller, -shared, len(scored), claim))
+        chosen.update(claim for *_, claim in sorted(scored)[:RESTATEMENT_CANDIDATES])
+    return [(claim, book[claim]["text"]) for claim in book if claim in chosen][:limit]
 
 
 def _parses(judge: Judge, ids: list[int], completion: Any) -> bool:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
-from factbench.testing.extra_kinds import block, claims_with_refs, numbered, system_and_user
+from factbench.testing.extra_kinds import block, claims_with_refs, numbered, sections, system_and_user
 from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
 N_PEOPLE = 50
@@ -242,8 +242,9 @@ class GroundTruthResponder:
         if kind == "verify":
             return json.dumps({"labels": "".join(LETTERS[w.label(c)] for c in _own_claims(user))})
         if kind == "informativeness":
-            subject = w.subject(block(user, "question"))
-            classes = w.classify(subject, numbered(block(user, "claims")), numbered(block(user, "context")))
+            classes = [c for part in sections(user)  # a call may hold claims of several questions
+                       for c in w.classify(w.subject(block(part, "question")), numbered(block(part, "claims")),
+                                           numbered(block(part, "context")))]
             listed = {"t": [c["id"] for c in classes if c["class"] == "trivial"],
                       "r": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
                       "o": [c["id"] for c in classes if c["class"] == "off_topic"]}

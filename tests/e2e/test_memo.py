@@ -27,7 +27,7 @@ from factbench.evidence.corpus import PassageStore
 from factbench.llm.cache import check_cache_file
 from factbench.llm.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.reward import Scorer
-from factbench.testing.extra_kinds import block, numbered
+from factbench.testing.extra_kinds import block, blocks, numbered
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState, request_kind, scripted_content
 
 QUESTION = "Tell me about Ada Quill."
@@ -61,7 +61,7 @@ def judged_claims(server, kind: str = "verify") -> Counter[str]:
         if request_kind(body) != kind:
             continue
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        asked.update(text for _, text in numbered(block(user, "claims")))
+        asked.update(text for _, text in numbered(blocks(user, "claims")))
     return asked
 
 
