@@ -9,6 +9,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -243,11 +244,43 @@ def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
             # Alone, the claim restates nothing: informative, its verdict from the memo.
             alone = scorer.score_sync([QUESTION], [CAME_FROM])[0]
             assert [c.informativeness for c in alone.claims] == ["informative"] and not judged_claims(server)
+            assert not judged_claims(server, "informativeness")  # its class by content came from the book
             # After BORN in another answer it is a restatement again: classes are judged per answer.
             again = scorer.score_sync([QUESTION], [f"{PRIZE} {BORN} {CAME_FROM}"])[0]
             assert [c.informativeness for c in again.claims] == ["informative", "informative", "restates"]
             assert list(judged_claims(server)) == [PRIZE]
-            assert scorer.stats()["memo"]["verdicts_hits"] == 3
+            stats = scorer.stats()["memo"]
+            assert stats["verdicts_hits"] == 3
+            # The book links CAME_FROM to BORN: an answer holding both is classified on its own.
+            assert stats["classes_answers_alone"] == 2 and sum(judged_claims(server, "informativeness").values()) == 4
+
+
+OTHER_QUESTIONS = {"Tell me about Ben Orrin.": ["Ben Orrin was born in Sallow in 1899.", "Ben Orrin built boats.",
+                                                "Ben Orrin sailed to Atlantis in 1920.", "Ben Orrin died in 1960."],
+                   "Tell me about Cora Vane.": ["Cora Vane painted the Harrow murals.", "Cora Vane was born in 1912.",
+                                                "Perhaps Cora Vane lived in Tarrow.", "Cora Vane died in 1990."]}
+
+
+def test_within_a_window_the_claims_of_several_questions_share_their_calls(server, tmp_path):
+    rng = random.Random(5)
+    prompts, answers = [], []
+    for question, sentences in [(QUESTION, SENTENCES), *OTHER_QUESTIONS.items()]:
+        for _ in range(4):
+            prompts.append(question)
+            answers.append(" ".join(rng.sample(sentences, 3)))
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo_window=0.3, use_cache=False) as scorer:
+        together = scorer.score_sync(prompts, answers)
+    distinct = {normalise_claim(c.text) for r in together for c in r.claims}
+    for kind in ("verify", "informativeness"):
+        asked = judged_claims(server, kind)
+        assert {normalise_claim(c) for c in asked} == distinct and max(asked.values()) == 1, (kind, asked)
+        questions = [len(re.findall("<question>", next(m["content"] for m in body["messages"] if m["role"] == "user")))
+                     for body in server.state.log if request_kind(body) == kind]
+        assert max(questions) >= 2, (kind, questions)  # one call held claims of several questions
+    server.state.log.clear()
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo=False, use_cache=False) as alone:
+        separately = [alone.score_sync([p], [a])[0] for p, a in zip(prompts, answers)]
+    assert labels_and_rewards(together) == labels_and_rewards(separately)
 
 
 def test_cache_stats_shows_the_memo_and_cache_clear_empties_it(tmp_path, capsys):
