@@ -20,6 +20,7 @@ from typing import Any
 
 from factbench.judges.informativeness import (
     INFORMATIVENESS_JUDGE,
+    book_template,
     informativeness_messages,
     sections_messages,
 )
@@ -145,7 +146,8 @@ def class_book(ctx: RunContext, sample: Sample) -> str:
     content, and the classification prompt carries none."""
     judge, uses_evidence = ctx.judges["informativeness"], sample.evidence.uses_evidence
     return memo_key("classes", {"judge": ctx.clients["informativeness"].spec.identity(),
-                                "template": judge.id_for(uses_evidence), "question": sample.prompt.text})
+                                "template": book_template(judge, uses_evidence).id,
+                                "parser": judge.parser_version, "question": sample.prompt.text})
 
 
 RESTATEMENT_SHARE = 0.5  # of the smaller claim's content words and numbers, found in the other
@@ -168,7 +170,7 @@ def restatement_context(question: str, new: dict[str, str], book: dict[str, dict
     chosen: set[str] = set()
     for text in new.values():
         want = content(text)
-        scored = []
+        scored: list[tuple[float, float, int, str]] = []
         for claim, theirs in have.items():
             shared = len(want & theirs)
             smaller = min(len(want), len(theirs))
@@ -275,13 +277,14 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
     assert memo is not None
     claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
     uses_evidence = sample.evidence.uses_evidence
-    template = judge.template_for(uses_evidence)
+    template = book_template(judge, uses_evidence)
     texts = [c.text for c in claims.claims]
     norms = [normalise_claim(t) for t in texts]
     raw: list[str] = list(previous.raw) if previous is not None else []
     book = class_book(ctx, sample)
     group = None if judge.messages is not None else \
-        memo_key("classes-group", {"judge": client.spec.identity(), "template": judge.id_for(uses_evidence)})
+        memo_key("classes-group", {"judge": client.spec.identity(), "template": template.id,
+                                   "parser": judge.parser_version})
 
     async def classify(todo: dict[str, tuple[str, dict[str, str]]],
                        known: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
