@@ -191,11 +191,8 @@ class VerdictMemo:
         return n
 
     # ------------------------------------------------------------------ claim classes, by book
-    # A book holds the classes of the claims made about one question under one informativeness
-    # judge: claim (normalised) -> {"class": its class by content, "within": the claim of the book
-    # it restates by the judge (None: none), "text": as first seen}. A claim enters a book only
-    # through a call that showed the judge the book's claims it could restate (the caller picks
-    # them), so when one claim of an answer restates another, the book links them.
+    # A book holds the classes by content of the claims made about one question under one
+    # informativeness judge: claim (normalised) -> {"class": ..., "text": as first seen}.
 
     def book(self, book: str, refresh: bool = False) -> dict[str, dict]:
         """The classes of a book (read from the table on first use, or again with `refresh`: another
@@ -400,19 +397,6 @@ class VerdictMemo:
         for conn in opened:
             conn.close()
         self._local = threading.local()
-
-
-def containers(book: dict[str, dict], claim: str) -> set[str]:
-    """The claims of a book that `claim` says nothing beyond, by the judge: the one its entry names
-    ("within"), the one that one names, and so on."""
-    out: set[str] = set()
-    at: str | None = claim
-    while at is not None and (entry := book.get(at)) is not None:
-        at = entry.get("within")
-        if at is None or at in out:
-            break
-        out.add(at)
-    return out
 
 
 Classify = Callable[[dict[str, tuple[str, dict[str, str]]], dict[str, dict[str, dict]]],

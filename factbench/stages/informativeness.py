@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +28,11 @@ from factbench.judges.informativeness import (
 from factbench.judges.judge import Judge
 from factbench.judges.templates import JudgeTemplate
 from factbench.llm.client import LLMClient
-from factbench.llm.memo import containers, memo_key, normalise_claim
+from factbench.llm.memo import memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.stages.grounding import terms
+from factbench.stages.grounding import STEM, terms
 from factbench.stages.verify import (
     DEFAULT_CLAIMS_PER_CALL,
     DEFAULT_EVIDENCE_TOKENS,
@@ -151,47 +152,39 @@ def class_book(ctx: RunContext, sample: Sample) -> str:
 
 
 RESTATEMENT_SHARE = 0.5  # of the smaller claim's content words and numbers, found in the other
-RESTATEMENT_CANDIDATES = 3  # per new claim, those sharing most
 
 
-def restatement_context(question: str, new: dict[str, str], book: dict[str, dict], limit: int) -> list[tuple[str, str]]:
-    """The claims of the book a new claim could restate or be restated by: for each new claim, the
-    RESTATEMENT_CANDIDATES claims sharing most of the content words and numbers (beyond the
-    question's) of the smaller of the two, at least half of them; at most `limit` in all, in
-    the book's order. What restates a claim states its name, place or year again, so a claim
-    sharing less is left out of the prompt."""
+_NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][\w'’-]*")
+
+
+def similar_claims(question: str, texts: list[str]) -> list[int]:
+    """The claims of an answer that may restate one another: a claim repeated (after
+    normalisation), two claims sharing a number or a name (a capitalised word inside the
+    sentence) beyond the question's, or at least half the content words of the smaller of the
+    two. A restatement states the name, place, year or thing it restates again, in whatever
+    words ("died in the year 1999", "the death took place in 1999"); claims sharing none of
+    that are taken not to restate each other."""
     asked = terms(question)
-
-    def content(text: str) -> frozenset[str]:
+    asked_words = asked.words | {w.lower()[:STEM] for w in _NAME.findall(question)}
+    norms = [normalise_claim(t) for t in texts]
+    contents, marks = [], []
+    for text in texts:
         t = terms(text)
-        return frozenset((t.words - asked.words) | (t.numbers - asked.numbers))
-
-    have = {claim: content(entry["text"]) for claim, entry in book.items()}
-    chosen: set[str] = set()
-    for text in new.values():
-        want = content(text)
-        scored: list[tuple[float, float, int, str]] = []
-        for claim, theirs in have.items():
-            shared = len(want & theirs)
-            smaller = min(len(want), len(theirs))
-            if shared and shared >= RESTATEMENT_SHARE * smaller:
-                scored.append((-shared / smaller, -shared, len(scored), claim))
-        chosen.update(claim for *_, claim in sorted(scored)[:RESTATEMENT_CANDIDATES])
-    return [(claim, book[claim]["text"]) for claim in book if claim in chosen][:limit]
+        contents.append((t.words - asked.words) | (t.numbers - asked.numbers))
+        marks.append((t.numbers - asked.numbers) | ({w.lower()[:STEM] for w in _NAME.findall(text)} - asked_words))
+    out: set[int] = set()
+    for j in range(len(texts)):
+        for i in range(j):
+            smaller = min(len(contents[i]), len(contents[j]))
+            shared = len(contents[i] & contents[j])
+            if norms[i] == norms[j] or marks[i] & marks[j] or (shared and shared >= RESTATEMENT_SHARE * smaller):
+                out.update((i, j))
+    return sorted(out)
 
 
 def _parses(judge: Judge, ids: list[int], completion: Any) -> bool:
     """Whether an output classifies every claim (only such outputs are cached)."""
     return not any(judge.parse(completion.text, ids)[2])
-
-
-def linked(book: dict[str, dict], claims: list[str]) -> bool:
-    """Whether an answer's claims may restate one another: one repeats another, or the book says
-    one restates another (directly or through claims the answer does not hold)."""
-    if len(set(claims)) < len(claims):
-        return True
-    held = set(claims)
-    return any(containers(book, claim) & held for claim in claims)
 
 
 @dataclass(frozen=True)
@@ -201,23 +194,21 @@ class _Section:
     claims: list[tuple[str, str]]  # (normalised, text) to classify
 
 
-async def classify_sections(client: LLMClient, judge: Judge, template: JudgeTemplate, sections: list[_Section],
-                            known: dict[str, dict[str, dict]]) -> tuple[dict[str, dict[str, dict]], str]:
-    """One call classifying the claims of `sections` (one question each), each shown with the
-    claims of its book it could restate: {book: {claim: entry}}, and the raw output."""
-    laid_out = []
-    by_number: dict[int, tuple[str, str]] = {}  # number -> (book, claim)
+async def classify_sections(client: LLMClient, judge: Judge, template: JudgeTemplate,
+                            sections: list[_Section]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One call classifying the claims of `sections` (one question each) by content:
+    {book: {claim: entry}}, and the raw output. A claim the judge calls a restatement of another
+    of its section takes that one's class: what the two say is the same."""
+    laid_out: list[tuple[str, list[tuple[int, str]], list[tuple[int, str]]]] = []
+    by_number: dict[int, tuple[str, str, str]] = {}  # number -> (book, claim, text)
     at = 0
     for section in sections:
-        context = restatement_context(section.question, dict(section.claims), known[section.book], CONTEXT_CLAIMS)
-        earlier = [(at + k + 1, text) for k, (_, text) in enumerate(context)]
-        at += len(context)
         numbered = [(at + k + 1, text) for k, (_, text) in enumerate(section.claims)]
+        by_number.update({number: (section.book, claim, text)
+                          for (number, _), (claim, text) in zip(numbered, section.claims)})
         at += len(section.claims)
-        for (number, _), (claim, _) in zip([*earlier, *numbered], [*context, *section.claims]):
-            by_number[number] = (section.book, claim)
-        laid_out.append((section.question, numbered, earlier))
-    ids = [number for _, numbered, _ in laid_out for number, _ in numbered]
+        laid_out.append((section.question, numbered, []))
+    ids = list(by_number)
     if judge.messages is None:
         messages = sections_messages(template, laid_out)
     else:  # a plug-in layout takes one question
@@ -227,52 +218,71 @@ async def classify_sections(client: LLMClient, judge: Judge, template: JudgeTemp
     got, refs, errs = judge.parse(completion.text, ids)
     if completion.finish_reason == "length":
         errs = [("truncated_output" if e else e) for e in errs]
+    parsed = dict(zip(ids, zip(got, refs, errs)))
     out: dict[str, dict[str, dict]] = {s.book: {} for s in sections}
-    for number, cls, ref, err in zip(ids, got, refs, errs):
-        book, claim = by_number[number]
-        text = dict(next(s.claims for s in sections if s.book == book))[claim]
-        target_book, target = by_number.get(ref, (None, None)) if ref is not None else (None, None)
-        whole = {**known[book], **out[book]}
+
+    def entry(number: int, depth: int = 0) -> dict:
+        book, claim, text = by_number[number]
+        cls, ref, err = parsed[number]
         if err or cls is None:
-            out[book][claim] = {"error": err or "missing_class"}
-        elif cls == "restates" and target_book is not None and target_book != book:
-            out[book][claim] = {"error": "restates_another_question"}
-        elif cls == "restates" and target is not None and "class" in whole.get(target, {}):
-            # its class by content is the class of what it restates
-            out[book][claim] = {"class": whole[target]["class"], "within": target, "text": text}
-        else:  # a restatement the judge named no claim for stays one wherever it appears
-            out[book][claim] = {"class": cls, "within": None, "text": text}
+            return {"error": err or "missing_class"}
+        if cls == "restates" and ref in by_number and depth < len(ids):
+            if by_number[ref][0] != book:
+                return {"error": "restates_another_question"}
+            target = entry(ref, depth + 1)
+            return target if "error" in target else {"class": target["class"], "text": text}
+        return {"class": cls, "text": text}  # a restatement the judge named no claim for stays one
+
+    for number in ids:
+        book, claim, _ = by_number[number]
+        out[book][claim] = entry(number)
     return out, completion.text
 
 
-def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[list[_Section]]]:
+def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[_Section]]:
     """The calls for the claims of several books: books packed whole into calls of at most
-    `per_call` claims; a book with more claims alone, in successive calls (each shows what the one
-    before classified as context). Each item is a sequence of calls, made in order."""
-    sequences: list[list[list[_Section]]] = []
+    `per_call` claims; a book with more claims in calls of its own."""
+    calls: list[list[_Section]] = []
     packed: list[_Section] = []
     for book, (question, claims) in todo.items():
         items = list(claims.items())
         if len(items) > per_call:
-            sequences.append([[_Section(book, question, items[i:i + per_call])] for i in range(0, len(items), per_call)])
+            calls += [[_Section(book, question, items[i:i + per_call])] for i in range(0, len(items), per_call)]
             continue
         if packed and sum(len(s.claims) for s in packed) + len(items) > per_call:
-            sequences.append([packed])
+            calls.append(packed)
             packed = []
         packed.append(_Section(book, question, items))
     if packed:
-        sequences.append([packed])
-    return sequences
+        calls.append(packed)
+    return calls
+
+
+async def restatements(client: LLMClient, judge: Judge, template: JudgeTemplate, question: str, texts: list[str],
+                       similar: list[int]) -> tuple[dict[int, tuple[str | None, int | None, str | None]], str]:
+    """Which of an answer's similar claims restate an earlier one of them: one call listing them
+    in the answer's order, numbered by their places in it. Per claim: its class in this call,
+    the claim it restates, an error kind."""
+    numbered = [(i + 1, texts[i]) for i in similar]
+    ids = [number for number, _ in numbered]
+    messages = (informativeness_messages(template, question, numbered, []) if judge.messages is None
+                else judge.messages(template, question, numbered, []))
+    completion = await client.complete(messages, template=template.id, schema=template.schema,
+                                       schema_name="informativeness", accept=functools.partial(_parses, judge, ids))
+    got, refs, errs = judge.parse(completion.text, ids)
+    if completion.finish_reason == "length":
+        errs = [("truncated_output" if e else e) for e in errs]
+    return {i: (cls, None if ref is None or ref - 1 not in similar else ref - 1, err)
+            for i, cls, ref, err in zip(similar, got, refs, errs)}, completion.text
 
 
 async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRecord:
-    """An answer's classes from its question's book (llm/memo.py). Each distinct claim is classified
-    once per question and judge, by content, in a call that shows the book's claims it could
-    restate; claims of other answers pending at the same time go out in the same call (those of
-    other questions too, with a memo window). An answer none of whose claims restates another
-    (the book links none) takes the classes as they are; an answer with such a link is
-    classified on its own, as without the memo, since what a claim restates depends on the
-    answer's claims before it."""
+    """An answer's classes with the memo. Each distinct claim is classified by content once per
+    question and judge (its book, llm/memo.py); claims of other answers pending at the same time
+    go out in the same call (those of other questions too, within a memo window). Restatement
+    depends on the answer: only the answer's similar claims (:func:`similar_claims`) can restate
+    one another, and when it has any, one call over them, in its order, says which do (a claim
+    repeated word for word restates its first occurrence without one)."""
     memo, judge, client = ctx.memo, ctx.judges["informativeness"], ctx.clients["informativeness"]
     assert memo is not None
     claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
@@ -289,28 +299,16 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
     async def classify(todo: dict[str, tuple[str, dict[str, str]]],
                        known: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
         out: dict[str, dict[str, dict]] = {b: {} for b in todo}
-
-        async def in_order(calls: list[list[_Section]]) -> None:
-            for sections in calls:
-                seen = {s.book: {**known[s.book], **{c: e for c, e in out[s.book].items() if "error" not in e}}
-                        for s in sections}
-                judged, text = await classify_sections(client, judge, template, sections, seen)
-                raw.append(text)
-                for b, entries in judged.items():
-                    out[b].update(entries)
-
-        await asyncio.gather(*(in_order(calls) for calls in section_calls(todo, ctx.claims_per_call)))
+        for judged, text in await asyncio.gather(*(classify_sections(client, judge, template, sections)
+                                                   for sections in section_calls(todo, ctx.claims_per_call))):
+            raw.append(text)
+            for b, entries in judged.items():
+                out[b].update(entries)
         return out
 
     found = await memo.classes(book, question, dict(zip(norms, texts)), classify, group)
-    entries = memo.book(book)
-    if all(found.get(c) is not None for c in norms) and linked(entries, norms):
-        memo.counts["classes_answers_alone"] += 1
-        alone = await weigh_claims(client, question, claims, sample.get(EvidenceStage),
-                                   uses_evidence=uses_evidence, claims_per_call=ctx.claims_per_call,
-                                   evidence_tokens=ctx.evidence_tokens, judge=judge)
-        return alone.model_copy(update={"raw": raw + alone.raw, "attempt": previous.attempt + 1 if previous else 1})
     classes: list[str | None] = [None] * len(texts)
+    same_as: list[int | None] = [None] * len(texts)
     errors: list[str | None] = [None] * len(texts)
     for i, claim in enumerate(norms):
         entry = found.get(claim)
@@ -318,6 +316,20 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
             errors[i] = memo.class_error(book, claim)
         else:
             classes[i] = entry["class"]
-    return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=[None] * len(texts),
-                                 errors=errors, judge=template.id, raw=raw,
-                                 attempt=previous.attempt + 1 if previous else 1)
+    similar = similar_claims(question, texts)
+    first = {claim: i for i, claim in reversed(list(enumerate(norms)))}
+    repeats = {i for i in similar if first[norms[i]] != i}
+    for i in repeats:  # a repeat restates the claim's first occurrence
+        classes[i], same_as[i], errors[i] = "restates", first[norms[i]], None
+    asked = [i for i in similar if i not in repeats]
+    if len(asked) > 1 and all(errors[i] is None for i in range(len(texts))):
+        memo.counts["restatement_calls"] += 1
+        said, text = await restatements(client, judge, template, question, texts, asked)
+        raw.append(text)
+        for i, (cls, ref, err) in said.items():
+            if err or cls is None:
+                classes[i], errors[i] = None, err or "missing_class"
+            elif cls == "restates":
+                classes[i], same_as[i] = "restates", ref
+    return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
+                                 judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)

@@ -28,6 +28,7 @@ from factbench.evidence.corpus import PassageStore
 from factbench.llm.cache import check_cache_file
 from factbench.llm.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.reward import Scorer
+from factbench.stages.informativeness import similar_claims
 from factbench.testing.extra_kinds import block, blocks, numbered
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState, request_kind, scripted_content
 
@@ -83,9 +84,13 @@ def test_a_group_verifies_and_classifies_each_distinct_claim_once(server, tmp_pa
     occurrences = sum(len(r.claims) for r in together)
     assert occurrences == 6 * len(group) and len(distinct) < occurrences / 3
     assert stats["verdicts_misses"] == len(distinct)
-    # Classes by question: each distinct claim classified once too; restatement is still per answer.
-    assert all(n == 1 for n in classified.values()) and {normalise_claim(c) for c in classified} == distinct
-    assert stats["classes_misses"] == len(distinct)
+    # Classes by content: each distinct claim classified once too. Restatement stays per answer: an answer
+    # whose claims share what they state (a place, a year) is asked about those claims alone.
+    similar = [similar_claims(QUESTION, [c.text for c in r.claims]) for r in together]
+    asked = sum(len(s) for s in similar if len(s) > 1)
+    assert {normalise_claim(c) for c in classified} == distinct and stats["classes_misses"] == len(distinct)
+    assert sum(classified.values()) == len(distinct) + asked and 0 < asked < occurrences
+    assert stats["restatement_calls"] == sum(1 for s in similar if len(s) > 1)
     assert stats["classes_hits"] + stats["classes_waits"] + stats["classes_misses"] == occurrences
     assert stats["verdicts_hits"] + stats["verdicts_waits"] + stats["verdicts_misses"] == occurrences
     # The same rewards and labels as scoring each rollout alone, without the memo.
@@ -251,8 +256,10 @@ def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
             assert list(judged_claims(server)) == [PRIZE]
             stats = scorer.stats()["memo"]
             assert stats["verdicts_hits"] == 3
-            # The book links CAME_FROM to BORN: an answer holding both is classified on its own.
-            assert stats["classes_answers_alone"] == 2 and sum(judged_claims(server, "informativeness").values()) == 4
+            # CAME_FROM and BORN share a place: an answer holding both asks which restates which, in a call
+            # of its own over those two; PRIZE, new, is classified by content.
+            assert stats["restatement_calls"] == 2
+            assert judged_claims(server, "informativeness") == Counter({PRIZE: 1, BORN: 1, CAME_FROM: 1})
 
 
 OTHER_QUESTIONS = {"Tell me about Ben Orrin.": ["Ben Orrin was born in Sallow in 1899.", "Ben Orrin built boats.",
@@ -270,10 +277,14 @@ def test_within_a_window_the_claims_of_several_questions_share_their_calls(serve
             answers.append(" ".join(rng.sample(sentences, 3)))
     with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo_window=0.3, use_cache=False) as scorer:
         together = scorer.score_sync(prompts, answers)
+        stats = scorer.stats()["memo"]
     distinct = {normalise_claim(c.text) for r in together for c in r.claims}
+    assert stats["verdicts_misses"] == stats["classes_misses"] == len(distinct)
     for kind in ("verify", "informativeness"):
         asked = judged_claims(server, kind)
-        assert {normalise_claim(c) for c in asked} == distinct and max(asked.values()) == 1, (kind, asked)
+        assert {normalise_claim(c) for c in asked} == distinct, (kind, asked)
+        if kind == "verify":
+            assert max(asked.values()) == 1, asked
         questions = [len(re.findall("<question>", next(m["content"] for m in body["messages"] if m["role"] == "user")))
                      for body in server.state.log if request_kind(body) == kind]
         assert max(questions) >= 2, (kind, questions)  # one call held claims of several questions

@@ -1,48 +1,34 @@
-"""The pieces of classification by question (stages/informativeness.py, llm/memo.py): which
-claims of a question's book a new claim is shown with, and when an answer's claims are linked."""
+"""Which claims of an answer may restate one another (stages/informativeness.py): with the memo,
+only those are asked about per answer; every other class is judged once per question."""
 
 from __future__ import annotations
 
-from factbench.llm.memo import containers, normalise_claim
-from factbench.stages.informativeness import RESTATEMENT_CANDIDATES, linked, restatement_context
+from factbench.stages.informativeness import section_calls, similar_claims
 
 QUESTION = "Tell me about Ada Quill."
 
 
-def _book(*texts: str, within: dict[str, str] | None = None) -> dict[str, dict]:
-    within = within or {}
-    return {normalise_claim(t): {"class": "informative", "within": within.get(t) and normalise_claim(within[t]),
-                                 "text": t} for t in texts}
+def test_claims_sharing_what_they_state_are_similar_and_others_are_not():
+    texts = ["Ada Quill was born in Tarrow in 1901.", "Ada Quill married Tomas Brinn in 1930.",
+             "Ada Quill's birthplace was Tarrow, in 1901.", "Ada Quill won the Merrit Prize in 1951."]
+    assert similar_claims(QUESTION, texts) == [0, 2]
 
 
-def test_a_new_claim_is_shown_with_what_it_could_restate_and_not_with_unrelated_claims():
-    book = _book("Ada Quill was born in Tarrow in 1901.", "Ada Quill married Tomas Brinn in 1930.",
-                 "Ada Quill won the Merrit Prize in 1951.", "Ada Quill taught chemistry.")
-    shown = restatement_context(QUESTION, {"x": "Ada Quill's birthplace was Tarrow, in 1901."}, book, 60)
-    assert [text for _, text in shown] == ["Ada Quill was born in Tarrow in 1901."]
-    # The question's own words (the name) are shared by every claim: they never make a candidate.
-    assert restatement_context(QUESTION, {"x": "Ada Quill sang."}, book, 60) == []
+def test_a_repeat_is_similar_and_the_question_words_alone_link_nothing():
+    texts = ["Ada Quill is a person.", "Ada Quill sang.", "ADA QUILL is a person!", "Ada Quill danced."]
+    assert similar_claims(QUESTION, texts) == [0, 2]  # the name is the question's: "sang" and "danced" share nothing
 
 
-def test_candidates_are_bounded_per_new_claim_and_in_all():
-    book = _book(*(f"Ada Quill visited Lenfield in {1900 + k}." for k in range(10)))
-    shown = restatement_context(QUESTION, {"x": "Ada Quill visited Lenfield."}, book, 60)
-    assert len(shown) == RESTATEMENT_CANDIDATES
-    assert len(restatement_context(QUESTION, {"x": "Ada Quill visited Lenfield."}, book, 2)) == 2
+def test_a_merged_claim_is_similar_to_each_of_its_parts_in_any_order():
+    texts = ["Ada Quill taught chemistry.", "Ada Quill founded the Tarrow Glass Works.",
+             "Ada Quill taught chemistry and founded the Tarrow Glass Works."]
+    assert similar_claims(QUESTION, texts) == [0, 1, 2]
+    assert similar_claims(QUESTION, texts[::-1]) == [0, 1, 2]
 
 
-def test_linked_answers_repeat_a_claim_or_hold_a_claim_and_what_it_restates():
-    a, b, c = "Ada Quill was born in 1901.", "Ada Quill's year of birth was 1901.", "Ada Quill was born in Tarrow."
-    d = "In 1901 Ada Quill was born."
-    book = _book(a, b, c, d, within={b: a, d: b})
-    norm = normalise_claim
-    assert linked(book, [norm(a), norm(b)]) and linked(book, [norm(b), norm(a)])  # either order
-    assert linked(book, [norm(d), norm(a)])  # through b, which the answer does not hold
-    assert linked(book, [norm(c), norm(c)])  # a repeat
-    assert not linked(book, [norm(a), norm(c)])
-    assert containers(book, norm(d)) == {norm(b), norm(a)}
-
-
-def test_a_cycle_written_by_two_processes_ends():
-    book = _book("x one", "y two", within={"x one": "y two", "y two": "x one"})
-    assert containers(book, "x one") == {"y two", "x one"}
+def test_books_are_packed_whole_into_calls_and_a_large_book_split():
+    todo = {"a": ("qa", {f"a{i}": "x" for i in range(20)}), "b": ("qb", {f"b{i}": "x" for i in range(8)}),
+            "c": ("qc", {f"c{i}": "x" for i in range(5)}), "d": ("qd", {f"d{i}": "x" for i in range(65)})}
+    calls = section_calls(todo, 30)
+    assert [[(s.book, len(s.claims)) for s in call] for call in calls] == \
+        [[("a", 20), ("b", 8)], [("d", 30)], [("d", 30)], [("d", 5)], [("c", 5)]]
