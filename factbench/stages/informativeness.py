@@ -23,6 +23,7 @@ from factbench.judges.informativeness import (
     INFORMATIVENESS_JUDGE,
     book_template,
     informativeness_messages,
+    parse_book,
     sections_messages,
 )
 from factbench.judges.judge import Judge
@@ -32,7 +33,7 @@ from factbench.llm.memo import memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
-from factbench.stages.grounding import STEM, terms
+from factbench.stages.grounding import STEM, Terms, terms
 from factbench.stages.verify import (
     DEFAULT_CLAIMS_PER_CALL,
     DEFAULT_EVIDENCE_TOKENS,
@@ -131,8 +132,9 @@ class InformativenessStage(Stage[InformativenessRecord]):
                 Counter(e for e in record.errors if e))
 
     async def produce(self, ctx: RunContext, sample: Sample) -> InformativenessRecord:
-        if ctx.memo is not None:
-            return await classify_by_book(ctx, sample)
+        template = book_template(ctx.judges["informativeness"])
+        if ctx.memo is not None and template is not None:
+            return await classify_by_book(ctx, sample, template)
         return await weigh_claims(ctx.clients["informativeness"], sample.prompt.text, sample.need(ClaimsStage),
                                   sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
@@ -141,44 +143,77 @@ class InformativenessStage(Stage[InformativenessRecord]):
 
 # ------------------------------------------------------------------ with the memo: classes by question
 
-def class_book(ctx: RunContext, sample: Sample) -> str:
-    """The book a sample's claims are classified in: the informativeness judge's identity (model and
+def class_book(ctx: RunContext, sample: Sample, template: JudgeTemplate) -> str:
+    """The book a sample's claims are sorted in: the informativeness judge's identity (model and
     decoding, template, parser) and the question. Evidence is not part of it: classes are by
-    content, and the classification prompt carries none."""
-    judge, uses_evidence = ctx.judges["informativeness"], sample.evidence.uses_evidence
-    return memo_key("classes", {"judge": ctx.clients["informativeness"].spec.identity(),
-                                "template": book_template(judge, uses_evidence).id,
-                                "parser": judge.parser_version, "question": sample.prompt.text})
+    content, and the prompt carries none."""
+    return memo_key("classes", {"judge": ctx.clients["informativeness"].spec.identity(), "template": template.id,
+                                "parser": BOOK_PARSER, "question": sample.prompt.text})
 
 
+BOOK_PARSER = "1"  # parse_book's version: part of a book's key
 RESTATEMENT_SHARE = 0.5  # of the smaller claim's content words and numbers, found in the other
-
-
 _NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][\w'’-]*")
 
 
-def similar_claims(question: str, texts: list[str]) -> list[int]:
-    """The claims of an answer that may restate one another: a claim repeated (after
-    normalisation), two claims sharing a number or a name (a capitalised word inside the
-    sentence) beyond the question's, or at least half the content words of the smaller of the
-    two. A restatement states the name, place, year or thing it restates again, in whatever
-    words ("died in the year 1999", "the death took place in 1999"); claims sharing none of
-    that are taken not to restate each other."""
+@dataclass(frozen=True)
+class _Content:
+    words: frozenset[str]  # content words (stems) and numbers, beyond the question's
+    marks: frozenset[str]  # numbers and names (capitalised words inside the sentence), beyond the question's
+
+
+def _content(text: str, asked: Terms, asked_names: frozenset[str]) -> _Content:
+    t = terms(text)
+    numbers = t.numbers - asked.numbers
+    names = frozenset(w.lower()[:STEM] for w in _NAME.findall(text)) - asked_names
+    return _Content(frozenset(t.words - asked.words) | numbers, numbers | names)
+
+
+def _similar(a: _Content, b: _Content) -> bool:
+    """Whether one claim may say nothing beyond the other: they share a number or a name, or at
+    least half the content of the smaller. A restatement, or a part of a claim, states the name,
+    place, year or thing it repeats again, in whatever words ("died in the year 1999", "the death
+    took place in 1999")."""
+    shared = len(a.words & b.words)
+    return bool(a.marks & b.marks) or (shared > 0 and shared >= RESTATEMENT_SHARE * min(len(a.words), len(b.words)))
+
+
+def _question_terms(question: str) -> tuple[Terms, frozenset[str]]:
     asked = terms(question)
-    asked_words = asked.words | {w.lower()[:STEM] for w in _NAME.findall(question)}
-    norms = [normalise_claim(t) for t in texts]
-    contents, marks = [], []
-    for text in texts:
-        t = terms(text)
-        contents.append((t.words - asked.words) | (t.numbers - asked.numbers))
-        marks.append((t.numbers - asked.numbers) | ({w.lower()[:STEM] for w in _NAME.findall(text)} - asked_words))
+    return asked, asked.words | {w.lower()[:STEM] for w in _NAME.findall(question)}
+
+
+def restatement_context(question: str, new: dict[str, str], book: dict[str, dict], limit: int) -> list[tuple[str, str]]:
+    """The claims of the book that a new claim may repeat or hold (:func:`_similar`), those similar
+    to most new claims first, at most `limit`, in the book's order: the judge lists the pairs
+    among them and the new claims."""
+    asked, names = _question_terms(question)
+    wanted = [_content(text, asked, names) for text in new.values()]
+    scored = []
+    for k, (claim, entry) in enumerate(book.items()):
+        have = _content(entry["text"], asked, names)
+        hits = sum(1 for want in wanted if _similar(want, have))
+        if hits:
+            scored.append((-hits, k, claim))
+    chosen = {claim for *_, claim in sorted(scored)[:limit]}
+    return [(claim, book[claim]["text"]) for claim in book if claim in chosen]
+
+
+def linked_claims(book: dict[str, dict], claims: list[str]) -> list[int]:
+    """The claims of an answer that may restate one another: a repeated claim, and the claims of
+    every pair the book holds where one says nothing beyond the other."""
+    at: dict[str, list[int]] = {}
+    for i, claim in enumerate(claims):
+        at.setdefault(claim, []).append(i)
     out: set[int] = set()
-    for j in range(len(texts)):
-        for i in range(j):
-            smaller = min(len(contents[i]), len(contents[j]))
-            shared = len(contents[i] & contents[j])
-            if norms[i] == norms[j] or marks[i] & marks[j] or (shared and shared >= RESTATEMENT_SHARE * smaller):
-                out.update((i, j))
+    for claim, places in at.items():
+        if len(places) > 1:
+            out.update(places)
+        entry = book.get(claim) or {}
+        for other in (*entry.get("within", ()), *entry.get("holds", ())):
+            if other in at and other != claim:
+                out.update(places)
+                out.update(at[other])
     return sorted(out)
 
 
@@ -187,123 +222,112 @@ def _parses(judge: Judge, ids: list[int], completion: Any) -> bool:
     return not any(judge.parse(completion.text, ids)[2])
 
 
+def _book_parses(ids: list[int], listed: set[int], completion: Any) -> bool:
+    return not any(parse_book(completion.text, ids, listed)[1])
+
+
 @dataclass(frozen=True)
 class _Section:
     book: str
     question: str
-    claims: list[tuple[str, str]]  # (normalised, text) to classify
+    claims: list[tuple[str, str]]  # (normalised, text) to sort
 
 
-async def classify_sections(client: LLMClient, judge: Judge, template: JudgeTemplate,
-                            sections: list[_Section]) -> tuple[dict[str, dict[str, dict]], str]:
-    """One call classifying the claims of `sections` (one question each) by content:
-    {book: {claim: entry}}, and the raw output. A claim the judge calls a restatement of another
-    of its section takes that one's class: what the two say is the same."""
+async def sort_sections(client: LLMClient, template: JudgeTemplate, sections: list[_Section],
+                        known: dict[str, dict[str, dict]]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One call sorting the claims of `sections` (one question each) by content, each section with
+    the claims of its book they may repeat or hold: {book: {claim: entry}} (an entry with the
+    pairs it is in: "within" the claims it says nothing beyond, "holds" those that say nothing
+    beyond it), and the raw output."""
     laid_out: list[tuple[str, list[tuple[int, str]], list[tuple[int, str]]]] = []
-    by_number: dict[int, tuple[str, str, str]] = {}  # number -> (book, claim, text)
+    by_number: dict[int, tuple[str, str]] = {}  # number -> (book, claim)
+    texts: dict[tuple[str, str], str] = {}
     at = 0
     for section in sections:
-        numbered = [(at + k + 1, text) for k, (_, text) in enumerate(section.claims)]
-        by_number.update({number: (section.book, claim, text)
-                          for (number, _), (claim, text) in zip(numbered, section.claims)})
-        at += len(section.claims)
-        laid_out.append((section.question, numbered, []))
-    ids = list(by_number)
-    if judge.messages is None:
-        messages = sections_messages(template, laid_out)
-    else:  # a plug-in layout takes one question
-        messages = judge.messages(template, *laid_out[0])
-    completion = await client.complete(messages, template=template.id, schema=template.schema,
-                                       schema_name="informativeness", accept=functools.partial(_parses, judge, ids))
-    got, refs, errs = judge.parse(completion.text, ids)
+        context = restatement_context(section.question, dict(section.claims), known[section.book], CONTEXT_CLAIMS)
+        shown = [*context, *section.claims]
+        numbers = list(range(at + 1, at + len(shown) + 1))
+        at += len(shown)
+        by_number.update({n: (section.book, claim) for n, (claim, _) in zip(numbers, shown)})
+        texts.update({(section.book, claim): text for claim, text in shown})
+        laid_out.append((section.question, list(zip(numbers[len(context):], [t for _, t in section.claims])),
+                         list(zip(numbers[:len(context)], [t for _, t in context]))))
+    ids = [n for _, numbered, _ in laid_out for n, _ in numbered]
+    listed = set(by_number)
+    completion = await client.complete(sections_messages(template, laid_out), template=template.id,
+                                       schema=template.schema, schema_name="informativeness",
+                                       accept=functools.partial(_book_parses, ids, listed))
+    classes, errors, pairs = parse_book(completion.text, ids, listed)
     if completion.finish_reason == "length":
-        errs = [("truncated_output" if e else e) for e in errs]
-    parsed = dict(zip(ids, zip(got, refs, errs)))
+        errors = [("truncated_output" if e else e) for e in errors]
     out: dict[str, dict[str, dict]] = {s.book: {} for s in sections}
-
-    def entry(number: int, depth: int = 0) -> dict:
-        book, claim, text = by_number[number]
-        cls, ref, err = parsed[number]
-        if err or cls is None:
-            return {"error": err or "missing_class"}
-        if cls == "restates" and ref in by_number and depth < len(ids):
-            if by_number[ref][0] != book:
-                return {"error": "restates_another_question"}
-            target = entry(ref, depth + 1)
-            return target if "error" in target else {"class": target["class"], "text": text}
-        return {"class": cls, "text": text}  # a restatement the judge named no claim for stays one
-
-    for number in ids:
-        book, claim, _ = by_number[number]
-        out[book][claim] = entry(number)
+    for number, cls, err in zip(ids, classes, errors):
+        book, claim = by_number[number]
+        out[book][claim] = {"error": err or "missing_class"} if err or cls is None else \
+            {"class": cls, "text": texts[(book, claim)], "within": [], "holds": []}
+    for a, b in pairs:
+        (book_a, claim_a), (book_b, claim_b) = by_number[a], by_number[b]
+        if book_a != book_b:
+            continue  # a pair across questions means nothing
+        if "class" in out[book_a].get(claim_a, {}):
+            out[book_a][claim_a]["within"].append(claim_b)
+        if "class" in out[book_b].get(claim_b, {}):
+            out[book_b][claim_b]["holds"].append(claim_a)
     return out, completion.text
 
 
-def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[_Section]]:
+def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[list[_Section]]]:
     """The calls for the claims of several books: books packed whole into calls of at most
-    `per_call` claims; a book with more claims in calls of its own."""
-    calls: list[list[_Section]] = []
+    `per_call` claims; a book with more claims alone, in successive calls (each shows what the
+    ones before sorted as context). Each item is a sequence of calls, made in order."""
+    sequences: list[list[list[_Section]]] = []
     packed: list[_Section] = []
     for book, (question, claims) in todo.items():
         items = list(claims.items())
         if len(items) > per_call:
-            calls += [[_Section(book, question, items[i:i + per_call])] for i in range(0, len(items), per_call)]
+            sequences.append([[_Section(book, question, items[i:i + per_call])] for i in range(0, len(items), per_call)])
             continue
         if packed and sum(len(s.claims) for s in packed) + len(items) > per_call:
-            calls.append(packed)
+            sequences.append([packed])
             packed = []
         packed.append(_Section(book, question, items))
     if packed:
-        calls.append(packed)
-    return calls
+        sequences.append([packed])
+    return sequences
 
 
-async def restatements(client: LLMClient, judge: Judge, template: JudgeTemplate, question: str, texts: list[str],
-                       similar: list[int]) -> tuple[dict[int, tuple[str | None, int | None, str | None]], str]:
-    """Which of an answer's similar claims restate an earlier one of them: one call listing them
-    in the answer's order, numbered by their places in it. Per claim: its class in this call,
-    the claim it restates, an error kind."""
-    numbered = [(i + 1, texts[i]) for i in similar]
-    ids = [number for number, _ in numbered]
-    messages = (informativeness_messages(template, question, numbered, []) if judge.messages is None
-                else judge.messages(template, question, numbered, []))
-    completion = await client.complete(messages, template=template.id, schema=template.schema,
-                                       schema_name="informativeness", accept=functools.partial(_parses, judge, ids))
-    got, refs, errs = judge.parse(completion.text, ids)
-    if completion.finish_reason == "length":
-        errs = [("truncated_output" if e else e) for e in errs]
-    return {i: (cls, None if ref is None or ref - 1 not in similar else ref - 1, err)
-            for i, cls, ref, err in zip(similar, got, refs, errs)}, completion.text
-
-
-async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRecord:
-    """An answer's classes with the memo. Each distinct claim is classified by content once per
-    question and judge (its book, llm/memo.py); claims of other answers pending at the same time
-    go out in the same call (those of other questions too, within a memo window). Restatement
-    depends on the answer: only the answer's similar claims (:func:`similar_claims`) can restate
-    one another, and when it has any, one call over them, in its order, says which do (a claim
-    repeated word for word restates its first occurrence without one)."""
+async def classify_by_book(ctx: RunContext, sample: Sample, template: JudgeTemplate) -> InformativenessRecord:
+    """An answer's classes with the memo. Each distinct claim is sorted by content once per
+    question and judge (its book, llm/memo.py), and the pairs where one claim says nothing beyond
+    another are kept; claims of other answers pending at the same time go out in the same call
+    (those of other questions too, within a memo window). Restatement depends on the answer's
+    claims before each claim: an answer holding such a pair (or a claim twice) is classified on
+    its own, over those claims, in its order, as without the memo; every other answer takes its
+    classes from the book."""
     memo, judge, client = ctx.memo, ctx.judges["informativeness"], ctx.clients["informativeness"]
     assert memo is not None
     claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
-    uses_evidence = sample.evidence.uses_evidence
-    template = book_template(judge, uses_evidence)
     texts = [c.text for c in claims.claims]
     norms = [normalise_claim(t) for t in texts]
     raw: list[str] = list(previous.raw) if previous is not None else []
-    book = class_book(ctx, sample)
-    group = None if judge.messages is not None else \
-        memo_key("classes-group", {"judge": client.spec.identity(), "template": template.id,
-                                   "parser": judge.parser_version})
+    book = class_book(ctx, sample, template)
+    group = memo_key("classes-group", {"judge": client.spec.identity(), "template": template.id,
+                                       "parser": BOOK_PARSER})
 
     async def classify(todo: dict[str, tuple[str, dict[str, str]]],
                        known: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
         out: dict[str, dict[str, dict]] = {b: {} for b in todo}
-        for judged, text in await asyncio.gather(*(classify_sections(client, judge, template, sections)
-                                                   for sections in section_calls(todo, ctx.claims_per_call))):
-            raw.append(text)
-            for b, entries in judged.items():
-                out[b].update(entries)
+
+        async def in_order(calls: list[list[_Section]]) -> None:
+            for sections in calls:
+                seen = {s.book: {**known[s.book], **{c: e for c, e in out[s.book].items() if "error" not in e}}
+                        for s in sections}
+                judged, text = await sort_sections(client, template, sections, seen)
+                raw.append(text)
+                for b, entries in judged.items():
+                    out[b].update(entries)
+
+        await asyncio.gather(*(in_order(calls) for calls in section_calls(todo, ctx.claims_per_call)))
         return out
 
     found = await memo.classes(book, question, dict(zip(norms, texts)), classify, group)
@@ -316,15 +340,10 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
             errors[i] = memo.class_error(book, claim)
         else:
             classes[i] = entry["class"]
-    similar = similar_claims(question, texts)
-    first = {claim: i for i, claim in reversed(list(enumerate(norms)))}
-    repeats = {i for i in similar if first[norms[i]] != i}
-    for i in repeats:  # a repeat restates the claim's first occurrence
-        classes[i], same_as[i], errors[i] = "restates", first[norms[i]], None
-    asked = [i for i in similar if i not in repeats]
-    if len(asked) > 1 and all(errors[i] is None for i in range(len(texts))):
+    linked = linked_claims(memo.book(book), norms)
+    if len(linked) > 1 and not any(errors):
         memo.counts["restatement_calls"] += 1
-        said, text = await restatements(client, judge, template, question, texts, asked)
+        said, text = await restatements(client, judge, question, texts, linked, sample.evidence.uses_evidence)
         raw.append(text)
         for i, (cls, ref, err) in said.items():
             if err or cls is None:
@@ -333,3 +352,21 @@ async def classify_by_book(ctx: RunContext, sample: Sample) -> InformativenessRe
                 classes[i], same_as[i] = "restates", ref
     return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
                                  judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)
+
+
+async def restatements(client: LLMClient, judge: Judge, question: str, texts: list[str], linked: list[int],
+                       uses_evidence: bool) -> tuple[dict[int, tuple[str | None, int | None, str | None]], str]:
+    """Which of an answer's linked claims restate an earlier one: the judge's own classification
+    call over those claims, in the answer's order, numbered by their places in it. Per claim: its
+    class in this call, the claim it restates, an error kind."""
+    template = judge.template_for(uses_evidence)
+    numbered = [(i + 1, texts[i]) for i in linked]
+    ids = [number for number, _ in numbered]
+    completion = await client.complete(informativeness_messages(template, question, numbered, []),
+                                       template=template.id, schema=template.schema, schema_name="informativeness",
+                                       accept=functools.partial(_parses, judge, ids))
+    got, refs, errs = judge.parse(completion.text, ids)
+    if completion.finish_reason == "length":
+        errs = [("truncated_output" if e else e) for e in errs]
+    return {i: (cls, None if ref is None or ref - 1 not in linked else ref - 1, err)
+            for i, cls, ref, err in zip(linked, got, refs, errs)}, completion.text

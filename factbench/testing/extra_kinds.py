@@ -29,7 +29,7 @@ def system_and_user(body: dict[str, Any]) -> tuple[str, str]:
 
 def extra_kind(system: str, user: str = "") -> str | None:
     """Informativeness calls share the verification instructions; their last line tells them apart."""
-    if user.rstrip().rsplit("\n", 1)[-1].startswith("Classify claims"):  # after the verifier's prompt, or alone
+    if user.rstrip().rsplit("\n", 1)[-1].startswith(("Classify claims", "Sort claims")):  # per answer, or by question
         return "informativeness"
     if system == PARAPHRASE.system:
         return "paraphrase"

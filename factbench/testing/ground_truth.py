@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
+from factbench.judges.informativeness import BY_CONTENT
 from factbench.testing.extra_kinds import block, claims_with_refs, numbered, sections, system_and_user
 from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
@@ -208,6 +209,17 @@ class World:
             out.append({"id": i, "class": cls, "same_as": same_as})
         return out
 
+    def sort(self, subject: str | None, claims: list[tuple[int, str]], context: list[tuple[int, str]]) -> dict:
+        """A book call's answer: the trivial and off-topic claims, and every pair [a, b] (one of them
+        to sort) where a's facts are all b's."""
+        classes = self.classify(subject, claims, [])
+        facts = {i: set(f) for i, text in [*context, *claims] if (f := self.facts(text)) is not None}
+        sorting = {i for i, _ in claims}
+        pairs = [[a, b] for a in facts for b in facts
+                 if a != b and (a in sorting or b in sorting) and facts[a] <= facts[b]]
+        return {"t": [c["id"] for c in classes if c["class"] == "trivial"],
+                "o": [c["id"] for c in classes if c["class"] == "off_topic"], "r": pairs}
+
     def relevance_share(self, subject: str | None, response: str) -> float:
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", response.strip()) if s]
         good = sum(1 for s in sentences if (f := self.facts(s)) is not None and all(x[0] == subject for x in f))
@@ -234,13 +246,21 @@ class GroundTruthResponder:
 
     def __call__(self, body: dict[str, Any], kind: str) -> str:
         self.requests[kind] += 1
-        _, user = system_and_user(body)
+        system, user = system_and_user(body)
         w = self.world
         if kind == "extract":
             return json.dumps({"sentences": [{"id": i, "claims": [c] if (c := strip_hedge(s)) else []}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})
         if kind == "verify":
             return json.dumps({"labels": "".join(LETTERS[w.label(c)] for c in _own_claims(user))})
+        if kind == "informativeness" and system == BY_CONTENT.system:
+            out: dict[str, list] = {"t": [], "o": [], "r": []}
+            for part in sections(user):
+                got = w.sort(w.subject(block(part, "question")), numbered(block(part, "claims")),
+                             numbered(block(part, "context")))
+                for key in out:
+                    out[key] += got[key]
+            return json.dumps({key: ids for key, ids in out.items() if ids})
         if kind == "informativeness":
             classes = [c for part in sections(user)  # a call may hold claims of several questions
                        for c in w.classify(w.subject(block(part, "question")), numbered(block(part, "claims")),
