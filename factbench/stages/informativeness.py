@@ -183,20 +183,28 @@ def _question_terms(question: str) -> tuple[Terms, frozenset[str]]:
     return asked, asked.words | {w.lower()[:STEM] for w in _NAME.findall(question)}
 
 
+RESTATEMENT_CANDIDATES = 5  # book claims shown per new claim, the closest first
+
+
+def _closeness(a: _Content, b: _Content) -> tuple[int, float]:
+    shared = len(a.words & b.words)
+    return len(a.marks & b.marks), shared / max(1, min(len(a.words), len(b.words)))
+
+
 def restatement_context(question: str, new: dict[str, str], book: dict[str, dict], limit: int) -> list[tuple[str, str]]:
-    """The claims of the book that a new claim may repeat or hold (:func:`_similar`), those similar
-    to most new claims first, at most `limit`, in the book's order: the judge lists the pairs
+    """The claims of the book that a new claim may repeat or hold (:func:`_similar`): for each new
+    claim the RESTATEMENT_CANDIDATES closest (most numbers and names shared, then the largest
+    share of content), at most `limit` in all, in the book's order: the judge lists the pairs
     among them and the new claims."""
     asked, names = _question_terms(question)
-    wanted = [_content(text, asked, names) for text in new.values()]
-    scored = []
-    for k, (claim, entry) in enumerate(book.items()):
-        have = _content(entry["text"], asked, names)
-        hits = sum(1 for want in wanted if _similar(want, have))
-        if hits:
-            scored.append((-hits, k, claim))
-    chosen = {claim for *_, claim in sorted(scored)[:limit]}
-    return [(claim, book[claim]["text"]) for claim in book if claim in chosen]
+    have = [(claim, _content(entry["text"], asked, names)) for claim, entry in book.items()]
+    chosen: set[str] = set()
+    for text in new.values():
+        want = _content(text, asked, names)
+        close = [(_closeness(want, theirs), -k, claim) for k, (claim, theirs) in enumerate(have)
+                 if _similar(want, theirs)]
+        chosen.update(claim for *_, claim in sorted(close, reverse=True)[:RESTATEMENT_CANDIDATES])
+    return [(claim, book[claim]["text"]) for claim in book if claim in chosen][:limit]
 
 
 def linked_claims(book: dict[str, dict], claims: list[str]) -> list[int]:
