@@ -117,6 +117,15 @@ class InformativenessStage(Stage[InformativenessRecord]):
     roles = (INFORMATIVENESS_ROLE,)
     role = "informativeness"
 
+    def templates(self, judges: dict[str, Judge], uses_evidence: bool) -> dict[str, str]:
+        """The judge's template, and for the built-in judge the template of sorting by question
+        (used with the verdict memo: on by default, provenance rather than identity)."""
+        out = super().templates(judges, uses_evidence)
+        by_question = book_template(judges[self.role]) if self.role in judges else None
+        if by_question is not None:
+            out[by_question.name] = f"{by_question.id}+book{BOOK_PARSER}"
+        return out
+
     def wanted(self, ctx: RunContext, sample: Sample) -> bool:
         return self.applies(ctx, sample.task) and sample.get(ClaimsStage) is not None
 
