@@ -358,6 +358,11 @@ async def classify_by_book(ctx: RunContext, sample: Sample, template: JudgeTempl
         else:
             classes[i] = entry["class"]
     linked = linked_claims(memo.book(book), norms)
+    if len(linked) > 1:  # with the claims that share a fact with them in part, neither holding the other
+        asked, names = _question_terms(question)
+        contents = [_content(t, asked, names) for t in texts]
+        linked = sorted(set(linked) | {j for j in range(len(texts)) if any(_similar(contents[i], contents[j])
+                                                                          for i in linked)})
     if len(linked) > 1 and not any(errors):
         memo.counts["restatement_calls"] += 1
         said, text = await restatements(client, judge, question, texts, linked, sample.evidence.uses_evidence)
