@@ -115,7 +115,8 @@ def test_memo_hits_across_two_evaluate_calls_and_between_a_run_and_a_scorer(serv
     _evaluate(server, data, tmp_path / "res", "second")
     second = json.loads((tmp_path / "res" / "second" / "summary.json").read_text())
     assert second["memo"]["verdicts_hits"] == first["memo"]["verdicts_misses"] and second["memo"]["verdicts_misses"] == 0
-    assert not judged_claims(server)
+    assert second["memo"]["classes_misses"] == 0 and second["memo"]["classes_hits"] == first["memo"]["classes_misses"] > 0
+    assert not judged_claims(server) and not judged_claims(server, "informativeness")
     assert second["overall"]["metrics"] == first["overall"]["metrics"]
     # The Scorer on the same cache takes the run's verdicts for the same question and answer.
     answers = [json.loads(line) for line in (tmp_path / "res" / "first" / "answers.jsonl").read_text().splitlines()]
