@@ -149,14 +149,18 @@ def test_a_changed_judge_template_model_or_evidence_never_reuses_a_verdict(serve
                 dict(judge="openai/judge", evidence=first_corpus),           # evidence
                 dict(judge="openai/judge", evidence=first_corpus),           # the same evidence: reused
                 dict(judge="openai/judge", evidence=other_corpus)]           # other passages
-    asked = []
+    asked, sorted_ = [], []
     for options in settings:
         server.state.log.clear()
         with Scorer(judge_base_url=server.base_url, preflight=False, **options) as scorer:
             result = scorer.score_sync([QUESTION], answer)[0]
         assert result.status == "scored"
         asked.append(sum(judged_claims(server).values()))
+        sorted_.append(sum(judged_claims(server, "informativeness").values()))
     assert asked == [4, 0, 4, 4, 4, 4, 0, 4]
+    # Classes are by content: another model or decoding sorts again; the verifier's label set and the
+    # evidence do not change them (the informativeness judge's template and the prompt carry neither).
+    assert sorted_ == [4, 0, 4, 0, 4, 0, 0, 0]
 
 
 _WRITER = textwrap.dedent("""
