@@ -154,10 +154,13 @@ class InformativenessStage(Stage[InformativenessRecord]):
 
 def class_book(ctx: RunContext, sample: Sample, template: JudgeTemplate) -> str:
     """The book a sample's claims are sorted in: the informativeness judge's identity (model and
-    decoding, template, parser) and the question. Evidence is not part of it: classes are by
-    content, and the prompt carries none."""
+    decoding, its templates, parser) and the question. The evidence is not part of it (classes
+    are by content, and the prompt carries none) beyond which of the judge's templates a
+    sample's own calls use."""
+    judge = ctx.judges["informativeness"]
     return memo_key("classes", {"judge": ctx.clients["informativeness"].spec.identity(), "template": template.id,
-                                "parser": BOOK_PARSER, "question": sample.prompt.text})
+                                "own": judge.id_for(sample.evidence.uses_evidence), "parser": BOOK_PARSER,
+                                "question": sample.prompt.text})
 
 
 BOOK_PARSER = "1"  # parse_book's version: part of a book's key
@@ -216,22 +219,31 @@ def restatement_context(question: str, new: dict[str, str], book: dict[str, dict
     return [(claim, book[claim]["text"]) for claim in book if claim in chosen][:limit]
 
 
-def linked_claims(book: dict[str, dict], claims: list[str]) -> list[int]:
-    """The claims of an answer that may restate one another: a repeated claim, and the claims of
-    every pair the book holds where one says nothing beyond the other."""
-    at: dict[str, list[int]] = {}
-    for i, claim in enumerate(claims):
-        at.setdefault(claim, []).append(i)
-    out: set[int] = set()
-    for claim, places in at.items():
-        if len(places) > 1:
-            out.update(places)
-        entry = book.get(claim) or {}
-        for other in (*entry.get("within", ()), *entry.get("holds", ())):
-            if other in at and other != claim:
-                out.update(places)
-                out.update(at[other])
-    return sorted(out)
+def within(book: dict[str, dict], a: str, b: str) -> bool:
+    """Whether the book holds that claim `a` says nothing beyond claim `b` (the pair is recorded on
+    whichever of the two was sorted in the call that listed it)."""
+    return b in (book.get(a) or {}).get("within", ()) or a in (book.get(b) or {}).get("holds", ())
+
+
+def answer_classes(book: dict[str, dict], claims: list[str], found: dict[str, dict | None]
+                   ) -> tuple[list[str | None], list[int | None]]:
+    """An answer's classes from its claims' entries: trivial and off topic as sorted; a claim that
+    says nothing beyond an earlier claim of the answer (or repeats it) restates the first such;
+    the rest as sorted. The same rule as an answer's own classification call."""
+    classes: list[str | None] = []
+    same_as: list[int | None] = []
+    for j, claim in enumerate(claims):
+        entry = found.get(claim)
+        if entry is None:
+            classes.append(None)
+            same_as.append(None)
+            continue
+        ref = None
+        if entry["class"] not in ("trivial", "off_topic"):
+            ref = next((i for i in range(j) if claims[i] == claim or within(book, claim, claims[i])), None)
+        classes.append("restates" if ref is not None else entry["class"])
+        same_as.append(ref)
+    return classes, same_as
 
 
 def _parses(judge: Judge, ids: list[int], completion: Any) -> bool:
@@ -243,6 +255,34 @@ def _book_parses(ids: list[int], listed: set[int], completion: Any) -> bool:
     return not any(parse_book(completion.text, ids, listed)[1])
 
 
+async def sort_call(client: LLMClient, template: JudgeTemplate, messages: list[dict[str, str]],
+                    listed: dict[int, tuple[str, str, str]], asked: list[int]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One sorting call: `listed` names every claim number in the prompt (book, claim, text),
+    `asked` those to sort. {book: {claim: entry}} for the asked claims (an entry with the pairs
+    it is in: "within" the claims it says nothing beyond, "holds" those that say nothing beyond
+    it; {"error": kind} where the output did not sort it), and the raw output."""
+    completion = await client.complete(messages, template=template.id, schema=template.schema,
+                                       schema_name="informativeness",
+                                       accept=functools.partial(_book_parses, asked, set(listed)))
+    classes, errors, pairs = parse_book(completion.text, asked, set(listed))
+    if completion.finish_reason == "length":
+        errors = [("truncated_output" if e else e) for e in errors]
+    out: dict[str, dict[str, dict]] = {}
+    for number, cls, err in zip(asked, classes, errors):
+        book, claim, text = listed[number]
+        out.setdefault(book, {})[claim] = {"error": err or "missing_class"} if err or cls is None else \
+            {"class": cls, "text": text, "within": [], "holds": []}
+    for a, b in pairs:
+        (book_a, claim_a, _), (book_b, claim_b, _) = listed[a], listed[b]
+        if book_a != book_b or claim_a == claim_b:
+            continue  # a pair across questions means nothing
+        if "class" in out.get(book_a, {}).get(claim_a, {}):
+            out[book_a][claim_a]["within"].append(claim_b)
+        if "class" in out.get(book_b, {}).get(claim_b, {}):
+            out[book_b][claim_b]["holds"].append(claim_a)
+    return out, completion.text
+
+
 @dataclass(frozen=True)
 class _Section:
     book: str
@@ -252,45 +292,22 @@ class _Section:
 
 async def sort_sections(client: LLMClient, template: JudgeTemplate, sections: list[_Section],
                         known: dict[str, dict[str, dict]]) -> tuple[dict[str, dict[str, dict]], str]:
-    """One call sorting the claims of `sections` (one question each) by content, each section with
-    the claims of its book they may repeat or hold: {book: {claim: entry}} (an entry with the
-    pairs it is in: "within" the claims it says nothing beyond, "holds" those that say nothing
-    beyond it), and the raw output."""
+    """One call sorting the claims of `sections` (one question each; answers of several prompts),
+    each section with the claims of its book they may repeat or hold."""
     laid_out: list[tuple[str, list[tuple[int, str]], list[tuple[int, str]]]] = []
-    by_number: dict[int, tuple[str, str]] = {}  # number -> (book, claim)
-    texts: dict[tuple[str, str], str] = {}
+    listed: dict[int, tuple[str, str, str]] = {}
+    asked: list[int] = []
     at = 0
     for section in sections:
         context = restatement_context(section.question, dict(section.claims), known[section.book], CONTEXT_CLAIMS)
         shown = [*context, *section.claims]
         numbers = list(range(at + 1, at + len(shown) + 1))
         at += len(shown)
-        by_number.update({n: (section.book, claim) for n, (claim, _) in zip(numbers, shown)})
-        texts.update({(section.book, claim): text for claim, text in shown})
+        listed.update({n: (section.book, claim, text) for n, (claim, text) in zip(numbers, shown)})
+        asked += numbers[len(context):]
         laid_out.append((section.question, list(zip(numbers[len(context):], [t for _, t in section.claims])),
                          list(zip(numbers[:len(context)], [t for _, t in context]))))
-    ids = [n for _, numbered, _ in laid_out for n, _ in numbered]
-    listed = set(by_number)
-    completion = await client.complete(sections_messages(template, laid_out), template=template.id,
-                                       schema=template.schema, schema_name="informativeness",
-                                       accept=functools.partial(_book_parses, ids, listed))
-    classes, errors, pairs = parse_book(completion.text, ids, listed)
-    if completion.finish_reason == "length":
-        errors = [("truncated_output" if e else e) for e in errors]
-    out: dict[str, dict[str, dict]] = {s.book: {} for s in sections}
-    for number, cls, err in zip(ids, classes, errors):
-        book, claim = by_number[number]
-        out[book][claim] = {"error": err or "missing_class"} if err or cls is None else \
-            {"class": cls, "text": texts[(book, claim)], "within": [], "holds": []}
-    for a, b in pairs:
-        (book_a, claim_a), (book_b, claim_b) = by_number[a], by_number[b]
-        if book_a != book_b:
-            continue  # a pair across questions means nothing
-        if "class" in out[book_a].get(claim_a, {}):
-            out[book_a][claim_a]["within"].append(claim_b)
-        if "class" in out[book_b].get(claim_b, {}):
-            out[book_b][claim_b]["holds"].append(claim_a)
-    return out, completion.text
+    return await sort_call(client, template, sections_messages(template, laid_out), listed, asked)
 
 
 def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[list[_Section]]]:
@@ -315,80 +332,78 @@ def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) ->
 
 async def classify_by_book(ctx: RunContext, sample: Sample, template: JudgeTemplate) -> InformativenessRecord:
     """An answer's classes with the memo. Each distinct claim is sorted by content once per
-    question and judge (its book, llm/memo.py), and the pairs where one claim says nothing beyond
-    another are kept; claims of other answers pending at the same time go out in the same call
-    (those of other questions too, within a memo window). Restatement depends on the answer's
-    claims before each claim: an answer holding such a pair (or a claim twice) is classified on
-    its own, over those claims, in its order, as without the memo; every other answer takes its
-    classes from the book."""
+    question and judge (its book, llm/memo.py), with the pairs where one claim says nothing
+    beyond another: the claims of the question in the same call, and the book's claims each may
+    repeat or hold (:func:`restatement_context`). An answer's restatements follow from those
+    pairs (:func:`answer_classes`), so no answer needs a call of its own for them. A sample
+    sorting its own claims alone does it in its own classification layout, which shares the
+    prompt prefix of its verification; claims of several answers pending at once (of several
+    questions, within a memo window) go out together, each under its question."""
     memo, judge, client = ctx.memo, ctx.judges["informativeness"], ctx.clients["informativeness"]
     assert memo is not None
     claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
+    uses_evidence = sample.evidence.uses_evidence
     texts = [c.text for c in claims.claims]
     norms = [normalise_claim(t) for t in texts]
     raw: list[str] = list(previous.raw) if previous is not None else []
     book = class_book(ctx, sample, template)
     group = memo_key("classes-group", {"judge": client.spec.identity(), "template": template.id,
                                        "parser": BOOK_PARSER})
+    first_at = {claim: i for i, claim in reversed(list(enumerate(norms)))}
+
+    async def own_layout(new: dict[str, str], known: dict[str, dict]) -> list[tuple[dict[str, dict[str, dict]], str]]:
+        """The sample's own claims in the calls its verification made (the same prefix), each
+        call with the answer's other claims before it and the book's claims they may repeat or
+        hold as context."""
+        calls = verification_calls(sorted(first_at[c] for c in new), sample.get(EvidenceStage), uses_evidence,
+                                   ctx.claims_per_call, ctx.evidence_tokens)
+        book_context = restatement_context(question, new, {c: e for c, e in known.items() if c not in first_at},
+                                           CONTEXT_CLAIMS)
+        own = judge.template_for(uses_evidence)
+
+        async def one(call: VerificationCall) -> tuple[dict[str, dict[str, dict]], str]:
+            members = set(call.claims)
+            earlier = [(i + 1, texts[i]) for i in range(max(0, call.claims[-1] - CONTEXT_CLAIMS), call.claims[-1])
+                       if i not in members]
+            after = len(texts)
+            context = earlier + [(after + k + 1, text) for k, (_, text) in enumerate(book_context)]
+            listed = {i + 1: (book, norms[i], texts[i]) for i in range(len(texts))}
+            listed.update({after + k + 1: (book, claim, text) for k, (claim, text) in enumerate(book_context)})
+            numbered = [(i + 1, texts[i]) for i in call.claims]
+            messages = informativeness_messages(own, question, numbered, context, refs=call.refs)
+            return await sort_call(client, own, messages, {n: listed[n] for n in [*[n for n, _ in numbered],
+                                                                                 *[n for n, _ in context]]},
+                                   [n for n, _ in numbered])
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
 
     async def classify(todo: dict[str, tuple[str, dict[str, str]]],
                        known: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+        if set(todo) == {book} and set(todo[book][1]) <= set(first_at):
+            results = await own_layout(todo[book][1], known[book])
+        else:
+            async def in_order(calls: list[list[_Section]]) -> list[tuple[dict[str, dict[str, dict]], str]]:
+                done: list[tuple[dict[str, dict[str, dict]], str]] = []
+                sorted_here: dict[str, dict[str, dict]] = {}  # a large book's earlier calls: context of the next
+                for sections in calls:
+                    seen = {s.book: {**known[s.book], **sorted_here.get(s.book, {})} for s in sections}
+                    done.append(await sort_sections(client, template, sections, seen))
+                    for b, entries in done[-1][0].items():
+                        sorted_here.setdefault(b, {}).update({c: e for c, e in entries.items() if "error" not in e})
+                return done
+
+            results = [r for rs in await asyncio.gather(*(in_order(calls) for calls in
+                                                          section_calls(todo, ctx.claims_per_call))) for r in rs]
         out: dict[str, dict[str, dict]] = {b: {} for b in todo}
-
-        async def in_order(calls: list[list[_Section]]) -> None:
-            for sections in calls:
-                seen = {s.book: {**known[s.book], **{c: e for c, e in out[s.book].items() if "error" not in e}}
-                        for s in sections}
-                judged, text = await sort_sections(client, template, sections, seen)
-                raw.append(text)
-                for b, entries in judged.items():
-                    out[b].update(entries)
-
-        await asyncio.gather(*(in_order(calls) for calls in section_calls(todo, ctx.claims_per_call)))
+        for judged, text in results:
+            raw.append(text)
+            for b, entries in judged.items():
+                out.setdefault(b, {}).update(entries)
         return out
 
     found = await memo.classes(book, question, dict(zip(norms, texts)), classify, group)
-    classes: list[str | None] = [None] * len(texts)
-    same_as: list[int | None] = [None] * len(texts)
-    errors: list[str | None] = [None] * len(texts)
-    for i, claim in enumerate(norms):
-        entry = found.get(claim)
-        if entry is None:
-            errors[i] = memo.class_error(book, claim)
-        else:
-            classes[i] = entry["class"]
-    linked = linked_claims(memo.book(book), norms)
-    if len(linked) > 1:  # with the claims that share a fact with them in part, neither holding the other
-        asked, names = _question_terms(question)
-        contents = [_content(t, asked, names) for t in texts]
-        linked = sorted(set(linked) | {j for j in range(len(texts)) if any(_similar(contents[i], contents[j])
-                                                                          for i in linked)})
-    if len(linked) > 1 and not any(errors):
-        memo.counts["restatement_calls"] += 1
-        said, text = await restatements(client, judge, question, texts, linked, sample.evidence.uses_evidence)
-        raw.append(text)
-        for i, (cls, ref, err) in said.items():
-            if err or cls is None:
-                classes[i], errors[i] = None, err or "missing_class"
-            elif cls == "restates":
-                classes[i], same_as[i] = "restates", ref
+    classes, same_as = answer_classes(memo.book(book), norms, found)
+    errors: list[str | None] = [None if cls is not None else memo.class_error(book, claim)
+                                for claim, cls in zip(norms, classes)]
     return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
                                  judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)
-
-
-async def restatements(client: LLMClient, judge: Judge, question: str, texts: list[str], linked: list[int],
-                       uses_evidence: bool) -> tuple[dict[int, tuple[str | None, int | None, str | None]], str]:
-    """Which of an answer's linked claims restate an earlier one: the judge's own classification
-    call over those claims, in the answer's order, numbered by their places in it. Per claim: its
-    class in this call, the claim it restates, an error kind."""
-    template = judge.template_for(uses_evidence)
-    numbered = [(i + 1, texts[i]) for i in linked]
-    ids = [number for number, _ in numbered]
-    completion = await client.complete(informativeness_messages(template, question, numbered, []),
-                                       template=template.id, schema=template.schema, schema_name="informativeness",
-                                       accept=functools.partial(_parses, judge, ids))
-    got, refs, errs = judge.parse(completion.text, ids)
-    if completion.finish_reason == "length":
-        errs = [("truncated_output" if e else e) for e in errs]
-    return {i: (cls, None if ref is None or ref - 1 not in linked else ref - 1, err)
-            for i, cls, ref, err in zip(linked, got, refs, errs)}, completion.text

@@ -34,7 +34,6 @@ from functools import lru_cache
 from typing import Any
 
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
-from factbench.judges.informativeness import BY_CONTENT
 from factbench.testing.extra_kinds import block, claims_with_refs, numbered, sections, system_and_user
 from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
@@ -246,14 +245,14 @@ class GroundTruthResponder:
 
     def __call__(self, body: dict[str, Any], kind: str) -> str:
         self.requests[kind] += 1
-        system, user = system_and_user(body)
+        _, user = system_and_user(body)
         w = self.world
         if kind == "extract":
             return json.dumps({"sentences": [{"id": i, "claims": [c] if (c := strip_hedge(s)) else []}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})
         if kind == "verify":
             return json.dumps({"labels": "".join(LETTERS[w.label(c)] for c in _own_claims(user))})
-        if kind == "informativeness" and system == BY_CONTENT.system:
+        if kind == "informativeness":  # per answer or by question: one section per question
             out: dict[str, list] = {"t": [], "o": [], "r": []}
             for part in sections(user):
                 got = w.sort(w.subject(block(part, "question")), numbered(block(part, "claims")),
@@ -261,14 +260,6 @@ class GroundTruthResponder:
                 for key in out:
                     out[key] += got[key]
             return json.dumps({key: ids for key, ids in out.items() if ids})
-        if kind == "informativeness":
-            classes = [c for part in sections(user)  # a call may hold claims of several questions
-                       for c in w.classify(w.subject(block(part, "question")), numbered(block(part, "claims")),
-                                           numbered(block(part, "context")))]
-            listed = {"t": [c["id"] for c in classes if c["class"] == "trivial"],
-                      "r": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
-                      "o": [c["id"] for c in classes if c["class"] == "off_topic"]}
-            return json.dumps({key: ids for key, ids in listed.items() if ids})  # an empty class left out
         if kind == "paraphrase":
             return json.dumps({"sentences": [{"id": i, "text": w.reword(s) or _PREFIX + s}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from factbench.judges.informativeness import parse_classes
 from factbench.testing.ground_truth import GroundTruthResponder
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState
 
@@ -111,16 +112,18 @@ def test_precision_alone_is_hacked_by_truncation_and_trivial_facts(hacked_run):
 
 def test_classes_from_the_memo_are_those_of_each_answer_alone(hacked_run):
     """The run and the hack variants sort claims by question through the verdict memo (on by
-    default); every class, restatements included, must be what the judge gives the answer alone."""
+    default); every class, restatements included, must be what the judge's call about the whole
+    answer alone gives."""
     world, compared = hacked_run["world"], 0
     for records in sorted(hacked_run["root"].rglob("informativeness.jsonl")):
         claims = {r["id"]: r for r in map(json.loads, (records.parent / "claims.jsonl").read_text().splitlines())}
         prompts = {r["id"]: r["prompt"] for r in map(json.loads, (records.parent / "answers.jsonl").read_text().splitlines())}
         for record in map(json.loads, records.read_text().splitlines()):
             texts = [c["text"] for c in claims[record["id"]]["claims"]]
-            alone = world.classify(world.subject(prompts[record["id"]]), list(enumerate(texts, 1)), [])
-            assert record["classes"] == [c["class"] for c in alone], (records.parent.name, record["id"])
-            assert record["same_as"] == [None if c["same_as"] is None else c["same_as"] - 1 for c in alone]
+            said = world.sort(world.subject(prompts[record["id"]]), list(enumerate(texts, 1)), [])
+            classes, same_as, _ = parse_classes(json.dumps(said), list(range(1, len(texts) + 1)))
+            assert record["classes"] == classes, (records.parent.name, record["id"])
+            assert record["same_as"] == [None if ref is None else ref - 1 for ref in same_as]
             compared += len(texts)
     assert compared > 3000
 

@@ -25,7 +25,6 @@ from conftest import role_args, write_longfact_fixture
 import factbench
 from factbench.cli.main import main
 from factbench.evidence.corpus import PassageStore
-from factbench.judges.informativeness import BY_CONTENT
 from factbench.llm.cache import check_cache_file
 from factbench.llm.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.reward import Scorer
@@ -87,7 +86,7 @@ def test_a_group_verifies_and_classifies_each_distinct_claim_once(server, tmp_pa
     # Classes by content: each distinct claim sorted once too (no claim says nothing beyond another here, so
     # no answer needs a restatement call of its own).
     assert all(n == 1 for n in classified.values()) and {normalise_claim(c) for c in classified} == distinct
-    assert stats["classes_misses"] == len(distinct) and "restatement_calls" not in stats
+    assert stats["classes_misses"] == len(distinct)
     assert stats["classes_hits"] + stats["classes_waits"] + stats["classes_misses"] == occurrences
     assert stats["verdicts_hits"] + stats["verdicts_waits"] + stats["verdicts_misses"] == occurrences
     # The same rewards and labels as scoring each rollout alone, without the memo.
@@ -158,9 +157,9 @@ def test_a_changed_judge_template_model_or_evidence_never_reuses_a_verdict(serve
         asked.append(sum(judged_claims(server).values()))
         sorted_.append(sum(judged_claims(server, "informativeness").values()))
     assert asked == [4, 0, 4, 4, 4, 4, 0, 4]
-    # Classes are by content: another model or decoding sorts again; the verifier's label set and the
-    # evidence do not change them (the informativeness judge's template and the prompt carry neither).
-    assert sorted_ == [4, 0, 4, 0, 4, 0, 0, 0]
+    # Classes are by content: another model or decoding sorts again, and so does evidence (the judge's own
+    # template differs with it); the verifier's label set and the passages do not change them.
+    assert sorted_ == [4, 0, 4, 0, 4, 4, 0, 0]
 
 
 _WRITER = textwrap.dedent("""
@@ -231,17 +230,13 @@ BORN, CAME_FROM, PRIZE = SENTENCES[0], "Ada Quill came from Tarrow.", SENTENCES[
 
 
 def _restating_judge(body: dict, kind: str) -> str:
-    """The scripted judge, except that its classifier calls CAME_FROM a restatement of BORN when it
-    sees BORN before it (in the same call or among the earlier claims)."""
+    """The scripted judge, except that its classifier says CAME_FROM says nothing beyond BORN
+    whenever it sees both (among the claims or the context)."""
     if kind != "informativeness":
         return scripted_content(body, ScriptedState())
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     seen = dict((text, number) for number, text in numbered(block(user, "context")) + numbered(block(user, "claims")))
-    came = seen.get(CAME_FROM)
-    if body["messages"][0]["content"] == BY_CONTENT.system:  # sorting by question: the pair, in any order
-        return json.dumps({"r": [[came, seen[BORN]]]} if came is not None and BORN in seen else {})
-    restates = [[came, seen[BORN]]] if came is not None and seen.get(BORN, came) < came else []
-    return json.dumps({"trivial": [], "restates": restates, "off_topic": []})
+    return json.dumps({"r": [[seen[CAME_FROM], seen[BORN]]]} if CAME_FROM in seen and BORN in seen else {})
 
 
 def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
@@ -260,10 +255,9 @@ def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
             assert list(judged_claims(server)) == [PRIZE]
             stats = scorer.stats()["memo"]
             assert stats["verdicts_hits"] == 3
-            # The book holds the pair (CAME_FROM says nothing beyond BORN): an answer holding both asks which
-            # restates which, in a call of its own over those two; PRIZE, new, is sorted by content.
-            assert stats["restatement_calls"] == 2
-            assert judged_claims(server, "informativeness") == Counter({PRIZE: 1, BORN: 1, CAME_FROM: 1})
+            # The book holds the pair (CAME_FROM says nothing beyond BORN), so the restatement needs no call:
+            # only PRIZE, new, is sorted (with BORN shown as context: they share a year? no: nothing).
+            assert judged_claims(server, "informativeness") == Counter({PRIZE: 1})
 
 
 OTHER_QUESTIONS = {"Tell me about Ben Orrin.": ["Ben Orrin was born in Sallow in 1899.", "Ben Orrin built boats.",
