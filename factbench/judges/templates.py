@@ -164,16 +164,18 @@ Shelley. 3. Ada Lovelace kept a diary of every meal she ate. Output: {{"labels":
 
 # The informativeness judge (factbench.judges.informativeness) asks about the same claims in the
 # same prompt up to the claims block, with its own last lines: the two calls share one cached
-# prefix (instructions, question, claims), so the claims are prefilled once for both.
-_CLASSIFY_SECTION = """Other requests ask you to classify the claims by content only, whatever {known}:
-t (trivial): true of almost any subject or too general to tell anything ("X is a person");
-r (restates): says again, in any words, what an earlier claim says;
-o (off topic): about something other than what the question asks, however true;
-any other claim is informative. List only the t, r and o claims, each once, in JSON; leave out
-an empty class: {{"t": [<claim numbers>], "r": [[<claim>, <claim it restates>]], "o": [<claim numbers>]}}.
-Earlier claims given as context are not classified. Example, question "Who was Ada Lovelace?",
-claims 1. Ada Lovelace was born in 1815. 2. Ada Lovelace was a person. 3. Lovelace's year of
-birth was 1815. 4. Charles Babbage was born in London. Output: {{"t": [2], "r": [[3, 1]], "o": [4]}}"""
+# prefix (instructions, question, claims), so the claims are prefilled once for both. Its rules
+# (SORT_RULES) also serve on their own, where claims are sorted once per question.
+SORT_RULES = """t (trivial): true of almost any subject or too general to tell anything ("X is a person");
+o (off topic): about something other than what its question asks, however true;
+every other claim is informative. Context claims are not sorted.
+Also list under r every pair [a, b] of claims, at least one of them not context, where claim a
+says nothing that claim b does not say, in any words: a repetition of b, or a part of it.
+Answer in JSON, leaving out an empty list: {"t": [<claims>], "o": [<claims>], "r": [[<a>, <b>]]}.
+Example, question "Who was Ada Lovelace?", claims 1. Ada Lovelace was born in 1815. 2. Ada
+Lovelace was a person. 3. Lovelace's year of birth was 1815. 4. Charles Babbage was born in
+London. 5. Ada Lovelace was born in London in 1815. Output: {"t": [2], "o": [4], "r": [[1, 3],
+[3, 1], [1, 5], [3, 5]]}"""
 
 
 @cache
@@ -183,14 +185,14 @@ def verify_template(mode: str, with_evidence: bool) -> JudgeTemplate:
     base = _VERIFY_EVIDENCE_SYSTEM if with_evidence else _VERIFY_KNOWLEDGE_SYSTEM
     system = base.format(rules=_VERIFY_RULES[mode, with_evidence], letters=letters, silent="N" if mode == "ternary" else "U")
     known = "the passages say of their truth" if with_evidence else "you know of their truth"
-    system += "\n\n" + _CLASSIFY_SECTION.format(known=known)
+    system += f"\n\nOther requests ask you to sort the claims by content only, whatever {known}:\n" + SORT_RULES
     schema = {
         "type": "object",
         "properties": {"labels": {"type": "string", "pattern": f"^[{letters}]*$"}},
         "required": ["labels"], "additionalProperties": False,
     }
     name = f"verify-{mode}-{'evidence' if with_evidence else 'knowledge'}"
-    return JudgeTemplate(name=name, version="4", system=system, schema=schema)
+    return JudgeTemplate(name=name, version="5", system=system, schema=schema)  # v5: pairs in classification
 
 
 def claim_line(number: int, claim: str, refs: list[int] | None = None) -> str:
@@ -223,19 +225,41 @@ def passages_block(passages: list[tuple[str, str]]) -> str:
 def verification_messages(template: JudgeTemplate, passages: list[tuple[str, str]], claims: list[str],
                           question: str = "", first: int = 1, passages_first: bool = False,
                           refs: list[list[int]] | None = None,
-                          numbers: list[int] | None = None) -> list[dict[str, str]]:
+                          numbers: list[int] | None = None,
+                          questions: list[str] | None = None) -> list[dict[str, str]]:
     """`passages` are (title, text) pairs; an empty list means the knowledge-only template. Claims
     are numbered by `numbers` (their places in the answer), or from `first` on; `refs` gives each
     claim's own passages (1-based numbers in `passages`), which alone it is judged on. By default
     the question and the claims come first, so the informativeness call about the same claims
     shares the prompt up to the passages; `passages_first` puts the block right after the
-    instructions instead, so several calls that judge different claims against one block share it."""
+    instructions instead, so several calls that judge different claims against one block share it.
+    `questions` (one per claim) lets one call judge the claims of several questions: each run of
+    claims of one question comes under that question."""
     numbered = list(zip(numbers, claims)) if numbers is not None else list(enumerate(claims, start=first))
     request = f"Label all {len(claims)} claims as JSON."
     block = [passages_block(passages)] if passages else []
+    if questions is not None and len(set(questions)) > 1:
+        return _sections(template.system, questions, numbered, refs, block, passages_first, request)
     if passages_first:
         return claims_prompt(template.system, question, numbered, [request], head=tuple(block), refs=refs)
     return claims_prompt(template.system, question, numbered, block + [request], refs=refs)
+
+
+def _sections(system: str, questions: list[str], numbered: list[tuple[int, str]], refs: list[list[int]] | None,
+              block: list[str], passages_first: bool, request: str) -> list[dict[str, str]]:
+    parts = list(block) if passages_first else []
+    runs: list[tuple[str, list[int]]] = []
+    for k, question in enumerate(questions):
+        if not runs or runs[-1][0] != question:
+            runs.append((question, []))
+        runs[-1][1].append(k)
+    for question, ks in runs:
+        lines = [claim_line(*numbered[k], refs[k] if refs is not None else None) for k in ks]
+        parts += [quote("question", question), "Claims:\n" + quote("claims", "\n".join(lines))]
+    if not passages_first:
+        parts += block
+    parts.append(f"The claims answer {len(runs)} questions, each under its own.\n{request}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 # ------------------------------------------------------------------ relevance

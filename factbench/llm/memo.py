@@ -85,6 +85,10 @@ class VerdictMemo:
         self.counts: Counter[str] = Counter()  # "<kind>_hits", "<kind>_misses", "<kind>_waits", "stored"
         self._inflight: dict[str, asyncio.Future] = {}
         self._memory: dict[str, Any] = {}
+        self._books: dict[str, dict[str, dict]] = {}  # classes by book (judge and question): claim -> entry
+        self._next_batch: dict[tuple[int, str], _ClassBatch] = {}  # by event loop and book
+        self._book_locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._class_errors: dict[tuple[str, str], str] = {}  # the error kind of a claim the judge got wrong
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -101,8 +105,12 @@ class VerdictMemo:
             print(f"warning: the verdict memo {self.path} is damaged ({problem}); moved it to {moved} and "
                   "started an empty one (--no-memo runs without it)", file=sys.stderr)
         with _Guard(self.path, "open"):
-            self._conn().execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                                 "value TEXT NOT NULL, created REAL NOT NULL)")
+            conn = self._conn()
+            conn.execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                         "value TEXT NOT NULL, created REAL NOT NULL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS classes (key TEXT PRIMARY KEY, book TEXT NOT NULL, "
+                         "value TEXT NOT NULL, created REAL NOT NULL)")
+            conn.execute("CREATE INDEX IF NOT EXISTS classes_book ON classes (book)")
 
     @classmethod
     def beside(cls, cache: Any | None, window_s: float = 0.0) -> VerdictMemo:
@@ -161,20 +169,145 @@ class VerdictMemo:
             conn.execute("COMMIT")
 
     def entries(self) -> int:
+        """Stored judgements: verdicts and claim classes."""
         if self.path is None:
-            return len(self._memory)
+            return len(self._memory) + sum(len(book) for book in self._books.values())
         with _Guard(self.path, "read"):
-            return self._conn().execute("SELECT COUNT(*) FROM memo").fetchone()[0]
+            conn = self._conn()
+            return conn.execute("SELECT COUNT(*) FROM memo").fetchone()[0] + \
+                conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
 
     def clear(self) -> int:
         """Remove every stored judgement; how many there were."""
         if self.path is None:
-            n, self._memory = len(self._memory), {}
+            n = self.entries()
+            self._memory, self._books = {}, {}
             return n
         with _Guard(self.path, "write"):
-            n = self._conn().execute("DELETE FROM memo").rowcount
-            self._conn().execute("VACUUM")
+            conn = self._conn()
+            n = conn.execute("DELETE FROM memo").rowcount + conn.execute("DELETE FROM classes").rowcount
+            conn.execute("VACUUM")
+        self._books = {}
         return n
+
+    # ------------------------------------------------------------------ claim classes, by book
+    # A book holds the classes by content of the claims made about one question under one
+    # informativeness judge: claim (normalised) -> {"class": ..., "text": as first seen}.
+
+    def book(self, book: str, refresh: bool = False) -> dict[str, dict]:
+        """The classes of a book (read from the table on first use, or again with `refresh`: another
+        process may have added claims)."""
+        known = self._books.get(book)
+        if known is not None and not refresh:
+            return known
+        known = self._books.setdefault(book, {})
+        if self.path is None:
+            return known
+        with _Guard(self.path, "read"):
+            rows = self._conn().execute("SELECT value FROM classes WHERE book = ?", (book,)).fetchall()
+        for (value,) in rows:
+            try:
+                entry = json.loads(value)
+            except ValueError:  # a damaged value: that claim is classified again
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("claim"), str):
+                known.setdefault(entry["claim"], entry)
+        return known
+
+    def add_to_book(self, book: str, entries: dict[str, dict]) -> None:
+        """Parsed classes into a book, in one transaction; a claim already there keeps its entry
+        (another process classified it first: everyone then uses that one)."""
+        if not entries:
+            return
+        self.counts["stored"] += len(entries)
+        if self.path is not None:
+            now = time.time()
+            rows = [(item_key(book, claim), book, json.dumps({**e, "claim": claim}, ensure_ascii=False), now)
+                    for claim, e in entries.items()]
+            with _Guard(self.path, "write"):
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany("INSERT OR IGNORE INTO classes (key, book, value, created) VALUES (?, ?, ?, ?)",
+                                     rows)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            self.book(book, refresh=True)
+            return
+        known = self._books.setdefault(book, {})
+        for claim, entry in entries.items():
+            known.setdefault(claim, {**entry, "claim": claim})
+
+    def class_error(self, book: str, claim: str) -> str:
+        """Why a claim of a book has no entry: the error kind of its last call, else missing_class."""
+        return self._class_errors.get((book, claim), "missing_class")
+
+    async def classes(self, book: str, question: str, wanted: dict[str, str], classify: Classify,
+                      group: str | None = None) -> dict[str, dict | None]:
+        """The entry of every claim in `wanted` (normalised -> text) in `book` (the classes of
+        `question`). The claims not there yet are classified by `classify` ({book: (question,
+        {claim: text})}, {book: its entries} -> {book: {claim: entry}}, an entry {"error": kind}
+        where the output did not classify a claim; only the others are stored), one call at a
+        time per book: claims that other samples need while a call is out wait for the next one,
+        which takes them all. With a window (`window_s` > 0) and a `group` (the judge), the books
+        of the group share their calls: claims of every question pending within the window go
+        out together. A claim still without an entry after its batch (the judge's output did
+        not classify it, or the call failed twice) is None."""
+        known = self.book(book)
+        missing = {c: t for c, t in wanted.items() if c not in known}
+        self.counts["classes_hits"] += len(wanted) - len(missing)
+        self.counts["classes_asked"] += len(missing)
+        for _ in range(2):
+            if not missing:
+                break
+            ok = await self._classify_batch(book, question, missing, classify,
+                                            group if group is not None and self.window_s > 0 else book)
+            known = self.book(book)
+            missing = {c: t for c, t in missing.items() if c not in known}
+            if ok:
+                break  # the judge saw them: what it left unnamed stays missing (an error of this answer)
+        return {claim: known.get(claim) for claim in wanted}
+
+    async def _classify_batch(self, book: str, question: str, items: dict[str, str], classify: Classify,
+                              group: str) -> bool:
+        """Join the group's next batch (or open it and send it once the group's call in flight is
+        back): whether the batch's call returned."""
+        loop = asyncio.get_running_loop()
+        at = (id(loop), group)
+        batch = self._next_batch.get(at)
+        if batch is not None:
+            batch.items.setdefault(book, (question, {}))[1].update(items)
+            return await asyncio.shield(batch.done)
+        batch = _ClassBatch({book: (question, dict(items))}, loop.create_future())
+        self._next_batch[at] = batch
+        lock = self._book_locks.setdefault(at, asyncio.Lock())
+        ok = False
+        try:
+            async with lock:
+                if self.window_s > 0:
+                    await asyncio.sleep(self.window_s)
+                self._next_batch.pop(at, None)  # closed: later claims wait for the next call
+                known = {b: self.book(b, refresh=True) for b in batch.items}
+                todo = {b: (q, {c: t for c, t in claims.items() if c not in known[b]})
+                        for b, (q, claims) in batch.items.items()}
+                todo = {b: entry for b, entry in todo.items() if entry[1]}
+                if todo:
+                    self.counts["classes_misses"] += sum(len(claims) for _, claims in todo.values())
+                    self.counts["classes_calls"] += 1
+                    judged = await classify(todo, known)
+                    for b, entries in judged.items():
+                        for claim, entry in entries.items():
+                            if "error" in entry:
+                                self._class_errors[(b, claim)] = entry["error"]
+                        self.add_to_book(b, {c: e for c, e in entries.items() if "error" not in e})
+                ok = True
+        finally:
+            if self._next_batch.get(at) is batch:
+                self._next_batch.pop(at, None)
+            batch.done.set_result(ok)
+        return ok
 
     # ------------------------------------------------------------------ single flight
     def claim(self, kind: str, keys: list[str]) -> Claimed:
@@ -250,8 +383,11 @@ class VerdictMemo:
     def stats(self) -> dict[str, int]:
         """Verdict hits, misses and waits, and joint calls, since this memo was opened."""
         out = {k: int(v) for k, v in sorted(self.counts.items())}
-        for what in ("hits", "misses", "waits"):
-            out.setdefault(f"verdicts_{what}", 0)
+        # a class asked for and not sent by this sample was in another's call
+        out["classes_waits"] = max(0, out.pop("classes_asked", 0) - out.get("classes_misses", 0))
+        for kind in ("verdicts", "classes"):
+            for what in ("hits", "misses", "waits"):
+                out.setdefault(f"{kind}_{what}", 0)
         out.setdefault("stored", 0)
         return out
 
@@ -261,6 +397,16 @@ class VerdictMemo:
         for conn in opened:
             conn.close()
         self._local = threading.local()
+
+
+Classify = Callable[[dict[str, tuple[str, dict[str, str]]], dict[str, dict[str, dict]]],
+                    Awaitable[dict[str, dict[str, dict]]]]
+
+
+@dataclass
+class _ClassBatch:
+    items: dict[str, tuple[str, dict[str, str]]]  # book -> (question, {normalised claim: text})
+    done: asyncio.Future  # True once the call returned (whatever it parsed), False if it failed
 
 
 @dataclass

@@ -13,14 +13,27 @@ class and a counted error kind, and is asked again on the next resume (only thos
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
-from factbench.judges.informativeness import INFORMATIVENESS_JUDGE, informativeness_messages
+from factbench.judges.informativeness import (
+    INFORMATIVENESS_JUDGE,
+    book_template,
+    informativeness_messages,
+    parse_book,
+    sections_messages,
+)
 from factbench.judges.judge import Judge
+from factbench.judges.templates import JudgeTemplate
 from factbench.llm.client import LLMClient
+from factbench.llm.memo import memo_key, normalise_claim
 from factbench.stages.base import JudgeRole, RunContext, Sample, Stage
 from factbench.stages.claims import ClaimsStage
 from factbench.stages.evidence import EvidenceStage
+from factbench.stages.grounding import STEM, Terms, terms
 from factbench.stages.verify import (
     DEFAULT_CLAIMS_PER_CALL,
     DEFAULT_EVIDENCE_TOKENS,
@@ -104,6 +117,15 @@ class InformativenessStage(Stage[InformativenessRecord]):
     roles = (INFORMATIVENESS_ROLE,)
     role = "informativeness"
 
+    def templates(self, judges: dict[str, Judge], uses_evidence: bool) -> dict[str, str]:
+        """The judge's template, and for the built-in judge the template of sorting by question
+        (used with the verdict memo: on by default, provenance rather than identity)."""
+        out = super().templates(judges, uses_evidence)
+        by_question = book_template(judges[self.role]) if self.role in judges else None
+        if by_question is not None:
+            out[by_question.name] = f"{by_question.id}+book{BOOK_PARSER}"
+        return out
+
     def wanted(self, ctx: RunContext, sample: Sample) -> bool:
         return self.applies(ctx, sample.task) and sample.get(ClaimsStage) is not None
 
@@ -119,7 +141,269 @@ class InformativenessStage(Stage[InformativenessRecord]):
                 Counter(e for e in record.errors if e))
 
     async def produce(self, ctx: RunContext, sample: Sample) -> InformativenessRecord:
+        template = book_template(ctx.judges["informativeness"])
+        if ctx.memo is not None and template is not None:
+            return await classify_by_book(ctx, sample, template)
         return await weigh_claims(ctx.clients["informativeness"], sample.prompt.text, sample.need(ClaimsStage),
                                   sample.get(EvidenceStage), uses_evidence=sample.evidence.uses_evidence,
                                   claims_per_call=ctx.claims_per_call, evidence_tokens=ctx.evidence_tokens,
                                   judge=ctx.judges["informativeness"], previous=sample.get(InformativenessStage))
+
+
+# ------------------------------------------------------------------ with the memo: classes by question
+
+def class_book(ctx: RunContext, sample: Sample, template: JudgeTemplate) -> str:
+    """The book a sample's claims are sorted in: the informativeness judge's identity (model and
+    decoding, its templates, parser) and the question. The evidence is not part of it (classes
+    are by content, and the prompt carries none) beyond which of the judge's templates a
+    sample's own calls use."""
+    judge = ctx.judges["informativeness"]
+    return memo_key("classes", {"judge": ctx.clients["informativeness"].spec.identity(), "template": template.id,
+                                "own": judge.id_for(sample.evidence.uses_evidence), "parser": BOOK_PARSER,
+                                "question": sample.prompt.text})
+
+
+BOOK_PARSER = "1"  # parse_book's version: part of a book's key
+RESTATEMENT_SHARE = 0.5  # of the smaller claim's content words and numbers, found in the other
+_NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][\w'’-]*")
+
+
+@dataclass(frozen=True)
+class _Content:
+    words: frozenset[str]  # content words (stems) and numbers, beyond the question's
+    marks: frozenset[str]  # numbers and names (capitalised words inside the sentence), beyond the question's
+
+
+def _content(text: str, asked: Terms, asked_names: frozenset[str]) -> _Content:
+    t = terms(text)
+    numbers = t.numbers - asked.numbers
+    names = frozenset(w.lower()[:STEM] for w in _NAME.findall(text)) - asked_names
+    return _Content(frozenset(t.words - asked.words) | numbers, numbers | names)
+
+
+def _similar(a: _Content, b: _Content) -> bool:
+    """Whether one claim may say nothing beyond the other: they share a number or a name, or at
+    least half the content of the smaller. A restatement, or a part of a claim, states the name,
+    place, year or thing it repeats again, in whatever words ("died in the year 1999", "the death
+    took place in 1999")."""
+    shared = len(a.words & b.words)
+    return bool(a.marks & b.marks) or (shared > 0 and shared >= RESTATEMENT_SHARE * min(len(a.words), len(b.words)))
+
+
+def _question_terms(question: str) -> tuple[Terms, frozenset[str]]:
+    asked = terms(question)
+    return asked, asked.words | {w.lower()[:STEM] for w in _NAME.findall(question)}
+
+
+RESTATEMENT_CANDIDATES = 5  # book claims shown per new claim, the closest first
+
+
+def _closeness(a: _Content, b: _Content) -> tuple[int, float]:
+    shared = len(a.words & b.words)
+    return len(a.marks & b.marks), shared / max(1, min(len(a.words), len(b.words)))
+
+
+def restatement_context(question: str, new: dict[str, str], book: dict[str, dict], limit: int) -> list[tuple[str, str]]:
+    """The claims of the book that a new claim may repeat or hold (:func:`_similar`): for each new
+    claim the RESTATEMENT_CANDIDATES closest (most numbers and names shared, then the largest
+    share of content), at most `limit` in all, in the book's order: the judge lists the pairs
+    among them and the new claims."""
+    asked, names = _question_terms(question)
+    have = [(claim, _content(entry["text"], asked, names)) for claim, entry in book.items()]
+    chosen: set[str] = set()
+    for text in new.values():
+        want = _content(text, asked, names)
+        close = [(_closeness(want, theirs), -k, claim) for k, (claim, theirs) in enumerate(have)
+                 if _similar(want, theirs)]
+        chosen.update(claim for *_, claim in sorted(close, reverse=True)[:RESTATEMENT_CANDIDATES])
+    return [(claim, book[claim]["text"]) for claim in book if claim in chosen][:limit]
+
+
+def within(book: dict[str, dict], a: str, b: str) -> bool:
+    """Whether the book holds that claim `a` says nothing beyond claim `b` (the pair is recorded on
+    whichever of the two was sorted in the call that listed it)."""
+    return b in (book.get(a) or {}).get("within", ()) or a in (book.get(b) or {}).get("holds", ())
+
+
+def answer_classes(book: dict[str, dict], claims: list[str], found: dict[str, dict | None]
+                   ) -> tuple[list[str | None], list[int | None]]:
+    """An answer's classes from its claims' entries: trivial and off topic as sorted; a claim that
+    says nothing beyond an earlier claim of the answer (or repeats it) restates the first such;
+    the rest as sorted. The same rule as an answer's own classification call."""
+    classes: list[str | None] = []
+    same_as: list[int | None] = []
+    for j, claim in enumerate(claims):
+        entry = found.get(claim)
+        if entry is None:
+            classes.append(None)
+            same_as.append(None)
+            continue
+        ref = None
+        if entry["class"] not in ("trivial", "off_topic"):
+            ref = next((i for i in range(j) if claims[i] == claim or within(book, claim, claims[i])), None)
+        classes.append("restates" if ref is not None else entry["class"])
+        same_as.append(ref)
+    return classes, same_as
+
+
+def _parses(judge: Judge, ids: list[int], completion: Any) -> bool:
+    """Whether an output classifies every claim (only such outputs are cached)."""
+    return not any(judge.parse(completion.text, ids)[2])
+
+
+def _book_parses(ids: list[int], listed: set[int], completion: Any) -> bool:
+    return not any(parse_book(completion.text, ids, listed)[1])
+
+
+async def sort_call(client: LLMClient, template: JudgeTemplate, messages: list[dict[str, str]],
+                    listed: dict[int, tuple[str, str, str]], asked: list[int]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One sorting call: `listed` names every claim number in the prompt (book, claim, text),
+    `asked` those to sort. {book: {claim: entry}} for the asked claims (an entry with the pairs
+    it is in: "within" the claims it says nothing beyond, "holds" those that say nothing beyond
+    it; {"error": kind} where the output did not sort it), and the raw output."""
+    completion = await client.complete(messages, template=template.id, schema=template.schema,
+                                       schema_name="informativeness",
+                                       accept=functools.partial(_book_parses, asked, set(listed)))
+    classes, errors, pairs = parse_book(completion.text, asked, set(listed))
+    if completion.finish_reason == "length":
+        errors = [("truncated_output" if e else e) for e in errors]
+    out: dict[str, dict[str, dict]] = {}
+    for number, cls, err in zip(asked, classes, errors):
+        book, claim, text = listed[number]
+        out.setdefault(book, {})[claim] = {"error": err or "missing_class"} if err or cls is None else \
+            {"class": cls, "text": text, "within": [], "holds": []}
+    for a, b in pairs:
+        (book_a, claim_a, _), (book_b, claim_b, _) = listed[a], listed[b]
+        if book_a != book_b or claim_a == claim_b:
+            continue  # a pair across questions means nothing
+        if "class" in out.get(book_a, {}).get(claim_a, {}):
+            out[book_a][claim_a]["within"].append(claim_b)
+        if "class" in out.get(book_b, {}).get(claim_b, {}):
+            out[book_b][claim_b]["holds"].append(claim_a)
+    return out, completion.text
+
+
+@dataclass(frozen=True)
+class _Section:
+    book: str
+    question: str
+    claims: list[tuple[str, str]]  # (normalised, text) to sort
+
+
+async def sort_sections(client: LLMClient, template: JudgeTemplate, sections: list[_Section],
+                        known: dict[str, dict[str, dict]]) -> tuple[dict[str, dict[str, dict]], str]:
+    """One call sorting the claims of `sections` (one question each; answers of several prompts),
+    each section with the claims of its book they may repeat or hold."""
+    laid_out: list[tuple[str, list[tuple[int, str]], list[tuple[int, str]]]] = []
+    listed: dict[int, tuple[str, str, str]] = {}
+    asked: list[int] = []
+    at = 0
+    for section in sections:
+        context = restatement_context(section.question, dict(section.claims), known[section.book], CONTEXT_CLAIMS)
+        shown = [*context, *section.claims]
+        numbers = list(range(at + 1, at + len(shown) + 1))
+        at += len(shown)
+        listed.update({n: (section.book, claim, text) for n, (claim, text) in zip(numbers, shown)})
+        asked += numbers[len(context):]
+        laid_out.append((section.question, list(zip(numbers[len(context):], [t for _, t in section.claims])),
+                         list(zip(numbers[:len(context)], [t for _, t in context]))))
+    return await sort_call(client, template, sections_messages(template, laid_out), listed, asked)
+
+
+def section_calls(todo: dict[str, tuple[str, dict[str, str]]], per_call: int) -> list[list[list[_Section]]]:
+    """The calls for the claims of several books: books packed whole into calls of at most
+    `per_call` claims; a book with more claims alone, in successive calls (each shows what the
+    ones before sorted as context). Each item is a sequence of calls, made in order."""
+    sequences: list[list[list[_Section]]] = []
+    packed: list[_Section] = []
+    for book, (question, claims) in todo.items():
+        items = list(claims.items())
+        if len(items) > per_call:
+            sequences.append([[_Section(book, question, items[i:i + per_call])] for i in range(0, len(items), per_call)])
+            continue
+        if packed and sum(len(s.claims) for s in packed) + len(items) > per_call:
+            sequences.append([packed])
+            packed = []
+        packed.append(_Section(book, question, items))
+    if packed:
+        sequences.append([packed])
+    return sequences
+
+
+async def classify_by_book(ctx: RunContext, sample: Sample, template: JudgeTemplate) -> InformativenessRecord:
+    """An answer's classes with the memo. Each distinct claim is sorted by content once per
+    question and judge (its book, llm/memo.py), with the pairs where one claim says nothing
+    beyond another: the claims of the question in the same call, and the book's claims each may
+    repeat or hold (:func:`restatement_context`). An answer's restatements follow from those
+    pairs (:func:`answer_classes`), so no answer needs a call of its own for them. A sample
+    sorting its own claims alone does it in its own classification layout, which shares the
+    prompt prefix of its verification; claims of several answers pending at once (of several
+    questions, within a memo window) go out together, each under its question."""
+    memo, judge, client = ctx.memo, ctx.judges["informativeness"], ctx.clients["informativeness"]
+    assert memo is not None
+    claims, previous, question = sample.need(ClaimsStage), sample.get(InformativenessStage), sample.prompt.text
+    uses_evidence = sample.evidence.uses_evidence
+    texts = [c.text for c in claims.claims]
+    norms = [normalise_claim(t) for t in texts]
+    raw: list[str] = list(previous.raw) if previous is not None else []
+    book = class_book(ctx, sample, template)
+    group = memo_key("classes-group", {"judge": client.spec.identity(), "template": template.id,
+                                       "parser": BOOK_PARSER})
+    first_at = {claim: i for i, claim in reversed(list(enumerate(norms)))}
+
+    async def own_layout(new: dict[str, str], known: dict[str, dict]) -> list[tuple[dict[str, dict[str, dict]], str]]:
+        """The sample's own claims in the calls its verification made (the same prefix), each
+        call with the answer's other claims before it and the book's claims they may repeat or
+        hold as context."""
+        calls = verification_calls(sorted(first_at[c] for c in new), sample.get(EvidenceStage), uses_evidence,
+                                   ctx.claims_per_call, ctx.evidence_tokens)
+        book_context = restatement_context(question, new, {c: e for c, e in known.items() if c not in first_at},
+                                           CONTEXT_CLAIMS)
+        own = judge.template_for(uses_evidence)
+
+        async def one(call: VerificationCall) -> tuple[dict[str, dict[str, dict]], str]:
+            members = set(call.claims)
+            earlier = [(i + 1, texts[i]) for i in range(max(0, call.claims[-1] - CONTEXT_CLAIMS), call.claims[-1])
+                       if i not in members]
+            after = len(texts)
+            context = earlier + [(after + k + 1, text) for k, (_, text) in enumerate(book_context)]
+            listed = {i + 1: (book, norms[i], texts[i]) for i in range(len(texts))}
+            listed.update({after + k + 1: (book, claim, text) for k, (claim, text) in enumerate(book_context)})
+            numbered = [(i + 1, texts[i]) for i in call.claims]
+            messages = informativeness_messages(own, question, numbered, context, refs=call.refs)
+            return await sort_call(client, own, messages, {n: listed[n] for n in [*[n for n, _ in numbered],
+                                                                                 *[n for n, _ in context]]},
+                                   [n for n, _ in numbered])
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
+    async def classify(todo: dict[str, tuple[str, dict[str, str]]],
+                       known: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+        if set(todo) == {book} and set(todo[book][1]) <= set(first_at):
+            results = await own_layout(todo[book][1], known[book])
+        else:
+            async def in_order(calls: list[list[_Section]]) -> list[tuple[dict[str, dict[str, dict]], str]]:
+                done: list[tuple[dict[str, dict[str, dict]], str]] = []
+                sorted_here: dict[str, dict[str, dict]] = {}  # a large book's earlier calls: context of the next
+                for sections in calls:
+                    seen = {s.book: {**known[s.book], **sorted_here.get(s.book, {})} for s in sections}
+                    done.append(await sort_sections(client, template, sections, seen))
+                    for b, entries in done[-1][0].items():
+                        sorted_here.setdefault(b, {}).update({c: e for c, e in entries.items() if "error" not in e})
+                return done
+
+            results = [r for rs in await asyncio.gather(*(in_order(calls) for calls in
+                                                          section_calls(todo, ctx.claims_per_call))) for r in rs]
+        out: dict[str, dict[str, dict]] = {b: {} for b in todo}
+        for judged, text in results:
+            raw.append(text)
+            for b, entries in judged.items():
+                out.setdefault(b, {}).update(entries)
+        return out
+
+    found = await memo.classes(book, question, dict(zip(norms, texts)), classify, group)
+    classes, same_as = answer_classes(memo.book(book), norms, found)
+    errors: list[str | None] = [None if cls is not None else memo.class_error(book, claim)
+                                for claim, cls in zip(norms, classes)]
+    return InformativenessRecord(task=claims.task, id=claims.id, classes=classes, same_as=same_as, errors=errors,
+                                 judge=template.id, raw=raw, attempt=previous.attempt + 1 if previous else 1)

@@ -233,9 +233,10 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
                         judge: Judge, uses_evidence: bool = True,
                         claims_per_call: int = DEFAULT_CLAIMS_PER_CALL,
                         evidence_tokens: int = DEFAULT_EVIDENCE_TOKENS, question: str = "",
-                        previous: VerdictsRecord | None = None) -> VerdictsRecord:
+                        previous: VerdictsRecord | None = None, questions: list[str] | None = None) -> VerdictsRecord:
     """Labels for the claims of one answer. With `previous`, only its claims without a label are
-    judged again (batched among themselves); its labels are kept."""
+    judged again (batched among themselves); its labels are kept. `questions` (one per claim)
+    judges claims of several questions together, each under its own."""
     template = judge.template_for(uses_evidence)
     mode = judge.mode or "ternary"
     n = len(claims.claims)
@@ -247,7 +248,8 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
         texts = [claims.claims[i].text for i in batch]
         if judge.messages is None:  # the built-in layout names each claim's own passages
             messages = verification_messages(template, call.passages, texts, question, refs=call.refs,
-                                             passages_first=call.passages_first, numbers=[i + 1 for i in batch])
+                                             passages_first=call.passages_first, numbers=[i + 1 for i in batch],
+                                             questions=[questions[i] for i in batch] if questions else None)
         else:
             messages = judge.messages(template, call.passages, texts, question, first=batch[0] + 1,
                                       passages_first=call.passages_first)
@@ -324,8 +326,8 @@ class VerdictsStage(Stage[VerdictsRecord]):
 
             per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
             found = evidence.passages if evidence is not None else []
-            items = [(claims.claims[i].text, [found[j] for j in per_claim[i]] if i < len(per_claim) else [])
-                     for i in indices]
+            items = [(sample.prompt.text, claims.claims[i].text,
+                      [found[j] for j in per_claim[i]] if i < len(per_claim) else []) for i in indices]
             jointly = functools.partial(verify_jointly, ctx, sample, claims, evidence)
 
             async def alone() -> list[tuple[str | None, str | None, list[str]]]:
@@ -342,7 +344,10 @@ class VerdictsStage(Stage[VerdictsRecord]):
                 raw += [t for t in texts if t not in raw]
             return {i: {"label": label} if (label := labels[i]) is not None else None for i in indices}
 
-        group = verdict_key_base(ctx, sample, evidence)
+        # Answers to other questions pending within the window share the call too (a plug-in
+        # layout takes one question: then only answers to the same question do).
+        group = {k: v for k, v in verdict_key_base(ctx, sample, evidence).items()
+                 if k != "question" or judge.messages is not None}
         values = await judge_once(memo, "verdicts", keys, judge_these)
         for i, value in values.items():
             if value is not None:
@@ -360,13 +365,18 @@ def verdict_key_base(ctx: RunContext, sample: Sample, evidence: EvidenceRecord |
 
 
 async def verify_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
-                         items: list[tuple[str, list[Passage]]]) -> list[tuple[str | None, str | None, list[str]]]:
-    """Claims of several answers to one question (text, own passages) judged together, as if they
-    were one answer's: (label, error kind, the calls' raw outputs) per claim."""
+                         items: list[tuple[str, str, list[Passage]]]) -> list[tuple[str | None, str | None, list[str]]]:
+    """Claims of several answers (question, text, own passages) judged together, as if they were
+    one answer's, each under its question: (label, error kind, the calls' raw outputs) per claim."""
+    first_seen: dict[str, int] = {}
+    for question, _, _ in items:
+        first_seen.setdefault(question, len(first_seen))
+    order = sorted(range(len(items)), key=lambda k: first_seen[items[k][0]])  # a question's claims together
+    ordered = [items[k] for k in order]
     passages: list[Passage] = []
     at: dict[tuple[str, str], int] = {}
     per_claim = []
-    for _, own in items:
+    for _, _, own in ordered:
         ids = []
         for p in own:
             ids.append(at.setdefault((p.title, p.text), len(passages)))
@@ -374,13 +384,18 @@ async def verify_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, 
                 passages.append(p)
         per_claim.append(ids)
     joint = ClaimsRecord(task=claims.task, id=claims.id, abstained=False, sentences=[], extractor=claims.extractor,
-                         claims=[Claim(text=text, sentence=0) for text, _ in items])
+                         claims=[Claim(text=text, sentence=0) for _, text, _ in ordered])
     pooled = None if evidence is None else EvidenceRecord(task=claims.task, id=claims.id, backend=evidence.backend,
                                                           passages=passages, per_claim=per_claim)
+    questions = [question for question, _, _ in ordered]
     done = await verify_claims(ctx.clients["verifier"], joint, pooled, judge=ctx.judges["verifier"],
                                uses_evidence=sample.evidence.uses_evidence, claims_per_call=ctx.claims_per_call,
-                               evidence_tokens=ctx.evidence_tokens, question=sample.prompt.text)
-    return [(label, error, done.raw) for label, error in zip(done.labels, done.errors)]
+                               evidence_tokens=ctx.evidence_tokens, question=questions[0] if questions else "",
+                               questions=questions if len(first_seen) > 1 else None)
+    results: list[tuple[str | None, str | None, list[str]]] = [(None, None, [])] * len(items)
+    for k, label, error in zip(order, done.labels, done.errors):
+        results[k] = (label, error, done.raw)
+    return results
 
 
 def verdict_keys(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,

@@ -29,7 +29,7 @@ def system_and_user(body: dict[str, Any]) -> tuple[str, str]:
 
 def extra_kind(system: str, user: str = "") -> str | None:
     """Informativeness calls share the verification instructions; their last line tells them apart."""
-    if system.startswith("You check claims") and user.rstrip().rsplit("\n", 1)[-1].startswith("Classify claims"):
+    if user.rstrip().rsplit("\n", 1)[-1].startswith(("Classify claims", "Sort claims")):  # per answer, or by question
         return "informativeness"
     if system == PARAPHRASE.system:
         return "paraphrase"
@@ -39,6 +39,19 @@ def extra_kind(system: str, user: str = "") -> str | None:
 def block(text: str, tag: str) -> str:
     m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL)
     return m.group(1) if m else ""
+
+
+def blocks(text: str, tag: str) -> str:
+    """Every block of a tag, joined (a call about claims of several questions has one per question)."""
+    return "\n".join(re.findall(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL))
+
+
+def sections(user: str) -> list[str]:
+    """A prompt's parts, one per question block (one part when it has a single question)."""
+    starts = [m.start() for m in re.finditer(r"<question>\n", user)]
+    if len(starts) <= 1:
+        return [user]
+    return [user[a:b] for a, b in zip(starts, starts[1:] + [len(user)])]
 
 
 def numbered(text: str, sentences: bool = False) -> list[tuple[int, str]]:
@@ -51,7 +64,7 @@ def claims_with_refs(user: str) -> list[tuple[int, str, list[int] | None]]:
     """The claims of a verification prompt: number, text and its own passages' numbers (None where
     the prompt names none: no evidence)."""
     out = []
-    for m in map(_NUMBERED_CLAIM.match, block(user, "claims").splitlines()):
+    for m in map(_NUMBERED_CLAIM.match, blocks(user, "claims").splitlines()):
         if m:
             refs = None if m.group(3) is None else [int(r[1:]) for r in m.group(3).split(", ") if r != "none"]
             out.append((int(m.group(1)), m.group(2).strip(), refs))

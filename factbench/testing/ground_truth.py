@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
-from factbench.testing.extra_kinds import block, claims_with_refs, numbered, system_and_user
+from factbench.testing.extra_kinds import block, claims_with_refs, numbered, sections, system_and_user
 from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
 N_PEOPLE = 50
@@ -208,6 +208,17 @@ class World:
             out.append({"id": i, "class": cls, "same_as": same_as})
         return out
 
+    def sort(self, subject: str | None, claims: list[tuple[int, str]], context: list[tuple[int, str]]) -> dict:
+        """A book call's answer: the trivial and off-topic claims, and every pair [a, b] (one of them
+        to sort) where a's facts are all b's."""
+        classes = self.classify(subject, claims, [])
+        facts = {i: set(f) for i, text in [*context, *claims] if (f := self.facts(text)) is not None}
+        sorting = {i for i, _ in claims}
+        pairs = [[a, b] for a in facts for b in facts
+                 if a != b and (a in sorting or b in sorting) and facts[a] <= facts[b]]
+        return {"t": [c["id"] for c in classes if c["class"] == "trivial"],
+                "o": [c["id"] for c in classes if c["class"] == "off_topic"], "r": pairs}
+
     def relevance_share(self, subject: str | None, response: str) -> float:
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", response.strip()) if s]
         good = sum(1 for s in sentences if (f := self.facts(s)) is not None and all(x[0] == subject for x in f))
@@ -241,13 +252,14 @@ class GroundTruthResponder:
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})
         if kind == "verify":
             return json.dumps({"labels": "".join(LETTERS[w.label(c)] for c in _own_claims(user))})
-        if kind == "informativeness":
-            subject = w.subject(block(user, "question"))
-            classes = w.classify(subject, numbered(block(user, "claims")), numbered(block(user, "context")))
-            listed = {"t": [c["id"] for c in classes if c["class"] == "trivial"],
-                      "r": [[c["id"], c["same_as"]] for c in classes if c["class"] == "restates"],
-                      "o": [c["id"] for c in classes if c["class"] == "off_topic"]}
-            return json.dumps({key: ids for key, ids in listed.items() if ids})  # an empty class left out
+        if kind == "informativeness":  # per answer or by question: one section per question
+            out: dict[str, list] = {"t": [], "o": [], "r": []}
+            for part in sections(user):
+                got = w.sort(w.subject(block(part, "question")), numbered(block(part, "claims")),
+                             numbered(block(part, "context")))
+                for key in out:
+                    out[key] += got[key]
+            return json.dumps({key: ids for key, ids in out.items() if ids})
         if kind == "paraphrase":
             return json.dumps({"sentences": [{"id": i, "text": w.reword(s) or _PREFIX + s}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from factbench.testing.extra_kinds import block, numbered
+from factbench.testing.extra_kinds import blocks, numbered
 
 Responder = Callable[[dict[str, Any], str], str]
 
@@ -30,7 +30,7 @@ def faulty_informativeness(malformed: float, wrong_count: float, seed: int = 5) 
                 return '{"trivial": [1, '
             if draw < malformed + wrong_count:
                 user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-                ids = [i for i, _ in numbered(block(user, "claims"))]
+                ids = [i for i, _ in numbered(blocks(user, "claims"))]
                 return json.dumps({"claims": [{"id": i, "class": "informative"} for i in ids[:-1]]})
         return scripted_content(body, plain)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from factbench.judges.informativeness import parse_classes
 from factbench.testing.ground_truth import GroundTruthResponder
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState
 
@@ -47,7 +48,7 @@ def hacked_run(tmp_path_factory):
         informative = _cli("hacks", "results/gt", "--json", "--no-progress", "--reward-design", "informative",
                            cwd=root)
         shown = _cli("hacks", "results/gt", "--show", cwd=root)
-        yield {"root": root, "default": default, "precision_alone": precision_alone, "shown": shown,
+        yield {"root": root, "world": responder.world, "default": default, "precision_alone": precision_alone, "shown": shown,
                "informative": informative,
                "requests": dict(responder.requests), "new_requests": responder.requests.total() - after_default}
 
@@ -107,6 +108,24 @@ def test_precision_alone_is_hacked_by_truncation_and_trivial_facts(hacked_run):
         assert precision["ci95"][0] > 0, (name, precision)
     # The second report re-used the scored variants and the cache: nothing was asked of the judge again.
     assert hacked_run["new_requests"] == 0
+
+
+def test_classes_from_the_memo_are_those_of_each_answer_alone(hacked_run):
+    """The run and the hack variants sort claims by question through the verdict memo (on by
+    default); every class, restatements included, must be what the judge's call about the whole
+    answer alone gives."""
+    world, compared = hacked_run["world"], 0
+    for records in sorted(hacked_run["root"].rglob("informativeness.jsonl")):
+        claims = {r["id"]: r for r in map(json.loads, (records.parent / "claims.jsonl").read_text().splitlines())}
+        prompts = {r["id"]: r["prompt"] for r in map(json.loads, (records.parent / "answers.jsonl").read_text().splitlines())}
+        for record in map(json.loads, records.read_text().splitlines()):
+            texts = [c["text"] for c in claims[record["id"]]["claims"]]
+            said = world.sort(world.subject(prompts[record["id"]]), list(enumerate(texts, 1)), [])
+            classes, same_as, _ = parse_classes(json.dumps(said), list(range(1, len(texts) + 1)))
+            assert record["classes"] == classes, (records.parent.name, record["id"])
+            assert record["same_as"] == [None if ref is None else ref - 1 for ref in same_as]
+            compared += len(texts)
+    assert compared > 3000
 
 
 def test_report_is_recorded_in_the_run_and_shown(hacked_run):

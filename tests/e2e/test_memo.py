@@ -9,6 +9,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -27,7 +28,7 @@ from factbench.evidence.corpus import PassageStore
 from factbench.llm.cache import check_cache_file
 from factbench.llm.memo import VerdictMemo, memo_path, normalise_claim
 from factbench.reward import Scorer
-from factbench.testing.extra_kinds import block, numbered
+from factbench.testing.extra_kinds import block, blocks, numbered
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState, request_kind, scripted_content
 
 QUESTION = "Tell me about Ada Quill."
@@ -61,7 +62,7 @@ def judged_claims(server, kind: str = "verify") -> Counter[str]:
         if request_kind(body) != kind:
             continue
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        asked.update(text for _, text in numbered(block(user, "claims")))
+        asked.update(text for _, text in numbered(blocks(user, "claims")))
     return asked
 
 
@@ -82,8 +83,11 @@ def test_a_group_verifies_and_classifies_each_distinct_claim_once(server, tmp_pa
     occurrences = sum(len(r.claims) for r in together)
     assert occurrences == 6 * len(group) and len(distinct) < occurrences / 3
     assert stats["verdicts_misses"] == len(distinct)
-    # Classes stay per answer (restatement depends on the answer): every occurrence is classified.
-    assert sum(classified.values()) == occurrences
+    # Classes by content: each distinct claim sorted once too (no claim says nothing beyond another here, so
+    # no answer needs a restatement call of its own).
+    assert all(n == 1 for n in classified.values()) and {normalise_claim(c) for c in classified} == distinct
+    assert stats["classes_misses"] == len(distinct)
+    assert stats["classes_hits"] + stats["classes_waits"] + stats["classes_misses"] == occurrences
     assert stats["verdicts_hits"] + stats["verdicts_waits"] + stats["verdicts_misses"] == occurrences
     # The same rewards and labels as scoring each rollout alone, without the memo.
     server.state.log.clear()
@@ -110,7 +114,8 @@ def test_memo_hits_across_two_evaluate_calls_and_between_a_run_and_a_scorer(serv
     _evaluate(server, data, tmp_path / "res", "second")
     second = json.loads((tmp_path / "res" / "second" / "summary.json").read_text())
     assert second["memo"]["verdicts_hits"] == first["memo"]["verdicts_misses"] and second["memo"]["verdicts_misses"] == 0
-    assert not judged_claims(server)
+    assert second["memo"]["classes_misses"] == 0 and second["memo"]["classes_hits"] == first["memo"]["classes_misses"] > 0
+    assert not judged_claims(server) and not judged_claims(server, "informativeness")
     assert second["overall"]["metrics"] == first["overall"]["metrics"]
     # The Scorer on the same cache takes the run's verdicts for the same question and answer.
     answers = [json.loads(line) for line in (tmp_path / "res" / "first" / "answers.jsonl").read_text().splitlines()]
@@ -143,14 +148,18 @@ def test_a_changed_judge_template_model_or_evidence_never_reuses_a_verdict(serve
                 dict(judge="openai/judge", evidence=first_corpus),           # evidence
                 dict(judge="openai/judge", evidence=first_corpus),           # the same evidence: reused
                 dict(judge="openai/judge", evidence=other_corpus)]           # other passages
-    asked = []
+    asked, sorted_ = [], []
     for options in settings:
         server.state.log.clear()
         with Scorer(judge_base_url=server.base_url, preflight=False, **options) as scorer:
             result = scorer.score_sync([QUESTION], answer)[0]
         assert result.status == "scored"
         asked.append(sum(judged_claims(server).values()))
+        sorted_.append(sum(judged_claims(server, "informativeness").values()))
     assert asked == [4, 0, 4, 4, 4, 4, 0, 4]
+    # Classes are by content: another model or decoding sorts again, and so does evidence (the judge's own
+    # template differs with it); the verifier's label set and the passages do not change them.
+    assert sorted_ == [4, 0, 4, 0, 4, 4, 0, 0]
 
 
 _WRITER = textwrap.dedent("""
@@ -221,15 +230,13 @@ BORN, CAME_FROM, PRIZE = SENTENCES[0], "Ada Quill came from Tarrow.", SENTENCES[
 
 
 def _restating_judge(body: dict, kind: str) -> str:
-    """The scripted judge, except that its classifier calls CAME_FROM a restatement of BORN when it
-    sees BORN before it (in the same call or among the earlier claims)."""
+    """The scripted judge, except that its classifier says CAME_FROM says nothing beyond BORN
+    whenever it sees both (among the claims or the context)."""
     if kind != "informativeness":
         return scripted_content(body, ScriptedState())
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     seen = dict((text, number) for number, text in numbered(block(user, "context")) + numbered(block(user, "claims")))
-    came = seen.get(CAME_FROM)
-    restates = [[came, seen[BORN]]] if came is not None and seen.get(BORN, came) < came else []
-    return json.dumps({"trivial": [], "restates": restates, "off_topic": []})
+    return json.dumps({"r": [[seen[CAME_FROM], seen[BORN]]]} if CAME_FROM in seen and BORN in seen else {})
 
 
 def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
@@ -241,11 +248,46 @@ def test_restatement_stays_per_answer_when_verdicts_come_from_the_memo():
             # Alone, the claim restates nothing: informative, its verdict from the memo.
             alone = scorer.score_sync([QUESTION], [CAME_FROM])[0]
             assert [c.informativeness for c in alone.claims] == ["informative"] and not judged_claims(server)
+            assert not judged_claims(server, "informativeness")  # its class by content came from the book
             # After BORN in another answer it is a restatement again: classes are judged per answer.
             again = scorer.score_sync([QUESTION], [f"{PRIZE} {BORN} {CAME_FROM}"])[0]
             assert [c.informativeness for c in again.claims] == ["informative", "informative", "restates"]
             assert list(judged_claims(server)) == [PRIZE]
-            assert scorer.stats()["memo"]["verdicts_hits"] == 3
+            stats = scorer.stats()["memo"]
+            assert stats["verdicts_hits"] == 3
+            # The book holds the pair (CAME_FROM says nothing beyond BORN), so the restatement needs no call:
+            # only PRIZE, new, is sorted (with BORN shown as context: they share a year? no: nothing).
+            assert judged_claims(server, "informativeness") == Counter({PRIZE: 1})
+
+
+OTHER_QUESTIONS = {"Tell me about Ben Orrin.": ["Ben Orrin was born in Sallow in 1899.", "Ben Orrin built boats.",
+                                                "Ben Orrin sailed to Atlantis in 1920.", "Ben Orrin died in 1960."],
+                   "Tell me about Cora Vane.": ["Cora Vane painted the Harrow murals.", "Cora Vane was born in 1912.",
+                                                "Perhaps Cora Vane lived in Tarrow.", "Cora Vane died in 1990."]}
+
+
+def test_within_a_window_the_claims_of_several_questions_share_their_calls(server, tmp_path):
+    rng = random.Random(5)
+    prompts, answers = [], []
+    for question, sentences in [(QUESTION, SENTENCES), *OTHER_QUESTIONS.items()]:
+        for _ in range(4):
+            prompts.append(question)
+            answers.append(" ".join(rng.sample(sentences, 3)))
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo_window=0.3, use_cache=False) as scorer:
+        together = scorer.score_sync(prompts, answers)
+        stats = scorer.stats()["memo"]
+    distinct = {normalise_claim(c.text) for r in together for c in r.claims}
+    assert stats["verdicts_misses"] == stats["classes_misses"] == len(distinct)
+    for kind in ("verify", "informativeness"):
+        asked = judged_claims(server, kind)
+        assert {normalise_claim(c) for c in asked} == distinct and max(asked.values()) == 1, (kind, asked)
+        questions = [len(re.findall("<question>", next(m["content"] for m in body["messages"] if m["role"] == "user")))
+                     for body in server.state.log if request_kind(body) == kind]
+        assert max(questions) >= 2, (kind, questions)  # one call held claims of several questions
+    server.state.log.clear()
+    with Scorer(judge="openai/judge", judge_base_url=server.base_url, memo=False, use_cache=False) as alone:
+        separately = [alone.score_sync([p], [a])[0] for p, a in zip(prompts, answers)]
+    assert labels_and_rewards(together) == labels_and_rewards(separately)
 
 
 def test_cache_stats_shows_the_memo_and_cache_clear_empties_it(tmp_path, capsys):

@@ -4,7 +4,7 @@ from factbench.judges.templates import verification_messages, verify_template
 
 
 def test_classification_shares_the_verification_prompt_up_to_the_claims():
-    assert INFORMATIVENESS.id.startswith("informativeness-v4+") and PARAPHRASE.id.startswith("paraphrase-v1+")
+    assert INFORMATIVENESS.id.startswith("informativeness-v5+") and PARAPHRASE.id.startswith("paraphrase-v1+")
     verify = verify_template("ternary", True)
     assert INFORMATIVENESS.system == verify.system and INFORMATIVENESS.id != verify.id  # own schema, own identity
     passages = [("X", "X (1900-1980) was a poet.")]
@@ -34,8 +34,8 @@ def test_parse_classes_short_keys_and_an_empty_answer():
 def test_parse_classes_compact_format_names_only_the_exceptions():
     text = '{"trivial": [5], "restates": [[4, 3], [6, 9]], "off_topic": [7, 99]}'
     classes, same_as, errors = parse_classes(text, [3, 4, 5, 6, 7])
-    assert classes == ["informative", "restates", "trivial", "restates", "off_topic"]
-    assert same_as == [None, 3, None, None, None]  # a restatement of a later claim names none
+    assert classes == ["informative", "restates", "trivial", "informative", "off_topic"]
+    assert same_as == [None, 3, None, None, None]  # saying nothing beyond a later claim restates nothing
     assert errors == [None] * 5
     # a claim listed under two classes is not guessed; an unknown class is an error, not informative
     classes, _, errors = parse_classes('{"trivial": [1], "off_topic": [1], "delightful": [2]}', [1, 2, 3])
