@@ -436,6 +436,8 @@ def main() -> None:
     parser.add_argument("--claim-excerpts", type=int, help="override a claim's excerpt cap (a lever)")
     parser.add_argument("--excerpt-passages", type=int, help="override how many of a claim's passages it is "
                                                              "excerpted from (a lever)")
+    parser.add_argument("--no-excerpt-context", action="store_true",
+                        help="no sentence before an excerpt that refers back (a lever)")
     parser.add_argument("--no-cold-run", action="store_true", help="skip the time-to-first-request run")
     parser.add_argument("--only", choices=("stream", "cold"), help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -457,13 +459,15 @@ def main() -> None:
                if (v := getattr(args, k)) is not None}
     from factbench.stages import verify
 
+    changed: dict = dict(scoring)
     for name, value in (("CLAIM_EXCERPT_TOKENS", args.claim_excerpt_tokens), ("MAX_CLAIM_EXCERPTS", args.claim_excerpts),
-                        ("EXCERPT_PASSAGES", args.excerpt_passages)):
+                        ("EXCERPT_PASSAGES", args.excerpt_passages),
+                        ("EXCERPT_CONTEXT", False if args.no_excerpt_context else None)):
         if value is not None:  # module constants, read at call time by the in-process run
             setattr(verify, name, value)
-            scoring[name.lower()] = value
-    if scoring:
-        print(f"settings changed from the defaults: {scoring}")
+            changed[name.lower()] = value
+    if changed:
+        print(f"settings changed from the defaults: {changed}")
     kinds = ("corpus", "web") if args.evidence == "both" else (args.evidence,)
     scenarios = ("realistic", "today") if args.scenario == "both" else (args.scenario,)
     results = {}

@@ -80,9 +80,10 @@ def terms(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Sentences:
-    """One passage prepared for excerpting: its sentences, each one's length (terms) and term set,
-    which sentences hold each term, how often (term -> [(sentence, count)]), each distinct
-    sentence's length, and the sentences that repeat an earlier one of the passage."""
+    """One passage prepared for excerpting: its sentences, each one's length and set of its own
+    terms, which sentences hold each term, how often (term -> [(sentence, count)], the title's
+    terms in every sentence), each distinct sentence's length, and the sentences that repeat an
+    earlier one of the passage."""
 
     texts: list[str]
     lengths: list[int]
@@ -93,16 +94,21 @@ class Sentences:
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)  # a passage is excerpted for several claims and stages
-    def of(text: str) -> Sentences:
+    def of(text: str, title: str = "") -> Sentences:
+        """`text` split and indexed; every sentence also holds the terms of `title` (a page names
+        its subject once, its sentences say "she"), so they do not tell its sentences apart."""
         texts = split_sentences(text)
+        named = set(terms(title))
         postings: dict[str, list[tuple[int, int]]] = {}
         lengths, words, distinct, repeats = [], [], {}, set()
         for k, sentence in enumerate(texts):
             counts = Counter(terms(sentence))
-            for term, tf in counts.items():
-                postings.setdefault(term, []).append((k, tf))
             lengths.append(sum(counts.values()))
             words.append(frozenset(counts))
+            for term in named.difference(counts):
+                counts[term] = 1
+            for term, tf in counts.items():
+                postings.setdefault(term, []).append((k, tf))
             if sentence in distinct:
                 repeats.add(k)
             else:
@@ -174,10 +180,11 @@ _POINTERS = frozenset("this these that those such there".split())
 def choose_excerpts(claim: str, candidates: Sequence[tuple[int, Sentences]], cost: Callable[[int, int], int],
                     allowance: int, max_excerpts: int, repeat_threshold: float,
                     context_cost: Callable[[int, int], int] | None = None) -> list[tuple[int, int, int]]:
-    """A claim's excerpts, (passage id, first sentence, end), most relevant first: its
-    best-matching sentence always (the opening of its best passage when none shares a term with
-    it), then each next one that shares a term with the claim, fits the allowance (`cost` of a
-    sentence as an entry, in tokens) and does not nearly repeat one kept, at most `max_excerpts`.
+    """A claim's excerpts, (passage id, first sentence, end), most relevant first, from the
+    sentences that share a term of their own with the claim (not only through their page's
+    title): the best always (the opening of its best passage when there is none), then each next
+    one that fits the allowance (`cost` of a sentence as an entry, in tokens) and does not nearly
+    repeat one kept, at most `max_excerpts`.
     Then, with `context_cost` (a sentence's cost when it joins an entry), each chosen sentence that
     refers back (:func:`refers_back`) starts one sentence earlier where that still fits and the
     sentence before shares a term with the claim (it names whom "she" is, not some other matter)."""
@@ -185,8 +192,11 @@ def choose_excerpts(claim: str, candidates: Sequence[tuple[int, Sentences]], cos
     kept: list[frozenset[str]] = []
     used = 0
     sentences = dict(candidates)
-    ranked = rank_sentences(claim, candidates)
-    if not ranked:  # no sentence shares a term with the claim: the opening of its best passage
+    query = frozenset(terms(claim))
+    # a sentence shows something of the claim when it shares a term of its own with it (a page's
+    # title adds its terms to every sentence, for ranking only)
+    ranked = [r for r in rank_sentences(claim, candidates) if query & sentences[r[1]].words[r[2]]]
+    if not ranked:  # none does: the opening of its best passage, which says what the page is about
         ranked = [(0.0, pid, 0) for pid, s in candidates[:1] if s.texts]
     for _, pid, k in ranked:
         if len(chosen) >= max_excerpts:
@@ -199,7 +209,6 @@ def choose_excerpts(claim: str, candidates: Sequence[tuple[int, Sentences]], cos
         kept.append(words)
         used += price
     spans = []
-    query = frozenset(terms(claim)) if context_cost is not None else frozenset()
     for pid, k in chosen:
         start = k
         if context_cost is not None and k > 0 and (pid, k - 1) not in chosen and \

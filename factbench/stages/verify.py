@@ -117,7 +117,7 @@ def claim_excerpts(claim: str, ranked: Sequence[int], passages: Sequence[Passage
 @functools.lru_cache(maxsize=16384)  # the verdicts, their memo keys and the informativeness calls ask alike
 def _excerpts(claim: str, top: tuple[Entry, ...], allowance: int, max_excerpts: int,
               context: bool) -> tuple[Entry, ...]:
-    prepared = [Sentences.of(text) for _, text in top]
+    prepared = [Sentences.of(text, title) for title, text in top]
 
     def cost(i: int, k: int) -> int:
         return entry_tokens(top[i][0], prepared[i].texts[k])

@@ -12,9 +12,9 @@ from factbench.evidence.excerpts import (
 
 
 def _choose(claim: str, texts: list[str], allowance: int = 80, max_excerpts: int = 2, context: bool = False,
-            ) -> list[str]:
+            title: str = "") -> list[str]:
     """The chosen excerpts' texts, each sentence costing a token per 4 characters (+1)."""
-    candidates = [(pid, Sentences.of(text)) for pid, text in enumerate(texts)]
+    candidates = [(pid, Sentences.of(text, title)) for pid, text in enumerate(texts)]
     prepared = dict(candidates)
 
     def cost(pid: int, k: int) -> int:
@@ -97,3 +97,14 @@ def test_a_sentence_that_refers_back_brings_the_one_before_it_where_that_fits():
 def test_a_claim_sharing_no_word_with_its_passages_is_shown_the_opening_of_its_best():
     assert _choose("Zzyzx.", ["First one. Second one.", "Other passage."]) == ["First one."]
     assert _choose("Zzyzx.", []) == []
+
+
+def test_a_pages_title_names_the_subject_of_each_of_its_sentences():
+    page = ["Ada Byron wrote letters. She finished her studies in 1835. The storm of 1835 was severe."]
+    claim = "Ada Byron graduated in 1835."
+    # by its words alone, a sentence that names her wins; read as the page about her, the year decides
+    assert _choose(claim, page, max_excerpts=1) == ["Ada Byron wrote letters."]
+    assert _choose(claim, page, max_excerpts=1, title="Ada Byron") == ["She finished her studies in 1835."]
+    # a sentence that shares nothing but the title's words is not shown past the best
+    assert _choose(claim, ["She finished her studies in 1835. It rained."], title="Ada Byron") == \
+        ["She finished her studies in 1835."]
