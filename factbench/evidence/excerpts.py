@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -81,39 +80,36 @@ def terms(text: str) -> list[str]:
 @dataclass(frozen=True)
 class Sentences:
     """One passage prepared for excerpting: its sentences, each one's length and set of its own
-    terms, which sentences hold each term, how often (term -> [(sentence, count)], the title's
-    terms in every sentence), each distinct sentence's length, and the sentences that repeat an
-    earlier one of the passage."""
+    terms, which sentences hold each term, how often (term -> [(sentence, count)]), its title's
+    terms, each distinct sentence's length, and the sentences that repeat an earlier one of it."""
 
     texts: list[str]
     lengths: list[int]
     words: list[frozenset[str]]
     postings: dict[str, list[tuple[int, int]]]
+    named: frozenset[str]
     distinct: dict[str, int]
     repeats: frozenset[int]
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)  # a passage is excerpted for several claims and stages
     def of(text: str, title: str = "") -> Sentences:
-        """`text` split and indexed; every sentence also holds the terms of `title` (a page names
-        its subject once, its sentences say "she"), so they do not tell its sentences apart."""
         texts = split_sentences(text)
-        named = set(terms(title))
         postings: dict[str, list[tuple[int, int]]] = {}
         lengths, words, distinct, repeats = [], [], {}, set()
         for k, sentence in enumerate(texts):
-            counts = Counter(terms(sentence))
+            counts: dict[str, int] = {}
+            for term in terms(sentence):
+                counts[term] = counts.get(term, 0) + 1
             lengths.append(sum(counts.values()))
             words.append(frozenset(counts))
-            for term in named.difference(counts):
-                counts[term] = 1
             for term, tf in counts.items():
                 postings.setdefault(term, []).append((k, tf))
             if sentence in distinct:
                 repeats.add(k)
             else:
                 distinct[sentence] = lengths[-1]
-        return Sentences(texts, lengths, words, postings, distinct, frozenset(repeats))
+        return Sentences(texts, lengths, words, postings, frozenset(terms(title)), distinct, frozenset(repeats))
 
 
 def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold: float) -> bool:
@@ -129,39 +125,69 @@ def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold
     return False
 
 
-def rank_sentences(claim: str, candidates: Sequence[tuple[int, Sentences]]) -> list[tuple[float, int, int]]:
+def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]]) -> list[tuple[float, int, int]]:
     """(score, passage, sentence) for the sentences of `candidates` ((passage id, its sentences),
-    best-ranked passage first) that share a term with the claim, best first: BM25 of the claim's
-    terms, document frequencies over all these sentences, a sentence repeated word for word (one
-    source quoted on several sites) counted once, where it first appears; ties go to the
+    best-ranked passage first) that share a term of their own with the claim (`query`, its
+    terms), best first: BM25 over all these sentences, where a page's title counts in each of its
+    sentences (a page names its subject once, then says "she", so the subject's name does not
+    outweigh the detail that tells its sentences apart) and a sentence repeated word for word
+    (one source quoted on several sites) counts once, where it first appears; ties go to the
     better-ranked passage, then the earlier sentence."""
-    query = set(terms(claim))
     owner: dict[str, int] = {}  # a distinct sentence -> the best rank it appears at
     for rank in range(len(candidates) - 1, -1, -1):
         owner.update(dict.fromkeys(candidates[rank][1].distinct, rank))
     n = len(owner)
     if not n:
         return []
-    lengths = {}
+    lengths: dict[str, int] = {}
     for _, s in candidates:
         lengths.update(s.distinct)
     average = max(1.0, sum(lengths.values()) / n)
-    repeated = n < sum(len(s.texts) for _, s in candidates)  # some sentence is there twice
+    skips: list[frozenset[int]] = []  # per passage, the repeats of sentences that count where they first appear
+    counted = []  # per passage, how many of its sentences count
+    repeated = n < sum(len(s.texts) for _, s in candidates)
+    for rank, (_, s) in enumerate(candidates):
+        later = frozenset(k for k, text in enumerate(s.texts) if k in s.repeats or owner[text] != rank) \
+            if repeated else frozenset()
+        skips.append(later)
+        counted.append(len(s.texts) - len(later))
 
-    hits: dict[str, list[tuple[int, int, int]]] = {}  # term -> (rank, sentence, count)
+    hits: list[tuple[str, int, list[tuple[int, int]]]] = []  # (term, rank, its counted postings there)
+    df: dict[str, int] = {}
     for t in query:
-        found = [(rank, k, tf) for rank, (_, s) in enumerate(candidates) for k, tf in s.postings.get(t, ())
-                 if not repeated or (k not in s.repeats and owner[s.texts[k]] == rank)]
-        if found:
-            hits[t] = found
-    scores: dict[tuple[int, int], float] = {}
-    for found in hits.values():
-        idf = math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5))
-        for rank, k, tf in found:
-            norm = _K1 * (1 - _B + _B * candidates[rank][1].lengths[k] / average)
-            scores[rank, k] = scores.get((rank, k), 0.0) + idf * tf * (_K1 + 1) / (tf + norm)
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return [(score, candidates[rank][0], k) for (rank, k), score in ranked]
+        for rank, (_, s) in enumerate(candidates):
+            postings = s.postings.get(t)
+            if postings:
+                skip = skips[rank]
+                if skip:
+                    postings = [p for p in postings if p[0] not in skip]
+                hits.append((t, rank, postings))
+                if t not in s.named:
+                    df[t] = df.get(t, 0) + len(postings)
+            if t in s.named:  # a title's term is in every sentence of its page
+                df[t] = df.get(t, 0) + counted[rank]
+    if not hits:
+        return []
+    idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    scores: dict[int, float] = {}  # rank * 100_000 + sentence -> score
+    lifted = _K1 + 1
+    for t, rank, postings in hits:
+        w, lengths_r = idf[t], candidates[rank][1].lengths
+        for k, tf in postings:
+            norm = _K1 * (1 - _B + _B * lengths_r[k] / average)
+            key = rank * 100_000 + k
+            scores[key] = scores.get(key, 0.0) + w * tf * lifted / (tf + norm)
+    out = []
+    for key, score in scores.items():
+        rank, k = divmod(key, 100_000)
+        s = candidates[rank][1]
+        named = s.named & query
+        if named:  # the title's terms the sentence does not say itself, once each
+            norm = _K1 * (1 - _B + _B * s.lengths[k] / average)
+            score += sum(idf[t] for t in named - s.words[k]) * lifted / (1 + norm)
+        out.append((-score, rank, k))
+    out.sort()
+    return [(-score, candidates[rank][0], k) for score, rank, k in out]
 
 
 def refers_back(sentence: str) -> bool:
@@ -193,9 +219,7 @@ def choose_excerpts(claim: str, candidates: Sequence[tuple[int, Sentences]], cos
     used = 0
     sentences = dict(candidates)
     query = frozenset(terms(claim))
-    # a sentence shows something of the claim when it shares a term of its own with it (a page's
-    # title adds its terms to every sentence, for ranking only)
-    ranked = [r for r in rank_sentences(claim, candidates) if query & sentences[r[1]].words[r[2]]]
+    ranked = rank_sentences(query, candidates)
     if not ranked:  # none does: the opening of its best passage, which says what the page is about
         ranked = [(0.0, pid, 0) for pid, s in candidates[:1] if s.texts]
     for _, pid, k in ranked:
