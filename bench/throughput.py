@@ -176,8 +176,8 @@ def _sources(people: list) -> dict[str, str]:
 
 
 def coverage_sent(log: list[dict], sources: dict[str, str]) -> tuple[int, int]:
-    """Claims with a known source whose source is in their own passages, as the verification prompt
-    that judged them names them ("3. ... [P1, P4]")."""
+    """Claims with a known source whose source sentence is in the text shown for them: the entries
+    the verification prompt that judged them names after them ("3. ... [P1, P4]")."""
     from factbench.testing.extra_kinds import claims_with_refs, passages_of
 
     hit = total = 0
@@ -234,8 +234,8 @@ def coverage_before(run_dir: Path, sources: dict[str, str]) -> tuple[list[str], 
 
 def label_changes(log: list[dict], sources: dict[str, str], covered_before: list[str]) -> tuple[int, int, int]:
     """(claims judged, labels that differ from the layout before, of them: source lost) under the
-    scripted judge, whose label for a claim with a known source is "supported" when that source is
-    among the passages it is judged on and "unverifiable" otherwise; every other claim's label
+    scripted judge, whose label for a claim with a known source is "supported" when that source
+    sentence is in the text it is judged on and "unverifiable" otherwise; every other claim's label
     follows its words alone, the same in both layouts."""
     from factbench.testing.extra_kinds import claims_with_refs, passages_of
 
@@ -374,7 +374,7 @@ def _print(r: dict) -> None:
         ("evidence coverage", f"{_share(r['coverage'])} (layout before: {_share(r['coverage_before'])})"
                               "   (must not drop)"),
         ("labels vs layout before", f"{r['labels_changed']} of {r['labels_judged']} differ "
-                                    f"({r['labels_lost_source']} lost their source's passage)"),
+                                    f"({r['labels_lost_source']} lost their source sentence)"),
         ("failed samples", str(r["failed_samples"])),
     ]
     width = max(len(k) for k, _ in rows)

@@ -92,7 +92,7 @@ class Sentences:
     repeats: frozenset[int]
 
     @staticmethod
-    @functools.lru_cache(maxsize=4096)  # a passage is excerpted for several claims and stages
+    @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
     def of(text: str, title: str = "") -> Sentences:
         texts = split_sentences(text)
         postings: dict[str, list[tuple[int, int]]] = {}

@@ -114,7 +114,7 @@ def claim_excerpts(claim: str, ranked: Sequence[int], passages: Sequence[Passage
                           MAX_CLAIM_EXCERPTS if max_excerpts is None else max_excerpts, EXCERPT_CONTEXT))
 
 
-@functools.lru_cache(maxsize=16384)  # the verdicts, their memo keys and the informativeness calls ask alike
+@functools.lru_cache(maxsize=8192)  # the verdicts, their memo keys and the informativeness calls ask alike
 def _excerpts(claim: str, top: tuple[Entry, ...], allowance: int, max_excerpts: int,
               context: bool) -> tuple[Entry, ...]:
     prepared = [Sentences.of(text, title) for title, text in top]
