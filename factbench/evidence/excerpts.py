@@ -65,16 +65,17 @@ _TERM_OF: dict[str, str | None] = {}  # token -> index term, memoised (index_ter
 def terms(text: str) -> list[str]:
     """The index terms of `text` with repeats (the corpus index's rules: lower case, stopwords out, plurals folded)."""
     memo = _TERM_OF
-    out = []
-    for tok in TOKEN.findall(text.lower()):
-        term = memo.get(tok, tok)
-        if term is tok:
-            if len(memo) > 200_000:
-                memo.clear()
-            term = memo[tok] = index_term(tok)
-        if term is not None:
-            out.append(term)
-    return out
+    tokens = TOKEN.findall(text.lower())
+    try:
+        found = [memo[t] for t in tokens]
+    except KeyError:
+        if len(memo) > 200_000:
+            memo.clear()
+        for t in tokens:
+            if t not in memo:
+                memo[t] = index_term(t)
+        found = [memo[t] for t in tokens]
+    return [t for t in found if t is not None]
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,11 @@ class Sentences:
         postings: dict[str, list[tuple[int, int]]] = {}
         lengths, words, distinct, repeats = [], [], {}, set()
         for k, sentence in enumerate(texts):
-            counts: dict[str, int] = {}
-            for term in terms(sentence):
-                counts[term] = counts.get(term, 0) + 1
-            lengths.append(sum(counts.values()))
+            found = terms(sentence)
+            counts = dict.fromkeys(found, 0)
+            for term in found:
+                counts[term] += 1
+            lengths.append(len(found))
             words.append(frozenset(counts))
             for term, tf in counts.items():
                 postings.setdefault(term, []).append((k, tf))
