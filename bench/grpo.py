@@ -69,10 +69,11 @@ def groups(people: list, pools: list[list[str]], n: int, seed: int, paraphrase: 
 
 
 def block_against_own(people: list, prompts: list[str], sentences: list[list[str]], evidence: str) -> dict:
-    """Whether each claim's source paragraph is shown to the judge in the layout the runs use (one
-    block pooled from all of an answer's claims) and when the claim sees only its own passages
-    (what the memo's key assumes): a judge that reads the evidence labels a true claim supported
-    only when its source is shown, so the claims where the two differ are the labels that move."""
+    """Whether each claim's source sentence is in the evidence block of its verification call (the
+    excerpts of all the claims of its group) and among the claim's own excerpts (what it is told to
+    judge it on, and what the memo's key holds): a judge that read the whole block would label a
+    true claim supported whenever its source is there, so the claims where the two differ are the
+    labels a sibling claim's evidence could move."""
     import asyncio
 
     from factbench.evidence.backends import open_backend
@@ -80,7 +81,7 @@ def block_against_own(people: list, prompts: list[str], sentences: list[list[str
     from factbench.stages.verify import DEFAULT_CLAIMS_PER_CALL, DEFAULT_EVIDENCE_TOKENS, verification_calls
     from factbench.tasks import Prompt
 
-    sources = {s: p.paragraphs[f.paragraph] for p in people for s, f in zip(p.answer, p.sources) if f is not None}
+    sources = {s: f.article for p in people for s, f in zip(p.answer, p.sources) if f is not None}
 
     async def measure() -> dict:
         backend = open_backend(evidence, None)
@@ -89,13 +90,13 @@ def block_against_own(people: list, prompts: list[str], sentences: list[list[str
             for k, (question, claims) in enumerate(zip(prompts, sentences)):
                 ev = await retrieve_evidence(backend, "reward", Prompt(id=f"r{k}", text=question), claims)
                 for call in verification_calls(list(range(len(claims))), ev, True, DEFAULT_CLAIMS_PER_CALL,
-                                               DEFAULT_EVIDENCE_TOKENS):
+                                               DEFAULT_EVIDENCE_TOKENS, claims=claims):
                     shown = " ".join(text for _, text in call.passages)
-                    for i in call.claims:
+                    for k, i in enumerate(call.claims):
                         source = sources.get(claims[i])
                         if source is None:
                             continue  # a wrong or hedged fact: not supported whatever is shown
-                        own = source in " ".join(ev.passages[j].text for j in ev.per_claim[i])
+                        own = source in " ".join(call.passages[r - 1][1] for r in (call.refs or [[]] * len(call.claims))[k])
                         block = source in shown
                         counts["claims"] += 1
                         counts["block"] += block
@@ -221,11 +222,10 @@ def main() -> None:
 
             if kind == "corpus":
                 c = block_against_own(people, prompts, sentences, evidence)
-                print(f"  soundness: of {c['claims']} occurrences of true claims, the source paragraph is in the "
-                      f"answer's pooled block for {c['block']} and among the claim's own passages for {c['own']}; "
-                      f"an evidence-reading judge would change {c['only_block'] + c['only_own']} labels "
-                      f"({c['only_block']} seen only through a sibling claim's passages, {c['only_own']} only "
-                      f"through its own, cut from the pooled block by its budget)")
+                print(f"  soundness: of {c['claims']} occurrences of true claims, the source sentence is in the "
+                      f"evidence block of the claim's call for {c['block']} and among the claim's own excerpts for "
+                      f"{c['own']}: {c['only_block']} are shown their source only through a sibling claim's "
+                      f"excerpts (a judge reading the whole block would call them supported)")
 
             p_alone, _, _ = run(latency, root / f"{kind}-p-alone.sqlite", evidence, para_prompts, para_rollouts, False)
             p_group, _, p_stats = run(latency, root / f"{kind}-p-group.sqlite", evidence, para_prompts, para_rollouts,

@@ -12,13 +12,14 @@ Workload: synthetic biographies (bench/bio_world.py): ~25 one-fact sentences per
 scored with default settings by the scripted server as extractor and verifier, twice: with
 topic-restricted corpus evidence (`corpus:DB#topic`, one passage per encyclopedia paragraph)
 and with web-search evidence (`serper`, a Serper stand-in via FACTBENCH_SERPER_URL). Every
-claim's source is known (corpus: its paragraph; web: its fact sentence), and the scripted judge
-calls a claim with a known source supported only when that source is in one of the claim's own
-passages (unverifiable otherwise). The bench prints evidence coverage: how many claims have
-their source among their own passages in the prompts actually sent, and how many would have it
-in the layout before per-claim evidence (one block per answer, its claims' passages round-robin
-up to 2,500 tokens), recomputed from the same retrieval; and how many labels differ from that
-layout under this judge.
+claim's source is known: the article sentence that states its fact (inside a paragraph of the
+corpus, or of a search snippet). The scripted judge calls a claim with a known source supported
+only when that sentence is in the text shown for the claim (the excerpts it names), unverifiable
+otherwise. The bench prints evidence coverage: how many claims have their source sentence in
+the text shown for them in the prompts actually sent, and how many would have it in the layout
+before per-claim evidence (one block of whole passages per answer, its claims' passages
+round-robin up to 2,500 tokens), recomputed from the same retrieval; and how many labels differ
+from that layout under this judge.
 
 Two scenarios, the realistic one first (the headline figure): 50 people with Wikipedia-sized
 topic pages (10-12 passages of ~230 tokens, none over 256, FActScore's passage size) and answers
@@ -82,7 +83,7 @@ def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims:
            scenario: str, kind: str) -> None:
     """The simulated judge and the search stand-in, in a process of their own. The judge says
     "supported" of a claim with a known source only when that source is among the claim's own
-    passages (corpus: its paragraph; web: its fact sentence)."""
+    excerpts (its fact's sentence)."""
     import asyncio
 
     from aiohttp import web
@@ -90,7 +91,7 @@ def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims:
     from factbench.testing.scripted_server import LatencyModel, ScriptedServer, ScriptedState
 
     people = {p.name: p for p in _people(scenario, n_answers, n_claims)}
-    sources = _sources(list(people.values()), web=kind == "web")
+    sources = _sources(list(people.values()))
 
     def supports(claim: str, texts: list[str]) -> bool:
         return claim not in sources or any(sources[claim] in t for t in texts)
@@ -169,15 +170,14 @@ def _block(text: str, tag: str) -> str:
     return m.group(1) if m else ""
 
 
-def _sources(people: list, web: bool) -> dict[str, str]:
-    """Answer sentence -> the text that must be in its prompt: its paragraph (corpus) or fact sentence (web)."""
-    return {sentence: (fact.article if web else p.paragraphs[fact.paragraph])
-            for p in people for sentence, fact in zip(p.answer, p.sources) if fact is not None}
+def _sources(people: list) -> dict[str, str]:
+    """Answer sentence -> the text that must be shown for it: the article sentence stating its fact."""
+    return {sentence: fact.article for p in people for sentence, fact in zip(p.answer, p.sources) if fact is not None}
 
 
 def coverage_sent(log: list[dict], sources: dict[str, str]) -> tuple[int, int]:
-    """Claims with a known source whose source is in their own passages, as the verification prompt
-    that judged them names them ("3. ... [P1, P4]")."""
+    """Claims with a known source whose source sentence is in the text shown for them: the entries
+    the verification prompt that judged them names after them ("3. ... [P1, P4]")."""
     from factbench.testing.extra_kinds import claims_with_refs, passages_of
 
     hit = total = 0
@@ -234,8 +234,8 @@ def coverage_before(run_dir: Path, sources: dict[str, str]) -> tuple[list[str], 
 
 def label_changes(log: list[dict], sources: dict[str, str], covered_before: list[str]) -> tuple[int, int, int]:
     """(claims judged, labels that differ from the layout before, of them: source lost) under the
-    scripted judge, whose label for a claim with a known source is "supported" when that source is
-    among the passages it is judged on and "unverifiable" otherwise; every other claim's label
+    scripted judge, whose label for a claim with a known source is "supported" when that source
+    sentence is in the text it is judged on and "unverifiable" otherwise; every other claim's label
     follows its words alone, the same in both layouts."""
     from factbench.testing.extra_kinds import claims_with_refs, passages_of
 
@@ -274,7 +274,7 @@ def run_kind(kind: str, n_answers: int, n_claims: int, latency: dict, quiet: boo
             summary = runner.run()
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             stats = _get(port, "/stats")
-            sources = _sources(people, web=kind == "web")
+            sources = _sources(people)
             log = _get(port, "/log?kind=verify")
             after = coverage_sent(log, sources)
             known, covered = coverage_before(root / "results" / kind, sources)
@@ -374,7 +374,7 @@ def _print(r: dict) -> None:
         ("evidence coverage", f"{_share(r['coverage'])} (layout before: {_share(r['coverage_before'])})"
                               "   (must not drop)"),
         ("labels vs layout before", f"{r['labels_changed']} of {r['labels_judged']} differ "
-                                    f"({r['labels_lost_source']} lost their source's passage)"),
+                                    f"({r['labels_lost_source']} lost their source sentence)"),
         ("failed samples", str(r["failed_samples"])),
     ]
     width = max(len(k) for k, _ in rows)
@@ -432,8 +432,12 @@ def main() -> None:
     parser.add_argument("--sentences-per-call", type=int, help="override the default (to measure a lever)")
     parser.add_argument("--claims-per-call", type=int, help="override the default (to measure a lever)")
     parser.add_argument("--evidence-tokens", type=int, help="override the default (to measure a lever)")
-    parser.add_argument("--claim-evidence-tokens", type=int, help="override a claim's passage allowance (a lever)")
-    parser.add_argument("--claim-passages", type=int, help="override a claim's passage cap (a lever)")
+    parser.add_argument("--claim-excerpt-tokens", type=int, help="override a claim's excerpt allowance (a lever)")
+    parser.add_argument("--claim-excerpts", type=int, help="override a claim's excerpt cap (a lever)")
+    parser.add_argument("--excerpt-passages", type=int, help="override how many of a claim's passages it is "
+                                                             "excerpted from (a lever)")
+    parser.add_argument("--no-excerpt-context", action="store_true",
+                        help="no sentence before an excerpt that refers back (a lever)")
     parser.add_argument("--no-cold-run", action="store_true", help="skip the time-to-first-request run")
     parser.add_argument("--only", choices=("stream", "cold"), help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -455,12 +459,15 @@ def main() -> None:
                if (v := getattr(args, k)) is not None}
     from factbench.stages import verify
 
-    for name, value in (("CLAIM_EVIDENCE_TOKENS", args.claim_evidence_tokens), ("MAX_CLAIM_PASSAGES", args.claim_passages)):
+    changed: dict = dict(scoring)
+    for name, value in (("CLAIM_EXCERPT_TOKENS", args.claim_excerpt_tokens), ("MAX_CLAIM_EXCERPTS", args.claim_excerpts),
+                        ("EXCERPT_PASSAGES", args.excerpt_passages),
+                        ("EXCERPT_CONTEXT", False if args.no_excerpt_context else None)):
         if value is not None:  # module constants, read at call time by the in-process run
             setattr(verify, name, value)
-            scoring[name.lower()] = value
-    if scoring:
-        print(f"settings changed from the defaults: {scoring}")
+            changed[name.lower()] = value
+    if changed:
+        print(f"settings changed from the defaults: {changed}")
     kinds = ("corpus", "web") if args.evidence == "both" else (args.evidence,)
     scenarios = ("realistic", "today") if args.scenario == "both" else (args.scenario,)
     results = {}

@@ -9,7 +9,7 @@ the built-ins are registered the same way in factbench's pyproject.toml:
     serper                    web search through Serper (SERPER_API_KEY), cached
     snapshot:RUN_DIR          the evidence an earlier run stored: no network, drift made visible
     auto                      each task's default; the run fails, naming what to set, when it is unavailable
-Options follow `?`: `corpus:wiki.db#topic?k=5`, `serper?k=5`.
+Options follow `?`: `corpus:wiki.db#topic?k=10` (the default), `serper?k=5` (the default).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ SERPER_URL = "https://google.serper.dev/search"
 SERPER_URL_ENV = "FACTBENCH_SERPER_URL"  # a Serper-compatible endpoint (proxies, test stand-ins)
 SERPER_KEY_ENV = "SERPER_API_KEY"
 DEFAULT_K = 5
+# A claim is judged on sentence excerpts of its passages, so a deeper list costs search time, not
+# judge tokens: a claim whose fact sits in its 6th-10th passage still finds it.
+CORPUS_K = 10
 SERPER_ATTEMPTS = 4
 
 
@@ -245,7 +248,7 @@ def open_corpus(arg: str, options: dict[str, str], cache: CallCache | None) -> C
     expanded = os.path.expandvars(path)
     if "$" in expanded or not expanded:
         raise EvidenceUnavailable(f"corpus:{arg}: the variable in {path!r} is not set")
-    return CorpusEvidence(expanded, topic=(frag == "topic"), k=int(options.get("k", DEFAULT_K)))
+    return CorpusEvidence(expanded, topic=(frag == "topic"), k=int(options.get("k", CORPUS_K)))
 
 
 def open_snapshot(arg: str, options: dict[str, str], cache: CallCache | None) -> SnapshotEvidence:

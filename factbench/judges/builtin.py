@@ -12,11 +12,12 @@ CLAIMS = Judge(
 VERIFY_TERNARY = Judge(
     name="verify-ternary", role="verifier", mode="ternary", parse=parse_verdicts, parser_version="2",
     template=verify_template("ternary", True), knowledge_template=verify_template("ternary", False),
-    description="supported / unsupported / unverifiable against pooled evidence (or own knowledge)")
+    description="supported / unsupported / unverifiable against excerpts of each claim's own passages "
+                "(or own knowledge)")
 VERIFY_BINARY = Judge(
     name="verify-binary", role="verifier", mode="binary", parse=parse_verdicts, parser_version="2",
     template=verify_template("binary", True), knowledge_template=verify_template("binary", False),
-    description="supported / unsupported against pooled evidence (or own knowledge)")
+    description="supported / unsupported against excerpts of each claim's own passages (or own knowledge)")
 RELEVANCE_PAIRWISE = Judge(
     name="relevance-pairwise", role="relevance", template=RELEVANCE, parse=parse_winner,
     description="pairwise comparison with a reference answer, asked in both orders")

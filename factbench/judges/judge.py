@@ -51,8 +51,12 @@ class ExtractorMessages(Protocol):
 
 
 class VerifierMessages(Protocol):
+    """`refs` (each claim's own entries of `passages`, 1-based) and `numbers` (the claims' places in
+    the answer) are passed only to a function that declares them (or **kwargs)."""
+
     def __call__(self, template: JudgeTemplate, passages: list[tuple[str, str]], claims: list[str],
-                 question: str = "", first: int = 1, passages_first: bool = False) -> Messages: ...
+                 question: str = "", first: int = 1, passages_first: bool = False,
+                 refs: list[list[int]] | None = None, numbers: list[int] | None = None) -> Messages: ...
 
 
 class InformativenessMessages(Protocol):

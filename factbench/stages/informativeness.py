@@ -91,7 +91,7 @@ async def weigh_claims(client: LLMClient, question: str, claims: ClaimsRecord, e
             errs = [("truncated_output" if e else e) for e in errs]
         return completion.text, got, refs, errs
 
-    calls = verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens)
+    calls = verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens, claims=texts)
     for batch, (text, got, refs, errs) in zip((c.claims for c in calls),
                                               await asyncio.gather(*(one(call) for call in calls))):
         raw.append(text)
@@ -356,7 +356,7 @@ async def classify_by_book(ctx: RunContext, sample: Sample, template: JudgeTempl
         call with the answer's other claims before it and the book's claims they may repeat or
         hold as context."""
         calls = verification_calls(sorted(first_at[c] for c in new), sample.get(EvidenceStage), uses_evidence,
-                                   ctx.claims_per_call, ctx.evidence_tokens)
+                                   ctx.claims_per_call, ctx.evidence_tokens, claims=texts)
         book_context = restatement_context(question, new, {c: e for c, e in known.items() if c not in first_at},
                                            CONTEXT_CLAIMS)
         own = judge.template_for(uses_evidence)

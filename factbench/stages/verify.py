@@ -1,18 +1,18 @@
-"""Stage 4: verdicts. Every claim is judged against its own passages: the best of its ranked
-list, up to CLAIM_EVIDENCE_TOKENS and MAX_CLAIM_PASSAGES (past its best, a passage that nearly
-repeats one it already has is skipped). So a claim's label depends on the question, the claim
-and its own passages only, never on which claims share its call: what lets a verdict be reused
-wherever the same claim comes back with the same passages.
+"""Stage 4: verdicts. Every claim is judged on sentence excerpts of its own passages: the
+sentences of its best EXCERPT_PASSAGES ranked passages that match it best, up to
+CLAIM_EXCERPT_TOKENS and MAX_CLAIM_EXCERPTS (:mod:`factbench.evidence.excerpts`). So a claim's
+label depends on the question, the claim and its own passages only, never on which claims share
+its call: what lets a verdict be reused wherever the same claim comes back with the same passages.
 
 An answer's claims are sent in as few groups as the evidence budget (`--evidence-tokens`)
-allows: one group when the union of their passages fits; otherwise a group is filled passage by
-passage, the passages serving the most claims first, a claim joining once all its passages are
-in, and the claims left over form the next group (one group as soon as their passages fit). A
-group's block holds each of its passages once; every claim names its own after it
-("3. ... [P1, P4]"), and the judge is told to use those alone. A group judged in one call shows
-the question and its claims first, then the block (the informativeness call shares that
-prefix); a group judged in several calls (sent together) shows the block first, so they share
-it: either way a prefix-caching server prefills each part once.
+allows: one group when the union of their excerpts fits; otherwise a group is filled excerpt by
+excerpt, those serving the most claims first, a claim joining once all its excerpts are in, and
+the claims left over form the next group (one group as soon as their excerpts fit). A group's
+block holds each excerpt once (claims about one fact mostly share theirs); every claim names its
+own after it ("3. ... [P1, P4]"), and the judge is told to use those alone. A group judged in one
+call shows the question and its claims first, then the block (the informativeness call shares
+that prefix); a group judged in several calls (sent together) shows the block first, so they
+share it: either way a prefix-caching server prefills each part once.
 
 Labels: supported / unsupported / unverifiable (ternary, default) or supported /
 unsupported (binary). A claim whose label is missing or unknown gets no label and a
@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from factbench.evidence.excerpts import Sentences, choose_excerpts, near_repeat
 from factbench.hashing import sha256_hex
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
@@ -48,16 +51,24 @@ class VerdictsOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     claims_per_call: PositiveInt = Field(default=30, description="claims per verification call")
-    # per evidence block (one per answer, unless its claims' passages need more)
+    # per evidence block (one per answer, unless its claims' excerpts need more)
     evidence_tokens: PositiveInt = Field(default=2500, description="budget of an answer's evidence block, shared by its "
                                                            "verification calls")
 
 
 DEFAULT_CLAIMS_PER_CALL = VerdictsOptions().claims_per_call
 DEFAULT_EVIDENCE_TOKENS = VerdictsOptions().evidence_tokens
-# A claim's own passages: its best, then the next ones while they fit this many tokens, at most
-# MAX_CLAIM_PASSAGES (short search snippets would otherwise bring ever lower-ranked ones).
-CLAIM_EVIDENCE_TOKENS = 560  # two Wikipedia-sized passages (<= 256 tokens each), or two search snippets
+# A claim's excerpts: the sentences of its best EXCERPT_PASSAGES passages that match it best, the
+# best always, then the next ones while within CLAIM_EXCERPT_TOKENS, at most MAX_CLAIM_EXCERPTS.
+EXCERPT_PASSAGES = 10
+CLAIM_EXCERPT_TOKENS = 80
+MAX_CLAIM_EXCERPTS = 2
+EXCERPT_CONTEXT = True  # a sentence that refers back starts one sentence earlier, where that fits
+# The excerpt rule's version, part of every verdict's memo key: a changed rule never reuses a verdict.
+EXCERPT_LAYOUT = "1"
+# Whole passages (callers that give no claim texts): a claim's best, then the next while within
+# CLAIM_EVIDENCE_TOKENS, at most MAX_CLAIM_PASSAGES.
+CLAIM_EVIDENCE_TOKENS = 560
 MAX_CLAIM_PASSAGES = 2
 CHARS_PER_TOKEN = 4  # budget estimate without a tokenizer dependency
 MAX_PASSAGE_TOKENS = 400
@@ -67,8 +78,13 @@ def approx_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + 1
 
 
+def entry_tokens(title: str, text: str) -> int:
+    """What one entry of the evidence block costs: its text, title and marker."""
+    return approx_tokens(text) + approx_tokens(f"[P10] {title}: ") - 1
+
+
 def passage_tokens(passage: Passage) -> int:
-    """What a passage costs in the prompt: its text (at most MAX_PASSAGE_TOKENS), title and marker."""
+    """What a whole passage costs in the prompt: its text (at most MAX_PASSAGE_TOKENS), title and marker."""
     return min(approx_tokens(passage.text), MAX_PASSAGE_TOKENS) + approx_tokens(f"[P10] {passage.title}: ") - 1
 
 
@@ -81,22 +97,44 @@ def _words(text: str) -> frozenset[str]:
 
 def near_duplicate(words: frozenset[str], kept: list[frozenset[str]]) -> bool:
     """Token Jaccard with a passage already chosen at least the claims stage's threshold for claims."""
-    n = len(words)
-    for other in kept:
-        m = len(other)
-        if min(n, m) < NEAR_DUPLICATE_JACCARD * max(n, m):  # sizes alone rule it out
-            continue
-        shared = len(words & other)
-        if shared >= NEAR_DUPLICATE_JACCARD * (n + m - shared):
-            return True
-    return False
+    return near_repeat(words, kept, NEAR_DUPLICATE_JACCARD)
+
+
+Entry = tuple[str, str]  # (title, text): one entry of an evidence block
+
+
+def claim_excerpts(claim: str, ranked: Sequence[int], passages: Sequence[Passage], allowance: int | None = None,
+                   max_excerpts: int | None = None, max_passages: int | None = None) -> list[Entry]:
+    """A claim's excerpts, (title, sentence), most relevant first, from its best `max_passages`
+    ranked passages alone (:func:`factbench.evidence.excerpts.choose_excerpts`); identical entries
+    count once."""
+    top = tuple((passages[pid].title, passages[pid].text) for pid in dict.fromkeys(ranked))
+    return list(_excerpts(claim, top[:EXCERPT_PASSAGES if max_passages is None else max_passages],
+                          CLAIM_EXCERPT_TOKENS if allowance is None else allowance,
+                          MAX_CLAIM_EXCERPTS if max_excerpts is None else max_excerpts, EXCERPT_CONTEXT))
+
+
+@functools.lru_cache(maxsize=8192)  # the verdicts, their memo keys and the informativeness calls ask alike
+def _excerpts(claim: str, top: tuple[Entry, ...], allowance: int, max_excerpts: int,
+              context: bool) -> tuple[Entry, ...]:
+    prepared = [Sentences.of(text, title) for title, text in top]
+
+    def cost(i: int, k: int) -> int:
+        return entry_tokens(top[i][0], prepared[i].texts[k])
+
+    def context_cost(i: int, k: int) -> int:
+        return approx_tokens(prepared[i].texts[k])
+
+    chosen = choose_excerpts(claim, list(enumerate(prepared)), cost, allowance, max_excerpts, repeat_threshold=1.0,
+                             context_cost=context_cost if context else None)
+    return tuple(dict.fromkeys((top[i][0], " ".join(prepared[i].texts[a:b])) for i, a, b in chosen))
 
 
 def claim_evidence(ranked: list[int], passages: list[Passage], allowance: int | None = None,
                    max_passages: int | None = None,
                    words: Callable[[int], frozenset[str]] | None = None) -> list[int]:
-    """A claim's own passages, from its ranked list alone: its best, then each next one that fits
-    the allowance (tokens) and does not nearly repeat one already chosen (search results often
+    """A claim's own whole passages, from its ranked list alone: its best, then each next one that
+    fits the allowance (tokens) and does not nearly repeat one already chosen (search results often
     quote one source on several sites), at most `max_passages`."""
     allowance = CLAIM_EVIDENCE_TOKENS if allowance is None else allowance
     max_passages = MAX_CLAIM_PASSAGES if max_passages is None else max_passages
@@ -119,30 +157,34 @@ def claim_evidence(ranked: list[int], passages: list[Passage], allowance: int | 
     return chosen
 
 
-def claim_groups(own: list[list[int]], passages: list[Passage], budget_tokens: int) -> list[list[int]]:
-    """Claims (positions in `own`, each claim's own passages) in groups whose passages fit the
-    budget: one group when they all fit; otherwise passages are taken by how many of the claims
-    left they serve, most first, a claim joining once all its passages are in; the claims left
-    over are grouped the same way. A claim whose passages alone exceed the budget is a group."""
-    cost = {p: passage_tokens(passages[p]) for ids in own for p in ids}
+Unit = TypeVar("Unit", bound=Hashable)
+
+
+def claim_groups(own: list[list[Unit]], cost: Callable[[Unit], int], budget_tokens: int) -> list[list[int]]:
+    """Claims (positions in `own`, each claim's own evidence units: excerpts or passages) in groups
+    whose units fit the budget (`cost` in tokens): one group when they all fit; otherwise units are
+    taken by how many of the claims left they serve, most first, a claim joining once all its units
+    are in; the claims left over are grouped the same way. A claim whose units alone exceed the
+    budget is a group."""
+    price = {u: cost(u) for ids in own for u in ids}
     groups: list[list[int]] = []
     left = list(range(len(own)))
     while left:
-        if sum(cost[p] for p in {p for k in left for p in own[k]}) <= budget_tokens:
+        if sum(price[u] for u in {u for k in left for u in own[k]}) <= budget_tokens:
             groups.append(left)
             break
-        serves = Counter(p for k in left for p in own[k])
-        block: set[int] = set()
+        serves = Counter(u for k in left for u in own[k])
+        block: set[Unit] = set()
         used = 0
         members = {k for k in left if not own[k]}  # nothing retrieved: free in any group
-        for p in sorted(serves, key=lambda q: -serves[q]):  # stable: ties in order of first use
+        for u in sorted(serves, key=lambda q: -serves[q]):  # stable: ties in order of first use
             for k in left:
-                if k in members or p not in own[k]:
+                if k in members or u not in own[k]:
                     continue
                 extra = [q for q in own[k] if q not in block]
-                if used + sum(cost[q] for q in extra) <= budget_tokens:
+                if used + sum(price[q] for q in extra) <= budget_tokens:
                     block.update(extra)
-                    used += sum(cost[q] for q in extra)
+                    used += sum(price[q] for q in extra)
                     members.add(k)
         if len(members) == sum(1 for k in left if not own[k]):  # no claim fits: the first alone
             members.add(next(k for k in left if own[k]))
@@ -161,9 +203,9 @@ def batches(group: range, size: int) -> list[range]:
 @dataclass(frozen=True)
 class VerificationCall:
     claims: list[int]  # answer indices, in order
-    passages: list[tuple[str, str]]  # the evidence block (empty: knowledge-only)
+    passages: list[tuple[str, str]]  # the evidence block, (title, text) entries (empty: knowledge-only)
     passages_first: bool  # the block is shared by several calls of its group: it goes first
-    refs: list[list[int]] | None = None  # per claim, its own passages (1-based in `passages`); None: no evidence
+    refs: list[list[int]] | None = None  # per claim, its own entries (1-based in `passages`); None: no evidence
 
 
 def _excerpt(p: Passage) -> tuple[str, str]:
@@ -171,17 +213,14 @@ def _excerpt(p: Passage) -> tuple[str, str]:
     return p.title, text
 
 
-def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_evidence: bool, claims_per_call: int,
-                       evidence_tokens: int) -> list[VerificationCall]:
-    """The calls that judge the claims `todo` (answer indices, in order): each claim with its own
-    passages (:func:`claim_evidence`), the claims grouped under the budget (:func:`claim_groups`).
-    A group whose claims fit one call puts its claims first and the block last: the
-    informativeness call about the same claims then shares everything up to the block. A group
-    that needs several calls puts the block first: those calls share it."""
-    if not uses_evidence:
-        return [VerificationCall(todo[p.start:p.stop], [], False) for p in batches(range(len(todo)), claims_per_call)] \
-            if todo else []
+def shown_evidence(todo: list[int], evidence: EvidenceRecord | None, claims: Sequence[str] | None) -> list[list[Entry]]:
+    """What each claim of `todo` (answer indices) is judged on, (title, text) entries: the
+    excerpts of its own ranked passages (`claims`: the answer's claim texts), or without the texts
+    its own whole passages (:func:`claim_evidence`)."""
     per_claim, passages = (evidence.per_claim, evidence.passages) if evidence is not None else ([], [])
+    ranked = [per_claim[i] if i < len(per_claim) else [] for i in todo]
+    if claims is not None:
+        return [claim_excerpts(claims[i], r, passages) for i, r in zip(todo, ranked)]
     cache: dict[int, frozenset[str]] = {}
 
     def words(i: int) -> frozenset[str]:
@@ -190,22 +229,47 @@ def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_ev
             w = cache[i] = _words(passages[i].text)
         return w
 
-    own = [claim_evidence(per_claim[i] if i < len(per_claim) else [], passages, words=words) for i in todo]
+    return [[_excerpt(passages[p]) for p in claim_evidence(r, passages, words=words)] for r in ranked]
+
+
+def verification_calls(todo: list[int], evidence: EvidenceRecord | None, uses_evidence: bool, claims_per_call: int,
+                       evidence_tokens: int, claims: Sequence[str] | None = None) -> list[VerificationCall]:
+    """The calls that judge the claims `todo` (answer indices, in order): each claim with what it
+    is shown (:func:`shown_evidence`; `claims`, the answer's claim texts, selects excerpts), the
+    claims grouped under the budget (:func:`claim_groups`). A group whose claims fit one call puts
+    its claims first and the block last: the informativeness call about the same claims then
+    shares everything up to the block. A group that needs several calls puts the block first:
+    those calls share it."""
+    if not uses_evidence:
+        return [VerificationCall(todo[p.start:p.stop], [], False) for p in batches(range(len(todo)), claims_per_call)] \
+            if todo else []
+    own = shown_evidence(todo, evidence, claims)
     calls = []
-    for group in claim_groups(own, passages, evidence_tokens):
-        block: dict[int, int] = {}  # passage id -> its number in the block, in order of first use
-        for k in group:
-            for p in own[k]:
-                block.setdefault(p, len(block) + 1)
-        pooled = [_excerpt(passages[p]) for p in block]
+    for group in claim_groups(own, lambda e: entry_tokens(*e), evidence_tokens):
+        used = list(dict.fromkeys(e for k in group for e in own[k]))  # in order of first use
+        titles = {title: n for n, title in enumerate(dict.fromkeys(title for title, _ in used))}
+        pooled = sorted(used, key=lambda e: titles[e[0]])  # stable: a source's entries together, its title said once
+        block = {e: n for n, e in enumerate(pooled, start=1)}  # entry -> its number in the block
         if not pooled:  # nothing retrieved: say so, not an empty block
             pooled = [("", "(no evidence was found for these claims)")]
         parts = batches(range(len(group)), claims_per_call)
         for part in parts:
             members = [group[j] for j in part]
             calls.append(VerificationCall([todo[k] for k in members], pooled, len(parts) > 1,
-                                          [[block[p] for p in own[k]] for k in members]))
+                                          [[block[e] for e in own[k]] for k in members]))
     return calls
+
+
+def takes(fn: Callable[..., object], keywords: dict[str, object]) -> dict[str, object]:
+    """The `keywords` that `fn` accepts (all of them when it takes **kwargs): a layout written before
+    a keyword existed keeps working."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no signature to read: pass none of them
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return keywords
+    return {k: v for k, v in keywords.items() if k in params}
 
 
 def needs_completion(record: VerdictsRecord, n_claims: int, max_attempts: int) -> bool:
@@ -250,9 +314,10 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
             messages = verification_messages(template, call.passages, texts, question, refs=call.refs,
                                              passages_first=call.passages_first, numbers=[i + 1 for i in batch],
                                              questions=[questions[i] for i in batch] if questions else None)
-        else:
+        else:  # a plug-in's layout: each claim's entries and numbers too, where it takes them
+            extra: dict[str, object] = {"refs": call.refs, "numbers": [i + 1 for i in batch]}
             messages = judge.messages(template, call.passages, texts, question, first=batch[0] + 1,
-                                      passages_first=call.passages_first)
+                                      passages_first=call.passages_first, **takes(judge.messages, extra))
         completion = await client.complete(
             messages, template=template.id, schema=template.schema, schema_name="verdicts", items=len(texts),
             accept=lambda c: all(e is None for e in judge.parse(c.text, len(texts), mode)[1]))
@@ -261,7 +326,9 @@ async def verify_claims(client: LLMClient, claims: ClaimsRecord, evidence: Evide
             errs = [("truncated_output" if e else e) for e in errs]
         return batch, completion.text, got, errs
 
-    calls = [one(call) for call in verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens)]
+    texts = [c.text for c in claims.claims]
+    calls = [one(call) for call in verification_calls(todo, evidence, uses_evidence, claims_per_call, evidence_tokens,
+                                                      claims=texts)]
     # All calls of an answer go out together (those of a group share their evidence prefix);
     # results are kept in claim order.
     for batch, text, got, errs in await asyncio.gather(*calls):
@@ -361,7 +428,8 @@ def verdict_key_base(ctx: RunContext, sample: Sample, evidence: EvidenceRecord |
     return {"judge": ctx.clients["verifier"].spec.identity(), "template": judge.id_for(uses_evidence),
             "mode": judge.mode or "ternary", "question": sample.prompt.text,
             "evidence": (evidence.backend if evidence is not None else sample.evidence.name) if uses_evidence else "none",
-            "evidence_tokens": ctx.evidence_tokens if uses_evidence else 0}
+            "evidence_tokens": ctx.evidence_tokens if uses_evidence else 0,
+            "excerpts": EXCERPT_LAYOUT if uses_evidence else "none"}
 
 
 async def verify_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
@@ -401,13 +469,10 @@ async def verify_jointly(ctx: RunContext, sample: Sample, claims: ClaimsRecord, 
 def verdict_keys(ctx: RunContext, sample: Sample, claims: ClaimsRecord, evidence: EvidenceRecord | None,
                  todo: list[int]) -> dict[int, str]:
     """The memo key of each claim in `todo`: the verifier's identity (model and decoding, template
-    and parser, label set), the evidence backend and budget, the question, the normalised claim,
-    and the claim's own retrieved passages (title and text, in rank order)."""
+    and parser, label set), the evidence backend and budget, the excerpt rule's version, the
+    question, the normalised claim, and what the claim is shown (its excerpts, title and text, in
+    order)."""
     base, uses_evidence = memo_key("verdict", verdict_key_base(ctx, sample, evidence)), sample.evidence.uses_evidence
-    per_claim = evidence.per_claim if evidence is not None and uses_evidence else []
-    passages = evidence.passages if evidence is not None else []
-    out = {}
-    for i in todo:
-        shown = [sha256_hex([passages[j].title, passages[j].text], 24) for j in (per_claim[i] if i < len(per_claim) else [])]
-        out[i] = item_key(base, normalise_claim(claims.claims[i].text), *shown)
-    return out
+    shown = shown_evidence(todo, evidence, [c.text for c in claims.claims]) if uses_evidence else [[] for _ in todo]
+    return {i: item_key(base, normalise_claim(claims.claims[i].text), *(sha256_hex(list(e), 24) for e in entries))
+            for i, entries in zip(todo, shown)}

@@ -16,7 +16,7 @@ from factbench.judges.paraphrase import PARAPHRASE
 EXTRA_KINDS = ("informativeness", "paraphrase")
 # "n. text", and after it the claim's own passages where the verification layout names them
 _NUMBERED_CLAIM = re.compile(r"^(\d+)\. (.*?)(?: \[(none|P\d+(?:, P\d+)*)\])?$")
-_PASSAGE = re.compile(r"^\[P(\d+)\] ", re.MULTILINE)
+_ENTRY = re.compile(r"^\[P(\d+)\] (.*)$")
 _NUMBERED_SENTENCE = re.compile(r"^\[(\d+)\] (.*)$")
 
 
@@ -72,9 +72,9 @@ def claims_with_refs(user: str) -> list[tuple[int, str, list[int] | None]]:
 
 
 def passages_of(user: str) -> dict[int, str]:
-    """The numbered passages of a prompt's evidence block ("[P3] title: text" -> 3: "title: text")."""
-    parts = _PASSAGE.split(block(user, "passages"))
-    return {int(parts[k]): parts[k + 1].rstrip("\n") for k in range(1, len(parts) - 1, 2)}
+    """The numbered entries of a prompt's evidence block, one a line under the line naming their
+    source ("From <title>:"): "[P3] text" -> 3: "text"."""
+    return {int(m.group(1)): m.group(2) for m in map(_ENTRY.match, block(user, "passages").splitlines()) if m}
 
 
 def extra_content(body: dict[str, Any], kind: str) -> str:

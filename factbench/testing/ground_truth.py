@@ -10,10 +10,13 @@ responder for the scripted server that answers every factbench request from that
   sentence starting "I think" is an opinion and gives no claim. A compound sentence gives
   one compound claim, as an extractor that decomposes long sentences coarsely does (what
   makes the claim count hackable by splitting sentences);
-- verification: supported iff every fact the claim states is a person's true fact (in either
-  wording), a trivial fact or an off-topic world fact; a wrong value is unsupported; anything
-  else is unverifiable (so is a claim the prompt names no passage of its own for). A claim keeps
-  its label whatever batch it is in; answered as one letter per claim, `{"labels": "SUN"}`;
+- verification: without evidence, supported iff every fact the claim states is a person's true
+  fact (in either wording), a trivial fact or an off-topic world fact; a wrong value is
+  unsupported; anything else is unverifiable. With evidence, a claim is judged on the text shown
+  for it alone (the entries it names): a fact is supported when that text states the person's
+  value for it and the values agree, unsupported when it states another value, unverifiable when
+  it says nothing of it (so is a claim shown nothing). A claim keeps its label whatever batch it
+  is in; answered as one letter per claim, `{"labels": "SUN"}`;
 - informativeness: off_topic (another subject), trivial, restates (only earlier claims' facts,
   in any wording), else informative;
 - paraphrase: the world's other wording of a fact; "In other words, ..." for anything else;
@@ -33,8 +36,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from factbench.evidence.excerpts import split_sentences
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
-from factbench.testing.extra_kinds import block, claims_with_refs, numbered, sections, system_and_user
+from factbench.testing.extra_kinds import block, claims_with_refs, numbered, passages_of, sections, system_and_user
 from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
 N_PEOPLE = 50
@@ -166,6 +170,24 @@ class World:
         found = [self.index.get(_norm(part)) for part in inner.split(JOIN)]
         return None if any(f is None for f in found) else found  # type: ignore[return-value]
 
+    def label_on(self, claim: str, shown: str) -> str:
+        """The label of a reader of `shown` alone: a fact the claim states is supported when `shown`
+        states that person's value for it and the values agree, unsupported when it states another
+        value, unverifiable when it says nothing of it; trivial and off-topic claims go by their
+        words, as without evidence, once anything is shown."""
+        facts = self.facts(claim)
+        if facts is None:
+            return self.label(claim) if shown.strip() else "unverifiable"
+        stated = {}
+        for sentence in split_sentences(shown):
+            found = self.index.get(_norm(sentence))
+            if found is not None:
+                stated[found[:2]] = found[2]
+        labels = ["unverifiable" if (n, s) not in stated else "supported" if stated[n, s] == v else "unsupported"
+                  for n, s, v in facts]
+        return "unsupported" if "unsupported" in labels else "supported" if set(labels) == {"supported"} \
+            else "unverifiable"
+
     def label(self, claim: str) -> str:
         facts = self.facts(claim)
         if facts is not None:
@@ -230,10 +252,12 @@ def world(n_people: int = N_PEOPLE, seed: int = 0) -> World:
     return World(n_people, seed)
 
 
-def _own_claims(user: str) -> list[str]:
-    """The claims of a verification prompt. The world's truth is the evidence here: a claim whose
-    prompt names passages but none of its own is labelled as if none were known."""
-    return [c if refs is None or refs else "" for _, c, refs in claims_with_refs(user)]
+def verify_labels(w: World, user: str) -> str:
+    """The letters for a verification prompt: each claim on the text shown for it (with evidence)."""
+    entries = passages_of(user)
+    labels = [w.label(claim) if refs is None else w.label_on(claim, " ".join(entries.get(r, "") for r in refs))
+              for _, claim, refs in claims_with_refs(user)]
+    return "".join(LETTERS[label] for label in labels)
 
 
 class GroundTruthResponder:
@@ -251,7 +275,7 @@ class GroundTruthResponder:
             return json.dumps({"sentences": [{"id": i, "claims": [c] if (c := strip_hedge(s)) else []}
                                              for i, s in numbered(block(user, "sentences"), sentences=True)]})
         if kind == "verify":
-            return json.dumps({"labels": "".join(LETTERS[w.label(c)] for c in _own_claims(user))})
+            return json.dumps({"labels": verify_labels(w, user)})
         if kind == "informativeness":  # per answer or by question: one section per question
             out: dict[str, list] = {"t": [], "o": [], "r": []}
             for part in sections(user):

@@ -94,7 +94,7 @@ def test_compare_of_runs_judged_on_different_endpoints_exits_0(tmp_path, server,
     assert main(common + ["--run-id", "c", "--evidence", f"corpus:{corpus}"]
                 + role_args(server.base_url, model=False, evidence=None)) == 0
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c"), "--min-pairs", "5"]) == 3
-    assert "evidence differs ('none' vs 'corpus:corpus.db?k=5')" in capsys.readouterr().err
+    assert "evidence differs ('none' vs 'corpus:corpus.db?k=10')" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ 2. only parsed answers are done

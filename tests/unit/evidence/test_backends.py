@@ -51,7 +51,7 @@ def test_run_with_corpus_evidence_puts_passages_in_the_judge_prompt(tmp_path, se
                "--run-id", "c", "--evidence", f"corpus:{corpus}"] + role_args(server.base_url, evidence=None))
     assert rc == 0
     ev = [json.loads(x) for x in (tmp_path / "c" / "evidence.jsonl").read_text().splitlines()]
-    assert all(r["backend"] == "corpus:corpus.db?k=5" and r["passages"] for r in ev)
+    assert all(r["backend"] == "corpus:corpus.db?k=10" and r["passages"] for r in ev)
     verify_prompts = [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
     assert verify_prompts and all("<passages>" in p and "archive" in p for p in verify_prompts)
     spec = json.loads((tmp_path / "c" / "run.json").read_text())

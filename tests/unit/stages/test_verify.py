@@ -4,16 +4,32 @@ import re
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.templates import verify_template
 from factbench.llm.client import LLMClient, RoleSpec
-from factbench.stages.verify import batches, claim_evidence, claim_groups, verify_claims
+from factbench.stages.verify import (
+    batches,
+    claim_evidence,
+    claim_excerpts,
+    claim_groups,
+    passage_tokens,
+    verification_calls,
+    verify_claims,
+)
 from factbench.store.records import Claim, ClaimsRecord, EvidenceRecord, Passage
+from factbench.testing.extra_kinds import claims_with_refs, passages_of
 from factbench.testing.scripted_server import request_kind
 
 
-def _records(n_claims: int, per_claim: list[list[int]], passages: list[Passage]):
+def _records(n_claims: int | list[str], per_claim: list[list[int]], passages: list[Passage]):
+    texts = n_claims if isinstance(n_claims, list) else \
+        [f"Fact {i} perhaps." if i % 4 == 3 else f"Fact {i}." for i in range(n_claims)]
     claims = ClaimsRecord(task="t", id="x", abstained=False, sentences=[], extractor="e",
-                          claims=[Claim(text=f"Fact {i} perhaps." if i % 4 == 3 else f"Fact {i}.", sentence=i)
-                                  for i in range(n_claims)])
+                          claims=[Claim(text=t, sentence=i) for i, t in enumerate(texts)])
     return claims, EvidenceRecord(task="t", id="x", backend="b", passages=passages, per_claim=per_claim)
+
+
+def _items(i: int) -> Passage:
+    """A passage of three sentences about item i: when it was made, a filler, where it is kept."""
+    return Passage(text=f"Item {i} was made in {1900 + i}. The weather was mild that spring. "
+                        f"Item {i} is kept in hall {20 + i}.", title=f"T{i}")
 
 
 def test_batches_are_even_and_cover_the_group():
@@ -40,64 +56,131 @@ def test_a_lower_ranked_near_copy_of_a_claims_passage_is_skipped():
     assert claim_evidence([1, 0], passages, allowance=10_000) == [1]
 
 
-def test_claims_are_grouped_by_shared_passages_and_the_rest_in_one_group_when_it_fits():
+def test_claims_are_grouped_by_shared_units_and_the_rest_in_one_group_when_it_fits():
     passages = [Passage(text="p" * 400, title=str(i)) for i in range(5)]  # 101 tokens each
+
+    def cost(p: int) -> int:
+        return passage_tokens(passages[p])
+
     own = [[0], [1], [0, 2], [3], [0], [1, 4]]
-    assert claim_groups(own, passages, 1000) == [list(range(6))]  # all fit: one group
+    assert claim_groups(own, cost, 1000) == [list(range(6))]  # all fit: one group
     # 250 tokens: passage 0 serves three claims, so its claims come first (with passage 2), then
     # passage 1's; the remainder (passages 1, 3, 4) does not fit, so it is grouped again
-    assert claim_groups(own, passages, 250) == [[0, 2, 4], [1, 5], [3]]
-    assert claim_groups([[0, 1, 2], [3]], passages, 150) == [[1], [0]]  # over the budget alone: a group of its own
-    assert claim_groups([[], [0], [1]], passages, 150) == [[0, 1], [2]]  # nothing retrieved: joins the first
+    assert claim_groups(own, cost, 250) == [[0, 2, 4], [1, 5], [3]]
+    assert claim_groups([[0, 1, 2], [3]], cost, 150) == [[1], [0]]  # over the budget alone: a group of its own
+    assert claim_groups([[], [0], [1]], cost, 150) == [[0, 1], [2]]  # nothing retrieved: joins the first
 
 
 def _verify_prompts(server) -> list[str]:
     return [b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "verify"]
 
 
-def test_each_claim_names_its_own_passages_and_several_calls_share_one_block(server):
-    passages = [Passage(text=f"Passage {i} " + "word " * 60, title=f"T{i}") for i in range(8)]
+def _shown(prompt: str) -> dict[str, list[str]]:
+    """Claim text -> the texts of the entries it names, read back from a verification prompt."""
+    entries = passages_of(prompt)
+    return {claim: [entries[r] for r in refs or []] for _, claim, refs in claims_with_refs(prompt)}
+
+
+def test_each_claim_is_shown_excerpts_of_its_own_passages_and_several_calls_share_one_block(server):
+    passages = [_items(i) for i in range(8)]
     per_claim = [[i % 8, (i + 1) % 8, (i + 2) % 8] for i in range(7)]
-    claims, evidence = _records(7, per_claim, passages)
+    texts = [f"Item {i} was made in {1900 + i}." for i in range(7)]
+    claims, evidence = _records(texts, per_claim, passages)
     client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
     rec = asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, claims_per_call=3,
                                     evidence_tokens=2000, question="Tell me about things."))
-    assert rec.labels == ["supported", "supported", "supported", "unverifiable", "supported", "supported", "supported"]
+    assert rec.labels == ["supported"] * 7
     prompts = _verify_prompts(server)
     assert len(prompts) == 3  # 7 claims in calls of at most 3: 2, 2, 3
     # several calls judge against one block: it comes first, so all three share it as their prefix
     prefixes = {p.split("Claims:")[0] for p in prompts}
-    assert len(prefixes) == 1 and all(p.startswith("Passages:\n<passages>") for p in prompts)
-    block = prefixes.pop()
-    assert "<question>\nTell me about things." in block
-    numbers = dict(re.findall(r"\[(P\d+)\] T\d+: Passage (\d+) ", block))
-    # every claim is numbered by its place in the answer and names its own passages: the best two
-    # of its three (66 tokens each: the cap of two, not the token allowance, ends them)
-    lines = [ln for p in prompts for ln in p.split("<claims>\n")[1].split("\n</claims>")[0].splitlines()]
-    for line in lines:
-        n, refs = re.fullmatch(r"(\d+)\. Fact .*\[(.*)\]", line).groups()
-        assert [int(numbers[r]) for r in refs.split(", ")] == per_claim[int(n) - 1][:2]
-    assert server.state.log[-1]["response_format"]["json_schema"]["schema"] == verify_template("ternary", True).schema
-    # one call for all claims: question and claims first, the block last (the informativeness call
-    # about these claims shares everything before the block)
-    server.state.log.clear()
-    asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, evidence_tokens=2000, question="Q?"))
-    (single,) = _verify_prompts(server)
-    assert single.startswith("<question>\nQ?") and single.index("</claims>") < single.index("<passages>")
+    assert len(prefixes) == 1 and all(p.startswith("Evidence:\n<passages>\nFrom T") for p in prompts)
+    assert "<question>\nTell me about things." in prefixes.pop()
+    shown = {claim: entries for p in prompts for claim, entries in _shown(p).items()}
+    assert list(shown) == texts or sorted(shown) == sorted(texts)
+    for i, claim in enumerate(texts):
+        own = {s for p in per_claim[i] for s in split(passages[p].text)}
+        # its own fact's sentence first, then at most one more, from its own passages only, never
+        # the sentence that shares no word with it
+        assert shown[claim][0] == claim and len(shown[claim]) == 2 and set(shown[claim]) <= own
+        assert "The weather was mild that spring." not in shown[claim]
+    # each sentence appears once in the block, however many claims name it
+    block = prompts[0].split("<passages>\n")[1].split("\n</passages>")[0].splitlines()
+    entries = [line.split("] ", 1)[1] for line in block if line.startswith("[P")]
+    assert len(entries) == len(set(entries))
+    assert sum(line.startswith("From T") for line in block) == len({line for line in block if line.startswith("From")})
+
+
+def split(text: str) -> list[str]:
+    from factbench.evidence.excerpts import split_sentences
+
+    return split_sentences(text)
+
+
+def test_what_a_claim_is_shown_does_not_depend_on_the_claims_beside_it():
+    passages = [_items(i) for i in range(6)]
+    texts = [f"Item {i} is kept in hall {20 + i}." for i in range(6)]
+    per_claim = [[i, (i + 3) % 6, (i + 1) % 6] for i in range(6)]
+    _, evidence = _records(texts, per_claim, passages)
+
+    def shown(todo: list[int], claims: list[str], budget: int) -> dict[int, list[tuple[str, str]]]:
+        out = {}
+        for call in verification_calls(todo, evidence, True, 2, budget, claims=claims):
+            for i, refs in zip(call.claims, call.refs or []):
+                out[i] = [call.passages[r - 1] for r in refs]
+        return out
+
+    alone = {i: claim_excerpts(texts[i], per_claim[i], passages) for i in range(6)}
+    assert all(alone.values())
+    for budget in (2500, 60):  # one group, or many
+        assert shown(list(range(6)), texts, budget) == alone
+        # with other claims beside them (and only some of them), the same
+        others = [f"Item {i} was made in {1900 + i}." if i % 2 else texts[i] for i in range(6)]
+        assert {i: v for i, v in shown(list(range(6)), others, budget).items() if i % 2 == 0} == \
+            {i: alone[i] for i in range(0, 6, 2)}
+        assert shown([4], texts, budget) == {4: alone[4]}
+
+
+def test_a_plugin_layout_that_takes_them_gets_each_claims_entries_and_numbers(server):
+    import dataclasses
+
+    from factbench.judges.templates import verification_messages
+
+    seen = []
+
+    def layout(template, passages, claims, question="", first=1, passages_first=False, refs=None, numbers=None):
+        seen.append((refs, numbers))
+        return verification_messages(template, passages, claims, question, passages_first=passages_first, refs=refs,
+                                     numbers=numbers)
+
+    def old_layout(template, passages, claims, question="", first=1, passages_first=False):
+        seen.append("old")
+        return verification_messages(template, passages, claims, question, first=first, passages_first=passages_first)
+
+    passages = [_items(i) for i in range(2)]
+    claims, evidence = _records(["Item 0 was made in 1900.", "Item 1 was made in 1901."], [[0], [1]], passages)
+    client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
+    for fn in (layout, old_layout):
+        judge = dataclasses.replace(VERIFY_TERNARY, messages=fn)
+        assert asyncio.run(verify_claims(client, claims, evidence, judge=judge)).labels == ["supported"] * 2
+    refs, numbers = seen[0]
+    assert numbers == [1, 2] and len(refs) == 2 and all(refs) and seen[1] == "old"
 
 
 def test_a_claims_label_depends_on_its_own_passages_not_on_the_claims_beside_it(server):
-    passages = [Passage(text=f"Passage {i} " + "word " * 60, title=f"T{i}") for i in range(4)]
-    # claim 2 retrieved nothing: it has no passage of its own, whatever its neighbours retrieved
+    passages = [_items(i) for i in range(4)]
+    texts = ["Item 0 was made in 1900.", "Item 1 was made in 1901.", "Item 2 was made in 1902.",
+             "Item 3 was perhaps made in 1903."]
+    # claim 3 retrieved nothing: it has no passage of its own, whatever its neighbours retrieved
     per_claim = [[0, 1], [1, 2], [], [3]]
-    claims, evidence = _records(4, per_claim, passages)
+    claims, evidence = _records(texts, per_claim, passages)
     client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
     together = asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, question="Q?"))
-    assert together.labels == ["supported", "supported", "unverifiable", "unverifiable"]  # 3 "perhaps"; 2 [none]
-    assert "3. Fact 2. [none]" in _verify_prompts(server)[-1]
+    assert together.labels == ["supported", "supported", "unverifiable", "unverifiable"]  # 3 [none]; 4 "perhaps"
+    assert "3. Item 2 was made in 1902. [none]" in _verify_prompts(server)[-1]
     alone = []
     for i in range(4):  # each claim judged in an answer of its own: the same passages, the same label
-        one, ev = _records(4, per_claim, passages)
+        one, ev = _records(texts, per_claim, passages)
         one.claims[:] = [one.claims[i]]
         ev.per_claim[:] = [per_claim[i]]
         alone.append(asyncio.run(verify_claims(client, one, ev, judge=VERIFY_TERNARY, question="Q?")).labels[0])
@@ -105,7 +188,8 @@ def test_a_claims_label_depends_on_its_own_passages_not_on_the_claims_beside_it(
 
 
 def test_new_template_and_parser_versions():
-    assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v4+")
+    assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v5+")
+    assert verify_template("ternary", False).id.startswith("verify-ternary-knowledge-v4+")  # its text is unchanged
     assert VERIFY_TERNARY.id.endswith("+parser2")
 
 
@@ -125,26 +209,28 @@ def test_with_item_counts_each_verification_call_fixes_its_label_count(server):
     assert sorted(sent) == [(2, "^[SUN]{2}$"), (2, "^[SUN]{2}$"), (3, "^[SUN]{3}$")]  # 7 claims, calls of <= 3
 
 
-def test_the_informativeness_calls_share_each_verification_prompt_up_to_the_claims(server):
-    from factbench.stages.informativeness import weigh_claims
+def test_classification_prompts_from_the_same_calls_share_each_verification_prompt_up_to_the_claims(server):
+    """The informativeness stage builds its prompts from `verification_calls` with the claims'
+    texts: the calls, groups and each claim's entry numbers are the verification's, so its prompt
+    repeats the verification prompt up to the claims."""
+    from factbench.judges.informativeness import INFORMATIVENESS, informativeness_messages
 
-    passages = [Passage(text=f"Passage {i} " + "word " * 80, title=f"T{i}") for i in range(4)]
-    per_claim = [[0], [1], [0], [2], [1], [3]]  # 105 tokens each: 250 tokens hold two passages
-    claims, evidence = _records(6, per_claim, passages)
+    passages = [_items(i) for i in range(4)]
+    texts = [f"Item {p} was made in {1900 + p}." for p in (0, 1, 0, 2, 1, 3)]
+    texts[2], texts[4] = "Item 0 is kept in hall 20.", "Item 1 is kept in hall 21."
+    per_claim = [[0], [1], [0], [2], [1], [3]]
+    claims, evidence = _records(texts, per_claim, passages)
     client = LLMClient(RoleSpec(role="verifier", model="openai/j", base_urls=(server.base_url,)), None)
-    asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, evidence_tokens=250, question="Q?"))
-    informativeness = asyncio.run(weigh_claims(client, "Q?", claims, evidence, evidence_tokens=250))
-    assert informativeness.classes == ["informative"] * 6
-    verify = sorted(_verify_prompts(server))
-    classify = sorted(b["messages"][1]["content"] for b in server.state.log if request_kind(b) == "informativeness")
-    assert len(verify) == len(classify) == 2
-    # the groups follow the passages that serve most claims: claims 1, 3 (passage 0) with 2, 5
-    # (passage 1); then the rest, whose passages fit
-    assert "<claims>\n1. Fact 0. [P1]\n2. Fact 1. [P2]\n3. Fact 2. [P1]\n5. Fact 4. [P2]\n</claims>" in verify[0]
-    assert "<claims>\n4. Fact 3 perhaps. [P1]\n6. Fact 5. [P2]\n</claims>" in verify[1]
-    for v, c in zip(verify, classify):
-        shared = v[:v.index("</claims>") + len("</claims>")]
-        assert c.startswith(shared) and "<passages>" not in c
-    # the second call classifies claims 4 and 6 with the earlier claims it does not hold as context
-    context = classify[1].split("Earlier claims")[1]
-    assert "3. Fact 2." in context and "5. Fact 4." in context and "4. Fact 3" not in context
+    budget = 50  # each entry costs 8 or 9 tokens: the block cannot hold all the claims' excerpts
+    asyncio.run(verify_claims(client, claims, evidence, judge=VERIFY_TERNARY, evidence_tokens=budget, question="Q?"))
+    verify = _verify_prompts(server)
+    calls = verification_calls(list(range(6)), evidence, True, 30, budget, claims=texts)
+    assert len(verify) == len(calls) == 2
+    # the groups follow the excerpts that serve most claims: passages 0 and 1's first, then the rest
+    assert [c.claims for c in calls] == [[0, 1, 2, 4], [3, 5]]
+    for v, call in zip(verify, calls):
+        messages = informativeness_messages(INFORMATIVENESS, "Q?", [(i + 1, texts[i]) for i in call.claims], [],
+                                            refs=call.refs)
+        c = messages[1]["content"]
+        assert messages[0]["content"] == verify_template("ternary", True).system
+        assert c.startswith(v[:v.index("</claims>") + len("</claims>")]) and "<passages>" not in c

@@ -26,6 +26,23 @@ def test_labels_follow_the_truth_whatever_the_batch():
     assert [_verify(r, [c])[0] for c in reversed(claims)] == labels[::-1]
 
 
+def test_with_evidence_a_claim_is_judged_on_the_text_shown_for_it_alone():
+    w = world()
+    person = next(iter(w.people.values()))
+    say = {slot: SLOTS[slot][0].format(n=person.name, v=v) for slot, v in person.facts.items()}
+    first, _, values = SLOTS["birthplace"]
+    wrong = first.format(n=person.name, v=next(v for v in values if v != person.facts["birthplace"]))
+    second = SLOTS["profession"][1].format(n=person.name, v=person.facts["profession"])  # the other wording
+    entries = [("P", say["birthplace"]), ("P", f"{say['profession']} {say['award']}")]
+    claims = [say["birthplace"], wrong, second, say["award"], say["award"], say["mentor"], TRIVIAL[0].format(s=person.name)]
+    refs = [[1], [1, 2], [2], [2], [1], [1, 2], []]
+    body = {"messages": verification_messages(verify_template("ternary", True), entries, claims, refs=refs)}
+    letters = json.loads(GroundTruthResponder(w)(body, "verify"))["labels"]
+    # true and shown; contradicted by what is shown; the other wording of a shown fact; shown; the
+    # same true fact, but its entry is not among the claim's; never shown; nothing shown at all
+    assert letters == "SUSSNNN"
+
+
 def test_answers_have_known_truth_and_hedges_keep_the_fact():
     w = world()
     person = next(iter(w.people.values()))

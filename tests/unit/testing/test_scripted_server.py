@@ -32,7 +32,7 @@ def test_scripted_judge_answers_in_the_compact_formats():
     own = {"messages": verification_messages(verify_template("ternary", True), [("T", "text"), ("U", "other")],
                                              claims[1:], refs=[[1], [2], [1, 2], []])}
     assert json.loads(scripted_content(own, ScriptedState())) == {"labels": "NSUN"}
-    picky = ScriptedState(supports=lambda claim, texts: "U: other" in texts)
+    picky = ScriptedState(supports=lambda claim, texts: "other" in texts)  # the texts shown for the claim
     assert json.loads(scripted_content(own, picky)) == {"labels": "NSUN"}
     assert json.loads(scripted_content({"messages": verification_messages(
         verify_template("ternary", True), [("T", "text"), ("U", "other")], claims[2:3], refs=[[1]])}, picky)) == \
