@@ -38,7 +38,14 @@ from typing import Any
 
 from factbench.evidence.excerpts import split_sentences
 from factbench.hacks.variants import HEDGES, OFFTOPIC, TRIVIAL
-from factbench.testing.extra_kinds import block, claims_with_refs, numbered, passages_of, sections, system_and_user
+from factbench.testing.extra_kinds import (
+    block,
+    claims_with_refs,
+    numbered,
+    passages_of,
+    sections,
+    system_and_user,
+)
 from factbench.testing.scripted_server import LETTERS, ScriptedServer, ScriptedState, serve_until_interrupted
 
 N_PEOPLE = 50

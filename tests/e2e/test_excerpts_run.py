@@ -78,7 +78,7 @@ def test_each_claim_is_judged_on_excerpts_that_hold_its_source_sentence(setup):
     out = run("a")
     (verdicts,) = _lines(out / "verdicts.jsonl")
     assert verdicts["labels"] == ["supported"] * 6 + ["unsupported", "unverifiable"]
-    assert verdicts["verifier"].startswith("verify-ternary-evidence-v5+")
+    assert verdicts["verifier"].startswith("verify-ternary-evidence-v6+")
     (evidence,) = _lines(out / "evidence.jsonl")
     assert evidence["backend"].endswith("?k=10")
     (prompt,) = _verify_prompts(server)

@@ -27,7 +27,7 @@ def test_informativeness_are_a_stage_with_a_versioned_template(tmp_path, server)
     assert main(base + ["--run-id", "w"] + role_args(server.base_url)) == 0
     summary = _summary(tmp_path / "w")
     # knowledge-only evidence: the classification rides on the knowledge verification template
-    assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v4+")
+    assert summary["judges"]["templates"]["informativeness-knowledge"].startswith("informativeness-knowledge-v5+")
     assert summary["tasks"]["longfact-objects"]["judge"]["templates"]["informativeness"].startswith("informativeness-")
     assert summary["judges"]["informativeness"]["model"] == "openai/judge"
     assert summary["reward"]["design"] == "merged"  # the default design

@@ -101,4 +101,4 @@ def test_binary_verifier_chosen_by_name(server, tmp_path):
                 + role_args(server.base_url)) == 0
     spec = json.loads((tmp_path / "b" / "run.json").read_text())
     assert spec["identity"]["scoring"]["verify_mode"] == "binary"
-    assert any(t.startswith("verify-binary-knowledge-v4+") for t in spec["identity"]["templates"].values())
+    assert any(t.startswith("verify-binary-knowledge-v5+") for t in spec["identity"]["templates"].values())

@@ -61,7 +61,8 @@ def test_informativeness_classes():
               (3, TRIVIAL[1].format(s=name)), (4, OFFTOPIC[2])]
     body = {"messages": informativeness_messages(INFORMATIVENESS, f"Tell me a bio of {name}.", claims, [])}
     out = json.loads(GroundTruthResponder(w)(body, "informativeness"))
-    assert out == {"t": [3], "r": [[2, 1]], "o": [4]}  # claim 1 is informative: unlisted
-    # the restated claim is found when it is only in the context of a later span
+    # claim 1 is informative (unlisted); 1 and 2 say the same: a pair each way
+    assert out == {"t": [3], "r": [[1, 2], [2, 1]], "o": [4]}
+    # the pairs are found when one claim is only in the context of a later span
     body = {"messages": informativeness_messages(INFORMATIVENESS, f"Tell me a bio of {name}.", claims[1:2], claims[:1])}
-    assert json.loads(GroundTruthResponder(w)(body, "informativeness")) == {"r": [[2, 1]]}  # empty classes left out
+    assert json.loads(GroundTruthResponder(w)(body, "informativeness")) == {"r": [[1, 2], [2, 1]]}  # no empty class
