@@ -189,7 +189,7 @@ def test_a_claims_label_depends_on_its_own_passages_not_on_the_claims_beside_it(
 
 def test_new_template_and_parser_versions():
     assert verify_template("ternary", True).id.startswith("verify-ternary-evidence-v6+")
-    assert verify_template("ternary", False).id.startswith("verify-ternary-knowledge-v4+")  # its text is unchanged
+    assert verify_template("ternary", False).id.startswith("verify-ternary-knowledge-v5+")  # classification in pairs
     assert VERIFY_TERNARY.id.endswith("+parser2")
 
 
