@@ -182,12 +182,14 @@ def _content(text: str, asked: Terms, asked_names: frozenset[str]) -> _Content:
 
 
 def _similar(a: _Content, b: _Content) -> bool:
-    """Whether one claim may say nothing beyond the other: they share a number or a name, or at
-    least half the content of the smaller. A restatement, or a part of a claim, states the name,
-    place, year or thing it repeats again, in whatever words ("died in the year 1999", "the death
-    took place in 1999")."""
+    """Whether one claim may say nothing beyond the other: every number and name of one is in the
+    other, or they share at least half the content of the smaller. A restatement, or a part of a
+    claim, states the names, places and years it repeats again, in whatever words ("died in the
+    year 1999", "the death took place in 1999"), and none that the other does not state."""
+    if (a.marks and a.marks <= b.marks) or (b.marks and b.marks <= a.marks):
+        return True
     shared = len(a.words & b.words)
-    return bool(a.marks & b.marks) or (shared > 0 and shared >= RESTATEMENT_SHARE * min(len(a.words), len(b.words)))
+    return shared > 0 and shared >= RESTATEMENT_SHARE * min(len(a.words), len(b.words))
 
 
 def _question_terms(question: str) -> tuple[Terms, frozenset[str]]:
