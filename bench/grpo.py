@@ -42,7 +42,7 @@ from factbench.testing.gpu_model import LatencyModel  # noqa: E402
 from factbench.testing.scripted_server import ScriptedServer, ScriptedState  # noqa: E402
 
 JUDGING = ("verify", "informativeness")
-MEMO_WINDOW_S = 0.5  # the group's new claims in one call (the Scorer's default is 0: see docs/reward.md)
+MEMO_WINDOW_S = 0.5  # the new claims of answers in flight share calls (the Scorer's default is 0: docs/reward.md)
 WORDINGS = ("{s}", "Records show that {l}", "It is documented that {l}")
 
 
