@@ -36,9 +36,20 @@ class Plugin(Generic[T]):
     origin: str  # "DIST VERSION (module:attr)": where it comes from, for `factbench list`
 
 
+def _metadata_field(dist: Any, field: str) -> str | None:
+    """`dist.name` or `dist.version`, None where the dist-info has no METADATA: the stdlib returns
+    None, while the importlib_metadata backport (imported by litellm, after which its finder supplies
+    the distributions the stdlib's entry_points() returns) raises."""
+    try:
+        return getattr(dist, field)
+    except (TypeError, KeyError, ValueError, OSError):
+        return None
+
+
 def _origin(ep: Any) -> str:
     dist = getattr(ep, "dist", None)
-    name, version = (dist.name, dist.version) if dist is not None else (None, None)
+    name, version = ((_metadata_field(dist, "name"), _metadata_field(dist, "version")) if dist is not None
+                     else (None, None))
     if dist is not None and not (name and version):
         # A dist-info without METADATA (entry_points.txt is all discovery needs): its directory,
         # NAME-VERSION.dist-info as in a wheel, names it.

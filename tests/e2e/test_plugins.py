@@ -102,3 +102,14 @@ def test_binary_verifier_chosen_by_name(server, tmp_path):
     spec = json.loads((tmp_path / "b" / "run.json").read_text())
     assert spec["identity"]["scoring"]["verify_mode"] == "binary"
     assert any(t.startswith("verify-binary-knowledge-v5+") for t in spec["identity"]["templates"].values())
+
+
+def test_listed_when_the_metadata_backport_supplies_the_distribution(toy_plugin, capsys):
+    """litellm imports the importlib_metadata backport, whose finder then supplies every distribution;
+    its name and version raise on a dist-info without METADATA, and the directory must still name it."""
+    pytest.importorskip("importlib_metadata")
+    from importlib.metadata import entry_points
+    dists = [ep.dist for ep in entry_points(group="factbench.evidence") if ep.name == "toy"]
+    assert [type(d).__module__ for d in dists] == ["importlib_metadata"]
+    assert main(["list", "evidence"]) == 0
+    assert "toy-fb-plugin 0.1 (toy_fb_plugin:open_toy)" in capsys.readouterr().out
