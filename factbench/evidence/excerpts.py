@@ -156,7 +156,7 @@ def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Senten
 
     hits: list[tuple[str, int, list[tuple[int, int]]]] = []  # (term, rank, its counted postings there)
     df: dict[str, int] = {}
-    for t in query:
+    for t in sorted(query):  # a fixed order: float sums, hence ties, the same under any hash seed
         for rank, (_, s) in enumerate(candidates):
             postings = s.postings.get(t)
             if postings:
@@ -186,7 +186,7 @@ def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Senten
         named = s.named & query
         if named:  # the title's terms the sentence does not say itself, once each
             norm = _K1 * (1 - _B + _B * s.lengths[k] / average)
-            score += sum(idf[t] for t in named - s.words[k]) * lifted / (1 + norm)
+            score += sum(idf[t] for t in sorted(named - s.words[k])) * lifted / (1 + norm)
         out.append((-score, rank, k))
     out.sort()
     return [(-score, candidates[rank][0], k) for score, rank, k in out]
