@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -100,9 +101,7 @@ class Sentences:
         lengths, words, distinct, repeats = [], [], {}, set()
         for k, sentence in enumerate(texts):
             found = terms(sentence)
-            counts = dict.fromkeys(found, 0)
-            for term in found:
-                counts[term] += 1
+            counts = Counter(found)  # in order of first use
             lengths.append(len(found))
             words.append(frozenset(counts))
             for term, tf in counts.items():
@@ -145,48 +144,55 @@ def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Senten
     for _, s in candidates:
         lengths.update(s.distinct)
     average = max(1.0, sum(lengths.values()) / n)
-    skips: list[frozenset[int]] = []  # per passage, the repeats of sentences that count where they first appear
-    counted = []  # per passage, how many of its sentences count
     repeated = n < sum(len(s.texts) for _, s in candidates)
-    for rank, (_, s) in enumerate(candidates):
-        later = frozenset(k for k, text in enumerate(s.texts) if k in s.repeats or owner[text] != rank) \
-            if repeated else frozenset()
-        skips.append(later)
-        counted.append(len(s.texts) - len(later))
+    later: dict[int, frozenset[int]] = {}  # per passage, as needed: the repeats of sentences that count where they first appear
+
+    def skips(rank: int) -> frozenset[int]:
+        found = later.get(rank)
+        if found is None:
+            s = candidates[rank][1]
+            found = later[rank] = frozenset(k for k, text in enumerate(s.texts) if k in s.repeats or owner[text] != rank)
+        return found
 
     hits: list[tuple[str, int, list[tuple[int, int]]]] = []  # (term, rank, its counted postings there)
     df: dict[str, int] = {}
-    for t in query:
+    for t in sorted(query):  # a fixed order: float sums, hence ties, the same under any hash seed
         for rank, (_, s) in enumerate(candidates):
             postings = s.postings.get(t)
             if postings:
-                skip = skips[rank]
-                if skip:
-                    postings = [p for p in postings if p[0] not in skip]
+                if repeated:
+                    skip = skips(rank)
+                    if skip:
+                        postings = [p for p in postings if p[0] not in skip]
                 hits.append((t, rank, postings))
                 if t not in s.named:
                     df[t] = df.get(t, 0) + len(postings)
-            if t in s.named:  # a title's term is in every sentence of its page
-                df[t] = df.get(t, 0) + counted[rank]
+            if t in s.named:  # a title's term is in every sentence of its page (those that count)
+                df[t] = df.get(t, 0) + len(s.texts) - (len(skips(rank)) if repeated else 0)
     if not hits:
         return []
     idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
     scores: dict[int, float] = {}  # rank * 100_000 + sentence -> score
     lifted = _K1 + 1
+    norms: dict[int, float] = {}  # rank * 100_000 + sentence -> its length norm
     for t, rank, postings in hits:
-        w, lengths_r = idf[t], candidates[rank][1].lengths
+        w, lengths_r, base = idf[t], candidates[rank][1].lengths, rank * 100_000
         for k, tf in postings:
-            norm = _K1 * (1 - _B + _B * lengths_r[k] / average)
-            key = rank * 100_000 + k
+            key = base + k
+            norm = norms.get(key)
+            if norm is None:
+                norm = norms[key] = _K1 * (1 - _B + _B * lengths_r[k] / average)
             scores[key] = scores.get(key, 0.0) + w * tf * lifted / (tf + norm)
+    named_in: dict[int, list[str]] = {}  # per passage, its title's terms the claim has, in order
     out = []
     for key, score in scores.items():
         rank, k = divmod(key, 100_000)
-        s = candidates[rank][1]
-        named = s.named & query
+        named = named_in.get(rank)
+        if named is None:
+            named = named_in[rank] = sorted(candidates[rank][1].named & query)
         if named:  # the title's terms the sentence does not say itself, once each
-            norm = _K1 * (1 - _B + _B * s.lengths[k] / average)
-            score += sum(idf[t] for t in named - s.words[k]) * lifted / (1 + norm)
+            words = candidates[rank][1].words[k]
+            score += sum(idf[t] for t in named if t not in words) * lifted / (1 + norms[key])
         out.append((-score, rank, k))
     out.sort()
     return [(-score, candidates[rank][0], k) for score, rank, k in out]
