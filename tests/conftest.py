@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,13 @@ def shared_data() -> Path:
 def server():
     with ScriptedServer(ScriptedState()) as srv:
         yield srv
+
+
+def default_sigint() -> None:
+    """`preexec_fn` of a child a test stops with SIGINT: Ctrl-C acts on it even when the test run
+    itself was started in the background by a shell (which makes SIGINT ignored, and a child
+    inherits that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def role_args(url: str, model: bool = True, evidence: str | None = "none") -> list[str]:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_longfact_fixture
+from conftest import default_sigint, write_longfact_fixture
 
 import factbench
 from factbench.store.run_dir import RunLocked
@@ -44,7 +44,7 @@ def test_an_interrupted_notebook_cell_stops_the_run_and_a_rerun_resumes_it(tmp_p
     server.state.faults = [Fault("sleep:0.2", when=lambda b: request_kind(b) == "generate", times=10**6)]
     proc = subprocess.Popen([sys.executable, "-m", "factbench.testing.notebook_cell",
                              json.dumps(_options(server.base_url, data, results, "nb"))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 60
         while _count(results / "nb" / "answers.jsonl") < 3 and time.monotonic() < deadline:

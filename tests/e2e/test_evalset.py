@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_longfact_fixture
+from conftest import default_sigint, write_longfact_fixture
 
 from factbench.cli.main import main
 from factbench.testing.scripted_server import Fault
@@ -138,7 +138,8 @@ def test_ctrl_c_stops_the_set_at_once_and_it_resumes(tmp_path, server):
     server.state.keep_log = False
     server.state.faults = [Fault("sleep:0.2", times=10**9)]
     proc = subprocess.Popen([sys.executable, "-m", "factbench", "eval-set", str(manifest), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ})
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ},
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list((out / "cells").glob("*/*/answers.jsonl")) and proc.poll() is None:
         time.sleep(0.02)
