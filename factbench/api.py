@@ -64,9 +64,6 @@ def preflight_roles(options: RunOptions, roles: dict[str, Any], skip_hint: str =
     return preflight(roles, skip_hint=skip_hint)
 
 
-WAKE_S = 0.2  # how often a thread waiting on a run returns to Python, where a pending signal is raised
-
-
 def call_blocking(fn: Callable[[], T], cancel: Callable[[], None] | None = None) -> T:
     """fn() here, or in a worker thread when this thread already runs an event loop (a notebook).
     Interrupted while it waits (KeyboardInterrupt), it calls `cancel` and waits briefly for the
@@ -89,8 +86,7 @@ def call_blocking(fn: Callable[[], T], cancel: Callable[[], None] | None = None)
     worker = threading.Thread(target=work, name="factbench-evaluate")
     worker.start()
     try:
-        while not finished.wait(WAKE_S):  # wake now and then: a pending Ctrl-C is raised here, not when the run ends
-            pass
+        finished.wait()
     except BaseException:
         if cancel is not None:
             cancel()

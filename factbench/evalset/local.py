@@ -6,8 +6,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from factbench.evalset.jobs import Job, JobResult, run_job
 
-WAKE_S = 0.2  # how often the waiting thread returns to Python, where a pending signal is raised
-
 
 class LocalExecutor:
     """Each job is one evaluate() call with its own event loop, on its own thread."""
@@ -22,9 +20,7 @@ class LocalExecutor:
         return self._pool.submit(run_job, job)
 
     def wait(self, handles: list[Future]) -> list[tuple[Future, JobResult]]:
-        done: set[Future] = set()
-        while not done:  # in short waits: a Ctrl-C pending on this thread is raised here, not after a cell
-            done, _ = wait(handles, timeout=WAKE_S, return_when=FIRST_COMPLETED)
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
         return [(h, h.result()) for h in done]
 
     def close(self, wait: bool = True) -> None:
