@@ -30,6 +30,17 @@ from factbench.store.files import WriteFailed, disk_is_full
 DEFAULT_CACHE_ENV = "FACTBENCH_CACHE"
 
 
+def insert_all(conn: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """`rows` written in one transaction: a killed writer leaves none or all of them."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(sql, rows)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def default_cache_path() -> Path:
     env = os.environ.get(DEFAULT_CACHE_ENV)
     if env:
@@ -214,15 +225,8 @@ class CallCache:
         now = time.time()
         rows = [(k, namespace, json.dumps(v, ensure_ascii=False), now) for k, v in items.items()]
         with self._guard("write"):
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("INSERT OR REPLACE INTO calls (key, namespace, value, created) VALUES (?, ?, ?, ?)",
-                                 rows)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            insert_all(self._conn(), "INSERT OR REPLACE INTO calls (key, namespace, value, created) VALUES (?, ?, ?, ?)",
+                       rows)
 
     def stats(self) -> dict[str, Any]:
         conn = self._conn()

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from factbench.hashing import sha256_hex
-from factbench.llm.cache import _Guard, check_cache_file, move_aside, refuse_network_filesystem
+from factbench.llm.cache import _Guard, check_cache_file, insert_all, move_aside, refuse_network_filesystem
 from factbench.store.files import WriteFailed
 
 _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
@@ -159,14 +159,7 @@ class VerdictMemo:
         now = time.time()
         rows = [(k, kind, json.dumps(v, ensure_ascii=False), now) for k, v in items.items()]
         with _Guard(self.path, "write"):
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("INSERT OR REPLACE INTO memo (key, kind, value, created) VALUES (?, ?, ?, ?)", rows)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            insert_all(self._conn(), "INSERT OR REPLACE INTO memo (key, kind, value, created) VALUES (?, ?, ?, ?)", rows)
 
     def entries(self) -> int:
         """Stored judgements: verdicts and claim classes."""
@@ -225,15 +218,8 @@ class VerdictMemo:
             rows = [(item_key(book, claim), book, json.dumps({**e, "claim": claim}, ensure_ascii=False), now)
                     for claim, e in entries.items()]
             with _Guard(self.path, "write"):
-                conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany("INSERT OR IGNORE INTO classes (key, book, value, created) VALUES (?, ?, ?, ?)",
-                                     rows)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+                insert_all(self._conn(), "INSERT OR IGNORE INTO classes (key, book, value, created) VALUES (?, ?, ?, ?)",
+                           rows)
             self.book(book, refresh=True)
             return
         known = self._books.setdefault(book, {})
