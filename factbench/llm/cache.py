@@ -30,6 +30,41 @@ from factbench.store.files import WriteFailed, disk_is_full
 DEFAULT_CACHE_ENV = "FACTBENCH_CACHE"
 
 
+def connect_wal(path: Path) -> sqlite3.Connection:
+    """A connection to `path` in write-ahead-log mode. Switching the journal mode can answer
+    "database is locked" at once, without SQLite's busy wait, while another process creates the
+    file; so that switch is retried for up to the same 30 s the busy timeout gives a write."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            contended = "locked" in str(exc) or "busy" in str(exc)
+            if not contended or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def create_tables(conn: sqlite3.Connection, statements: list[str]) -> None:
+    """Run `statements` (CREATE ... IF NOT EXISTS) in one write transaction. Taking the write lock
+    first (BEGIN IMMEDIATE waits on it) keeps two processes opening a new file at once from
+    failing: in autocommit, a schema read followed by a write fails at once when another
+    process changed the schema in between."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for sql in statements:
+            conn.execute(sql)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def insert_all(conn: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
     """`rows` written in one transaction: a killed writer leaves none or all of them."""
     conn.execute("BEGIN IMMEDIATE")
@@ -165,10 +200,9 @@ class CallCache:
         self._opened: list[sqlite3.Connection] = []  # every thread's connection, so close() ends them all
         self._opened_lock = threading.Lock()
         with self._guard("open"):
-            self._conn().execute(
+            create_tables(self._conn(), [
                 "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, namespace TEXT NOT NULL, "
-                "value TEXT NOT NULL, created REAL NOT NULL)"
-            )
+                "value TEXT NOT NULL, created REAL NOT NULL)"])
 
     def _guard(self, what: str) -> _Guard:
         return _Guard(self.path, what)
@@ -176,9 +210,7 @@ class CallCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = connect_wal(self.path)
             self._local.conn = conn
             with self._opened_lock:
                 self._opened.append(conn)
@@ -258,10 +290,11 @@ class CallCache:
 
 
 class _Guard:
-    """Turns SQLite failures into run-stopping errors that name the cache file."""
+    """Turns SQLite failures into run-stopping errors that name the file (`name`: what it is;
+    `without`: the option that runs without it)."""
 
-    def __init__(self, path: Path, what: str):
-        self.path, self.what = path, what
+    def __init__(self, path: Path, what: str, name: str = "the call cache", without: str = "--no-cache"):
+        self.path, self.what, self.name, self.without = path, what, name, without
 
     def __enter__(self) -> None:
         return None
@@ -272,5 +305,5 @@ class _Guard:
         message = str(exc)
         if "full" in message or disk_is_full(self.path):  # SQLITE_FULL, or an I/O error on a full disk
             raise WriteFailed(self.path, OSError(errno.ENOSPC, message)) from None
-        raise CacheUnusable(f"the call cache {self.path} failed on {self.what}: {message}; re-run (a damaged "
-                            "cache is then moved aside) or use --no-cache") from None
+        raise CacheUnusable(f"{self.name} {self.path} failed on {self.what}: {message}; re-run (a damaged "
+                            f"file is then moved aside) or use {self.without}") from None

@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from factbench.hashing import sha256_hex
-from factbench.llm.cache import _Guard, check_cache_file, insert_all, move_aside, refuse_network_filesystem
+from factbench.llm.cache import (
+    _Guard,
+    check_cache_file,
+    connect_wal,
+    create_tables,
+    insert_all,
+    move_aside,
+    refuse_network_filesystem,
+)
 from factbench.store.files import WriteFailed
 
 _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
@@ -104,13 +112,13 @@ class VerdictMemo:
             moved = move_aside(self.path)
             print(f"warning: the verdict memo {self.path} is damaged ({problem}); moved it to {moved} and "
                   "started an empty one (--no-memo runs without it)", file=sys.stderr)
-        with _Guard(self.path, "open"):
-            conn = self._conn()
-            conn.execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                         "value TEXT NOT NULL, created REAL NOT NULL)")
-            conn.execute("CREATE TABLE IF NOT EXISTS classes (key TEXT PRIMARY KEY, book TEXT NOT NULL, "
-                         "value TEXT NOT NULL, created REAL NOT NULL)")
-            conn.execute("CREATE INDEX IF NOT EXISTS classes_book ON classes (book)")
+        with self._guard("open"):
+            create_tables(self._conn(), [
+                "CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                "value TEXT NOT NULL, created REAL NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS classes (key TEXT PRIMARY KEY, book TEXT NOT NULL, "
+                "value TEXT NOT NULL, created REAL NOT NULL)",
+                "CREATE INDEX IF NOT EXISTS classes_book ON classes (book)"])
 
     @classmethod
     def beside(cls, cache: Any | None, window_s: float = 0.0) -> VerdictMemo:
@@ -118,13 +126,15 @@ class VerdictMemo:
         return cls(memo_path(cache.path) if cache is not None else None, window_s)
 
     # ------------------------------------------------------------------ the table
+    def _guard(self, what: str) -> _Guard:
+        assert self.path is not None
+        return _Guard(self.path, what, name="the verdict memo", without="--no-memo")
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             assert self.path is not None
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = connect_wal(self.path)
             self._local.conn = conn
             with self._lock:
                 self._opened.append(conn)
@@ -136,7 +146,7 @@ class VerdictMemo:
             return {k: self._memory[k] for k in keys if k in self._memory}
         out: dict[str, Any] = {}
         unique = list(dict.fromkeys(keys))
-        with _Guard(self.path, "read"):
+        with self._guard("read"):
             for i in range(0, len(unique), 500):
                 chunk = unique[i:i + 500]
                 rows = self._conn().execute(f"SELECT key, value FROM memo WHERE key IN ({','.join('?' * len(chunk))})",
@@ -158,14 +168,14 @@ class VerdictMemo:
             return
         now = time.time()
         rows = [(k, kind, json.dumps(v, ensure_ascii=False), now) for k, v in items.items()]
-        with _Guard(self.path, "write"):
+        with self._guard("write"):
             insert_all(self._conn(), "INSERT OR REPLACE INTO memo (key, kind, value, created) VALUES (?, ?, ?, ?)", rows)
 
     def entries(self) -> int:
         """Stored judgements: verdicts and claim classes."""
         if self.path is None:
             return len(self._memory) + sum(len(book) for book in self._books.values())
-        with _Guard(self.path, "read"):
+        with self._guard("read"):
             conn = self._conn()
             return conn.execute("SELECT COUNT(*) FROM memo").fetchone()[0] + \
                 conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
@@ -176,7 +186,7 @@ class VerdictMemo:
             n = self.entries()
             self._memory, self._books = {}, {}
             return n
-        with _Guard(self.path, "write"):
+        with self._guard("write"):
             conn = self._conn()
             n = conn.execute("DELETE FROM memo").rowcount + conn.execute("DELETE FROM classes").rowcount
             conn.execute("VACUUM")
@@ -196,7 +206,7 @@ class VerdictMemo:
         known = self._books.setdefault(book, {})
         if self.path is None:
             return known
-        with _Guard(self.path, "read"):
+        with self._guard("read"):
             rows = self._conn().execute("SELECT value FROM classes WHERE book = ?", (book,)).fetchall()
         for (value,) in rows:
             try:
@@ -217,7 +227,7 @@ class VerdictMemo:
             now = time.time()
             rows = [(item_key(book, claim), book, json.dumps({**e, "claim": claim}, ensure_ascii=False), now)
                     for claim, e in entries.items()]
-            with _Guard(self.path, "write"):
+            with self._guard("write"):
                 insert_all(self._conn(), "INSERT OR IGNORE INTO classes (key, book, value, created) VALUES (?, ?, ?, ?)",
                            rows)
             self.book(book, refresh=True)
