@@ -99,9 +99,12 @@ def _serve(port: int, search_port: int, latency: dict, n_answers: int, n_claims:
     ScriptedServer(ScriptedState(latency=LatencyModel(**latency), keep_log=keep_log, supports=supports),
                    port=port).start()
 
-    async def search(request):
+    def results(query: dict) -> dict:
+        return {"organic": bio_world.search_results(people, query["q"], int(query.get("num", 5)))}
+
+    async def search(request):  # one query, or a list of them (answered with a list, in order)
         body = await request.json()
-        return web.json_response({"organic": bio_world.search_results(people, body["q"], int(body.get("num", 5)))})
+        return web.json_response([results(q) for q in body] if isinstance(body, list) else results(body))
 
     async def main():
         app = web.Application()
@@ -155,8 +158,11 @@ def _runner(root: Path, responses: Path, people: list, evidence: str, url: str, 
 
 def _warm_up() -> None:
     """One-off loading, done before timing the harness CPU (a cold run is timed separately): spaCy,
-    and aiohttp, whose import otherwise lands in the first judge call's CPU time."""
+    aiohttp, whose import otherwise lands in the first judge call's CPU time, and httpx, which the
+    served-model fingerprint imports (with httpcore, which its first client imports)."""
     import aiohttp  # noqa: F401
+    import httpcore  # noqa: F401
+    import httpx  # noqa: F401
 
     from factbench.pipeline.warmup import _load
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ DEFAULT_K = 5
 # judge tokens: a claim whose fact sits in its 6th-10th passage still finds it.
 CORPUS_K = 10
 SERPER_ATTEMPTS = 4
+SERPER_BATCH = 100  # queries per search request, at most (an answer's claims are usually fewer)
 
 
 class EvidenceUnavailable(Exception):
@@ -131,12 +133,14 @@ class SerperEvidence(Backend):
         self._max = max_concurrency
         self._headers = {"X-API-KEY": self.key, "Content-Type": "application/json"}
         self._timeout: Any = None  # aiohttp.ClientTimeout, made with the first request (aiohttp loads lazily)
+        self._batches = True  # until the endpoint shows it does not take a list of queries
 
     def _key(self, query: str) -> str:
         return cache_key("search", {"engine": "serper", "q": query, "k": self.k})
 
-    async def _search(self, query: str) -> tuple[list[dict[str, str]] | None, str | None]:
-        """One query's passages (as dicts), or None and the error."""
+    async def _post(self, payload: Any) -> tuple[Any, str | None, int]:
+        """POST `payload` as JSON: (decoded reply, None, 200), or (None, error, HTTP status or 0).
+        A 429, a 5xx or a network failure is retried; another 4xx is not."""
         import aiohttp
 
         from factbench.llm.sessions import session
@@ -145,24 +149,30 @@ class SerperEvidence(Backend):
             self._sem = asyncio.Semaphore(self._max)
             self._timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         http = await session("search", self._max)  # aiohttp: a fraction of httpx's CPU per request
-        body = json.dumps({"q": query, "num": self.k}).encode("utf-8")
+        body = json.dumps(payload).encode("utf-8")
         async with self._sem:
             for attempt in range(SERPER_ATTEMPTS):
                 last = attempt == SERPER_ATTEMPTS - 1
                 try:
                     async with http.post(self.url, data=body, headers=self._headers, timeout=self._timeout) as resp:
+                        if 400 <= resp.status < 500 and resp.status != 429:
+                            return None, f"search_failed: HTTP {resp.status}", resp.status
                         if resp.status == 429 or resp.status >= 500:
                             if last:
-                                return None, f"search_failed: HTTP {resp.status}"
+                                return None, f"search_failed: HTTP {resp.status}", resp.status
                             await asyncio.sleep(backoff_delay(attempt))
                             continue
-                        resp.raise_for_status()
-                        data = json.loads(await resp.read())
-                    break
+                        return json.loads(await resp.read()), None, resp.status
                 except Exception as exc:  # network failures are counted, not fatal
                     if last:
-                        return None, f"search_failed: {redact(str(exc))[:120]}"
+                        return None, f"search_failed: {redact(str(exc))[:120]}", 0
                     await asyncio.sleep(backoff_delay(attempt))
+        raise AssertionError("unreachable")
+
+    def _passages(self, data: Any) -> list[dict[str, str]] | None:
+        """The passages (as dicts) of one query's results, or None when `data` is not a result object."""
+        if not isinstance(data, dict):
+            return None
         passages = []
         for box in ("answerBox", "knowledgeGraph"):
             item = data.get(box) or {}
@@ -172,17 +182,48 @@ class SerperEvidence(Backend):
         for item in data.get("organic", [])[: self.k]:
             if item.get("snippet"):
                 passages.append({"text": item["snippet"], "title": item.get("title", ""), "source": item.get("link", "")})
-        return passages[: self.k], None
+        return passages[: self.k]
+
+    async def _search(self, query: str) -> tuple[list[dict[str, str]] | None, str | None]:
+        """One query's passages (as dicts), or None and the error."""
+        data, error, _ = await self._post({"q": query, "num": self.k})
+        if error is not None:
+            return None, error
+        passages = self._passages(data)
+        return (passages, None) if passages is not None else (None, "search_failed: not a result object")
+
+    async def _search_batch(self, queries: list[str]) -> list[tuple[list[dict[str, str]] | None, str | None]]:
+        """Several queries' passages from one request: Serper takes a JSON list of queries and
+        answers with the list of their results, in order (the per-request CPU and round trip are
+        paid once per answer, not once per claim). An endpoint that refuses a list (a 4xx) or does
+        not answer with one of the same length is asked one query per request from then on, with
+        a warning: the results are the same, only slower to get."""
+        if len(queries) == 1 or not self._batches:
+            return list(await asyncio.gather(*(self._search(q) for q in queries)))
+        data, error, status = await self._post([{"q": q, "num": self.k} for q in queries])
+        if (error is None and not (isinstance(data, list) and len(data) == len(queries))) or \
+                (error is not None and 400 <= status < 500 and status not in (401, 403, 429)):
+            self._batches = False
+            print(f"warning: the search endpoint {redact(self.url)} does not answer a list of queries "
+                  f"({error or 'the reply is not a list of results'}); searching one query per request",
+                  file=sys.stderr)
+            return await self._search_batch(queries)
+        if error is not None:
+            return [(None, error)] * len(queries)
+        out = [self._passages(item) for item in data]
+        return [(p, None) if p is not None else (None, "search_failed: not a result object") for p in out]
 
     async def retrieve(self, claims, prompt, task):
-        """The answer's claims looked up in the cache at once; the rest searched concurrently (each
-        distinct query once) and stored in one cache transaction."""
+        """The answer's claims looked up in the cache at once; the rest (each distinct query once)
+        searched in batches of up to SERPER_BATCH queries and stored in one cache transaction."""
         keys = {query: self._key(query) for query in claims}
         found = self.cache.get_many(list(keys.values())) if self.cache else {}
         missing = [q for q in keys if keys[q] not in found]
         errors: dict[str, str] = {}
         fresh: dict[str, Any] = {}
-        for query, (passages, error) in zip(missing, await asyncio.gather(*(self._search(q) for q in missing))):
+        batches = [missing[i:i + SERPER_BATCH] for i in range(0, len(missing), SERPER_BATCH)]
+        results = [r for batch in await asyncio.gather(*(self._search_batch(b) for b in batches)) for r in batch]
+        for query, (passages, error) in zip(missing, results):
             if passages is None:
                 errors[query] = error or "search_failed"
             else:

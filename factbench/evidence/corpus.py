@@ -171,9 +171,9 @@ class PassageStore:
             ranked = [[*r, *[p for p in page if p[0] not in {pid for pid, _ in r}][:k - len(r)]] for r in ranked]
         texts_by_id = self.passages_by_id({pid for r in ranked for pid, _ in r})
         source = f"corpus:{self.path.name}"
-        # Built without validation: every field comes typed from the store and the index.
-        return [[Passage.model_construct(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
-                                         score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
+        # Validated construction: pydantic-core's validator is faster than model_construct here.
+        return [[Passage(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
+                         score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
 
     def passages_by_id(self, ids: set[int]) -> dict[int, tuple[str, str]]:
         ids_list = sorted(ids)

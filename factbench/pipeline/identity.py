@@ -136,14 +136,11 @@ def _diff(old: Any, new: Any, path: str) -> list[str]:
 
 def _listed_models(url: str, key_env: str | None) -> list[dict[str, Any]]:
     """The model entries a server lists on /v1/models; empty when it does not answer in time."""
-    import httpx
+    from factbench.llm.preflight import get_models
 
     key = os.environ.get(key_env) if key_env else None
     try:
-        # A plain-HTTP server needs no certificates: loading the CA bundle costs ~40 ms of CPU.
-        resp = httpx.get(url.rstrip("/") + "/models", timeout=PROBE_TIMEOUT_S,
-                         headers={"Authorization": f"Bearer {key}"} if key else None,
-                         verify=url.startswith("https://"))
+        resp = get_models(url, key, PROBE_TIMEOUT_S)
         models = (resp.json().get("data") or []) if resp.status_code == 200 else []
     except Exception:  # no answer, not JSON, not a list: the fingerprint is simply unknown
         return []

@@ -81,10 +81,13 @@ def test_knowledge_only_verification_is_marked(tmp_path, server):
 
 
 class _SearchStandIn:
-    """A local Serper-compatible endpoint: POST /search -> three organic results per query."""
+    """A local Serper-compatible endpoint: POST /search with one query, or a list of them (answered
+    with a list) -> three organic results per query. `batches=False`: a list gets HTTP 400."""
 
-    def __init__(self):
+    def __init__(self, batches: bool = True):
         self.seen: list[tuple[str | None, str]] = []
+        self.requests = 0
+        self.batches = batches
         self.loop = asyncio.new_event_loop()
         self.port: int | None = None
         ready = threading.Event()
@@ -93,10 +96,15 @@ class _SearchStandIn:
 
     async def _search(self, request):
         body = await request.json()
-        self.seen.append((request.headers.get("X-API-KEY"), body["q"]))
-        return web.json_response({"organic": [
-            {"title": f"Result {i}", "snippet": f"{body['q']} (snippet {i})", "link": f"https://example.org/{i}"}
-            for i in range(3)]})
+        self.requests += 1
+        if isinstance(body, list) and not self.batches:
+            return web.json_response({"message": "expected an object"}, status=400)
+        queries = body if isinstance(body, list) else [body]
+        self.seen += [(request.headers.get("X-API-KEY"), q["q"]) for q in queries]
+        results = [{"organic": [
+            {"title": f"Result {i}", "snippet": f"{q['q']} (snippet {i})", "link": f"https://example.org/{i}"}
+            for i in range(3)]} for q in queries]
+        return web.json_response(results if isinstance(body, list) else results[0])
 
     def _serve(self, ready):
         asyncio.set_event_loop(self.loop)
@@ -162,6 +170,7 @@ def test_serper_searches_each_distinct_claim_once_and_caches_in_one_go(tmp_path,
 
         fresh, errors = asyncio.run(retrieve())
         assert errors == [] and sorted(q for _, q in search.seen) == ["A is big.", "A is red."]
+        assert search.requests == 1  # the answer's distinct claims went out as one list
         assert [[p.text for p in ps] for ps in fresh] == [
             ["A is red. (snippet 0)", "A is red. (snippet 1)"], ["A is big. (snippet 0)", "A is big. (snippet 1)"],
             ["A is red. (snippet 0)", "A is red. (snippet 1)"]]
@@ -170,6 +179,34 @@ def test_serper_searches_each_distinct_claim_once_and_caches_in_one_go(tmp_path,
         assert len(search.seen) == 2 and again == fresh  # served from the cache, the same passages
     finally:
         search.close()
+
+
+def test_an_endpoint_that_refuses_a_list_of_queries_is_asked_one_query_at_a_time(tmp_path, monkeypatch, capsys):
+    batched, single = _SearchStandIn(), _SearchStandIn(batches=False)
+    claims = ["A is red.", "A is big.", "A is old."]
+    try:
+        monkeypatch.setenv("SERPER_API_KEY", "test-serper-key-000")
+
+        async def retrieve(stand_in):
+            monkeypatch.setenv("FACTBENCH_SERPER_URL", f"http://127.0.0.1:{stand_in.port}/search")
+            backend = open_backend("serper?k=2", None)
+            try:
+                first = await backend.retrieve(claims, Prompt(id="p1", text="?"), "t")
+                second = await backend.retrieve(["B is new."], Prompt(id="p2", text="?"), "t")
+                return first, second
+            finally:
+                await backend.aclose()
+
+        expected = asyncio.run(retrieve(batched))
+        assert batched.requests == 2 and capsys.readouterr().err == ""
+        assert asyncio.run(retrieve(single)) == expected  # the same passages, no errors
+        # the refused list, then one request per query; the backend remembers and sends no list again
+        assert single.requests == 1 + len(claims) + 1
+        err = capsys.readouterr().err
+        assert "does not answer a list of queries" in err and "HTTP 400" in err and "test-serper-key" not in err
+    finally:
+        batched.close()
+        single.close()
 
 
 def test_serper_failures_are_per_claim_errors_and_never_cached(tmp_path, monkeypatch):
