@@ -27,6 +27,7 @@ from pathlib import Path
 
 _PLAIN = re.compile(r"^[A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff ,;:'\"()%&/\-.!?]+$")
 _MARKS = ".!?"
+_HAS_MARK = re.compile("[.!?]").search  # one C call per token, the hot test of fast_split
 _lock = threading.Lock()
 _state: dict[str, object] = {}
 
@@ -106,7 +107,7 @@ def fast_split(line: str, specials: frozenset[str] | None = None) -> list[str] |
     start = pos = 0
     for i, token in enumerate(tokens):
         end = pos + len(token)
-        if any(m in token for m in _MARKS):
+        if _HAS_MARK(token):
             if token[-1] not in _MARKS or not _plain_end(token, specials):
                 return None
             if i + 1 < len(tokens):
