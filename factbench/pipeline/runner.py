@@ -22,6 +22,7 @@ from factbench.llm.cache import CallCache
 from factbench.llm.client import LLMClient, RoleSpec, redact
 from factbench.llm.memo import VerdictMemo
 from factbench.pipeline import accounting
+from factbench.pipeline.heap import long_lived_heap
 from factbench.pipeline.identity import diff, run_identity, task_judges, with_served_models
 from factbench.pipeline.interrupt import Stop, gather_or_stop, run_interruptible
 from factbench.pipeline.pipeline import Pipeline, select_judges
@@ -207,7 +208,8 @@ class Runner:
             started, started_at = time.monotonic(), _now()
             journal = accounting.CallJournal(self.store.dir)  # spend counted as calls complete
             try:
-                run_interruptible(self._run_all(work), self.stop)
+                with long_lived_heap():
+                    run_interruptible(self._run_all(work), self.stop)
             finally:
                 self.progress.close()
                 if self.cache is not None:

@@ -12,6 +12,7 @@ import threading
 from factbench.llm.client import RoleSpec
 from factbench.llm.direct import is_direct
 from factbench.llm.litellm_lib import litellm
+from factbench.pipeline.heap import freeze_loaded
 
 
 def _load(needs_litellm: bool) -> None:
@@ -28,6 +29,10 @@ def start(roles: dict[str, RoleSpec]) -> threading.Thread:
     """Begin loading what the run will need; returns the (daemon) thread doing it."""
     needs_litellm = any(not is_direct(spec.model, url) for spec in roles.values()
                         for url in (spec.base_urls or (None,)))
-    thread = threading.Thread(target=_load, args=(needs_litellm,), name="factbench-warm-up", daemon=True)
+    def load() -> None:
+        _load(needs_litellm)
+        freeze_loaded()  # long-lived: kept out of the run's full collections (pipeline/heap.py)
+
+    thread = threading.Thread(target=load, name="factbench-warm-up", daemon=True)
     thread.start()
     return thread
