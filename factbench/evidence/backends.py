@@ -101,9 +101,18 @@ class CorpusEvidence(Backend):
         self._cpu_lock = threading.Lock()
 
     def _search(self, claims: list[str], title: str | None) -> list[list[Passage]]:
+        """The claims' ranked passages. A passage several of them retrieved is one object, scored
+        for the first of them: the answer's evidence record keeps each passage once, as first
+        retrieved, so building it again per claim would only cost time."""
         start = time.thread_time()
         try:
-            return self.store.search_many(claims, self.k, title)
+            ranked, texts = self.store.ranked_many(claims, self.k, title)
+            made: dict[int, Passage] = {}
+            for pairs in ranked:
+                for pid, score in pairs:
+                    if pid not in made:
+                        made[pid] = self.store.passage(texts[pid], score)
+            return [[made[pid] for pid, _ in pairs] for pairs in ranked]
         finally:
             with self._cpu_lock:
                 self.cpu_seconds += time.thread_time() - start

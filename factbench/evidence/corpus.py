@@ -147,6 +147,18 @@ class PassageStore:
                     exhaustive: bool = False) -> list[list[Passage]]:
         """`search` for each text, in order, with one term lookup and one passage fetch for all of them.
         `exhaustive` scores every posting (the reference MaxScore must agree with)."""
+        ranked, texts_by_id = self.ranked_many(texts, k, title, exhaustive)
+        return [[self.passage(texts_by_id[pid], s) for pid, s in r] for r in ranked]
+
+    def passage(self, title_text: tuple[str, str], score: float | None) -> Passage:
+        """A retrieved passage: its (title, text) from `passages_by_id`, and its score."""
+        return Passage(title=title_text[0], text=title_text[1], source=f"corpus:{self.path.name}",
+                       score=None if score is None else round(score, 4))
+
+    def ranked_many(self, texts: list[str], k: int = 5, title: str | None = None, exhaustive: bool = False
+                    ) -> tuple[list[Sequence[tuple[int, float | None]]], dict[int, tuple[str, str]]]:
+        """What `search_many` builds its passages from: per text, (passage id, score) best first,
+        and each of those passages' (title, text)."""
         words = [content_words(t) for t in texts]
         stats = self.terms(w for ws in words for w in ws)
         span = None
@@ -169,11 +181,7 @@ class PassageStore:
                 "SELECT id FROM passages WHERE id BETWEEN ? AND ? AND title = ? ORDER BY id LIMIT ?",
                 (span[1], span[2], title, k))]
             ranked = [[*r, *[p for p in page if p[0] not in {pid for pid, _ in r}][:k - len(r)]] for r in ranked]
-        texts_by_id = self.passages_by_id({pid for r in ranked for pid, _ in r})
-        source = f"corpus:{self.path.name}"
-        # Validated construction: pydantic-core's validator is faster than model_construct here.
-        return [[Passage(title=texts_by_id[pid][0], text=texts_by_id[pid][1], source=source,
-                         score=None if s is None else round(s, 4)) for pid, s in r] for r in ranked]
+        return ranked, self.passages_by_id({pid for r in ranked for pid, _ in r})
 
     def passages_by_id(self, ids: set[int]) -> dict[int, tuple[str, str]]:
         ids_list = sorted(ids)

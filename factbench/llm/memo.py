@@ -94,6 +94,7 @@ class VerdictMemo:
         self._inflight: dict[str, asyncio.Future] = {}
         self._memory: dict[str, Any] = {}
         self._books: dict[str, dict[str, dict]] = {}  # classes by book (judge and question): claim -> entry
+        self._book_rows: dict[str, int] = {}  # per book, the last rowid read from the table
         self._next_batch: dict[tuple[int, str], _ClassBatch] = {}  # by event loop and book
         self._book_locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._class_errors: dict[tuple[str, str], str] = {}  # the error kind of a claim the judge got wrong
@@ -206,15 +207,21 @@ class VerdictMemo:
         known = self._books.setdefault(book, {})
         if self.path is None:
             return known
+        # Rows are only ever added, so a refresh reads the rows added since the last one (rowids
+        # grow): a large book is not parsed again at every batch.
+        seen = self._book_rows.get(book, 0)
         with self._guard("read"):
-            rows = self._conn().execute("SELECT value FROM classes WHERE book = ?", (book,)).fetchall()
-        for (value,) in rows:
+            rows = self._conn().execute("SELECT rowid, value FROM classes WHERE book = ? AND rowid > ?",
+                                        (book, seen)).fetchall()
+        for rowid, value in rows:
+            seen = max(seen, rowid)
             try:
                 entry = json.loads(value)
             except ValueError:  # a damaged value: that claim is classified again
                 continue
             if isinstance(entry, dict) and isinstance(entry.get("claim"), str):
                 known.setdefault(entry["claim"], entry)
+        self._book_rows[book] = seen
         return known
 
     def add_to_book(self, book: str, entries: dict[str, dict]) -> None:

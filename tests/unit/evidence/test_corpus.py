@@ -114,6 +114,33 @@ def test_batch_returns_one_list_per_claim_in_order(tmp_path):
     assert all(r and {p.title for p in r} == {"Alan Turing"} for r in topic)
 
 
+def test_the_backend_builds_a_passage_several_claims_retrieved_once_and_the_record_is_unchanged(tmp_path):
+    from factbench.stages.evidence import retrieve_evidence
+
+    PassageStore.build(tmp_path / "c.db", _docs())
+    store = PassageStore(tmp_path / "c.db")
+    backend = CorpusEvidence(str(tmp_path / "c.db"), topic=True, k=2)
+    claims = ["Ada was born in 1815.", "Ada worked with Babbage.", "Ada was a mathematician."]
+    prompt = Prompt(id="p", text="Who was Ada Lovelace?", topic="Ada Lovelace")
+    try:
+        shared, _ = asyncio.run(backend.retrieve(claims, prompt, "t"))
+        record = asyncio.run(retrieve_evidence(backend, "t", prompt, claims))
+    finally:
+        asyncio.run(backend.aclose())
+    alone = store.search_many(claims, k=2, title="Ada Lovelace")
+    assert [[(p.title, p.text) for p in r] for r in shared] == [[(p.title, p.text) for p in r] for r in alone]
+    by_text: dict = {}
+    for r in shared:  # one object per passage (the topic has two, and each claim retrieved both)
+        assert all(by_text.setdefault(p.text, p) is p for p in r)
+    assert len(by_text) == 2 and sum(map(len, shared)) == 6
+    # the record keeps each passage as the first claim that retrieved it scored it, as before
+    first: dict[str, float | None] = {}
+    for r in alone:
+        for p in r:
+            first.setdefault(p.text, p.score)
+    assert [(p.text, p.score) for p in record.passages] == list(first.items())
+
+
 def test_sources_jsonl_folder_and_factscore_db(tmp_path):
     jl = tmp_path / "docs.jsonl"
     jl.write_text(json.dumps({"title": "T1", "text": "alpha beta"}) + "\n")
@@ -188,14 +215,14 @@ def test_backend_retrieves_off_the_event_loop(tmp_path):
     PassageStore.build(tmp_path / "c.db", _docs())
     backend = CorpusEvidence(str(tmp_path / "c.db"), topic=False, k=2)
     release, threads = threading.Event(), []
-    search_many = backend.store.search_many
+    ranked_many = backend.store.ranked_many
 
     def slow_search(claims, k, title):
         threads.append(threading.current_thread())
         assert release.wait(5)  # holds the index until the loop has run other work
-        return search_many(claims, k, title)
+        return ranked_many(claims, k, title)
 
-    backend.store.search_many = slow_search
+    backend.store.ranked_many = slow_search
 
     async def scenario():
         task = asyncio.ensure_future(backend.retrieve(["COBOL compilers", "Turing test"], Prompt(id="p", text="q"), "t"))
