@@ -240,7 +240,15 @@ class SerperEvidence(Backend):
         if self.cache:
             self.cache.put_many("search:serper", fresh)
         found.update(fresh)
-        out = [[Passage(**p) for p in found[keys[c]]] if keys[c] in found else [] for c in claims]
+        made: dict[tuple[str, str, str], Passage] = {}  # a result several claims got is one object
+
+        def passage(p: dict[str, str]) -> Passage:
+            key = (p.get("title", ""), p.get("text", ""), p.get("source", ""))
+            if key not in made:
+                made[key] = Passage(**p)
+            return made[key]
+
+        out = [[passage(p) for p in found[keys[c]]] if keys[c] in found else [] for c in claims]
         return out, [errors[c] for c in claims if c in errors]
 
     async def aclose(self) -> None:
