@@ -93,6 +93,12 @@ def _chunk_terms(chunk: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     from spacy.attrs import IS_STOP  # spaCy is loaded by nlp(), never at import
 
     tokenizer = nlp().tokenizer
+    if chunk in (".", ","):
+        return (), ()
+    if chunk[-1] in ".," and chunk not in tokenizer.rules and chunk[:-1].isascii() and chunk[:-1].isalpha():
+        # "years." or "Paris,": spaCy splits the mark off a lower-case word that is not a special
+        # case ("etc.", "mr." are), then reads the word alone; so does this, without the tokenizer.
+        return _chunk_terms(chunk[:-1])
     if chunk.isascii() and chunk.isalpha() and chunk not in tokenizer.rules:
         # Letters only, not a special case: no prefix, suffix or infix rule applies, so spaCy would
         # make it one token. Asking the vocabulary's own stop-word test spares making a lexeme.

@@ -77,6 +77,7 @@ TRICKY = [
     "She's \"the best\": won three Oscars; her site is https://example.com/a?b=c, e-mail a@b.org.",
     "Mötley Crüe\u00a0released   two\talbums\n(1981–83) & toured w/ Ozzy... ok?!",
     "He can't, won't, gonna, cannot, y'all; it's 5 p.m. on Jan. 3rd, isn't it? The Beatles' song.",
+    "Mr. A. Jones, Inc. etc. vs. e.g. a. b. no. st. mt. I. U. years. Paris, the. and, it. one. two, ca. approx.",
 ]
 
 
