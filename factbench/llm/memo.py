@@ -23,6 +23,7 @@ decoding, evidence backend or passage is a different key, never a reuse.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
@@ -52,6 +53,7 @@ _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a claim is keyed for its verdict and for its class
 def normalise_claim(text: str) -> str:
     """A claim as the memo keys it: case, whitespace and punctuation do not matter."""
     return _SPACE.sub(" ", _PUNCTUATION.sub(" ", text.casefold())).strip()

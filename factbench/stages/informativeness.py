@@ -174,7 +174,9 @@ class _Content:
     marks: frozenset[str]  # numbers and names (capitalised words inside the sentence), beyond the question's
 
 
-def _content(text: str, asked: Terms, asked_names: frozenset[str]) -> _Content:
+@functools.lru_cache(maxsize=1 << 14)  # a book's claims are compared with every new claim of their question
+def _content(text: str, question: str) -> _Content:
+    asked, asked_names = _question_terms(question)
     t = terms(text)
     numbers = t.numbers - asked.numbers
     names = frozenset(w.lower()[:STEM] for w in _NAME.findall(text)) - asked_names
@@ -192,6 +194,7 @@ def _similar(a: _Content, b: _Content) -> bool:
     return shared > 0 and shared >= RESTATEMENT_SHARE * min(len(a.words), len(b.words))
 
 
+@functools.lru_cache(maxsize=1024)
 def _question_terms(question: str) -> tuple[Terms, frozenset[str]]:
     asked = terms(question)
     return asked, asked.words | {w.lower()[:STEM] for w in _NAME.findall(question)}
@@ -210,11 +213,10 @@ def restatement_context(question: str, new: dict[str, str], book: dict[str, dict
     claim the RESTATEMENT_CANDIDATES closest (most numbers and names shared, then the largest
     share of content), at most `limit` in all, in the book's order: the judge lists the pairs
     among them and the new claims."""
-    asked, names = _question_terms(question)
-    have = [(claim, _content(entry["text"], asked, names)) for claim, entry in book.items()]
+    have = [(claim, _content(entry["text"], question)) for claim, entry in book.items()]
     chosen: set[str] = set()
     for text in new.values():
-        want = _content(text, asked, names)
+        want = _content(text, question)
         close = [(_closeness(want, theirs), -k, claim) for k, (claim, theirs) in enumerate(have)
                  if _similar(want, theirs)]
         chosen.update(claim for *_, claim in sorted(close, reverse=True)[:RESTATEMENT_CANDIDATES])
