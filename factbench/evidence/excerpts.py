@@ -16,12 +16,13 @@ claim's whole allowance.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from factbench.evidence.index_text import TOKEN, index_term
 
@@ -31,6 +32,8 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr gen col lt sgt capt cpt mt ft no vs etc inc ltd co corp dept univ est approx ca "
     "jan feb mar apr jun jul aug sep sept oct nov dec rev hon gov sen rep".split())
 _K1, _B = 1.2, 0.75
+_LIFTED, _FLAT = _K1 + 1, 1 - _B
+_NOTHING: frozenset[str] = frozenset()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -68,49 +71,107 @@ def terms(text: str) -> list[str]:
     memo = _TERM_OF
     tokens = TOKEN.findall(text.lower())
     try:
-        found = [memo[t] for t in tokens]
+        return list(filter(None, map(memo.__getitem__, tokens)))  # no index term is empty
     except KeyError:
         if len(memo) > 200_000:
             memo.clear()
         for t in tokens:
             if t not in memo:
                 memo[t] = index_term(t)
-        found = [memo[t] for t in tokens]
-    return [t for t in found if t is not None]
+        return list(filter(None, map(memo.__getitem__, tokens)))
+
+
+Analysis = tuple[int, frozenset[str], list[tuple[str, int]]]
+_ANALYSIS_OF: dict[str, Analysis] = {}  # sentence -> its analysis, memoised
+
+
+def analysed(sentence: str) -> Analysis:
+    """A sentence's length in terms, its set of terms, and each term with its count in order of
+    first use; memoised, since one sentence comes back in many passages (a source quoted on
+    several sites, a page's stock phrases)."""
+    found = _ANALYSIS_OF.get(sentence)
+    if found is None:
+        if len(_ANALYSIS_OF) > 100_000:
+            _ANALYSIS_OF.clear()
+        said = terms(sentence)
+        words = frozenset(said)
+        counts = list(dict.fromkeys(said, 1).items()) if len(words) == len(said) else list(Counter(said).items())
+        found = _ANALYSIS_OF[sentence] = (len(said), words, counts)
+    return found
 
 
 @dataclass(frozen=True)
 class Sentences:
     """One passage prepared for excerpting: its sentences, each one's length and set of its own
-    terms, which sentences hold each term, how often (term -> [(sentence, count)]), its title's
-    terms, each distinct sentence's length, and the sentences that repeat an earlier one of it."""
+    terms, which sentences hold each term, how often (term -> [(sentence, count)]), where each
+    distinct sentence first appears and its length, the sentences that repeat an earlier one of
+    it, the total length of its distinct sentences, and its title's terms."""
 
     texts: list[str]
     lengths: list[int]
     words: list[frozenset[str]]
     postings: dict[str, list[tuple[int, int]]]
-    named: frozenset[str]
+    first: dict[str, int]
     distinct: dict[str, int]
     repeats: frozenset[int]
+    size: int
+    scaled: list[float]  # each sentence's length times BM25's b, as its length norm uses it
+    named: frozenset[str] = frozenset()
+    norms: dict[float, tuple[list[float], list[float]]] = field(default_factory=dict, compare=False, repr=False)
+    said: dict[frozenset[int], frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
     def of(text: str, title: str = "") -> Sentences:
-        texts = split_sentences(text)
-        postings: dict[str, list[tuple[int, int]]] = {}
-        lengths, words, distinct, repeats = [], [], {}, set()
-        for k, sentence in enumerate(texts):
-            found = terms(sentence)
-            counts = Counter(found)  # in order of first use
-            lengths.append(len(found))
-            words.append(frozenset(counts))
-            for term, tf in counts.items():
-                postings.setdefault(term, []).append((k, tf))
-            if sentence in distinct:
-                repeats.add(k)
+        named = frozenset(terms(title))
+        untitled = _untitled(text)
+        return dataclasses.replace(untitled, named=named) if named else untitled
+
+    def norms_at(self, average: float) -> tuple[list[float], list[float]]:
+        """Each sentence's BM25 length norm at this average sentence length, and that plus one (a
+        term said once divides by it); kept per average, which the claims that retrieved the
+        same passages share."""
+        found = self.norms.get(average)
+        if found is None:
+            if len(self.norms) > 64:
+                self.norms.clear()
+            norms = [_K1 * (_FLAT + b / average) for b in self.scaled]
+            found = self.norms[average] = (norms, [1 + norm for norm in norms])
+        return found
+
+    def said_in(self, ks: frozenset[int]) -> frozenset[str]:
+        """The terms the sentences `ks` say; kept per set, since the same sentences of a passage
+        (those a better-ranked one says too) are passed over for claim after claim."""
+        found = self.said.get(ks)
+        if found is None:
+            if len(self.said) > 64:
+                self.said.clear()
+            found = self.said[ks] = frozenset().union(*[self.words[k] for k in ks])
+        return found
+
+
+@functools.lru_cache(maxsize=1024)  # one text comes back under several titles (search results)
+def _untitled(text: str) -> Sentences:
+    texts = split_sentences(text)
+    postings: dict[str, list[tuple[int, int]]] = {}
+    lengths, words, first, distinct, repeats, size = [], [], {}, {}, set(), 0
+    for k, sentence in enumerate(texts):
+        n, said, counts = analysed(sentence)
+        lengths.append(n)
+        words.append(said)
+        for term, tf in counts:
+            held = postings.get(term)
+            if held is None:
+                postings[term] = [(k, tf)]
             else:
-                distinct[sentence] = lengths[-1]
-        return Sentences(texts, lengths, words, postings, frozenset(terms(title)), distinct, frozenset(repeats))
+                held.append((k, tf))
+        if sentence in first:
+            repeats.add(k)
+        else:
+            first[sentence] = k
+            distinct[sentence] = n
+            size += n
+    return Sentences(texts, lengths, words, postings, first, distinct, frozenset(repeats), size, [_B * n for n in lengths])
 
 
 def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold: float) -> bool:
@@ -126,76 +187,110 @@ def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold
     return False
 
 
+def uncounted(candidates: Sequence[tuple[int, Sentences]]) -> tuple[list[frozenset[int]], int, int]:
+    """Per passage of `candidates` (best-ranked first), its sentences that do not count: those
+    that repeat one said earlier in it or in a better-ranked passage; and how many distinct
+    sentences all hold, and their total length."""
+    seen: set[str] = set()
+    skips = []
+    size = 0
+    for _, s in candidates:
+        again = seen.intersection(s.first) if seen else None
+        if again:
+            skips.append(s.repeats.union(map(s.first.__getitem__, again)))
+            size += s.size - sum(map(s.distinct.__getitem__, again))
+        else:
+            skips.append(s.repeats)
+            size += s.size
+        seen.update(s.first)
+    return skips, len(seen), size
+
+
 def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]]) -> list[tuple[float, int, int]]:
     """(score, passage, sentence) for the sentences of `candidates` ((passage id, its sentences),
     best-ranked passage first) that share a term of their own with the claim (`query`, its
     terms), best first: BM25 over all these sentences, where a page's title counts in each of its
     sentences (a page names its subject once, then says "she", so the subject's name does not
     outweigh the detail that tells its sentences apart) and a sentence repeated word for word
-    (one source quoted on several sites) counts once, where it first appears; ties go to the
-    better-ranked passage, then the earlier sentence."""
-    owner: dict[str, int] = {}  # a distinct sentence -> the best rank it appears at
-    for rank in range(len(candidates) - 1, -1, -1):
-        owner.update(dict.fromkeys(candidates[rank][1].distinct, rank))
-    n = len(owner)
+    (one source quoted on several sites) counts once, where it first appears (:func:`uncounted`);
+    ties go to the better-ranked passage, then the earlier sentence."""
+    skips, n, size = uncounted(candidates)
     if not n:
         return []
-    lengths: dict[str, int] = {}
-    for _, s in candidates:
-        lengths.update(s.distinct)
-    average = max(1.0, sum(lengths.values()) / n)
-    repeated = n < sum(len(s.texts) for _, s in candidates)
-    later: dict[int, frozenset[int]] = {}  # per passage, as needed: the repeats of sentences that count where they first appear
-
-    def skips(rank: int) -> frozenset[int]:
-        found = later.get(rank)
-        if found is None:
-            s = candidates[rank][1]
-            found = later[rank] = frozenset(k for k, text in enumerate(s.texts) if k in s.repeats or owner[text] != rank)
-        return found
-
-    hits: list[tuple[str, int, list[tuple[int, int]]]] = []  # (term, rank, its counted postings there)
-    df: dict[str, int] = {}
-    for t in sorted(query):  # a fixed order: float sums, hence ties, the same under any hash seed
-        for rank, (_, s) in enumerate(candidates):
-            postings = s.postings.get(t)
-            if postings:
-                if repeated:
-                    skip = skips(rank)
-                    if skip:
-                        postings = [p for p in postings if p[0] not in skip]
-                hits.append((t, rank, postings))
-                if t not in s.named:
-                    df[t] = df.get(t, 0) + len(postings)
-            if t in s.named:  # a title's term is in every sentence of its page (those that count)
-                df[t] = df.get(t, 0) + len(s.texts) - (len(skips(rank)) if repeated else 0)
-    if not hits:
-        return []
+    held, df = _matches(query, candidates, skips)
     idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-    scores: dict[int, float] = {}  # rank * 100_000 + sentence -> score
-    lifted = _K1 + 1
-    norms: dict[int, float] = {}  # rank * 100_000 + sentence -> its length norm
-    for t, rank, postings in hits:
-        w, lengths_r, base = idf[t], candidates[rank][1].lengths, rank * 100_000
-        for k, tf in postings:
-            key = base + k
-            norm = norms.get(key)
-            if norm is None:
-                norm = norms[key] = _K1 * (1 - _B + _B * lengths_r[k] / average)
-            scores[key] = scores.get(key, 0.0) + w * tf * lifted / (tf + norm)
-    named_in: dict[int, list[str]] = {}  # per passage, its title's terms the claim has, in order
-    out = []
-    for key, score in scores.items():
-        rank, k = divmod(key, 100_000)
-        named = named_in.get(rank)
-        if named is None:
-            named = named_in[rank] = sorted(candidates[rank][1].named & query)
-        if named:  # the title's terms the sentence does not say itself, once each
-            words = candidates[rank][1].words[k]
-            score += sum(idf[t] for t in named if t not in words) * lifted / (1 + norms[key])
-        out.append((-score, rank, k))
+    average = max(1.0, size / n)
+    out: list[tuple[float, int, int]] = []
+    for rank, (said, named) in enumerate(held):
+        if said:
+            out += _scored(rank, candidates[rank][1], said, named, idf, average)
     out.sort()
     return [(-score, candidates[rank][0], k) for score, rank, k in out]
+
+
+Held = list[tuple[str, list[tuple[int, int]]]]  # a passage's terms of the claim, each with its counted postings
+
+
+def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]], skips: list[frozenset[int]]) \
+        -> tuple[list[tuple[Held, list[str]]], dict[str, int]]:
+    """Per passage, the claim's terms its sentences say, in term order (a fixed order: float sums,
+    hence ties, the same under any hash seed), each with its postings in the sentences that count,
+    and its title's terms the claim has, in order; and each term's document frequency over those
+    sentences, where a title's term is in every sentence of its page."""
+    held = []
+    df: dict[str, int] = {}
+    for (_, s), skip in zip(candidates, skips):
+        said: Held = []
+        title = s.named
+        passed = s.said_in(skip) if skip else _NOTHING
+        for t in sorted(s.postings.keys() & query):
+            postings = s.postings[t]
+            if t in passed:  # a sentence passed over says it
+                postings = [p for p in postings if p[0] not in skip]
+            said.append((t, postings))
+            if t not in title:
+                df[t] = df.get(t, 0) + len(postings)
+        named = sorted(title & query) if title else []
+        if named:
+            counted = len(s.texts) - len(skip)
+            for t in named:
+                df[t] = df.get(t, 0) + counted
+        held.append((said, named))
+    return held, df
+
+
+def _scored(rank: int, s: Sentences, said: Held, named: list[str], idf: dict[str, float],
+            average: float) -> list[tuple[float, int, int]]:
+    """(-score, rank, sentence) for the sentences of one passage that say a term of the claim; the
+    title's terms (`named`) a sentence does not say itself count once each. (A term said once
+    adds w * lifted / (1 + norm), the same float as the general w * tf * lifted / (tf + norm).)"""
+    norms, once = s.norms_at(average)
+    scores = [0.0] * len(once)  # every term adds a positive amount: a sentence none adds to stays 0
+    for t, postings in said:
+        w = idf[t]
+        weight = w * _LIFTED
+        for k, tf in postings:
+            scores[k] += weight / once[k] if tf == 1 else w * tf * _LIFTED / (tf + norms[k])
+    if not named:
+        return [(-score, rank, k) for k, score in enumerate(scores) if score]
+    whole = 0.0  # what the title adds to a sentence that says none of its terms
+    for t in named:
+        whole += idf[t]
+    whole *= _LIFTED
+    words = s.words
+    out = []
+    for k, score in enumerate(scores):
+        if score:
+            own = words[k]
+            extra = whole
+            if not own.isdisjoint(named):
+                extra = 0.0
+                for t in named:
+                    if t not in own:
+                        extra += idf[t]
+                extra *= _LIFTED
+            out.append((-(score + extra / once[k]), rank, k))
+    return out
 
 
 def refers_back(sentence: str) -> bool:
