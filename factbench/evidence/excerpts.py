@@ -16,7 +16,6 @@ claim's whole allowance.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import re
@@ -33,7 +32,6 @@ _ABBREVIATIONS = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec rev hon gov sen rep".split())
 _K1, _B = 1.2, 0.75
 _LIFTED, _FLAT = _K1 + 1, 1 - _B
-_NOTHING: frozenset[str] = frozenset()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -81,51 +79,84 @@ def terms(text: str) -> list[str]:
         return list(filter(None, map(memo.__getitem__, tokens)))
 
 
-Analysis = tuple[int, frozenset[str], list[tuple[str, int]]]
+Analysis = tuple[int, frozenset[str], dict[str, int] | None]
 _ANALYSIS_OF: dict[str, Analysis] = {}  # sentence -> its analysis, memoised
 
 
 def analysed(sentence: str) -> Analysis:
-    """A sentence's length in terms, its set of terms, and each term with its count in order of
-    first use; memoised, since one sentence comes back in many passages (a source quoted on
-    several sites, a page's stock phrases)."""
+    """A sentence's length in terms, its set of terms, and how often it says each term it says
+    more than once (None when none); memoised, since one sentence comes back in many passages (a
+    source quoted on several sites, a page's stock phrases)."""
     found = _ANALYSIS_OF.get(sentence)
     if found is None:
         if len(_ANALYSIS_OF) > 100_000:
             _ANALYSIS_OF.clear()
         said = terms(sentence)
         words = frozenset(said)
-        counts = list(dict.fromkeys(said, 1).items()) if len(words) == len(said) else list(Counter(said).items())
-        found = _ANALYSIS_OF[sentence] = (len(said), words, counts)
+        again = None if len(words) == len(said) else {t: tf for t, tf in Counter(said).items() if tf > 1}
+        found = _ANALYSIS_OF[sentence] = (len(said), words, again)
+    return found
+
+
+_INDICES: dict[int, tuple[int, ...]] = {}  # bit mask -> the positions of its set bits, memoised
+
+
+def indices(mask: int) -> tuple[int, ...]:
+    """The positions of the set bits of `mask`, in order (sentence k of a passage is bit 1 << k)."""
+    found = _INDICES.get(mask)
+    if found is None:
+        if len(_INDICES) > 100_000:
+            _INDICES.clear()
+        found = _INDICES[mask] = tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
     return found
 
 
 @dataclass(frozen=True)
-class Sentences:
-    """One passage prepared for excerpting: its sentences, each one's length and set of its own
-    terms, which sentences hold each term, how often (term -> [(sentence, count)]), where each
-    distinct sentence first appears and its length, the sentences that repeat an earlier one of
-    it, the total length of its distinct sentences, and its title's terms."""
+class PassageText:
+    """A passage's text prepared for excerpting, whatever its title: its sentences, each one's
+    length and set of its own terms, which sentences say each term (a bit mask: sentence k is bit
+    1 << k), how often a sentence says a term it says more than once (term -> {sentence: count}),
+    each distinct sentence's bit and length, the sentences that repeat an earlier one of it, and
+    the total length of its distinct sentences. Bit masks keep the per-claim work to integer
+    operations: passing over sentences is `mask & ~skip`, counting them `mask.bit_count()`."""
 
     texts: list[str]
     lengths: list[int]
     words: list[frozenset[str]]
-    postings: dict[str, list[tuple[int, int]]]
+    postings: dict[str, int]
+    counts: dict[str, dict[int, int]]
     first: dict[str, int]
     distinct: dict[str, int]
-    repeats: frozenset[int]
+    repeats: int
     size: int
     scaled: list[float]  # each sentence's length times BM25's b, as its length norm uses it
-    named: frozenset[str] = frozenset()
     norms: dict[float, tuple[list[float], list[float]]] = field(default_factory=dict, compare=False, repr=False)
-    said: dict[frozenset[int], frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
-    @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
-    def of(text: str, title: str = "") -> Sentences:
-        named = frozenset(terms(title))
-        untitled = _untitled(text)
-        return dataclasses.replace(untitled, named=named) if named else untitled
+    @functools.lru_cache(maxsize=1024)  # one text comes back under several titles (search results)
+    def of(text: str) -> PassageText:
+        texts = split_sentences(text)
+        postings: dict[str, int] = {}
+        counts: dict[str, dict[int, int]] = {}
+        lengths, words, first, distinct, repeats, size = [], [], {}, {}, 0, 0
+        for k, sentence in enumerate(texts):
+            n, said, again = analysed(sentence)
+            lengths.append(n)
+            words.append(said)
+            bit = 1 << k
+            for term in said:
+                postings[term] = postings.get(term, 0) | bit
+            if again:
+                for term, tf in again.items():
+                    counts.setdefault(term, {})[k] = tf
+            if sentence in first:
+                repeats |= bit
+            else:
+                first[sentence] = bit
+                distinct[sentence] = n
+                size += n
+        return PassageText(texts, lengths, words, postings, counts, first, distinct, repeats, size,
+                           [_B * n for n in lengths])
 
     def norms_at(self, average: float) -> tuple[list[float], list[float]]:
         """Each sentence's BM25 length norm at this average sentence length, and that plus one (a
@@ -139,39 +170,27 @@ class Sentences:
             found = self.norms[average] = (norms, [1 + norm for norm in norms])
         return found
 
-    def said_in(self, ks: frozenset[int]) -> frozenset[str]:
-        """The terms the sentences `ks` say; kept per set, since the same sentences of a passage
-        (those a better-ranked one says too) are passed over for claim after claim."""
-        found = self.said.get(ks)
-        if found is None:
-            if len(self.said) > 64:
-                self.said.clear()
-            found = self.said[ks] = frozenset().union(*[self.words[k] for k in ks])
-        return found
 
+@dataclass(frozen=True)
+class Sentences:
+    """One passage prepared for excerpting: its text's sentences (:class:`PassageText`) and its
+    title's terms."""
 
-@functools.lru_cache(maxsize=1024)  # one text comes back under several titles (search results)
-def _untitled(text: str) -> Sentences:
-    texts = split_sentences(text)
-    postings: dict[str, list[tuple[int, int]]] = {}
-    lengths, words, first, distinct, repeats, size = [], [], {}, {}, set(), 0
-    for k, sentence in enumerate(texts):
-        n, said, counts = analysed(sentence)
-        lengths.append(n)
-        words.append(said)
-        for term, tf in counts:
-            held = postings.get(term)
-            if held is None:
-                postings[term] = [(k, tf)]
-            else:
-                held.append((k, tf))
-        if sentence in first:
-            repeats.add(k)
-        else:
-            first[sentence] = k
-            distinct[sentence] = n
-            size += n
-    return Sentences(texts, lengths, words, postings, first, distinct, frozenset(repeats), size, [_B * n for n in lengths])
+    text: PassageText
+    named: frozenset[str]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
+    def of(text: str, title: str = "") -> Sentences:
+        return Sentences(PassageText.of(text), frozenset(terms(title)))
+
+    @property
+    def texts(self) -> list[str]:
+        return self.text.texts
+
+    @property
+    def words(self) -> list[frozenset[str]]:
+        return self.text.words
 
 
 def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold: float) -> bool:
@@ -187,28 +206,29 @@ def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold
     return False
 
 
-def uncounted(candidates: Sequence[tuple[int, Sentences]]) -> tuple[list[frozenset[int]], int, int]:
-    """Per passage of `candidates` (best-ranked first), its sentences that do not count: those
-    that repeat one said earlier in it or in a better-ranked passage; and how many distinct
-    sentences all hold, and their total length."""
+def uncounted(candidates: Sequence[tuple[int, Sentences]]) -> tuple[list[int], int, int]:
+    """Per passage of `candidates` (best-ranked first), its sentences that do not count (a bit
+    mask): those that repeat one said earlier in it or in a better-ranked passage; and how many
+    distinct sentences all hold, and their total length."""
     seen: set[str] = set()
     skips = []
     size = 0
     for _, s in candidates:
-        again = seen.intersection(s.first) if seen else None
+        p = s.text
+        again = seen.intersection(p.first) if seen else None
         if again:
-            skips.append(s.repeats.union(map(s.first.__getitem__, again)))
-            size += s.size - sum(map(s.distinct.__getitem__, again))
+            skips.append(p.repeats | sum(map(p.first.__getitem__, again)))  # distinct bits: their sum is their union
+            size += p.size - sum(map(p.distinct.__getitem__, again))
         else:
-            skips.append(s.repeats)
-            size += s.size
-        seen.update(s.first)
+            skips.append(p.repeats)
+            size += p.size
+        seen.update(p.first)
     return skips, len(seen), size
 
 
 def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]]) -> list[tuple[float, int, int]]:
-    """(score, passage, sentence) for the sentences of `candidates` ((passage id, its sentences),
-    best-ranked passage first) that share a term of their own with the claim (`query`, its
+    """(-score, position in `candidates`, sentence) for the sentences of `candidates` ((passage
+    id, its sentences), best-ranked passage first) that share a term of their own with the claim (`query`, its
     terms), best first: BM25 over all these sentences, where a page's title counts in each of its
     sentences (a page names its subject once, then says "she", so the subject's name does not
     outweigh the detail that tells its sentences apart) and a sentence repeated word for word
@@ -223,74 +243,82 @@ def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Senten
     out: list[tuple[float, int, int]] = []
     for rank, (said, named) in enumerate(held):
         if said:
-            out += _scored(rank, candidates[rank][1], said, named, idf, average)
+            out += _scored(rank, candidates[rank][1].text, said, named, idf, average)
     out.sort()
-    return [(-score, candidates[rank][0], k) for score, rank, k in out]
+    return out
 
 
-Held = list[tuple[str, list[tuple[int, int]]]]  # a passage's terms of the claim, each with its counted postings
+Held = list[tuple[str, int]]  # a passage's terms of the claim, each with the sentences that count and say it
 
 
-def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]], skips: list[frozenset[int]]) \
+def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]], skips: list[int]) \
         -> tuple[list[tuple[Held, list[str]]], dict[str, int]]:
     """Per passage, the claim's terms its sentences say, in term order (a fixed order: float sums,
-    hence ties, the same under any hash seed), each with its postings in the sentences that count,
-    and its title's terms the claim has, in order; and each term's document frequency over those
+    hence ties, the same under any hash seed), each with the sentences that count and say it, and
+    its title's terms the claim has, in order; and each term's document frequency over those
     sentences, where a title's term is in every sentence of its page."""
     held = []
     df: dict[str, int] = {}
     for (_, s), skip in zip(candidates, skips):
         said: Held = []
-        title = s.named
-        passed = s.said_in(skip) if skip else _NOTHING
-        for t in sorted(s.postings.keys() & query):
-            postings = s.postings[t]
-            if t in passed:  # a sentence passed over says it
-                postings = [p for p in postings if p[0] not in skip]
-            said.append((t, postings))
+        title, postings = s.named, s.text.postings
+        for t in sorted(postings.keys() & query):
+            mask = postings[t] & ~skip
+            said.append((t, mask))
             if t not in title:
-                df[t] = df.get(t, 0) + len(postings)
+                df[t] = df.get(t, 0) + mask.bit_count()
         named = sorted(title & query) if title else []
         if named:
-            counted = len(s.texts) - len(skip)
+            counted = len(s.text.texts) - skip.bit_count()
             for t in named:
                 df[t] = df.get(t, 0) + counted
         held.append((said, named))
     return held, df
 
 
-def _scored(rank: int, s: Sentences, said: Held, named: list[str], idf: dict[str, float],
+def _scored(rank: int, p: PassageText, said: Held, named: list[str], idf: dict[str, float],
             average: float) -> list[tuple[float, int, int]]:
     """(-score, rank, sentence) for the sentences of one passage that say a term of the claim; the
     title's terms (`named`) a sentence does not say itself count once each. (A term said once
     adds w * lifted / (1 + norm), the same float as the general w * tf * lifted / (tf + norm).)"""
-    norms, once = s.norms_at(average)
-    scores = [0.0] * len(once)  # every term adds a positive amount: a sentence none adds to stays 0
-    for t, postings in said:
+    norms, once = p.norms_at(average)
+    scores = [0.0] * len(once)
+    touched = 0
+    for t, mask in said:
+        touched |= mask
         w = idf[t]
-        weight = w * _LIFTED
-        for k, tf in postings:
-            scores[k] += weight / once[k] if tf == 1 else w * tf * _LIFTED / (tf + norms[k])
+        counts = p.counts.get(t) if p.counts else None
+        if counts is None:
+            weight = w * _LIFTED
+            for k in indices(mask):
+                scores[k] += weight / once[k]
+        else:
+            for k in indices(mask):
+                tf = counts.get(k, 1)
+                scores[k] += w * tf * _LIFTED / (tf + norms[k])
     if not named:
-        return [(-score, rank, k) for k, score in enumerate(scores) if score]
-    whole = 0.0  # what the title adds to a sentence that says none of its terms
-    for t in named:
-        whole += idf[t]
-    whole *= _LIFTED
-    words = s.words
+        return [(-scores[k], rank, k) for k in indices(touched)]
     out = []
-    for k, score in enumerate(scores):
-        if score:
-            own = words[k]
-            extra = whole
-            if not own.isdisjoint(named):
-                extra = 0.0
-                for t in named:
-                    if t not in own:
-                        extra += idf[t]
-                extra *= _LIFTED
-            out.append((-(score + extra / once[k]), rank, k))
+    for sentences, says in _by_title_terms(p, touched, named):
+        extra = 0.0
+        for t in named:
+            if t not in says:
+                extra += idf[t]
+        extra *= _LIFTED
+        out += [(-(scores[k] + extra / once[k]), rank, k) for k in indices(sentences)]
     return out
+
+
+def _by_title_terms(p: PassageText, mask: int, named: list[str]) -> list[tuple[int, list[str]]]:
+    """The sentences `mask` in groups by which of the title's terms `named` each says: (its
+    sentences, those terms); what the title adds to a sentence is then reckoned once a group."""
+    groups: list[tuple[int, list[str]]] = [(mask, [])]
+    for t in named:
+        saying = p.postings.get(t, 0)
+        if saying & mask:
+            groups = [part for sentences, says in groups
+                      for part in ((sentences & saying, [*says, t]), (sentences & ~saying, says)) if part[0]]
+    return groups
 
 
 def refers_back(sentence: str) -> bool:
@@ -324,12 +352,13 @@ def choose_excerpts(claim: str, candidates: Sequence[tuple[int, Sentences]], cos
     query = frozenset(terms(claim))
     ranked = rank_sentences(query, candidates)
     if not ranked:  # none does: the opening of its best passage, which says what the page is about
-        ranked = [(0.0, pid, 0) for pid, s in candidates[:1] if s.texts]
-    for _, pid, k in ranked:
+        ranked = [(0.0, 0, 0) for _, s in candidates[:1] if s.texts]
+    for _, rank, k in ranked:
         if len(chosen) >= max_excerpts:
             break
+        pid, s = candidates[rank]
         price = cost(pid, k)
-        words = sentences[pid].words[k]
+        words = s.words[k]
         if chosen and (used + price > allowance or near_repeat(words, kept, repeat_threshold)):
             continue
         chosen.append((pid, k))
