@@ -129,6 +129,7 @@ class PassageText:
     distinct: dict[str, int]
     repeats: int
     size: int
+    every: int  # the mask of all its sentences
     scaled: list[float]  # each sentence's length times BM25's b, as its length norm uses it
     norms: dict[float, tuple[list[float], list[float]]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -156,7 +157,7 @@ class PassageText:
                 distinct[sentence] = n
                 size += n
         return PassageText(texts, lengths, words, postings, counts, first, distinct, repeats, size,
-                           [_B * n for n in lengths])
+                           (1 << len(texts)) - 1, [_B * n for n in lengths])
 
     def norms_at(self, average: float) -> tuple[list[float], list[float]]:
         """Each sentence's BM25 length norm at this average sentence length, and that plus one (a
@@ -178,11 +179,29 @@ class Sentences:
 
     text: PassageText
     named: frozenset[str]
+    groups: dict[tuple[str, ...], list[tuple[int, tuple[str, ...]]]] = \
+        field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
     def of(text: str, title: str = "") -> Sentences:
         return Sentences(PassageText.of(text), frozenset(terms(title)))
+
+    def by_title_terms(self, named: tuple[str, ...]) -> list[tuple[int, tuple[str, ...]]]:
+        """Its sentences in groups by which of its title's terms `named` each says: (their mask,
+        those terms), so what the title adds to a sentence is reckoned once a group; kept per
+        `named`, which is the whole title for most claims that name the page's subject."""
+        found = self.groups.get(named)
+        if found is None:
+            if len(self.groups) > 64:
+                self.groups.clear()
+            found = [(self.text.every, ())]
+            for t in named:
+                saying = self.text.postings.get(t, 0)
+                found = [part for sentences, says in found
+                         for part in ((sentences & saying, (*says, t)), (sentences & ~saying, says)) if part[0]]
+            self.groups[named] = found
+        return found
 
     @property
     def texts(self) -> list[str]:
@@ -241,9 +260,8 @@ def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Senten
     idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
     average = max(1.0, size / n)
     out: list[tuple[float, int, int]] = []
-    for rank, (said, named) in enumerate(held):
-        if said:
-            out += _scored(rank, candidates[rank][1].text, said, named, idf, average)
+    for rank, s, said, named in held:
+        out += _scored(rank, s, said, named, idf, average)
     out.sort()
     return out
 
@@ -252,35 +270,44 @@ Held = list[tuple[str, int]]  # a passage's terms of the claim, each with the se
 
 
 def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]], skips: list[int]) \
-        -> tuple[list[tuple[Held, list[str]]], dict[str, int]]:
-    """Per passage, the claim's terms its sentences say, in term order (a fixed order: float sums,
-    hence ties, the same under any hash seed), each with the sentences that count and say it, and
-    its title's terms the claim has, in order; and each term's document frequency over those
-    sentences, where a title's term is in every sentence of its page."""
+        -> tuple[list[tuple[int, Sentences, Held, tuple[str, ...]]], dict[str, int]]:
+    """Each term's document frequency over the sentences that count, where a title's term is in
+    every sentence of its page; and for each passage where one of those says a term of the claim:
+    (its position, its text, the claim's terms its sentences say, in term order (a fixed order:
+    float sums, hence ties, the same under any hash seed), each with the sentences that count and
+    say it, its title's terms the claim has, in order). A passage whose sentences all repeat
+    better-ranked ones (a search result quoting another) adds nothing to either."""
     held = []
     df: dict[str, int] = {}
-    for (_, s), skip in zip(candidates, skips):
+    for rank, ((_, s), skip) in enumerate(zip(candidates, skips)):
+        p = s.text
+        if skip == p.every:
+            continue
         said: Held = []
-        title, postings = s.named, s.text.postings
+        live = 0
+        title, postings = s.named, p.postings
         for t in sorted(postings.keys() & query):
             mask = postings[t] & ~skip
             said.append((t, mask))
+            live |= mask
             if t not in title:
                 df[t] = df.get(t, 0) + mask.bit_count()
-        named = sorted(title & query) if title else []
+        named = tuple(sorted(title & query)) if title else ()
         if named:
-            counted = len(s.text.texts) - skip.bit_count()
+            counted = len(p.texts) - skip.bit_count()
             for t in named:
                 df[t] = df.get(t, 0) + counted
-        held.append((said, named))
+        if live:
+            held.append((rank, s, said, named))
     return held, df
 
 
-def _scored(rank: int, p: PassageText, said: Held, named: list[str], idf: dict[str, float],
+def _scored(rank: int, s: Sentences, said: Held, named: tuple[str, ...], idf: dict[str, float],
             average: float) -> list[tuple[float, int, int]]:
     """(-score, rank, sentence) for the sentences of one passage that say a term of the claim; the
     title's terms (`named`) a sentence does not say itself count once each. (A term said once
     adds w * lifted / (1 + norm), the same float as the general w * tf * lifted / (tf + norm).)"""
+    p = s.text
     norms, once = p.norms_at(average)
     scores = [0.0] * len(once)
     touched = 0
@@ -299,26 +326,16 @@ def _scored(rank: int, p: PassageText, said: Held, named: list[str], idf: dict[s
     if not named:
         return [(-scores[k], rank, k) for k in indices(touched)]
     out = []
-    for sentences, says in _by_title_terms(p, touched, named):
-        extra = 0.0
-        for t in named:
-            if t not in says:
-                extra += idf[t]
-        extra *= _LIFTED
-        out += [(-(scores[k] + extra / once[k]), rank, k) for k in indices(sentences)]
+    for group, says in s.by_title_terms(named):
+        sentences = group & touched
+        if sentences:
+            extra = 0.0
+            for t in named:
+                if t not in says:
+                    extra += idf[t]
+            extra *= _LIFTED
+            out += [(-(scores[k] + extra / once[k]), rank, k) for k in indices(sentences)]
     return out
-
-
-def _by_title_terms(p: PassageText, mask: int, named: list[str]) -> list[tuple[int, list[str]]]:
-    """The sentences `mask` in groups by which of the title's terms `named` each says: (its
-    sentences, those terms); what the title adds to a sentence is then reckoned once a group."""
-    groups: list[tuple[int, list[str]]] = [(mask, [])]
-    for t in named:
-        saying = p.postings.get(t, 0)
-        if saying & mask:
-            groups = [part for sentences, says in groups
-                      for part in ((sentences & saying, [*says, t]), (sentences & ~saying, says)) if part[0]]
-    return groups
 
 
 def refers_back(sentence: str) -> bool:
