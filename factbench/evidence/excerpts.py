@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,13 +39,17 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(text):
-        word = text[:m.start()].rsplit(None, 1)[-1].lstrip("\"'([") if text[:m.start()].strip() else ""
+        before = text[:m.start()].rsplit(None, 1)  # [] when only whitespace comes before
+        word = before[-1].lstrip("\"'([") if before else ""
         if len(word) == 1 and word.isalpha() or word.lower().rstrip(".") in _ABBREVIATIONS or "." in word:
             continue  # an initial ("J."), an abbreviation ("Dr."), or a dotted one ("U.S.", "e.g.")
         out.append(text[start:m.end()].strip())
         start = m.end()
     out.append(text[start:].strip())
-    return [piece for sentence in out if sentence for piece in _pieces(sentence)]
+    out = [sentence for sentence in out if sentence]
+    if max(map(len, out), default=0) <= MAX_SENTENCE_CHARS:
+        return out
+    return [piece for sentence in out for piece in _pieces(sentence)]
 
 
 def _pieces(sentence: str) -> list[str]:
@@ -278,7 +282,8 @@ def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]],
     say it, its title's terms the claim has, in order). A passage whose sentences all repeat
     better-ranked ones (a search result quoting another) adds nothing to either."""
     held = []
-    df: dict[str, int] = {}
+    df: dict[str, int] = defaultdict(int)
+    order = sorted(query)
     for rank, ((_, s), skip) in enumerate(zip(candidates, skips)):
         p = s.text
         if skip == p.every:
@@ -286,17 +291,17 @@ def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]],
         said: Held = []
         live = 0
         title, postings = s.named, p.postings
-        for t in sorted(postings.keys() & query):
+        for t in filter(postings.__contains__, order):
             mask = postings[t] & ~skip
             said.append((t, mask))
             live |= mask
             if t not in title:
-                df[t] = df.get(t, 0) + mask.bit_count()
+                df[t] += mask.bit_count()
         named = tuple(sorted(title & query)) if title else ()
         if named:
             counted = len(p.texts) - skip.bit_count()
             for t in named:
-                df[t] = df.get(t, 0) + counted
+                df[t] += counted
         if live:
             held.append((rank, s, said, named))
     return held, df
@@ -305,28 +310,27 @@ def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]],
 def _scored(rank: int, s: Sentences, said: Held, named: tuple[str, ...], idf: dict[str, float],
             average: float) -> list[tuple[float, int, int]]:
     """(-score, rank, sentence) for the sentences of one passage that say a term of the claim; the
-    title's terms (`named`) a sentence does not say itself count once each. (A term said once
-    adds w * lifted / (1 + norm), the same float as the general w * tf * lifted / (tf + norm).)"""
+    title's terms (`named`) a sentence does not say itself count once each, added last. (A term
+    said once adds w * lifted / (1 + norm), the same float as the general w * tf * lifted / (tf + norm).)"""
     p = s.text
-    norms, once = p.norms_at(average)
+    norms, once = p.norms.get(average) or p.norms_at(average)
     scores = [0.0] * len(once)
     touched = 0
     for t, mask in said:
+        if not mask:
+            continue
         touched |= mask
         w = idf[t]
         counts = p.counts.get(t) if p.counts else None
         if counts is None:
             weight = w * _LIFTED
-            for k in indices(mask):
+            for k in _INDICES.get(mask) or indices(mask):
                 scores[k] += weight / once[k]
         else:
             for k in indices(mask):
                 tf = counts.get(k, 1)
                 scores[k] += w * tf * _LIFTED / (tf + norms[k])
-    if not named:
-        return [(-scores[k], rank, k) for k in indices(touched)]
-    out = []
-    for group, says in s.by_title_terms(named):
+    for group, says in s.groups.get(named) or s.by_title_terms(named) if named else ():
         sentences = group & touched
         if sentences:
             extra = 0.0
@@ -334,8 +338,9 @@ def _scored(rank: int, s: Sentences, said: Held, named: tuple[str, ...], idf: di
                 if t not in says:
                     extra += idf[t]
             extra *= _LIFTED
-            out += [(-(scores[k] + extra / once[k]), rank, k) for k in indices(sentences)]
-    return out
+            for k in _INDICES.get(sentences) or indices(sentences):
+                scores[k] += extra / once[k]
+    return [(-scores[k], rank, k) for k in _INDICES.get(touched) or indices(touched)]
 
 
 def refers_back(sentence: str) -> bool:
