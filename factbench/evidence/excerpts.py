@@ -118,14 +118,13 @@ def indices(mask: int) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class PassageText:
     """A passage's text prepared for excerpting, whatever its title: its sentences, each one's
-    length and set of its own terms, which sentences say each term (a bit mask: sentence k is bit
+    set of its own terms (and its length, scaled), which sentences say each term (a bit mask: sentence k is bit
     1 << k), how often a sentence says a term it says more than once (term -> {sentence: count}),
     each distinct sentence's bit and length, the sentences that repeat an earlier one of it, and
     the total length of its distinct sentences. Bit masks keep the per-claim work to integer
     operations: passing over sentences is `mask & ~skip`, counting them `mask.bit_count()`."""
 
     texts: list[str]
-    lengths: list[int]
     words: list[frozenset[str]]
     postings: dict[str, int]
     counts: dict[str, dict[int, int]]
@@ -160,7 +159,7 @@ class PassageText:
                 first[sentence] = bit
                 distinct[sentence] = n
                 size += n
-        return PassageText(texts, lengths, words, postings, counts, first, distinct, repeats, size,
+        return PassageText(texts, words, postings, counts, first, distinct, repeats, size,
                            (1 << len(texts)) - 1, [_B * n for n in lengths])
 
     def norms_at(self, average: float) -> tuple[list[float], list[float]]:
