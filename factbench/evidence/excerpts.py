@@ -175,6 +175,11 @@ class PassageText:
         return found
 
 
+@functools.lru_cache(maxsize=1024)  # one set per title, so a claim matches each title once (:func:`_matches`)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(terms(title))
+
+
 @dataclass(frozen=True)
 class Sentences:
     """One passage prepared for excerpting: its text's sentences (:class:`PassageText`) and its
@@ -188,7 +193,7 @@ class Sentences:
     @staticmethod
     @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
     def of(text: str, title: str = "") -> Sentences:
-        return Sentences(PassageText.of(text), frozenset(terms(title)))
+        return Sentences(PassageText.of(text), _title_terms(title))
 
     def by_title_terms(self, named: tuple[str, ...]) -> list[tuple[int, tuple[str, ...]]]:
         """Its sentences in groups by which of its title's terms `named` each says: (their mask,
@@ -283,6 +288,7 @@ def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]],
     held = []
     df: dict[str, int] = defaultdict(int)
     order = sorted(query)
+    named_by: dict[frozenset[str], tuple[str, ...]] = {}  # a title's terms -> those the claim has, in order
     for rank, ((_, s), skip) in enumerate(zip(candidates, skips)):
         p = s.text
         if skip == p.every:
@@ -296,7 +302,9 @@ def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]],
             live |= mask
             if t not in title:
                 df[t] += mask.bit_count()
-        named = tuple(sorted(title & query)) if title else ()
+        named = named_by.get(title)
+        if named is None:
+            named = named_by[title] = tuple(sorted(title & query))
         if named:
             counted = len(p.texts) - skip.bit_count()
             for t in named:
