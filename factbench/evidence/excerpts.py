@@ -255,8 +255,8 @@ def uncounted(candidates: Sequence[tuple[int, Sentences]]) -> tuple[list[int], i
 
 def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]]) -> list[tuple[float, int, int]]:
     """(-score, position in `candidates`, sentence) for the sentences of `candidates` ((passage
-    id, its sentences), best-ranked passage first) that share a term of their own with the claim (`query`, its
-    terms), best first: BM25 over all these sentences, where a page's title counts in each of its
+    id, its sentences), best-ranked passage first) that share a term of their own with the claim
+    (`query`, its terms), best first: BM25 over all these sentences, where a page's title counts in each of its
     sentences (a page names its subject once, then says "she", so the subject's name does not
     outweigh the detail that tells its sentences apart) and a sentence repeated word for word
     (one source quoted on several sites) counts once, where it first appears (:func:`uncounted`);
@@ -281,7 +281,7 @@ def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]],
         -> tuple[list[tuple[int, Sentences, Held, tuple[str, ...]]], dict[str, int]]:
     """Each term's document frequency over the sentences that count, where a title's term is in
     every sentence of its page; and for each passage where one of those says a term of the claim:
-    (its position, its text, the claim's terms its sentences say, in term order (a fixed order:
+    (its position, the passage, the claim's terms its sentences say, in term order (a fixed order:
     float sums, hence ties, the same under any hash seed), each with the sentences that count and
     say it, its title's terms the claim has, in order). A passage whose sentences all repeat
     better-ranked ones (a search result quoting another) adds nothing to either."""
