@@ -245,7 +245,7 @@ class SerperEvidence(Backend):
         def passage(p: dict[str, str]) -> Passage:
             key = (p.get("title", ""), p.get("text", ""), p.get("source", ""))
             if key not in made:
-                made[key] = Passage(**p)
+                made[key] = Passage(title=key[0], text=key[1], source=key[2])
             return made[key]
 
         out = [[passage(p) for p in found[keys[c]]] if keys[c] in found else [] for c in claims]
