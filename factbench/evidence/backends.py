@@ -210,8 +210,9 @@ class SerperEvidence(Backend):
         if len(queries) == 1 or not self._batches:
             return list(await asyncio.gather(*(self._search(q) for q in queries)))
         data, error, status = await self._post([{"q": q, "num": self.k} for q in queries])
-        if (error is None and not (isinstance(data, list) and len(data) == len(queries))) or \
-                (error is not None and 400 <= status < 500 and status not in (401, 403, 429)):
+        refused = error is not None and 400 <= status < 500 and status not in (401, 403, 429)
+        not_a_list = error is None and not (isinstance(data, list) and len(data) == len(queries))
+        if refused or not_a_list:
             self._batches = False
             print(f"warning: the search endpoint {redact(self.url)} does not answer a list of queries "
                   f"({error or 'the reply is not a list of results'}); searching one query per request",

@@ -20,6 +20,8 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,30 +52,32 @@ def connect_wal(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def create_tables(conn: sqlite3.Connection, statements: list[str]) -> None:
-    """Run `statements` (CREATE ... IF NOT EXISTS) in one write transaction. Taking the write lock
-    first (BEGIN IMMEDIATE waits on it) keeps two processes opening a new file at once from
-    failing: in autocommit, a schema read followed by a write fails at once when another
-    process changed the schema in between."""
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taking the write lock first (BEGIN IMMEDIATE waits on it): a killed
+    writer leaves none or all of its statements."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for sql in statements:
-            conn.execute(sql)
+        yield
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def create_tables(conn: sqlite3.Connection, statements: list[str]) -> None:
+    """Run `statements` (CREATE ... IF NOT EXISTS) in one write transaction, so two processes
+    opening a new file at once do not fail: in autocommit, a schema read followed by a write
+    fails at once when another process changed the schema in between."""
+    with write_transaction(conn):
+        for sql in statements:
+            conn.execute(sql)
 
 
 def insert_all(conn: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
     """`rows` written in one transaction: a killed writer leaves none or all of them."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         conn.executemany(sql, rows)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def default_cache_path() -> Path:

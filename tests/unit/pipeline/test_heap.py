@@ -9,6 +9,7 @@ from conftest import write_longfact_fixture
 
 from factbench.llm.client import RoleSpec
 from factbench.pipeline import runner as runner_module
+from factbench.pipeline import warmup
 from factbench.pipeline.heap import long_lived_heap
 from factbench.pipeline.runner import Runner, RunSettings
 from factbench.tasks import resolve_tasks
@@ -44,6 +45,7 @@ def test_a_run_does_its_work_on_a_frozen_heap(server, tmp_path, monkeypatch) -> 
         return real(work, stop)
 
     monkeypatch.setattr(runner_module, "run_interruptible", watched)
+    monkeypatch.setattr(warmup, "freeze_loaded", lambda: None)  # only the run's own freeze is looked at
     data = write_longfact_fixture(tmp_path / "data", n_topics=1, per_topic=2)
     settings = RunSettings(run_id="r", results_dir=str(tmp_path), data_dir=str(data), evidence="none",
                            relevance=False, progress=False)
@@ -52,3 +54,4 @@ def test_a_run_does_its_work_on_a_frozen_heap(server, tmp_path, monkeypatch) -> 
     summary = Runner(settings, roles, resolve_tasks("longfact-objects"), cache=None).run()
     assert summary.overall.n_scored == 2
     assert len(seen) == 1 and seen[0] > 1000  # the modules and records loaded before the work began
+    assert gc.get_freeze_count() == 0  # and given back to the collector when it ended
