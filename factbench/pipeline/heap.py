@@ -17,18 +17,24 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_runs = [0]  # runs working now on a frozen heap
+
 
 @contextmanager
 def long_lived_heap() -> Iterator[None]:
     """Within the block, the objects that existed at its start (and those frozen later by
     :func:`freeze_loaded`) are skipped by the cyclic collector."""
+    _runs[0] += 1
     gc.freeze()
     try:
         yield
     finally:
+        _runs[0] -= 1
         gc.unfreeze()
 
 
 def freeze_loaded() -> None:
-    """Add what was just loaded (spaCy, by the warm-up thread) to the frozen objects."""
-    gc.freeze()
+    """Add what was just loaded (spaCy, by the warm-up thread) to the frozen objects, while a run
+    is working (a warm-up that ends after its run leaves the heap as it is)."""
+    if _runs[0]:
+        gc.freeze()

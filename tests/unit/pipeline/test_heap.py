@@ -55,3 +55,16 @@ def test_a_run_does_its_work_on_a_frozen_heap(server, tmp_path, monkeypatch) -> 
     assert summary.overall.n_scored == 2
     assert len(seen) == 1 and seen[0] > 1000  # the modules and records loaded before the work began
     assert gc.get_freeze_count() == 0  # and given back to the collector when it ended
+
+
+def test_a_warm_up_that_ends_after_its_run_leaves_the_heap_unfrozen() -> None:
+    from factbench.pipeline.heap import freeze_loaded
+
+    _settled()
+    freeze_loaded()  # no run is working
+    assert gc.get_freeze_count() == 0
+    with long_lived_heap():
+        gc.unfreeze()
+        freeze_loaded()  # during a run: what was loaded joins the frozen objects
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
