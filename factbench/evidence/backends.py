@@ -81,9 +81,12 @@ class NoEvidence(Backend):
 
 
 class CorpusEvidence(Backend):
-    """The local passage store. All claims of an answer are retrieved in one call, on a worker
-    thread, so the run's event loop never waits on the index; `cpu_seconds` counts the CPU that
-    retrieval itself used (kept apart from the rest of the harness's CPU)."""
+    """The local passage store. All claims of an answer are retrieved in one call. A search over
+    the whole corpus runs on a worker thread, so the run's event loop never waits on the index; a
+    search within one page (`#topic`) scores only that page's passages, a few milliseconds per
+    answer, and runs on the loop itself: handing it to a thread cost more CPU than the search
+    (the two threads take turns with the GIL). `cpu_seconds` counts the CPU that retrieval itself
+    used (kept apart from the rest of the harness's CPU)."""
 
     # One thread: a second one barely adds throughput (both need the GIL) and, measured, makes the
     # event loop wait several times longer for it (bench/retrieval.py reports the longest stall).
@@ -120,9 +123,10 @@ class CorpusEvidence(Backend):
     async def retrieve(self, claims, prompt, task):
         if self.topic and not prompt.topic:
             return [[] for _ in claims], ["no_topic"] * len(claims)
-        title = prompt.topic if self.topic else None
+        if self.topic:
+            return self._search(list(claims), prompt.topic), []
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._search, list(claims), title), []
+        return await loop.run_in_executor(self._pool, self._search, list(claims), None), []
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True)
