@@ -207,21 +207,21 @@ class Runner:
                 self.progress.bars[name].update(n)
             started, started_at = time.monotonic(), _now()
             journal = accounting.CallJournal(self.store.dir)  # spend counted as calls complete
-            try:
-                with long_lived_heap():
+            with long_lived_heap():  # the summary too: it reads every record back
+                try:
                     run_interruptible(self._run_all(work), self.stop)
-            finally:
-                self.progress.close()
-                if self.cache is not None:
-                    self.cache.close()
-                if self.context.memo is not None:
-                    self.context.memo.close()
-                accounting.append_invocation(self.store.dir, {
-                    "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
-                    "wall_seconds": round(time.monotonic() - started, 3),
-                    "calls": {r: c.stats.to_dict() for r, c in self.clients.items()},
-                    "stopped_at_max_cost": self.budget_stopped}, journal)
-            summary = self._summarise(resumed)
+                finally:
+                    self.progress.close()
+                    if self.cache is not None:
+                        self.cache.close()
+                    if self.context.memo is not None:
+                        self.context.memo.close()
+                    accounting.append_invocation(self.store.dir, {
+                        "started_at": started_at, "finished_at": _now(), "factbench_version": __version__,
+                        "wall_seconds": round(time.monotonic() - started, 3),
+                        "calls": {r: c.stats.to_dict() for r, c in self.clients.items()},
+                        "stopped_at_max_cost": self.budget_stopped}, journal)
+                summary = self._summarise(resumed)
             self.store.write_spec(self.spec.model_copy(update={"finished_at": None if self.budget_stopped else _now()}))
             self.store.write_summary(summary)
         return summary
