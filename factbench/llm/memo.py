@@ -200,9 +200,10 @@ class VerdictMemo:
     # A book holds the classes by content of the claims made about one question under one
     # informativeness judge: claim (normalised) -> {"class": ..., "text": as first seen}.
 
-    def book(self, book: str, refresh: bool = False) -> dict[str, dict]:
+    def book(self, book: str, refresh: bool = False, written: dict[str, dict] | None = None) -> dict[str, dict]:
         """The classes of a book (read from the table on first use, or again with `refresh`: another
-        process may have added claims)."""
+        process may have added claims). `written`: rows this process just stored (value -> entry),
+        taken as they are rather than parsed back."""
         known = self._books.get(book)
         if known is not None and not refresh:
             return known
@@ -217,10 +218,12 @@ class VerdictMemo:
                                         (book, seen)).fetchall()
         for rowid, value in rows:
             seen = max(seen, rowid)
-            try:
-                entry = json.loads(value)
-            except ValueError:  # a damaged value: that claim is classified again
-                continue
+            entry = written.get(value) if written else None
+            if entry is None:
+                try:
+                    entry = json.loads(value)
+                except ValueError:  # a damaged value: that claim is classified again
+                    continue
             if isinstance(entry, dict) and isinstance(entry.get("claim"), str):
                 known.setdefault(entry["claim"], entry)
         self._book_rows[book] = seen
@@ -234,12 +237,13 @@ class VerdictMemo:
         self.counts["stored"] += len(entries)
         if self.path is not None:
             now = time.time()
-            rows = [(item_key(book, claim), book, json.dumps({**e, "claim": claim}, ensure_ascii=False), now)
-                    for claim, e in entries.items()]
+            written = {json.dumps(entry, ensure_ascii=False): entry
+                       for entry in ({**e, "claim": claim} for claim, e in entries.items())}
+            rows = [(item_key(book, entry["claim"]), book, value, now) for value, entry in written.items()]
             with self._guard("write"):
                 insert_all(self._conn(), "INSERT OR IGNORE INTO classes (key, book, value, created) VALUES (?, ?, ?, ?)",
                            rows)
-            self.book(book, refresh=True)
+            self.book(book, refresh=True, written=written)
             return
         known = self._books.setdefault(book, {})
         for claim, entry in entries.items():

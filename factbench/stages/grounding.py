@@ -139,7 +139,8 @@ def check(claim: str, context: Terms, answer: Terms) -> Grounding:
 
 
 def _union(parts: list[Terms]) -> Terms:
-    return Terms(*(frozenset().union(*(getattr(p, f) for p in parts)) for f in ("words", "numbers", "digits")))
+    return Terms(frozenset().union(*[p.words for p in parts]), frozenset().union(*[p.numbers for p in parts]),
+                 frozenset().union(*[p.digits for p in parts]))
 
 
 def split_grounded(claims: list[Claim], sentences: list[str], question: str) -> tuple[list[Claim], list[Claim]]:
