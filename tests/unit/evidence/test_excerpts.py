@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from factbench.evidence.excerpts import (
     MAX_SENTENCE_CHARS,
-    Sentences,
+    Pool,
     choose_excerpts,
     refers_back,
     split_sentences,
@@ -14,14 +14,13 @@ from factbench.evidence.excerpts import (
 def _choose(claim: str, texts: list[str], allowance: int = 80, max_excerpts: int = 2, context: bool = False,
             title: str = "") -> list[str]:
     """The chosen excerpts' texts, each sentence costing a token per 4 characters (+1)."""
-    candidates = [(pid, Sentences.of(text, title)) for pid, text in enumerate(texts)]
-    prepared = dict(candidates)
+    pool = Pool([(title, text) for text in texts])
 
-    def cost(pid: int, k: int) -> int:
-        return len(prepared[pid].texts[k]) // 4 + 1
+    def cost(g: int) -> int:
+        return len(pool.texts[g]) // 4 + 1
 
-    spans = choose_excerpts(claim, candidates, cost, allowance, max_excerpts, 1.0, cost if context else None)
-    return [" ".join(prepared[pid].texts[a:b]) for pid, a, b in spans]
+    spans = choose_excerpts(claim, pool, range(len(texts)), cost, allowance, max_excerpts, 1.0, cost if context else None)
+    return [" ".join(pool.texts[a:b]) for a, b in spans]
 
 
 def test_sentences_end_at_end_punctuation_but_not_after_abbreviations_or_initials():
