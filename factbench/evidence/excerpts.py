@@ -8,6 +8,10 @@ first, while they fit a small token allowance; a sentence that nearly repeats on
 (search results quote one source on several sites) is skipped. What is chosen depends on the
 claim and its own ranked passages only, so a claim's evidence is the same in any call.
 
+The claims of an answer rank the same few passages (its evidence record's), so those are prepared
+once, together (:class:`Pool`): each sentence is a bit of pool-wide masks, and a claim's counting,
+document frequencies and which sentences to score are integer operations on masks.
+
 Sentences are split on end punctuation followed by a capital, digit or quote; abbreviations and
 initials ("Dr.", "St.", "J. S. Bach") do not end a sentence. A sentence longer than
 MAX_SENTENCE_CHARS is cut into pieces at word boundaries, so one run-on passage cannot use a
@@ -21,7 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import chain
+from itertools import chain, compress
 from typing import NamedTuple
 
 from factbench.evidence.index_text import TOKEN, index_term
@@ -67,12 +71,16 @@ def _pieces(sentence: str) -> list[str]:
 
 
 _TERM_OF: dict[str, str | None] = {}  # token -> index term, memoised (index_term is per token)
+# ASCII text's tokens without the regex: every ASCII character that is not a word character
+# (letter, digit, underscore: what TOKEN's \w matches there) becomes a space
+_NOT_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
 
 
 def terms(text: str) -> list[str]:
     """The index terms of `text` with repeats (the corpus index's rules: lower case, stopwords out, plurals folded)."""
     memo = _TERM_OF
-    tokens = TOKEN.findall(text.lower())
+    low = text.lower()
+    tokens = low.translate(_NOT_WORD).split() if low.isascii() else TOKEN.findall(low)
     try:
         return list(filter(None, map(memo.__getitem__, tokens)))  # no index term is empty
     except KeyError:
@@ -104,6 +112,7 @@ def analysed(sentence: str) -> Analysis:
 
 
 _INDICES: dict[int, tuple[int, ...]] = {}  # bit mask -> the positions of its set bits, memoised
+_DIGIT_BITS = bytes.maketrans(b"01", b"\x00\x01")
 
 
 def indices(mask: int) -> tuple[int, ...]:
@@ -112,13 +121,18 @@ def indices(mask: int) -> tuple[int, ...]:
     if found is None:
         if len(_INDICES) > 50_000:
             _INDICES.clear()
-        places = []
-        rest = mask
-        while rest:
-            low = rest & -rest
-            places.append(low.bit_length() - 1)
-            rest ^= low
-        found = _INDICES[mask] = tuple(places)
+        if mask.bit_count() > 8:  # its binary digits, lowest first, as 0/1 bytes: the positions of the ones
+            digits = bin(mask)[:1:-1].encode().translate(_DIGIT_BITS)
+            found = tuple(compress(range(len(digits)), digits))
+        else:
+            places = []
+            rest = mask
+            while rest:
+                low = rest & -rest
+                places.append(low.bit_length() - 1)
+                rest ^= low
+            found = tuple(places)
+        _INDICES[mask] = found
     return found
 
 
@@ -168,10 +182,11 @@ class Pool:
     every passage is one bit of pool-wide masks (passage i's sentence k is bit starts[i] + k), so
     a claim's work over its own passages is integer operations on masks: which sentences count
     (:meth:`live`), which say a term (`postings`), which are under a title that has a term
-    (`titled`); counting them is `mask.bit_count()`. A sentence said in several passages (a source
-    quoted on several sites, one text under several titles) has one bit in the mask `shared` of
-    each (per passage: that bit, by the sentence's number among those). A pool is a cache only:
-    what a claim is shown depends on its own passages alone."""
+    (`titled`); counting them is `mask.bit_count()`. The sentences said in several passages (a
+    source quoted on several sites, one text under several titles) are numbered: per passage,
+    `shared` has the bits of the numbers of those it says, `places` maps each number to its
+    sentence's bit there and `quoted` has all those bits. A pool is a cache only: what a claim is
+    shown depends on its own passages alone."""
 
     __slots__ = ("entries", "starts", "spans", "counted", "texts", "words", "owner", "lengths", "scaled",
                  "postings", "counts", "titled", "titles", "by_title", "vocabulary", "shared", "places", "quoted", "_at")

@@ -108,21 +108,21 @@ def claim_excerpts(claim: str, ranked: Sequence[int], passages: Sequence[Passage
                    pool: tuple[Pool, dict[int, int]] | None = None) -> list[Entry]:
     """A claim's excerpts, (title, sentence), most relevant first, from its best `max_passages`
     ranked passages alone (:func:`factbench.evidence.excerpts.choose_excerpts`); identical entries
-    count once. `pool`: the passages prepared together, with where each passage of `passages` is
-    in it (:func:`answer_pool`); by default its own passages alone, which chooses the same."""
+    count once. `pool`: `passages` prepared together, with where each is in it (:func:`answer_pool`);
+    without it (or one that lacks some of them), its own passages alone, which choose the same."""
     top = list(dict.fromkeys(ranked))[:EXCERPT_PASSAGES if max_passages is None else max_passages]
-    if pool is None:
-        prepared, members = Pool.of(tuple((passages[pid].title, passages[pid].text) for pid in top)), tuple(range(len(top)))
+    if pool is not None and all(p in pool[1] for p in top):
+        prepared, members = pool[0], tuple(map(pool[1].__getitem__, top))
     else:
-        prepared, member = pool
-        members = tuple(map(member.__getitem__, top))
+        prepared, members = Pool.of(tuple((passages[p].title, passages[p].text) for p in top)), tuple(range(len(top)))
     return list(_excerpts(claim, prepared, members, CLAIM_EXCERPT_TOKENS if allowance is None else allowance,
                           MAX_CLAIM_EXCERPTS if max_excerpts is None else max_excerpts, EXCERPT_CONTEXT))
 
 
 def answer_pool(per_claim: Sequence[Sequence[int]], passages: Sequence[Passage]) -> tuple[Pool, dict[int, int]]:
     """The passages some claim of an answer is excerpted from (its best EXCERPT_PASSAGES), prepared
-    together once for all its claims, and where each is in the pool."""
+    together once for all its claims (every claim ranks the same few topic pages), and where each
+    passage is in the pool."""
     used = sorted({pid for ranked in per_claim for pid in list(dict.fromkeys(ranked))[:EXCERPT_PASSAGES]})
     return Pool.of(tuple((passages[pid].title, passages[pid].text) for pid in used)), \
         {pid: i for i, pid in enumerate(used)}
