@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import chain, compress
@@ -119,7 +120,7 @@ def indices(mask: int) -> tuple[int, ...]:
     """The positions of the set bits of `mask`, in order."""
     found = _INDICES.get(mask)
     if found is None:
-        if len(_INDICES) > 50_000:
+        if len(_INDICES) > 20_000:
             _INDICES.clear()
         if mask.bit_count() > 8:  # its binary digits, lowest first, as 0/1 bytes: the positions of the ones
             digits = bin(mask)[:1:-1].encode().translate(_DIGIT_BITS)
@@ -193,7 +194,7 @@ class Pool:
 
     def __init__(self, entries: Sequence[Entry]):
         self.entries = tuple(entries)
-        self.starts: list[int] = []
+        self.starts: list[int] = []  # per passage, its first sentence's position; and, last, the number of sentences
         self.spans: list[int] = []  # per passage, the mask of its sentences
         self.counted: list[int] = []  # per passage, its sentences less those repeating an earlier one of it
         self.texts: list[str] = []
@@ -232,6 +233,7 @@ class Pool:
             self.spans.append(span)
             self.counted.append(span & ~(p.repeats << base))
             base += n
+        self.starts.append(base)  # one more: where the next passage would start
         self.scaled = [_B * n for n in self.lengths]
         self.vocabulary = frozenset(postings).union(titled)
         held_by = Counter(chain.from_iterable(p.first for p in prepared))
@@ -239,7 +241,7 @@ class Pool:
         self.shared: list[int] = []
         self.places: list[dict[int, int]] = []  # per passage: a shared sentence's number -> its bit there
         self.quoted: list[int] = []  # per passage, the mask of its shared sentences
-        for p, base in zip(prepared, self.starts):
+        for p, base in zip(prepared, self.starts):  # (the last start, past the passages, is left out)
             places = {number[s]: 1 << base + k for s, k in p.first.items() if s in number} if number else {}
             self.shared.append(sum(1 << j for j in places))
             self.places.append(places)
@@ -352,16 +354,18 @@ def rank_sentences(query: frozenset[str], pool: Pool, members: Sequence[int]) ->
                     scores[g] -= w * tf * _LIFTED / (tf + norms[g])
     ids: list[int] = []
     by_title: dict[frozenset[str], int] = {}  # a title with a term of the claim -> its sentences here
-    titles, spans = pool.titles, pool.spans
+    titles, starts, spans = pool.titles, pool.starts, pool.spans
+    every = _INDICES.get(touched) or indices(touched)  # in pool order: a passage's are a run of them
     for i in members:
-        mine = touched & spans[i]
-        if mine:
-            ids += _INDICES.get(mine) or indices(mine)
+        first = bisect_left(every, starts[i])
+        end = bisect_left(every, starts[i + 1], first)
+        if first < end:
+            ids += every[first:end]
             title = titles[i]
             if title in by_title:
-                by_title[title] |= mine
+                by_title[title] |= touched & spans[i]
             elif title & query:
-                by_title[title] = mine
+                by_title[title] = touched & spans[i]
     for title, sentences in by_title.items():
         _add_title(scores, once, sentences, sorted(title & query), postings, idf)
     ids.sort(key=scores.__getitem__)  # stable: ties go to the better-ranked passage, then the earlier sentence
