@@ -186,11 +186,11 @@ class Pool:
     (`titled`); counting them is `mask.bit_count()`. The sentences said in several passages (a
     source quoted on several sites, one text under several titles) are numbered: per passage,
     `shared` has the bits of the numbers of those it says, `places` maps each number to its
-    sentence's bit there and `quoted` has all those bits. A pool is a cache only: what a claim is
+    sentence's bit there and length, and `quoted` has all those bits. A pool is a cache only: what a claim is
     shown depends on its own passages alone."""
 
     __slots__ = ("entries", "starts", "spans", "counted", "texts", "words", "owner", "lengths", "scaled",
-                 "postings", "counts", "titled", "titles", "by_title", "vocabulary", "shared", "places", "quoted", "_at")
+                 "postings", "counts", "titled", "titles", "by_title", "vocabulary", "shared", "places", "quoted", "quoted_size", "sizes")
 
     def __init__(self, entries: Sequence[Entry]):
         self.entries = tuple(entries)
@@ -206,7 +206,7 @@ class Pool:
         self.titled: dict[str, int] = {}  # term -> the sentences under a title that has it
         self.titles: list[frozenset[str]] = []  # per passage, its title's terms
         self.by_title: dict[frozenset[str], int] = {}  # a title's terms -> the sentences under such a title
-        self._at: dict[int, tuple[int, list[float], list[float]]] = {}
+        self.sizes: list[int] = []  # per passage, the total length of its distinct sentences
         postings, counts, titled, by_title = self.postings, self.counts, self.titled, self.by_title
         prepared = [_text(text) for _, text in self.entries]
         base = 0
@@ -232,6 +232,7 @@ class Pool:
             self.starts.append(base)
             self.spans.append(span)
             self.counted.append(span & ~(p.repeats << base))
+            self.sizes.append(sum(p.lengths[k] for k in p.first.values()))
             base += n
         self.starts.append(base)  # one more: where the next passage would start
         self.scaled = [_B * n for n in self.lengths]
@@ -239,57 +240,45 @@ class Pool:
         held_by = Counter(chain.from_iterable(p.first for p in prepared))
         number = {sentence: j for j, sentence in enumerate(s for s, c in held_by.items() if c > 1)}
         self.shared: list[int] = []
-        self.places: list[dict[int, int]] = []  # per passage: a shared sentence's number -> its bit there
+        self.places: list[dict[int, tuple[int, int]]] = []  # per passage: a shared sentence's number -> (its bit, length)
         self.quoted: list[int] = []  # per passage, the mask of its shared sentences
+        self.quoted_size: list[int] = []  # per passage, their total length
         for p, base in zip(prepared, self.starts):  # (the last start, past the passages, is left out)
-            places = {number[s]: 1 << base + k for s, k in p.first.items() if s in number} if number else {}
+            places = {number[s]: (1 << base + k, p.lengths[k]) for s, k in p.first.items() if s in number} \
+                if number else {}
             self.shared.append(sum(1 << j for j in places))
             self.places.append(places)
-            self.quoted.append(sum(places.values()))
+            self.quoted.append(sum(bit for bit, _ in places.values()))
+            self.quoted_size.append(sum(n for _, n in places.values()))
 
     @staticmethod
     @functools.lru_cache(maxsize=128)  # an answer's claims, its verdicts' memo keys and its informativeness ask alike
     def of(entries: tuple[Entry, ...]) -> Pool:
         return Pool(entries)
 
-    def live(self, members: Sequence[int]) -> int:
-        """The sentences of `members` (passages, best-ranked first) that count: each distinct
-        sentence once, where it first appears."""
-        live = seen = 0
-        counted, shared = self.counted, self.shared
+    def live(self, members: Sequence[int]) -> tuple[int, int]:
+        """The sentences of `members` (passages, best-ranked first) that count, each distinct
+        sentence once, where it first appears; and their total length in terms."""
+        live = seen = size = 0
+        counted, sizes, shared = self.counted, self.sizes, self.shared
         for i in members:
             mask = counted[i]
+            size += sizes[i]
             own = shared[i]
             if own:
                 again = own & seen
                 if again == own:
                     mask &= ~self.quoted[i]
+                    size -= self.quoted_size[i]
                 elif again:
                     places = self.places[i]
                     for j in indices(again):
-                        mask &= ~places[j]
+                        bit, n = places[j]
+                        mask &= ~bit
+                        size -= n
                 seen |= own
             live |= mask
-        return live
-
-    def at(self, live: int) -> tuple[int, list[float], list[float]]:
-        """For the sentences `live`: how many, and each one's BM25 length norm at their average
-        length (at least 1) and that plus one (a term said once divides by it); kept per mask,
-        which the claims that retrieved the same passages share."""
-        found = self._at.get(live)
-        if found is None:
-            if len(self._at) > 256:
-                self._at.clear()
-            sentences = indices(live)
-            lengths, scaled = self.lengths, self.scaled
-            average = max(1.0, sum([lengths[g] for g in sentences]) / len(sentences))
-            norms = [0.0] * len(lengths)
-            once = norms.copy()
-            for g in sentences:
-                norm = norms[g] = _K1 * (_FLAT + scaled[g] / average)
-                once[g] = 1 + norm
-            found = self._at[live] = (len(sentences), norms, once)
-        return found
+        return live, size
 
 
 def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold: float) -> bool:
@@ -315,10 +304,11 @@ def rank_sentences(query: frozenset[str], pool: Pool, members: Sequence[int]) ->
     claim that it does not say itself, added last. Terms are summed in sorted order (float sums,
     hence ties, the same under any hash seed); ties go to the better-ranked passage, then the
     earlier sentence."""
-    live = pool.live(members)
+    live, size = pool.live(members)
     if not live:
         return []
-    n, norms, once = pool.at(live)
+    n = live.bit_count()
+    average = max(1.0, size / n)
     postings, titled, counts = pool.postings, pool.titled, pool.counts
     idf: dict[str, float] = {}
     said: list[tuple[str, int]] = []
@@ -335,9 +325,13 @@ def rank_sentences(query: frozenset[str], pool: Pool, members: Sequence[int]) ->
             touched |= mask
     if not touched:
         return []
+    every = _INDICES.get(touched) or indices(touched)  # in pool order: a passage's are a run of them
+    scaled = pool.scaled
+    # BM25's length norm plus one: a term said once divides by it
+    once = {g: 1 + _K1 * (_FLAT + scaled[g] / average) for g in every}
     # each sentence's score summed as its negative (the same float, but for the sign), so the
     # sentences sort best first by it
-    scores = [0.0] * len(once)
+    scores = dict.fromkeys(every, 0.0)
     for t, mask in said:
         w = idf[t]
         weight = w * _LIFTED
@@ -351,11 +345,10 @@ def rank_sentences(query: frozenset[str], pool: Pool, members: Sequence[int]) ->
                 if tf is None:
                     scores[g] -= weight / once[g]
                 else:
-                    scores[g] -= w * tf * _LIFTED / (tf + norms[g])
+                    scores[g] -= w * tf * _LIFTED / (tf + _K1 * (_FLAT + scaled[g] / average))
     ids: list[int] = []
     by_title: dict[frozenset[str], int] = {}  # a title with a term of the claim -> its sentences here
     titles, starts, spans = pool.titles, pool.starts, pool.spans
-    every = _INDICES.get(touched) or indices(touched)  # in pool order: a passage's are a run of them
     for i in members:
         first = bisect_left(every, starts[i])
         end = bisect_left(every, starts[i + 1], first)
@@ -372,7 +365,7 @@ def rank_sentences(query: frozenset[str], pool: Pool, members: Sequence[int]) ->
     return ids
 
 
-def _add_title(scores: list[float], once: list[float], sentences: int, named: list[str], postings: dict[str, int],
+def _add_title(scores: dict[int, float], once: dict[int, float], sentences: int, named: list[str], postings: dict[str, int],
                idf: dict[str, float]) -> None:
     """Takes from each of `sentences` (negated scores, one title's) the idf of the title's terms of
     the claim (`named`, in order) it does not say itself, BM25-weighted as a term said once;
