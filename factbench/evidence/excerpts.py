@@ -209,14 +209,14 @@ class Pool:
         self.sizes: list[int] = []  # per passage, the total length of its distinct sentences
         postings, counts, titled, by_title = self.postings, self.counts, self.titled, self.by_title
         prepared = [_text(text) for _, text in self.entries]
+        where: dict[str, int] = {}  # each distinct sentence -> where the passages say it
         base = 0
         for i, ((title, _), p) in enumerate(zip(self.entries, prepared)):
             n = len(p.texts)
             span = ((1 << n) - 1) << base
             bit = 1 << base
-            for said in p.words:
-                for t in said:
-                    postings[t] = postings.get(t, 0) | bit
+            for sentence in p.texts:
+                where[sentence] = where.get(sentence, 0) | bit
                 bit <<= 1
             for k, t, tf in p.again:
                 counts.setdefault(t, {})[base + k] = tf
@@ -236,6 +236,10 @@ class Pool:
             base += n
         self.starts.append(base)  # one more: where the next passage would start
         self.scaled = [_B * n for n in self.lengths]
+        words_of = dict(zip(self.texts, self.words))
+        for sentence, bits in where.items():  # a sentence quoted in several passages is read once
+            for t in words_of[sentence]:
+                postings[t] = postings.get(t, 0) | bits
         self.vocabulary = frozenset(postings).union(titled)
         held_by = Counter(chain.from_iterable(p.first for p in prepared))
         number = {sentence: j for j, sentence in enumerate(s for s, c in held_by.items() if c > 1)}
