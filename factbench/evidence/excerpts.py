@@ -186,11 +186,12 @@ class Pool:
     (`titled`); counting them is `mask.bit_count()`. The sentences said in several passages (a
     source quoted on several sites, one text under several titles) are numbered: per passage,
     `shared` has the bits of the numbers of those it says, `places` maps each number to its
-    sentence's bit there and length, and `quoted` has all those bits. A pool is a cache only: what a claim is
-    shown depends on its own passages alone."""
+    sentence's bit there and length, and `quoted` has all those bits. A pool is a cache only:
+    what a claim is shown depends on its own passages alone."""
 
-    __slots__ = ("entries", "starts", "spans", "counted", "texts", "words", "owner", "lengths", "scaled",
-                 "postings", "counts", "titled", "titles", "by_title", "vocabulary", "shared", "places", "quoted", "quoted_size", "sizes")
+    __slots__ = ("entries", "starts", "spans", "counted", "sizes", "texts", "words", "owner", "lengths", "scaled",
+                 "postings", "counts", "titled", "titles", "by_title", "vocabulary", "shared", "places", "quoted",
+                 "quoted_size")
 
     def __init__(self, entries: Sequence[Entry]):
         self.entries = tuple(entries)
