@@ -8,6 +8,10 @@ first, while they fit a small token allowance; a sentence that nearly repeats on
 (search results quote one source on several sites) is skipped. What is chosen depends on the
 claim and its own ranked passages only, so a claim's evidence is the same in any call.
 
+The claims of an answer rank the same few passages (its evidence record's), so those are prepared
+once, together (:class:`Pool`): each sentence is a bit of pool-wide masks, and a claim's counting,
+document frequencies and which sentences to score are integer operations on masks.
+
 Sentences are split on end punctuation followed by a capital, digit or quote; abbreviations and
 initials ("Dr.", "St.", "J. S. Bach") do not end a sentence. A sentence longer than
 MAX_SENTENCE_CHARS is cut into pieces at word boundaries, so one run-on passage cannot use a
@@ -19,9 +23,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import Counter, defaultdict
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from itertools import chain, compress
+from typing import NamedTuple
 
 from factbench.evidence.index_text import TOKEN, index_term
 
@@ -66,12 +72,16 @@ def _pieces(sentence: str) -> list[str]:
 
 
 _TERM_OF: dict[str, str | None] = {}  # token -> index term, memoised (index_term is per token)
+# ASCII text's tokens without the regex: every ASCII character that is not a word character
+# (letter, digit, underscore: what TOKEN's \w matches there) becomes a space
+_NOT_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
 
 
 def terms(text: str) -> list[str]:
     """The index terms of `text` with repeats (the corpus index's rules: lower case, stopwords out, plurals folded)."""
     memo = _TERM_OF
-    tokens = TOKEN.findall(text.lower())
+    low = text.lower()
+    tokens = low.translate(_NOT_WORD).split() if low.isascii() else TOKEN.findall(low)
     try:
         return list(filter(None, map(memo.__getitem__, tokens)))  # no index term is empty
     except KeyError:
@@ -103,121 +113,177 @@ def analysed(sentence: str) -> Analysis:
 
 
 _INDICES: dict[int, tuple[int, ...]] = {}  # bit mask -> the positions of its set bits, memoised
+_DIGIT_BITS = bytes.maketrans(b"01", b"\x00\x01")
 
 
 def indices(mask: int) -> tuple[int, ...]:
-    """The positions of the set bits of `mask`, in order (sentence k of a passage is bit 1 << k)."""
+    """The positions of the set bits of `mask`, in order."""
     found = _INDICES.get(mask)
     if found is None:
-        if len(_INDICES) > 100_000:
+        if len(_INDICES) > 20_000:
             _INDICES.clear()
-        found = _INDICES[mask] = tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
+        if mask.bit_count() > 8:  # its binary digits, lowest first, as 0/1 bytes: the positions of the ones
+            digits = bin(mask)[:1:-1].encode().translate(_DIGIT_BITS)
+            found = tuple(compress(range(len(digits)), digits))
+        else:
+            places = []
+            rest = mask
+            while rest:
+                low = rest & -rest
+                places.append(low.bit_length() - 1)
+                rest ^= low
+            found = tuple(places)
+        _INDICES[mask] = found
     return found
 
 
-@dataclass(frozen=True)
-class PassageText:
-    """A passage's text prepared for excerpting, whatever its title: its sentences, each one's
-    set of its own terms (and its length, scaled), which sentences say each term (a bit mask: sentence k is bit
-    1 << k), how often a sentence says a term it says more than once (term -> {sentence: count}),
-    each distinct sentence's bit and length, the sentences that repeat an earlier one of it, and
-    the total length of its distinct sentences. Bit masks keep the per-claim work to integer
-    operations: passing over sentences is `mask & ~skip`, counting them `mask.bit_count()`."""
+class _Text(NamedTuple):
+    """One passage's text split for excerpting (sentence k is bit 1 << k of its masks)."""
 
-    texts: list[str]
-    words: list[frozenset[str]]
-    postings: dict[str, int]
-    counts: dict[str, dict[int, int]]
-    first: dict[str, int]
-    distinct: dict[str, int]
-    repeats: int
-    size: int
-    every: int  # the mask of all its sentences
-    scaled: list[float]  # each sentence's length times BM25's b, as its length norm uses it
-    norms: dict[float, tuple[list[float], list[float]]] = field(default_factory=dict, compare=False, repr=False)
-
-    @staticmethod
-    @functools.lru_cache(maxsize=1024)  # one text comes back under several titles (search results)
-    def of(text: str) -> PassageText:
-        texts = split_sentences(text)
-        postings: dict[str, int] = {}
-        counts: dict[str, dict[int, int]] = {}
-        lengths, words, first, distinct, repeats, size = [], [], {}, {}, 0, 0
-        for k, sentence in enumerate(texts):
-            n, said, again = analysed(sentence)
-            lengths.append(n)
-            words.append(said)
-            bit = 1 << k
-            for term in said:
-                postings[term] = postings.get(term, 0) | bit
-            if again:
-                for term, tf in again.items():
-                    counts.setdefault(term, {})[k] = tf
-            if sentence in first:
-                repeats |= bit
-            else:
-                first[sentence] = bit
-                distinct[sentence] = n
-                size += n
-        return PassageText(texts, words, postings, counts, first, distinct, repeats, size,
-                           (1 << len(texts)) - 1, [_B * n for n in lengths])
-
-    def norms_at(self, average: float) -> tuple[list[float], list[float]]:
-        """Each sentence's BM25 length norm at this average sentence length, and that plus one (a
-        term said once divides by it); kept per average, which the claims that retrieved the
-        same passages share."""
-        found = self.norms.get(average)
-        if found is None:
-            if len(self.norms) > 64:
-                self.norms.clear()
-            norms = [_K1 * (_FLAT + b / average) for b in self.scaled]
-            found = self.norms[average] = (norms, [1 + norm for norm in norms])
-        return found
+    texts: tuple[str, ...]
+    words: list[frozenset[str]]  # each sentence's set of terms
+    lengths: list[int]  # each sentence's length in terms
+    again: list[tuple[int, str, int]]  # (sentence, term, how often) where a sentence says a term more than once
+    first: dict[str, int]  # each distinct sentence -> where it first appears
+    repeats: int  # the sentences that repeat an earlier one
 
 
-@functools.lru_cache(maxsize=1024)  # one set per title, so a claim matches each title once (:func:`_matches`)
+@functools.lru_cache(maxsize=4096)  # one text comes back under several titles and in several answers
+def _text(text: str) -> _Text:
+    texts = tuple(split_sentences(text))
+    words: list[frozenset[str]] = []
+    lengths: list[int] = []
+    again: list[tuple[int, str, int]] = []
+    first: dict[str, int] = {}
+    repeats = 0
+    for k, sentence in enumerate(texts):
+        n, said, tfs = analysed(sentence)
+        words.append(said)
+        lengths.append(n)
+        if tfs:
+            again += [(k, t, tf) for t, tf in tfs.items()]
+        if sentence in first:
+            repeats |= 1 << k
+        else:
+            first[sentence] = k
+    return _Text(texts, words, lengths, again, first, repeats)
+
+
+@functools.lru_cache(maxsize=4096)  # one set per title: a claim matches each title once
 def _title_terms(title: str) -> frozenset[str]:
     return frozenset(terms(title))
 
 
-@dataclass(frozen=True)
-class Sentences:
-    """One passage prepared for excerpting: its text's sentences (:class:`PassageText`) and its
-    title's terms."""
+Entry = tuple[str, str]  # (title, text): one passage
 
-    text: PassageText
-    named: frozenset[str]
-    groups: dict[tuple[str, ...], list[tuple[int, tuple[str, ...]]]] = \
-        field(default_factory=dict, compare=False, repr=False)
+
+class Pool:
+    """Passages prepared together for excerpting: those of one evidence record, which every claim
+    of an answer ranks (a topic page's passages, in another order per claim). Each sentence of
+    every passage is one bit of pool-wide masks (passage i's sentence k is bit starts[i] + k), so
+    a claim's work over its own passages is integer operations on masks: which sentences count
+    (:meth:`live`), which say a term (`postings`), which are under a title that has a term
+    (`titled`); counting them is `mask.bit_count()`. The sentences said in several passages (a
+    source quoted on several sites, one text under several titles) are numbered: per passage,
+    `shared` has the bits of the numbers of those it says, `places` maps each number to its
+    sentence's bit there and length, and `quoted` has all those bits. A pool is a cache only:
+    what a claim is shown depends on its own passages alone."""
+
+    __slots__ = ("entries", "starts", "spans", "counted", "sizes", "texts", "words", "owner", "lengths", "scaled",
+                 "postings", "counts", "titled", "titles", "by_title", "vocabulary", "shared", "places", "quoted",
+                 "quoted_size")
+
+    def __init__(self, entries: Sequence[Entry]):
+        self.entries = tuple(entries)
+        self.starts: list[int] = []  # per passage, its first sentence's position; and, last, the number of sentences
+        self.spans: list[int] = []  # per passage, the mask of its sentences
+        self.counted: list[int] = []  # per passage, its sentences less those repeating an earlier one of it
+        self.texts: list[str] = []
+        self.words: list[frozenset[str]] = []
+        self.owner: list[int] = []  # sentence -> its passage
+        self.lengths: list[int] = []
+        self.postings: dict[str, int] = {}
+        self.counts: dict[str, dict[int, int]] = {}  # term -> {sentence: how often, where more than once}
+        self.titled: dict[str, int] = {}  # term -> the sentences under a title that has it
+        self.titles: list[frozenset[str]] = []  # per passage, its title's terms
+        self.by_title: dict[frozenset[str], int] = {}  # a title's terms -> the sentences under such a title
+        self.sizes: list[int] = []  # per passage, the total length of its distinct sentences
+        postings, counts, titled, by_title = self.postings, self.counts, self.titled, self.by_title
+        prepared = [_text(text) for _, text in self.entries]
+        where: dict[str, int] = {}  # each distinct sentence -> where the passages say it
+        base = 0
+        for i, ((title, _), p) in enumerate(zip(self.entries, prepared)):
+            n = len(p.texts)
+            span = ((1 << n) - 1) << base
+            bit = 1 << base
+            for sentence in p.texts:
+                where[sentence] = where.get(sentence, 0) | bit
+                bit <<= 1
+            for k, t, tf in p.again:
+                counts.setdefault(t, {})[base + k] = tf
+            named = _title_terms(title)
+            for t in named:
+                titled[t] = titled.get(t, 0) | span
+            by_title[named] = by_title.get(named, 0) | span
+            self.titles.append(named)
+            self.texts += p.texts
+            self.words += p.words
+            self.lengths += p.lengths
+            self.owner += [i] * n
+            self.starts.append(base)
+            self.spans.append(span)
+            self.counted.append(span & ~(p.repeats << base))
+            self.sizes.append(sum(p.lengths[k] for k in p.first.values()))
+            base += n
+        self.starts.append(base)  # one more: where the next passage would start
+        self.scaled = [_B * n for n in self.lengths]
+        words_of = dict(zip(self.texts, self.words))
+        for sentence, bits in where.items():  # a sentence quoted in several passages is read once
+            for t in words_of[sentence]:
+                postings[t] = postings.get(t, 0) | bits
+        self.vocabulary = frozenset(postings).union(titled)
+        held_by = Counter(chain.from_iterable(p.first for p in prepared))
+        number = {sentence: j for j, sentence in enumerate(s for s, c in held_by.items() if c > 1)}
+        self.shared: list[int] = []
+        self.places: list[dict[int, tuple[int, int]]] = []  # per passage: a shared sentence's number -> (its bit, length)
+        self.quoted: list[int] = []  # per passage, the mask of its shared sentences
+        self.quoted_size: list[int] = []  # per passage, their total length
+        for p, base in zip(prepared, self.starts):  # (the last start, past the passages, is left out)
+            places = {number[s]: (1 << base + k, p.lengths[k]) for s, k in p.first.items() if s in number} \
+                if number else {}
+            self.shared.append(sum(1 << j for j in places))
+            self.places.append(places)
+            self.quoted.append(sum(bit for bit, _ in places.values()))
+            self.quoted_size.append(sum(n for _, n in places.values()))
 
     @staticmethod
-    @functools.lru_cache(maxsize=1024)  # a passage is excerpted for all the claims that retrieved it
-    def of(text: str, title: str = "") -> Sentences:
-        return Sentences(PassageText.of(text), _title_terms(title))
+    @functools.lru_cache(maxsize=128)  # an answer's claims, its verdicts' memo keys and its informativeness ask alike
+    def of(entries: tuple[Entry, ...]) -> Pool:
+        return Pool(entries)
 
-    def by_title_terms(self, named: tuple[str, ...]) -> list[tuple[int, tuple[str, ...]]]:
-        """Its sentences in groups by which of its title's terms `named` each says: (their mask,
-        those terms), so what the title adds to a sentence is reckoned once a group; kept per
-        `named`, which is the whole title for most claims that name the page's subject."""
-        found = self.groups.get(named)
-        if found is None:
-            if len(self.groups) > 64:
-                self.groups.clear()
-            found = [(self.text.every, ())]
-            for t in named:
-                saying = self.text.postings.get(t, 0)
-                found = [part for sentences, says in found
-                         for part in ((sentences & saying, (*says, t)), (sentences & ~saying, says)) if part[0]]
-            self.groups[named] = found
-        return found
-
-    @property
-    def texts(self) -> list[str]:
-        return self.text.texts
-
-    @property
-    def words(self) -> list[frozenset[str]]:
-        return self.text.words
+    def live(self, members: Sequence[int]) -> tuple[int, int]:
+        """The sentences of `members` (passages, best-ranked first) that count, each distinct
+        sentence once, where it first appears; and their total length in terms."""
+        live = seen = size = 0
+        counted, sizes, shared = self.counted, self.sizes, self.shared
+        for i in members:
+            mask = counted[i]
+            size += sizes[i]
+            own = shared[i]
+            if own:
+                again = own & seen
+                if again == own:
+                    mask &= ~self.quoted[i]
+                    size -= self.quoted_size[i]
+                elif again:
+                    places = self.places[i]
+                    for j in indices(again):
+                        bit, n = places[j]
+                        mask &= ~bit
+                        size -= n
+                seen |= own
+            live |= mask
+        return live, size
 
 
 def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold: float) -> bool:
@@ -233,121 +299,92 @@ def near_repeat(words: frozenset[str], kept: Sequence[frozenset[str]], threshold
     return False
 
 
-def uncounted(candidates: Sequence[tuple[int, Sentences]]) -> tuple[list[int], int, int]:
-    """Per passage of `candidates` (best-ranked first), its sentences that do not count (a bit
-    mask): those that repeat one said earlier in it or in a better-ranked passage; and how many
-    distinct sentences all hold, and their total length."""
-    seen: set[str] = set()
-    skips = []
-    size = 0
-    for _, s in candidates:
-        p = s.text
-        again = seen.intersection(p.first) if seen else None
-        if again:
-            skips.append(p.repeats | sum(map(p.first.__getitem__, again)))  # distinct bits: their sum is their union
-            size += p.size - sum(map(p.distinct.__getitem__, again))
-        else:
-            skips.append(p.repeats)
-            size += p.size
-        seen.update(p.first)
-    return skips, len(seen), size
-
-
-def rank_sentences(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]]) -> list[tuple[float, int, int]]:
-    """(-score, position in `candidates`, sentence) for the sentences of `candidates` ((passage
-    id, its sentences), best-ranked passage first) that share a term of their own with the claim
-    (`query`, its terms), best first: BM25 over all these sentences, where a page's title counts in each of its
-    sentences (a page names its subject once, then says "she", so the subject's name does not
-    outweigh the detail that tells its sentences apart) and a sentence repeated word for word
-    (one source quoted on several sites) counts once, where it first appears (:func:`uncounted`);
-    ties go to the better-ranked passage, then the earlier sentence."""
-    skips, n, size = uncounted(candidates)
-    if not n:
+def rank_sentences(query: frozenset[str], pool: Pool, members: Sequence[int]) -> list[int]:
+    """The sentences (pool positions) of `members` (passages of `pool`, best-ranked first) that
+    share a term of their own with the claim (`query`, its terms), best first: BM25 over the
+    sentences of these passages that count (:meth:`Pool.live`), where a page's title counts in each
+    of its sentences (a page names its subject once, then says "she", so the subject's name does
+    not outweigh the detail that tells its sentences apart): a title's term is in every sentence of
+    its page for the document frequency, and a sentence gets each of its title's terms of the
+    claim that it does not say itself, added last. Terms are summed in sorted order (float sums,
+    hence ties, the same under any hash seed); ties go to the better-ranked passage, then the
+    earlier sentence."""
+    live, size = pool.live(members)
+    if not live:
         return []
-    held, df = _matches(query, candidates, skips)
-    idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    n = live.bit_count()
     average = max(1.0, size / n)
-    out: list[tuple[float, int, int]] = []
-    for rank, s, said, named in held:
-        out += _scored(rank, s, said, named, idf, average)
-    out.sort()
-    return out
-
-
-Held = list[tuple[str, int]]  # a passage's terms of the claim, each with the sentences that count and say it
-
-
-def _matches(query: frozenset[str], candidates: Sequence[tuple[int, Sentences]], skips: list[int]) \
-        -> tuple[list[tuple[int, Sentences, Held, tuple[str, ...]]], dict[str, int]]:
-    """Each term's document frequency over the sentences that count, where a title's term is in
-    every sentence of its page; and for each passage where one of those says a term of the claim:
-    (its position, the passage, the claim's terms its sentences say, in term order (a fixed order:
-    float sums, hence ties, the same under any hash seed), each with the sentences that count and
-    say it, its title's terms the claim has, in order). A passage whose sentences all repeat
-    better-ranked ones (a search result quoting another) adds nothing to either."""
-    held = []
-    df: dict[str, int] = defaultdict(int)
-    order = sorted(query)
-    named_by: dict[frozenset[str], tuple[str, ...]] = {}  # a title's terms -> those the claim has, in order
-    for rank, ((_, s), skip) in enumerate(zip(candidates, skips)):
-        p = s.text
-        if skip == p.every:
-            continue
-        said: Held = []
-        live = 0
-        title, postings = s.named, p.postings
-        for t in filter(postings.__contains__, order):
-            mask = postings[t] & ~skip
-            said.append((t, mask))
-            live |= mask
-            if t not in title:
-                df[t] += mask.bit_count()
-        named = named_by.get(title)
-        if named is None:
-            named = named_by[title] = tuple(sorted(title & query))
-        if named:
-            counted = len(p.texts) - skip.bit_count()
-            for t in named:
-                df[t] += counted
-        if live:
-            held.append((rank, s, said, named))
-    return held, df
-
-
-def _scored(rank: int, s: Sentences, said: Held, named: tuple[str, ...], idf: dict[str, float],
-            average: float) -> list[tuple[float, int, int]]:
-    """(-score, rank, sentence) for the sentences of one passage that say a term of the claim; the
-    title's terms (`named`) a sentence does not say itself count once each, added last. (A term
-    said once adds w * lifted / (1 + norm), the same float as the general w * tf * lifted / (tf + norm).)"""
-    p = s.text
-    norms, once = p.norms.get(average) or p.norms_at(average)
-    scores = [0.0] * len(once)
+    postings, titled, counts = pool.postings, pool.titled, pool.counts
+    idf: dict[str, float] = {}
+    said: list[tuple[str, int]] = []
     touched = 0
+    for t in sorted(query & pool.vocabulary):
+        saying = postings.get(t, 0)
+        mask = saying & live
+        under = titled.get(t)
+        f = (live & (saying | under)).bit_count() if under else mask.bit_count()
+        if f:
+            idf[t] = math.log(1 + (n - f + 0.5) / (f + 0.5))
+        if mask:
+            said.append((t, mask))
+            touched |= mask
+    if not touched:
+        return []
+    every = _INDICES.get(touched) or indices(touched)  # in pool order: a passage's are a run of them
+    scaled = pool.scaled
+    # BM25's length norm plus one: a term said once divides by it
+    once = {g: 1 + _K1 * (_FLAT + scaled[g] / average) for g in every}
+    # each sentence's score summed as its negative (the same float, but for the sign), so the
+    # sentences sort best first by it
+    scores = dict.fromkeys(every, 0.0)
     for t, mask in said:
-        if not mask:
-            continue
-        touched |= mask
         w = idf[t]
-        counts = p.counts.get(t) if p.counts else None
-        if counts is None:
-            weight = w * _LIFTED
-            for k in _INDICES.get(mask) or indices(mask):
-                scores[k] += weight / once[k]
+        weight = w * _LIFTED
+        tfs = counts.get(t)
+        if tfs is None:
+            for g in _INDICES.get(mask) or indices(mask):
+                scores[g] -= weight / once[g]
         else:
-            for k in indices(mask):
-                tf = counts.get(k, 1)
-                scores[k] += w * tf * _LIFTED / (tf + norms[k])
-    for group, says in s.groups.get(named) or s.by_title_terms(named) if named else ():
-        sentences = group & touched
-        if sentences:
-            extra = 0.0
-            for t in named:
-                if t not in says:
-                    extra += idf[t]
+            for g in indices(mask):
+                tf = tfs.get(g)
+                if tf is None:
+                    scores[g] -= weight / once[g]
+                else:
+                    scores[g] -= w * tf * _LIFTED / (tf + _K1 * (_FLAT + scaled[g] / average))
+    ids: list[int] = []
+    by_title: dict[frozenset[str], int] = {}  # a title with a term of the claim -> its sentences here
+    titles, starts, spans = pool.titles, pool.starts, pool.spans
+    for i in members:
+        first = bisect_left(every, starts[i])
+        end = bisect_left(every, starts[i + 1], first)
+        if first < end:
+            ids += every[first:end]
+            title = titles[i]
+            if title in by_title:
+                by_title[title] |= touched & spans[i]
+            elif title & query:
+                by_title[title] = touched & spans[i]
+    for title, sentences in by_title.items():
+        _add_title(scores, once, sentences, sorted(title & query), postings, idf)
+    ids.sort(key=scores.__getitem__)  # stable: ties go to the better-ranked passage, then the earlier sentence
+    return ids
+
+
+def _add_title(scores: dict[int, float], once: dict[int, float], sentences: int, named: list[str], postings: dict[str, int],
+               idf: dict[str, float]) -> None:
+    """Takes from each of `sentences` (negated scores, one title's) the idf of the title's terms of
+    the claim (`named`, in order) it does not say itself, BM25-weighted as a term said once;
+    reckoned once for each group of sentences that say the same of those terms."""
+    groups = [(sentences, 0.0)]
+    for t in named:
+        saying, w = postings.get(t, 0), idf[t]
+        groups = [part for mask, extra in groups
+                  for part in ((mask & saying, extra), (mask & ~saying, extra + w)) if part[0]]
+    for mask, extra in groups:
+        if extra:
             extra *= _LIFTED
-            for k in _INDICES.get(sentences) or indices(sentences):
-                scores[k] += extra / once[k]
-    return [(-scores[k], rank, k) for k in _INDICES.get(touched) or indices(touched)]
+            for g in _INDICES.get(mask) or indices(mask):
+                scores[g] -= extra / once[g]
 
 
 def refers_back(sentence: str) -> bool:
@@ -363,43 +400,41 @@ _PRONOUNS = frozenset("he she it they his her hers its their theirs him them".sp
 _POINTERS = frozenset("this these that those such there".split())
 
 
-def choose_excerpts(claim: str, candidates: Sequence[tuple[int, Sentences]], cost: Callable[[int, int], int],
-                    allowance: int, max_excerpts: int, repeat_threshold: float,
-                    context_cost: Callable[[int, int], int] | None = None) -> list[tuple[int, int, int]]:
-    """A claim's excerpts, (passage id, first sentence, end), most relevant first, from the
-    sentences that share a term of their own with the claim (not only through their page's
-    title): the best always (the opening of its best passage when there is none), then each next
-    one that fits the allowance (`cost` of a sentence as an entry, in tokens) and does not nearly
-    repeat one kept, at most `max_excerpts`.
+def choose_excerpts(claim: str, pool: Pool, members: Sequence[int], cost: Callable[[int], int], allowance: int,
+                    max_excerpts: int, repeat_threshold: float,
+                    context_cost: Callable[[int], int] | None = None) -> list[tuple[int, int]]:
+    """A claim's excerpts from its own passages `members` (of `pool`, best-ranked first), as spans
+    of pool sentences (first, end), most relevant first, from the sentences that share a term of
+    their own with the claim (not only through their page's title): the best always (the opening
+    of its best passage when there is none), then each next one that fits the allowance (`cost`
+    of a sentence as an entry, in tokens) and does not nearly repeat one kept, at most `max_excerpts`.
     Then, with `context_cost` (a sentence's cost when it joins an entry), each chosen sentence that
     refers back (:func:`refers_back`) starts one sentence earlier where that still fits and the
-    sentence before shares a term with the claim (it names whom "she" is, not some other matter)."""
-    chosen: list[tuple[int, int]] = []
+    sentence before (in its passage) shares a term with the claim (it names whom "she" is, not some
+    other matter)."""
+    chosen: list[int] = []
     kept: list[frozenset[str]] = []
     used = 0
-    sentences = dict(candidates)
+    words = pool.words
     query = frozenset(terms(claim))
-    ranked = rank_sentences(query, candidates)
+    ranked = rank_sentences(query, pool, members)
     if not ranked:  # none does: the opening of its best passage, which says what the page is about
-        ranked = [(0.0, 0, 0) for _, s in candidates[:1] if s.texts]
-    for _, rank, k in ranked:
+        ranked = [pool.starts[i] for i in members[:1] if pool.spans[i]]
+    for g in ranked:
         if len(chosen) >= max_excerpts:
             break
-        pid, s = candidates[rank]
-        price = cost(pid, k)
-        words = s.words[k]
-        if chosen and (used + price > allowance or near_repeat(words, kept, repeat_threshold)):
+        price = cost(g)
+        if chosen and (used + price > allowance or near_repeat(words[g], kept, repeat_threshold)):
             continue
-        chosen.append((pid, k))
-        kept.append(words)
+        chosen.append(g)
+        kept.append(words[g])
         used += price
     spans = []
-    for pid, k in chosen:
-        start = k
-        if context_cost is not None and k > 0 and (pid, k - 1) not in chosen and \
-                refers_back(sentences[pid].texts[k]) and query & sentences[pid].words[k - 1] and \
-                used + context_cost(pid, k - 1) <= allowance:
-            used += context_cost(pid, k - 1)
-            start = k - 1
-        spans.append((pid, start, k + 1))
+    for g in chosen:
+        start = g
+        if context_cost is not None and g > pool.starts[pool.owner[g]] and g - 1 not in chosen and \
+                query & words[g - 1] and refers_back(pool.texts[g]) and used + context_cost(g - 1) <= allowance:
+            used += context_cost(g - 1)
+            start = g - 1
+        spans.append((start, g + 1))
     return spans

@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from factbench.evidence.excerpts import Sentences, choose_excerpts, near_repeat
+from factbench.evidence.excerpts import Pool, choose_excerpts, near_repeat
 from factbench.hashing import sha256_hex
 from factbench.judges.builtin import VERIFY_TERNARY
 from factbench.judges.judge import Judge
@@ -104,30 +104,53 @@ Entry = tuple[str, str]  # (title, text): one entry of an evidence block
 
 
 def claim_excerpts(claim: str, ranked: Sequence[int], passages: Sequence[Passage], allowance: int | None = None,
-                   max_excerpts: int | None = None, max_passages: int | None = None) -> list[Entry]:
+                   max_excerpts: int | None = None, max_passages: int | None = None,
+                   pool: tuple[Pool, dict[int, int]] | None = None) -> list[Entry]:
     """A claim's excerpts, (title, sentence), most relevant first, from its best `max_passages`
     ranked passages alone (:func:`factbench.evidence.excerpts.choose_excerpts`); identical entries
-    count once."""
-    top = tuple((passages[pid].title, passages[pid].text) for pid in dict.fromkeys(ranked))
-    return list(_excerpts(claim, top[:EXCERPT_PASSAGES if max_passages is None else max_passages],
-                          CLAIM_EXCERPT_TOKENS if allowance is None else allowance,
+    count once. `pool`: `passages` prepared together, with where each is in it (:func:`answer_pool`);
+    without it (or one that lacks some of them), its own passages alone, which choose the same."""
+    top = list(dict.fromkeys(ranked))[:EXCERPT_PASSAGES if max_passages is None else max_passages]
+    if pool is not None and all(p in pool[1] for p in top):
+        prepared, members = pool[0], tuple(map(pool[1].__getitem__, top))
+    else:
+        prepared, members = Pool.of(tuple((passages[p].title, passages[p].text) for p in top)), tuple(range(len(top)))
+    return list(_excerpts(claim, prepared, members, CLAIM_EXCERPT_TOKENS if allowance is None else allowance,
                           MAX_CLAIM_EXCERPTS if max_excerpts is None else max_excerpts, EXCERPT_CONTEXT))
 
 
-@functools.lru_cache(maxsize=8192)  # the verdicts, their memo keys and the informativeness calls ask alike
-def _excerpts(claim: str, top: tuple[Entry, ...], allowance: int, max_excerpts: int,
+def answer_pool(per_claim: Sequence[Sequence[int]], passages: Sequence[Passage]) -> tuple[Pool, dict[int, int]]:
+    """The passages some claim of an answer is excerpted from (its best EXCERPT_PASSAGES), prepared
+    together once for all its claims (every claim ranks the same few topic pages), and where each
+    passage is in the pool."""
+    used = sorted({pid for ranked in per_claim for pid in list(dict.fromkeys(ranked))[:EXCERPT_PASSAGES]})
+    return Pool.of(tuple((passages[pid].title, passages[pid].text) for pid in used)), \
+        {pid: i for i, pid in enumerate(used)}
+
+
+_CHOSEN: dict[tuple, tuple[Entry, ...]] = {}  # the verdicts, their memo keys and the informativeness calls ask alike
+
+
+def _excerpts(claim: str, pool: Pool, members: tuple[int, ...], allowance: int, max_excerpts: int,
               context: bool) -> tuple[Entry, ...]:
-    prepared = [Sentences.of(text, title) for title, text in top]
+    key = (claim, tuple(map(pool.entries.__getitem__, members)), allowance, max_excerpts, context)
+    found = _CHOSEN.get(key)
+    if found is None:
+        titles, texts = pool.entries, pool.texts
 
-    def cost(i: int, k: int) -> int:
-        return entry_tokens(top[i][0], prepared[i].texts[k])
+        def cost(g: int) -> int:
+            return entry_tokens(titles[pool.owner[g]][0], texts[g])
 
-    def context_cost(i: int, k: int) -> int:
-        return approx_tokens(prepared[i].texts[k])
+        def context_cost(g: int) -> int:
+            return approx_tokens(texts[g])
 
-    chosen = choose_excerpts(claim, list(enumerate(prepared)), cost, allowance, max_excerpts, repeat_threshold=1.0,
-                             context_cost=context_cost if context else None)
-    return tuple(dict.fromkeys((top[i][0], " ".join(prepared[i].texts[a:b])) for i, a, b in chosen))
+        chosen = choose_excerpts(claim, pool, members, cost, allowance, max_excerpts, repeat_threshold=1.0,
+                                 context_cost=context_cost if context else None)
+        if len(_CHOSEN) >= 8192:
+            _CHOSEN.clear()
+        found = _CHOSEN[key] = tuple(dict.fromkeys(
+            (titles[pool.owner[a]][0], " ".join(texts[a:b])) for a, b in chosen))
+    return found
 
 
 def claim_evidence(ranked: list[int], passages: list[Passage], allowance: int | None = None,
@@ -220,7 +243,8 @@ def shown_evidence(todo: list[int], evidence: EvidenceRecord | None, claims: Seq
     per_claim, passages = (evidence.per_claim, evidence.passages) if evidence is not None else ([], [])
     ranked = [per_claim[i] if i < len(per_claim) else [] for i in todo]
     if claims is not None:
-        return [claim_excerpts(claims[i], r, passages) for i, r in zip(todo, ranked)]
+        pool = answer_pool(per_claim, passages)
+        return [claim_excerpts(claims[i], r, passages, pool=pool) for i, r in zip(todo, ranked)]
     cache: dict[int, frozenset[str]] = {}
 
     def words(i: int) -> frozenset[str]:

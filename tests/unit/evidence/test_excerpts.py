@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from factbench.evidence.excerpts import (
     MAX_SENTENCE_CHARS,
-    Sentences,
+    Pool,
     choose_excerpts,
+    indices,
     refers_back,
     split_sentences,
+    terms,
 )
 
 
 def _choose(claim: str, texts: list[str], allowance: int = 80, max_excerpts: int = 2, context: bool = False,
             title: str = "") -> list[str]:
     """The chosen excerpts' texts, each sentence costing a token per 4 characters (+1)."""
-    candidates = [(pid, Sentences.of(text, title)) for pid, text in enumerate(texts)]
-    prepared = dict(candidates)
+    pool = Pool([(title, text) for text in texts])
 
-    def cost(pid: int, k: int) -> int:
-        return len(prepared[pid].texts[k]) // 4 + 1
+    def cost(g: int) -> int:
+        return len(pool.texts[g]) // 4 + 1
 
-    spans = choose_excerpts(claim, candidates, cost, allowance, max_excerpts, 1.0, cost if context else None)
-    return [" ".join(prepared[pid].texts[a:b]) for pid, a, b in spans]
+    spans = choose_excerpts(claim, pool, range(len(texts)), cost, allowance, max_excerpts, 1.0, cost if context else None)
+    return [" ".join(pool.texts[a:b]) for a, b in spans]
 
 
 def test_sentences_end_at_end_punctuation_but_not_after_abbreviations_or_initials():
@@ -108,3 +109,44 @@ def test_a_pages_title_names_the_subject_of_each_of_its_sentences():
     # a sentence that shares nothing but the title's words is not shown past the best
     assert _choose(claim, ["She finished her studies in 1835. It rained."], title="Ada Byron") == \
         ["She finished her studies in 1835."]
+
+
+def test_terms_follow_the_index_rules_on_ascii_and_other_text():
+    from factbench.evidence.index_text import TOKEN, index_term
+
+    for text in ("Dr. Ada-King's 3 awards (1840s), e.g. U.S._Navy!", "Café Zürich: naïve ÉCOLE 2nd", "\t\x00~ab\x7fcd"):
+        expected = [t for t in map(index_term, TOKEN.findall(text.lower())) if t]
+        assert terms(text) == expected
+
+
+def test_indices_are_the_set_bits_in_order():
+    for mask in (0, 1, 0b1011, (1 << 200) | (1 << 3), (1 << 150) - 1, int("10" * 90, 2)):
+        assert indices(mask) == tuple(k for k in range(mask.bit_length()) if mask >> k & 1)
+
+
+def test_a_pool_of_more_passages_chooses_what_the_claims_own_passages_choose():
+    """An answer's passages are prepared once for all its claims; each claim still ranks its own
+    passages alone, in its own order: a sentence quoted by two sites counts where the claim's
+    better-ranked one says it, and passages it did not retrieve change nothing."""
+    fact = "In 1976 she joined the Kornesa Orchestra as its president."
+    entries = [("Casdal Vorelter", f"Casdal Vorelter was a violinist. {fact} She retired in 1990."),
+               ("site one", f"{fact} The orchestra toured Spain."),
+               ("site two", f"Reviews were mixed. {fact}"),
+               ("Other page", "The Kornesa Orchestra was founded in 1901 as a president's orchestra."),
+               ("Casdal Vorelter", "Casdal Vorelter was a violinist. She taught in Porto.")]
+    claim = "Casdal Vorelter became president of the Kornesa Orchestra in 1976."
+    pool = Pool(entries)
+
+    def shown(pool: Pool, members: list[int]) -> list[tuple[str, str]]:
+        spans = choose_excerpts(claim, pool, members, lambda g: len(pool.texts[g]) // 4 + 1, 80, 3, 1.0)
+        return [(pool.entries[pool.owner[a]][0], " ".join(pool.texts[a:b])) for a, b in spans]
+
+    for members in ([2, 1, 0], [0, 2, 1], [1, 4, 3], [4, 0], [3, 2]):
+        own = Pool([entries[i] for i in members])
+        assert shown(pool, members) == shown(own, list(range(len(members))))
+    assert shown(pool, [2, 1, 0])[0] == ("site two", fact)  # the quote counts in the better-ranked site
+    assert shown(pool, [1, 2, 0])[0] == ("site one", fact)
+    # a passage it did not retrieve, where "won" is common, does not make "won" count for less
+    pool = Pool([("", "Ada won the Lyon prize. Ada met Bo in Paris."), ("", "Bo won. Cy won. Di won. Ed won.")])
+    best = choose_excerpts("Ada won in Paris.", pool, [0], lambda g: 5, 80, 1, 1.0)
+    assert [" ".join(pool.texts[a:b]) for a, b in best] == ["Ada won the Lyon prize."]
