@@ -269,7 +269,9 @@ class ScriptedServer:
         app.router.add_get("/health", self._models)
         app.router.add_get("/stats", self._stats)
         app.router.add_get("/log", self._log)
-        self._runner = runner = web.AppRunner(app, access_log=None)
+        # A client that abandons a request closes its connection; the handler then stops, as a
+        # serving engine aborts a request whose client went away (a "sleep:" fault does not outlive it).
+        self._runner = runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self._port, backlog=4096)
         await site.start()
